@@ -1,0 +1,83 @@
+/**
+ * The validated, frozen configuration that every other folder consumes.
+ * `src/config/load.ts` turns a YAML file into this shape; nothing else parses YAML.
+ */
+
+/** Key hash functions. twemproxy's names; `fnv1a_64` is the default, as in twemproxy. */
+export type HashName = 'md5' | 'fnv1a_64';
+
+/** How keys are spread over a pool's servers. */
+export type DistributionName = 'ketama' | 'node-memcached';
+
+/** One backend, parsed from twemproxy's `host:port[:weight] [name]` form. */
+export interface ServerSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  /** The optional node name (twemproxy's `name`); it replaces host[:port] on the ring. */
+  readonly name?: string;
+  /** `host:port`, unique inside a pool; used as the backend's identity for connections and metrics. */
+  readonly address: string;
+  /** The string as the operator wrote it. */
+  readonly raw: string;
+}
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly servers: readonly ServerSpec[];
+  readonly hash: HashName;
+  readonly distribution: DistributionName;
+  /** Two characters, e.g. "{}": only the part of the key between them is hashed. */
+  readonly hashTag?: string;
+  /** Per-request timeout towards this pool's backends, in ms. */
+  readonly timeoutMs: number;
+  /** Persistent connections per backend per process. */
+  readonly connections: number;
+}
+
+export type ListenSpec =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly raw: string }
+  | { readonly kind: 'unix'; readonly path: string; readonly mode?: number; readonly raw: string };
+
+export interface RouteConfig {
+  readonly prefix: string;
+  readonly pool: string;
+}
+
+export interface LimitsConfig {
+  /** Largest value accepted from a client, in bytes (memcached's -I). */
+  readonly maxItemSize: number;
+  /** Longest get/gets/gat/gats line without a newline before the connection is closed. */
+  readonly maxGetLineBytes: number;
+  /** Client connections accepted at once; past it new connections are closed. */
+  readonly maxConnections: number;
+  /** Requests one client connection may have in flight; past it the socket is paused. */
+  readonly maxInflightPerClient: number;
+  /** Reply bytes queued for one client before its socket is paused. */
+  readonly maxQueuedBytesPerClient: number;
+  /** Request bytes queued towards one backend connection before new requests fail with SERVER_ERROR. */
+  readonly maxQueuedBytesPerBackend: number;
+  /** Requests waiting on one backend connection before new requests fail with SERVER_ERROR. */
+  readonly maxPendingPerBackend: number;
+}
+
+export interface BackendConfig {
+  /** First reconnect delay after a connection failure, in ms; doubles up to `reconnectMaxMs`. */
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  /** Connect timeout, in ms. */
+  readonly connectTimeoutMs: number;
+}
+
+export interface Config {
+  readonly listen: readonly ListenSpec[];
+  readonly pools: ReadonlyMap<string, PoolConfig>;
+  readonly routes: readonly RouteConfig[];
+  readonly defaultPool: string;
+  readonly limits: LimitsConfig;
+  readonly backend: BackendConfig;
+  /** `flush_all` fans out to every backend when true; answers `SERVER_ERROR flush_all disabled` when false. */
+  readonly flushAll: boolean;
+  /** Where the config came from, for logs. */
+  readonly source?: string;
+}
