@@ -111,12 +111,12 @@ export class RequestParser {
 
   #partialLine(data: Buffer, pos: number): void {
     const remaining = data.length - pos;
-    if (remaining > MAX_LINE_WITHOUT_NEWLINE) {
+    if (remaining > MAX_LINE_WITHOUT_NEWLINE || remaining > this.#limits.maxGetLineBytes) {
       let p = pos;
       while (p < data.length && data[p] === 0x20) p++;
       const isGet = p - pos <= 100 && (startsWith(data, p, 'get ') || startsWith(data, p, 'gets '));
-      if (!isGet) return this.#close('line too long without a newline');
-      if (remaining > this.#limits.maxGetLineBytes) return this.#close('get line over max_get_line');
+      if (!isGet && remaining > MAX_LINE_WITHOUT_NEWLINE) return this.#close('line too long without a newline');
+      if (isGet && remaining > this.#limits.maxGetLineBytes) return this.#close('get line over max_get_line');
     }
     // Copy so a small partial line does not pin a large socket chunk.
     this.#rest = remaining > 4096 ? data.subarray(pos) : Buffer.from(data.subarray(pos));

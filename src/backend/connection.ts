@@ -1,0 +1,267 @@
+/**
+ * One persistent connection to one memcached backend.
+ *
+ *   send(op) ──► #pending (FIFO of ops, in write order) ──► socket ──► memcached
+ *                        ▲                                              │
+ *                        └──── ReplyParser frames one reply per op ◄────┘
+ *
+ * Requests from every client are pipelined on it; replies are matched to ops in
+ * FIFO order. A timeout, an unexpected ERROR/CLIENT_ERROR or a close means the
+ * stream can no longer be matched: the socket is destroyed and every op in
+ * flight fails with SERVER_ERROR. Nothing here knows about keys or pools.
+ * States: connecting -> up -> (failure) -> connecting (one immediate retry)
+ * -> down (backoff; new ops fail fast) -> connecting ...
+ */
+import net from 'node:net';
+import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
+import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import { addTicking, removeTicking, now, type Ticking } from './clock.js';
+
+export type BackendState = 'connecting' | 'up' | 'down' | 'closed';
+
+/** Whoever waits for a backend reply (a client's request slot). */
+export interface OpHandler {
+  onOpReply(op: Op, reply: Buffer): void;
+  /** The op failed; `error` is the SERVER_ERROR line to show. */
+  onOpError(op: Op, error: Buffer): void;
+}
+
+export class Op {
+  deadline = 0;
+  constructor(
+    readonly handler: OpHandler,
+    readonly kind: ReplyKind,
+    /** Which part of its request this op is (a multi-get has one per backend). */
+    readonly part: number,
+  ) {}
+}
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  maxPending: number;
+  maxQueuedBytes: number;
+  onStateChange?: (conn: BackendConnection, from: BackendState, to: BackendState, reason: string) => void;
+}
+
+const ALLOWED_CLIENT_ERROR = 'CLIENT_ERROR cannot increment or decrement non-numeric value';
+
+export class BackendConnection implements ReplySink, Flushable, Ticking {
+  readonly address: string;
+  readonly writer = new Writer();
+  /** The version the backend reported, once known. */
+  version: string | null = null;
+  /** Counters, read by stats and metrics. */
+  readonly counters = { requests: 0, errors: 0, timeouts: 0, reconnects: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
+
+  readonly #o: ConnectionOptions;
+  #state: BackendState = 'connecting';
+  #socket: net.Socket | null = null;
+  #pending: Op[] = [];
+  #head = 0;
+  #dirty = false;
+  #parser = new ReplyParser(this);
+  #retryDelay = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #connectTimer: NodeJS.Timeout | null = null;
+  #failedAttempts = 0;
+
+  constructor(o: ConnectionOptions) {
+    this.#o = o;
+    this.address = `${o.host}:${o.port}`;
+    addTicking(this);
+    this.#connect();
+  }
+
+  get state(): BackendState {
+    return this.#state;
+  }
+
+  get inFlight(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  /** Why a new op cannot be taken right now, as the reply to give; null when it can. */
+  refuse(): Buffer | null {
+    if (this.#state === 'up' || this.#state === 'connecting') {
+      if (this.inFlight >= this.#o.maxPending) return R.BACKEND_QUEUE_FULL;
+      const queued = this.writer.size + (this.#socket?.writableLength ?? 0);
+      if (queued >= this.#o.maxQueuedBytes) return R.BACKEND_QUEUE_FULL;
+      return null;
+    }
+    return R.BACKEND_DOWN;
+  }
+
+  /** Queue an op whose request bytes the caller writes to `writer` right after. */
+  push(op: Op): void {
+    op.deadline = now() + this.#o.timeoutMs;
+    this.#pending.push(op);
+    this.counters.requests++;
+    if (!this.#dirty && this.#state === 'up') {
+      this.#dirty = true;
+      scheduleFlush(this);
+    }
+  }
+
+  flush(): void {
+    this.#dirty = false;
+    const socket = this.#socket;
+    if (this.#state !== 'up' || socket === null || this.writer.size === 0) return;
+    this.counters.bytesOut += this.writer.size;
+    const chunks = this.writer.take();
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!);
+    socket.uncork();
+  }
+
+  tick(t: number): void {
+    if (this.#head < this.#pending.length && this.#pending[this.#head]!.deadline <= t) {
+      this.counters.timeouts++;
+      this.#reset('request timeout', R.BACKEND_TIMEOUT, true);
+    }
+  }
+
+  close(): void {
+    this.#setState('closed', 'closed by memshift');
+    removeTicking(this);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#socket?.destroy();
+    this.#socket = null;
+    this.#failAll(R.BACKEND_CLOSED);
+  }
+
+  // ReplySink
+  nextReplyKind(): number {
+    return this.#head < this.#pending.length ? this.#pending[this.#head]!.kind : -1;
+  }
+
+  onReply(reply: Buffer): void {
+    const op = this.#pending[this.#head]!;
+    this.#pending[this.#head] = undefined as unknown as Op;
+    this.#head++;
+    if (this.#head === this.#pending.length) {
+      this.#pending.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    const c = reply[0];
+    if ((c === 0x45 && isPrefix(reply, 0, 'ERROR')) || (c === 0x43 && isPrefix(reply, 0, 'CLIENT_ERROR') && !isPrefix(reply, 0, ALLOWED_CLIENT_ERROR))) {
+      // memshift validated the request, so the backend must have read something else: out of step.
+      this.counters.outOfStep++;
+      op.handler.onOpError(op, R.BACKEND_OUT_OF_STEP);
+      this.#reset(`unexpected reply ${JSON.stringify(reply.subarray(0, 80).toString('latin1'))}`, R.BACKEND_OUT_OF_STEP, true);
+      return;
+    }
+    op.handler.onOpReply(op, reply);
+  }
+
+  onUnexpected(reason: string): void {
+    this.counters.outOfStep++;
+    this.#reset(reason, R.BACKEND_OUT_OF_STEP, true);
+  }
+
+  #connect(): void {
+    if (this.#state === 'closed') return;
+    this.#setState('connecting', 'connecting');
+    const socket = net.connect({ host: this.#o.host, port: this.#o.port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    this.#connectTimer = setTimeout(() => {
+      if (this.#socket === socket && this.#state === 'connecting') this.#onSocketFailure(socket, 'connect timeout');
+    }, this.#o.connectTimeoutMs);
+    socket.once('connect', () => {
+      if (this.#socket !== socket) return;
+      if (this.#connectTimer) clearTimeout(this.#connectTimer);
+      socket.setKeepAlive(true, 30_000);
+      this.#failedAttempts = 0;
+      this.#retryDelay = 0;
+      this.#setState('up', 'connected');
+      this.#probeVersion();
+      this.flush();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#socket !== socket) return;
+      this.counters.bytesIn += chunk.length;
+      this.#parser.feed(chunk);
+    });
+    socket.on('error', (err) => this.#onSocketFailure(socket, err.message));
+    socket.on('close', () => this.#onSocketFailure(socket, 'connection closed'));
+  }
+
+  #probeVersion(): void {
+    const handler: OpHandler = {
+      onOpReply: (_op, reply) => {
+        const line = reply.toString('latin1').trim();
+        if (line.startsWith('VERSION ')) this.version = line.slice(8);
+      },
+      onOpError: () => {},
+    };
+    this.push(new Op(handler, ReplyKind.Line, 0));
+    this.writer.ascii('version\r\n');
+    this.counters.requests--; // internal
+  }
+
+  #onSocketFailure(socket: net.Socket, reason: string): void {
+    if (this.#socket !== socket) return;
+    const wasUp = this.#state === 'up';
+    this.#reset(reason, wasUp ? R.BACKEND_CLOSED : R.BACKEND_DOWN, wasUp);
+  }
+
+  /** Drop the socket, fail everything in flight, reconnect at once or after a backoff. */
+  #reset(reason: string, error: Buffer, retryNow: boolean): void {
+    if (this.#state === 'closed') return;
+    const socket = this.#socket;
+    this.#socket = null;
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    socket?.destroy();
+    this.#parser.reset();
+    this.#failAll(error);
+    this.counters.reconnects++;
+    if (retryNow && this.#failedAttempts === 0) {
+      this.#failedAttempts++;
+      this.#setState('connecting', reason);
+      setImmediate(() => this.#connect());
+      return;
+    }
+    this.#failedAttempts++;
+    const o = this.#o;
+    this.#retryDelay = this.#retryDelay === 0 ? o.reconnectMinMs : Math.min(this.#retryDelay * 2, o.reconnectMaxMs);
+    this.#setState('down', reason);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#connect();
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+  }
+
+  #failAll(error: Buffer): void {
+    this.writer.take();
+    const ops = this.#pending;
+    const head = this.#head;
+    this.#pending = [];
+    this.#head = 0;
+    for (let i = head; i < ops.length; i++) {
+      const op = ops[i]!;
+      this.counters.errors++;
+      op.handler.onOpError(op, error);
+    }
+  }
+
+  #setState(to: BackendState, reason: string): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.#o.onStateChange?.(this, from, to, reason);
+  }
+}

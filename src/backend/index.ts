@@ -1,0 +1,3 @@
+export { BackendConnection, Op, type OpHandler, type BackendState } from './connection.js';
+export { Backend, BackendPool } from './pool.js';
+export { scheduleFlush, type Flushable } from './flush-scheduler.js';

@@ -1,0 +1,87 @@
+/**
+ * Every backend connection of the process. A backend that several pools list
+ * is connected once per `server_connections`; requests spread over a backend's
+ * connections round-robin. Nothing here knows about keys.
+ */
+import type { Config, PoolConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { BackendConnection, type BackendState } from './connection.js';
+
+export class Backend {
+  #next = 0;
+  constructor(
+    readonly address: string,
+    readonly connections: readonly BackendConnection[],
+  ) {}
+
+  /** The next connection, round-robin (skips connections that are down when another is up). */
+  pick(): BackendConnection {
+    const conns = this.connections;
+    if (conns.length === 1) return conns[0]!;
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[this.#next++ % conns.length]!;
+      if (c.state === 'up') return c;
+    }
+    return conns[this.#next++ % conns.length]!;
+  }
+
+  get state(): BackendState {
+    let best: BackendState = 'down';
+    for (const c of this.connections) {
+      if (c.state === 'up') return 'up';
+      if (c.state === 'connecting') best = 'connecting';
+    }
+    return best;
+  }
+
+  /** The lowest version any of its connections reported. */
+  get version(): string | null {
+    return this.connections.find((c) => c.version !== null)?.version ?? null;
+  }
+}
+
+export class BackendPool {
+  /** backends[poolIndex][serverIndex] */
+  readonly byPool: Backend[][];
+  readonly all: Backend[];
+
+  constructor(config: Config, pools: readonly PoolConfig[], logger: Logger) {
+    const byAddress = new Map<string, Backend>();
+    const onStateChange = (conn: BackendConnection, from: BackendState, to: BackendState, reason: string): void => {
+      if (to === 'connecting' && from === 'down') return; // every retry would log; the next state says enough
+      const level = to === 'up' ? 'info' : to === 'closed' ? 'debug' : 'warn';
+      logger[level]({ backend: conn.address, from, to, reason }, `backend ${conn.address} ${to}`);
+    };
+    this.byPool = pools.map((pool) =>
+      pool.servers.map((server) => {
+        let b = byAddress.get(server.address);
+        if (!b) {
+          const conns: BackendConnection[] = [];
+          for (let i = 0; i < pool.connections; i++) {
+            conns.push(
+              new BackendConnection({
+                host: server.host,
+                port: server.port,
+                timeoutMs: pool.timeoutMs,
+                connectTimeoutMs: config.backend.connectTimeoutMs,
+                reconnectMinMs: config.backend.reconnectMinMs,
+                reconnectMaxMs: config.backend.reconnectMaxMs,
+                maxPending: config.limits.maxPendingPerBackend,
+                maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
+                onStateChange,
+              }),
+            );
+          }
+          b = new Backend(server.address, conns);
+          byAddress.set(server.address, b);
+        }
+        return b;
+      }),
+    );
+    this.all = [...byAddress.values()];
+  }
+
+  close(): void {
+    for (const b of this.all) for (const c of b.connections) c.close();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Request -> backend ops. The only place that turns keys into backends:
+ * keyed commands go to their key's owner, a multi-key get is split by owner,
+ * flush_all fans out, version and stats are answered here.
+ */
+import type { Config } from '../config/types.js';
+import { Router } from '../routing/index.js';
+import { Cmd, R, ReplyKind, writeKeyed, writeRetrieval, writeFlushAll, replyKindOf, type Request } from '../protocol/index.js';
+import { Op, type Backend, type BackendPool } from '../backend/index.js';
+import { FanoutSlot, KeyedSlot, LocalSlot, MultiGetSlot, type Slot, type SlotOwner } from './reply-slots.js';
+import type { ProxyStats } from './stats.js';
+import { MEMSHIFT_VERSION } from '../version.js';
+
+/** The VERSION memshift reports when no backend has told its own yet. */
+export const FALLBACK_MEMCACHED_VERSION = '1.6.0';
+
+export class Dispatcher {
+  readonly router: Router;
+  readonly #byPool: Backend[][];
+  readonly #flushTargets: Backend[];
+
+  constructor(
+    readonly config: Config,
+    readonly backends: BackendPool,
+    readonly stats: ProxyStats,
+  ) {
+    this.router = new Router(config);
+    this.#byPool = backends.byPool;
+    this.#flushTargets = backends.all;
+  }
+
+  backendFor(key: Buffer): Backend {
+    const pool = this.router.poolOf(key);
+    return this.#byPool[pool]![this.router.ring(pool).ownerOf(key)]!;
+  }
+
+  dispatch(req: Request, owner: SlotOwner): Slot {
+    const cmd = req.cmd;
+    if (cmd <= Cmd.Gats) return this.#retrieval(req, owner);
+    switch (cmd) {
+      case Cmd.Version:
+        return new LocalSlot(owner, Buffer.from(`VERSION ${this.version()}\r\n`));
+      case Cmd.Stats:
+        return new LocalSlot(owner, this.#stats(req.sub));
+      case Cmd.FlushAll:
+        return this.#flushAll(req, owner);
+      default:
+        return this.#keyed(req, owner, this.backendFor(req.hashKey!), false);
+    }
+  }
+
+  #keyed(req: Request, owner: SlotOwner, backend: Backend, failAsMisses: boolean): Slot {
+    const slot = new KeyedSlot(owner, req, this.stats, failAsMisses);
+    const conn = backend.pick();
+    const refused = conn.refuse();
+    if (refused !== null) {
+      slot.onOpError(new Op(slot, ReplyKind.Line, 0), refused);
+      return slot;
+    }
+    conn.push(new Op(slot, replyKindOf(req.cmd), 0));
+    writeKeyed(conn.writer, req);
+    return slot;
+  }
+
+  #retrieval(req: Request, owner: SlotOwner): Slot {
+    const keys = req.keys;
+    if (keys.length === 0) return new LocalSlot(owner, R.END); // `gat 10` with no key
+    if (keys.length === 1) return this.#keyed(req, owner, this.backendFor(keys[0]!), false);
+    const owners = new Array<Backend>(keys.length);
+    const first = (owners[0] = this.backendFor(keys[0]!));
+    let single = true;
+    for (let i = 1; i < keys.length; i++) {
+      const b = (owners[i] = this.backendFor(keys[i]!));
+      if (b !== first) single = false;
+    }
+    if (single) return this.#keyed(req, owner, first, true);
+    const partOf = new Map<Backend, number>();
+    const parts: number[][] = [];
+    const partBackends: Backend[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const b = owners[i]!;
+      let p = partOf.get(b);
+      if (p === undefined) {
+        p = parts.length;
+        partOf.set(b, p);
+        parts.push([]);
+        partBackends.push(b);
+      }
+      parts[p]!.push(i);
+    }
+    const slot = new MultiGetSlot(owner, req, parts, this.stats);
+    for (let p = 0; p < parts.length; p++) {
+      const conn = partBackends[p]!.pick();
+      const op = new Op(slot, ReplyKind.Retrieval, p);
+      const refused = conn.refuse();
+      if (refused !== null) {
+        slot.onOpError(op, refused);
+        continue;
+      }
+      conn.push(op);
+      writeRetrieval(conn.writer, req, parts[p]!);
+    }
+    return slot;
+  }
+
+  #flushAll(req: Request, owner: SlotOwner): Slot {
+    this.stats.cmdFlush++;
+    if (!this.config.flushAll) return new LocalSlot(owner, req.noreply ? null : R.FLUSH_ALL_DISABLED);
+    const targets = this.#flushTargets;
+    const slot = new FanoutSlot(owner, req, targets.length, this.stats);
+    for (const b of targets) {
+      for (const conn of b.connections.slice(0, 1)) {
+        const op = new Op(slot, ReplyKind.Line, 0);
+        const refused = conn.refuse();
+        if (refused !== null) {
+          slot.onOpError(op, refused);
+          continue;
+        }
+        conn.push(op);
+        writeFlushAll(conn.writer, req);
+      }
+    }
+    return slot;
+  }
+
+  /** The lowest memcached version among the backends that told theirs. */
+  version(): string {
+    let best: number[] | null = null;
+    let text = FALLBACK_MEMCACHED_VERSION;
+    for (const b of this.backends.all) {
+      for (const c of b.connections) {
+        if (c.version === null || c.state !== 'up') continue;
+        const parts = c.version.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+        if (best === null || compareVersions(parts, best) < 0) {
+          best = parts;
+          text = c.version;
+        }
+      }
+    }
+    return text;
+  }
+
+  #stats(sub: string): Buffer {
+    switch (sub) {
+      case '':
+        return Buffer.from(
+          this.stats.format(this.version(), [
+            ['memshift_version', MEMSHIFT_VERSION],
+            ['memshift_pools', this.router.pools.length],
+            ['memshift_backends', this.backends.all.length],
+            ['memshift_backends_up', this.backends.all.filter((b) => b.state === 'up').length],
+          ]),
+        );
+      case 'backends':
+        return Buffer.from(this.#backendStats());
+      case 'reset':
+        this.stats.reset();
+        return R.RESET;
+      default:
+        return R.ERROR;
+    }
+  }
+
+  #backendStats(): string {
+    const lines: string[] = [];
+    this.router.pools.forEach((pool, p) => {
+      pool.servers.forEach((server, s) => {
+        const b = this.#byPool[p]![s]!;
+        let requests = 0;
+        let errors = 0;
+        let timeouts = 0;
+        let inFlight = 0;
+        for (const c of b.connections) {
+          requests += c.counters.requests;
+          errors += c.counters.errors;
+          timeouts += c.counters.timeouts;
+          inFlight += c.inFlight;
+        }
+        const name = `${pool.name}:${server.name ?? server.address}`;
+        lines.push(
+          `STAT ${name}:address ${server.address}`,
+          `STAT ${name}:state ${b.state}`,
+          `STAT ${name}:version ${b.version ?? '-'}`,
+          `STAT ${name}:weight ${server.weight}`,
+          `STAT ${name}:connections ${b.connections.length}`,
+          `STAT ${name}:requests ${requests}`,
+          `STAT ${name}:errors ${errors}`,
+          `STAT ${name}:timeouts ${timeouts}`,
+          `STAT ${name}:in_flight ${inFlight}`,
+        );
+      });
+    });
+    return lines.map((l) => `${l}\r\n`).join('') + 'END\r\n';
+  }
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

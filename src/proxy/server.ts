@@ -1,0 +1,127 @@
+/**
+ * The client-facing listeners (TCP and unix sockets), the connection limit, and
+ * graceful shutdown: stop accepting, finish what is in flight, then close.
+ */
+import net from 'node:net';
+import fs from 'node:fs';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { BackendPool } from '../backend/index.js';
+import { MemshiftError } from '../errors.js';
+import { Router } from '../routing/index.js';
+import { Dispatcher } from './dispatcher.js';
+import { ClientConnection, type ClientContext } from './client-connection.js';
+import { ProxyStats } from './stats.js';
+
+export interface ProxyServer {
+  close(): Promise<void>;
+  readonly addresses: string[];
+  readonly stats: ProxyStats;
+  readonly dispatcher: Dispatcher;
+}
+
+const TOO_MANY_CONNECTIONS = Buffer.from('ERROR Too many open connections\r\n');
+const BINARY_LOG_INTERVAL_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export async function startProxy(config: Config, deps: { logger: Logger }): Promise<ProxyServer> {
+  const { logger } = deps;
+  const stats = new ProxyStats();
+  const pools = new Router(config).pools;
+  const backends = new BackendPool(config, pools, logger);
+  const dispatcher = new Dispatcher(config, backends, stats);
+  const clients = new Set<ClientConnection>();
+  let lastBinaryLog = 0;
+
+  const ctx: ClientContext = {
+    dispatcher,
+    limits: config.limits,
+    stats,
+    onBinaryProtocol() {
+      stats.binaryRejected++;
+      const t = Date.now();
+      if (t - lastBinaryLog >= BINARY_LOG_INTERVAL_MS) {
+        lastBinaryLog = t;
+        logger.warn(
+          { rejected: stats.binaryRejected },
+          'binary protocol is not supported: memshift speaks the text and meta protocols; connection closed',
+        );
+      }
+    },
+    onClosed(client) {
+      if (clients.delete(client)) stats.currConnections--;
+    },
+  };
+
+  const onConnection = (socket: net.Socket): void => {
+    if (clients.size >= config.limits.maxConnections) {
+      stats.rejectedConnections++;
+      socket.end(TOO_MANY_CONNECTIONS);
+      return;
+    }
+    stats.currConnections++;
+    stats.totalConnections++;
+    clients.add(new ClientConnection(socket, ctx));
+  };
+
+  const servers: net.Server[] = [];
+  const addresses: string[] = [];
+  try {
+    for (const l of config.listen) {
+      const server = net.createServer({ noDelay: true }, onConnection);
+      server.maxConnections = config.limits.maxConnections + 64;
+      if (l.kind === 'unix') {
+        removeStaleSocket(l.path);
+        await listen(server, { path: l.path });
+        if (l.mode !== undefined) fs.chmodSync(l.path, l.mode);
+        addresses.push(`unix:${l.path}`);
+      } else {
+        await listen(server, { host: l.host, port: l.port });
+        const a = server.address() as net.AddressInfo;
+        addresses.push(`${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
+      }
+      servers.push(server);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    backends.close();
+    throw new MemshiftError('MS_ERR_LISTEN', `cannot listen: ${(err as Error).message}`);
+  }
+  logger.info({ listen: addresses, pools: pools.map((p) => p.name) }, 'memshift listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      logger.info({ clients: clients.size }, 'shutting down: no new connections, draining in-flight requests');
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      for (const c of clients) c.drainAndClose();
+      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const c of clients) c.destroy();
+      backends.close();
+      logger.info('shutdown complete');
+    })();
+    return closing;
+  };
+
+  return { close, addresses, stats, dispatcher };
+}
+
+function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A unix socket file left by a previous run that nothing listens on any more. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+  } catch {
+    // absent: nothing to do
+  }
+}
