@@ -150,6 +150,8 @@ function updateCommand(t: Tokens, cmd: Cmd, limits: CommandLimits): LineOutcome 
   req.flags = flags!;
   req.exptime = exptime!;
   if (vlen > limits.maxItemSize) {
+    // memcached swallows the value; only a refused `set` also drops the old value.
+    if (cmd !== Cmd.Set) return { reply: noreply ? null : R.TOO_LARGE, swallow: vlen + 2 };
     req.tooLarge = true;
     return { request: req, swallow: vlen + 2 };
   }
