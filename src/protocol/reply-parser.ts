@@ -171,3 +171,17 @@ export function tokenNumber(buf: Buffer, start: number, end: number, index: numb
   }
   return digits === 0 || digits > 10 ? -1 : n;
 }
+
+/** The number of VALUE blocks in a complete retrieval reply. */
+export function countValueBlocks(reply: Buffer): number {
+  let n = 0;
+  let pos = 0;
+  while (isPrefix(reply, pos, 'VALUE ')) {
+    const nl = reply.indexOf(10, pos);
+    const bytes = tokenNumber(reply, pos, nl, 3);
+    if (nl < 0 || bytes < 0) break;
+    pos = nl + 1 + bytes + 2;
+    n++;
+  }
+  return n;
+}

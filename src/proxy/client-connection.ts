@@ -166,7 +166,8 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
       }
     }
     if (this.#ending) {
-      this.#socket.end();
+      // Like memcached after quit: the connection closes once the replies are out.
+      this.#socket.end(() => this.#socket.destroy());
       return;
     }
     this.#checkPressure();

@@ -148,16 +148,7 @@ export class MultiGetSlot extends Slot {
     const out: Buffer[] = [];
     for (let i = 0; i < blocks.length; i++) if (blocks[i]) out.push(blocks[i]!);
     out.push(R.END);
-    const touch = this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats;
-    if (touch) {
-      this.stats.cmdTouch += keys.length;
-      this.stats.touchHits += hits;
-      this.stats.touchMisses += keys.length - hits;
-    } else {
-      this.stats.cmdGet += keys.length;
-      this.stats.getHits += hits;
-      this.stats.getMisses += keys.length - hits;
-    }
+    this.stats.countRetrieval(this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats, keys.length, hits);
     this.complete(out);
   }
 }

@@ -93,11 +93,13 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   const close = (): Promise<void> => {
     closing ??= (async () => {
       logger.info({ clients: clients.size }, 'shutting down: no new connections, draining in-flight requests');
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      // server.close() stops accepting at once but calls back only when every connection is gone.
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       for (const c of clients) c.drainAndClose();
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const c of clients) c.destroy();
+      await closed;
       backends.close();
       logger.info('shutdown complete');
     })();

@@ -2,7 +2,7 @@
  * memshift's own counters, in memcached's names, as plain numbers on the hot
  * path. `stats` prints them in memcached's format; metrics read them later.
  */
-import { Cmd, type Request, isPrefix } from '../protocol/index.js';
+import { Cmd, type Request, isPrefix, countValueBlocks } from '../protocol/index.js';
 
 export class ProxyStats {
   readonly startedAt = Date.now();
@@ -45,15 +45,11 @@ export class ProxyStats {
     switch (req.cmd) {
       case Cmd.Get:
       case Cmd.Gets:
-        this.cmdGet++;
-        if (isPrefix(reply, 0, 'VALUE')) this.getHits++;
-        else this.getMisses++;
+        this.countRetrieval(false, req.keys.length, countValueBlocks(reply));
         break;
       case Cmd.Gat:
       case Cmd.Gats:
-        this.cmdTouch++;
-        if (isPrefix(reply, 0, 'VALUE')) this.touchHits++;
-        else this.touchMisses++;
+        this.countRetrieval(true, req.keys.length, countValueBlocks(reply));
         break;
       case Cmd.Set:
       case Cmd.Add:
@@ -87,6 +83,19 @@ export class ProxyStats {
         break;
       default:
         this.cmdMeta++;
+    }
+  }
+
+  /** A get/gets (or gat/gats, counted as touches, as memcached does) of `keys` keys with `hits` hits. */
+  countRetrieval(touch: boolean, keys: number, hits: number): void {
+    if (touch) {
+      this.cmdTouch += keys;
+      this.touchHits += hits;
+      this.touchMisses += keys - hits;
+    } else {
+      this.cmdGet += keys;
+      this.getHits += hits;
+      this.getMisses += keys - hits;
     }
   }
 

@@ -1,0 +1,289 @@
+/**
+ * The one schema of memshift.yml. It holds every default (`DEFAULTS`), checks every field and the
+ * cross-references, and maps the snake_case YAML onto the camelCase `Config` of types.ts.
+ *
+ * To add a setting: add its field to `poolShape` or `rootShape` (a `.default()` if it has one, the
+ * value in `DEFAULTS`), then map it in `toPool` or `toConfig`, and optionally in types.ts. Unknown keys
+ * are refused everywhere, through `strictMap`, which also suggests the closest known key.
+ *
+ * Cross-reference checks run even when other fields failed (`{ when: always }`), so an operator sees
+ * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
+ */
+import { z } from 'zod';
+import type { Config, ListenSpec, PoolConfig, ServerSpec } from './types.js';
+import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
+import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
+import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
+import { describe, parseDuration, parseSize } from './units.js';
+import { FrozenMap } from './freeze.js';
+
+export const DEFAULTS = {
+  hash: 'fnv1a_64',
+  distribution: 'ketama',
+  timeoutMs: 1000,
+  serverConnections: 1,
+  flushAll: true,
+  limits: {
+    maxItemSize: 1024 * 1024,
+    maxGetLineBytes: 1024 * 1024,
+    maxConnections: 10_000,
+    maxInflightPerClient: 4096,
+    maxQueuedBytesPerClient: 8 * 1024 * 1024,
+    maxQueuedBytesPerBackend: 64 * 1024 * 1024,
+    maxPendingPerBackend: 100_000,
+  },
+  backend: { connectTimeoutMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 5000 },
+} as const;
+
+export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+// ---- leaf fields: each parses `unknown` and says exactly what is wrong ----
+
+const always = (): boolean => true;
+
+/** A field parsed by one of the small parsers; a missing value is reported as missing. */
+function field<T>(parse: (input: unknown) => Parsed<T>) {
+  return z.unknown().transform((input, ctx): T => {
+    const r = input === undefined ? fail<T>('required setting is missing') : parse(input);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  });
+}
+
+function atLeast(min: number, parse: (input: unknown) => Parsed<number>, what: string) {
+  return (input: unknown): Parsed<number> => {
+    const r = parse(input);
+    if (r.ok && r.value < min) return fail(`${what} must be at least ${min}, got ${describe(input)}`);
+    return r;
+  };
+}
+
+function positiveInt(input: unknown): Parsed<number> {
+  const n = typeof input === 'string' && /^[0-9]+$/.test(input.trim()) ? Number(input) : input;
+  if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 1) return ok(n);
+  return fail(`must be a positive integer, got ${describe(input)}`);
+}
+
+const size = (min = 1) => field(atLeast(min, parseSize, 'size'));
+const duration = (min = 1) => field(atLeast(min, parseDuration, 'duration'));
+const count = () => field(positiveInt);
+
+function hashTag(input: unknown): Parsed<string> {
+  if (typeof input === 'string' && input.length === 2 && Buffer.byteLength(input) === 2) return ok(input);
+  return fail(`must be exactly two ASCII characters such as "{}", got ${describe(input)}`);
+}
+
+const server = field((input): Parsed<ServerSpec> =>
+  typeof input === 'string' ? parseServerSpec(input) : fail(`expected a server string ${SERVER_FORMAT}, got ${describe(input)}`),
+);
+
+/** A map that refuses unknown keys, one issue per key (located at the key), with a suggestion. */
+function strictMap<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape);
+  const unknownKey = z.unknown().superRefine((_value, ctx) => {
+    ctx.addIssue({ code: 'custom', message: 'unknown key', params: { unknownKey: true, known } });
+  });
+  return z.object(shape).catchall(unknownKey);
+}
+
+// ---- listen ----
+
+const listenTcpMap = strictMap({ host: field((v): Parsed<string> => (typeof v === 'string' ? checkHost(v) : fail(`expected a host name or address, got ${describe(v)}`))), port: field(listenPort) });
+const listenUnixMap = strictMap({ path: field((v): Parsed<string> => (typeof v === 'string' ? checkUnixPath(v) : fail(`expected a socket path, got ${describe(v)}`))), mode: field(parseSocketMode).optional() });
+
+function listenPort(input: unknown): Parsed<number> {
+  if (typeof input === 'number' && Number.isInteger(input) && input >= 0 && input <= 65535) return ok(input);
+  return fail(`port must be an integer from 0 to 65535, got ${describe(input)}`);
+}
+
+const listenEntry = z.unknown().transform((input, ctx): ListenSpec => {
+  if (typeof input === 'string') {
+    const r = parseListenString(input);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  }
+  const isMap = typeof input === 'object' && input !== null && !Array.isArray(input);
+  if (!isMap) {
+    ctx.addIssue({ code: 'custom', message: `expected ${LISTEN_FORMAT}, {host, port} or {path, mode}, got ${describe(input)}` });
+    return z.NEVER;
+  }
+  if ('path' in input) {
+    const r = listenUnixMap.safeParse(input, { reportInput: true });
+    if (r.success) {
+      const { path, mode } = r.data;
+      return mode === undefined ? { kind: 'unix', path, raw: `unix:${path}` } : { kind: 'unix', path, mode, raw: `unix:${path}` };
+    }
+    for (const issue of r.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+    return z.NEVER;
+  }
+  const r = listenTcpMap.safeParse(input, { reportInput: true });
+  if (r.success) return { kind: 'tcp', host: r.data.host, port: r.data.port, raw: formatHostPort(r.data.host, r.data.port) };
+  for (const issue of r.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+  return z.NEVER;
+});
+
+const isListen = (v: unknown): v is ListenSpec => typeof v === 'object' && v !== null && 'kind' in v;
+const isServer = (v: unknown): v is ServerSpec => typeof v === 'object' && v !== null && 'address' in v;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkListen(list: unknown, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(list)) return;
+  const seen = new Map<string, number>();
+  list.forEach((entry: unknown, i) => {
+    const id = isListen(entry) ? listenIdentity(entry) : undefined;
+    if (id === undefined) return;
+    const first = seen.get(id);
+    if (first === undefined) seen.set(id, i);
+    else ctx.addIssue({ code: 'custom', path: [i], message: `duplicate listen address ${id} (also listen[${first}])` });
+  });
+}
+
+// ---- pools ----
+
+/** A server list: at least one, unique addresses, unique names, and no two servers on one ring identity. */
+function checkServers(list: unknown, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(list)) return;
+  const seen = new Map<string, string>();
+  const claim = (id: string, i: number, what: string): void => {
+    const other = seen.get(id);
+    if (other === undefined) seen.set(id, `servers[${i}]`);
+    else ctx.addIssue({ code: 'custom', path: [i], message: `${what} (also ${other})` });
+  };
+  list.forEach((s: unknown, i) => {
+    if (!isServer(s)) return;
+    claim(`address ${s.address.toLowerCase()}`, i, `duplicate server address ${s.address}`);
+    if (s.name !== undefined) claim(`name ${s.name}`, i, `duplicate server name "${s.name}"`);
+  });
+  // A name equal to another server's default ring identity (twemproxy: host on port 11211, else host:port)
+  // would put two servers on the same ketama points.
+  list.forEach((s: unknown, i) => {
+    if (!isServer(s) || s.name !== undefined) return;
+    const id = s.port === 11211 ? s.host : s.address;
+    const other = seen.get(`name ${id}`);
+    if (other !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: `its ring identity "${id}" is the name of ${other}` });
+  });
+}
+
+export const poolShape = {
+  servers: z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always }),
+  hash: z.enum(['fnv1a_64', 'md5']).default(DEFAULTS.hash),
+  distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
+  hash_tag: field(hashTag).optional(),
+  timeout: duration().default(DEFAULTS.timeoutMs),
+  server_connections: count().default(DEFAULTS.serverConnections),
+};
+/** npm memcached (the node-memcached distribution) hashes keys with md5 only. */
+function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
+  if (isRecord(pool) && pool.distribution === 'node-memcached' && typeof pool.hash === 'string' && pool.hash !== 'md5') {
+    ctx.addIssue({ code: 'custom', path: ['hash'], message: `the node-memcached distribution hashes keys with md5, as npm memcached does; set hash: md5 (got "${pool.hash}")` });
+  }
+}
+
+const poolSchema = strictMap(poolShape).superRefine(checkPool, { when: always });
+type RawPool = z.output<typeof poolSchema>;
+
+function toPool(name: string, p: RawPool): PoolConfig {
+  return {
+    name,
+    servers: p.servers,
+    hash: p.hash,
+    distribution: p.distribution,
+    ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),
+    timeoutMs: p.timeout,
+    connections: p.server_connections,
+  };
+}
+
+// ---- the whole file ----
+
+const poolName = z.string().regex(POOL_NAME, 'a pool name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
+
+export const rootShape = {
+  listen: z.array(listenEntry).min(1, 'at least one listen address is required').superRefine(checkListen, { when: always }),
+  pools: z.record(poolName, poolSchema),
+  routes: z.array(strictMap({ prefix: z.string().min(1, 'a route prefix must not be empty'), pool: z.string() })).default([]),
+  default_pool: z.string().optional(),
+  flush_all: z.boolean().default(DEFAULTS.flushAll),
+  limits: strictMap({
+    max_item_size: size().default(DEFAULTS.limits.maxItemSize),
+    max_get_line: size(2048).default(DEFAULTS.limits.maxGetLineBytes),
+    max_connections: count().default(DEFAULTS.limits.maxConnections),
+    max_inflight_per_client: count().default(DEFAULTS.limits.maxInflightPerClient),
+    max_queued_bytes_per_client: size().default(DEFAULTS.limits.maxQueuedBytesPerClient),
+    max_queued_bytes_per_backend: size().default(DEFAULTS.limits.maxQueuedBytesPerBackend),
+    max_pending_per_backend: count().default(DEFAULTS.limits.maxPendingPerBackend),
+  }).prefault({}),
+  backend: strictMap({
+    connect_timeout: duration().default(DEFAULTS.backend.connectTimeoutMs),
+    reconnect_min: duration().default(DEFAULTS.backend.reconnectMinMs),
+    reconnect_max: duration().default(DEFAULTS.backend.reconnectMaxMs),
+  }).prefault({}),
+};
+
+/** Pools exist, routes and default_pool name one of them, route prefixes are unique. */
+function checkReferences(root: unknown, ctx: z.RefinementCtx): void {
+  if (!isRecord(root) || !isRecord(root.pools)) return;
+  const pools = Object.keys(root.pools);
+  const known = pools.map((p) => `"${p}"`).join(', ');
+  const poolsFailed = ctx.issues.some((issue) => issue.path?.[0] === 'pools');
+  if (pools.length === 0 && !poolsFailed) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
+  const unknownPool = (name: string): string => `unknown pool "${name}"${pools.length > 0 ? `; pools are ${known}` : ''}`;
+  const pools0 = root.pools;
+  if (Array.isArray(root.routes)) {
+    const prefixes = new Map<string, number>();
+    root.routes.forEach((route: unknown, i) => {
+      if (!isRecord(route)) return;
+      if (typeof route.pool === 'string' && !Object.hasOwn(pools0, route.pool)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: unknownPool(route.pool) });
+      }
+      if (typeof route.prefix !== 'string') return;
+      const first = prefixes.get(route.prefix);
+      if (first === undefined) prefixes.set(route.prefix, i);
+      else ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `duplicate route prefix "${route.prefix}" (also routes[${first}])` });
+    });
+  }
+  if (typeof root.default_pool === 'string') {
+    if (!Object.hasOwn(pools0, root.default_pool)) ctx.addIssue({ code: 'custom', path: ['default_pool'], message: unknownPool(root.default_pool) });
+  } else if (pools.length > 1) {
+    ctx.addIssue({ code: 'custom', path: ['default_pool'], message: `default_pool is required when there is more than one pool (pools are ${known})` });
+  }
+  const backend = root.backend;
+  if (isRecord(backend) && typeof backend.reconnect_min === 'number' && typeof backend.reconnect_max === 'number' && backend.reconnect_min > backend.reconnect_max) {
+    ctx.addIssue({ code: 'custom', path: ['backend', 'reconnect_max'], message: `reconnect_max (${backend.reconnect_max} ms) must not be below reconnect_min (${backend.reconnect_min} ms)` });
+  }
+}
+
+const rootSchema = strictMap(rootShape).superRefine(checkReferences, { when: always });
+type RawConfig = z.output<typeof rootSchema>;
+
+function toConfig(raw: RawConfig): Config {
+  const pools = Object.entries(raw.pools).map(([name, p]): [string, PoolConfig] => [name, toPool(name, p)]);
+  const defaultPool = raw.default_pool ?? pools[0]?.[0] ?? '';
+  const l = raw.limits;
+  return {
+    listen: raw.listen,
+    pools: new FrozenMap(pools),
+    routes: raw.routes.map((r) => ({ prefix: r.prefix, pool: r.pool })),
+    defaultPool,
+    limits: {
+      maxItemSize: l.max_item_size,
+      maxGetLineBytes: l.max_get_line,
+      maxConnections: l.max_connections,
+      maxInflightPerClient: l.max_inflight_per_client,
+      maxQueuedBytesPerClient: l.max_queued_bytes_per_client,
+      maxQueuedBytesPerBackend: l.max_queued_bytes_per_backend,
+      maxPendingPerBackend: l.max_pending_per_backend,
+    },
+    backend: {
+      connectTimeoutMs: raw.backend.connect_timeout,
+      reconnectMinMs: raw.backend.reconnect_min,
+      reconnectMaxMs: raw.backend.reconnect_max,
+    },
+    flushAll: raw.flush_all,
+  };
+}
+
+/** memshift.yml, from plain JS data (YAML's `toJS()`), to a Config; load.ts adds `source` and deep-freezes it. */
+export const configSchema = rootSchema.transform(toConfig);

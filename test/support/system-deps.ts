@@ -1,0 +1,119 @@
+/**
+ * The system programs the integration and acceptance tests start: memcached, nutcracker
+ * (twemproxy), memccapable and memcaslap (libmemcached-tools), and /usr/bin/python3 with
+ * pymemcache. `ensureSystemDeps()` checks them (a few stat calls and one python start, no apt
+ * when all is present). When one is missing and we run as root it runs `apt-get update` once and
+ * installs the missing Debian packages; otherwise it throws naming the package to install.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+interface Dep {
+  /** What the tests need, for messages. */
+  readonly what: string;
+  /** The Debian package that provides it. */
+  readonly pkg: string;
+  readonly present: () => boolean;
+}
+
+/** PATH plus the sbin directories a non-root PATH often lacks (nutcracker lives in /usr/sbin). */
+const SEARCH_DIRS = [
+  ...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean),
+  '/usr/local/sbin',
+  '/usr/local/bin',
+  '/usr/sbin',
+  '/usr/bin',
+  '/sbin',
+  '/bin',
+];
+
+const PYTHON = '/usr/bin/python3';
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The absolute path of an executable, or undefined. */
+export function findBinary(name: string): string | undefined {
+  for (const dir of SEARCH_DIRS) {
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** The absolute path of an executable; throws naming the Debian package when it is missing. */
+export function requireBinary(name: string): string {
+  const path = findBinary(name);
+  if (path !== undefined) return path;
+  const dep = DEPS.find((d) => d.what === name);
+  const pkg = dep?.pkg ?? name;
+  throw new Error(`${name} not found in ${SEARCH_DIRS.join(':')}; install it: apt-get install -y ${pkg}`);
+}
+
+function pythonHasPymemcache(): boolean {
+  if (!isExecutable(PYTHON)) return false;
+  const r = spawnSync(PYTHON, ['-c', 'import pymemcache'], { stdio: 'ignore', timeout: 10_000 });
+  return r.status === 0;
+}
+
+const DEPS: readonly Dep[] = [
+  { what: 'memcached', pkg: 'memcached', present: () => findBinary('memcached') !== undefined },
+  { what: 'nutcracker', pkg: 'nutcracker', present: () => findBinary('nutcracker') !== undefined },
+  { what: 'memccapable', pkg: 'libmemcached-tools', present: () => findBinary('memccapable') !== undefined },
+  { what: 'memcaslap', pkg: 'libmemcached-tools', present: () => findBinary('memcaslap') !== undefined },
+  { what: `${PYTHON} with pymemcache`, pkg: 'python3-pymemcache', present: pythonHasPymemcache },
+];
+
+/** The Debian packages whose programs are missing, without duplicates. */
+export function missingPackages(): string[] {
+  const pkgs = new Set<string>();
+  for (const dep of DEPS) if (!dep.present()) pkgs.add(dep.pkg);
+  return [...pkgs];
+}
+
+let aptUpdated = false;
+
+function apt(args: string[]): void {
+  execFileSync('apt-get', args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    timeout: 600_000,
+  });
+}
+
+/**
+ * Makes sure every system program the tests use is installed. Quick and silent when all is there.
+ * As root, installs what is missing with apt-get; otherwise throws with the packages to install.
+ */
+export function ensureSystemDeps(): void {
+  let missing = missingPackages();
+  if (missing.length === 0) return;
+  const hint = `apt-get install -y ${missing.join(' ')}`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) {
+    throw new Error(
+      `memshift tests need Debian packages that are missing: ${missing.join(', ')}.\n` +
+        `Install them as root: sudo ${hint}`,
+    );
+  }
+  if (findBinary('apt-get') === undefined) {
+    throw new Error(`missing packages ${missing.join(', ')} and no apt-get to install them; install: ${missing.join(' ')}`);
+  }
+  console.error(`[system-deps] installing missing packages: ${missing.join(' ')}`);
+  if (!aptUpdated) {
+    apt(['update']);
+    aptUpdated = true;
+  }
+  apt(['install', '-y', ...missing]);
+  missing = missingPackages();
+  if (missing.length > 0) {
+    throw new Error(`still missing after apt-get install: ${missing.join(', ')}`);
+  }
+}
