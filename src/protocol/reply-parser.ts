@@ -30,6 +30,8 @@ export class ReplyParser {
   /** Offset, from the start of the pending reply, where scanning resumes. */
   #cursor = 0;
   #kind = -1;
+  /** A meta VA reply whose data block ends exactly at the cursor. */
+  #endsAtCursor = false;
   #stopped = false;
 
   constructor(sink: ReplySink) {
@@ -40,6 +42,7 @@ export class ReplyParser {
     this.#rest = null;
     this.#cursor = 0;
     this.#kind = -1;
+    this.#endsAtCursor = false;
     this.#stopped = false;
   }
 
@@ -66,10 +69,7 @@ export class ReplyParser {
       if (this.#kind < 0) {
         this.#kind = this.#sink.nextReplyKind();
         this.#cursor = 0;
-        if (this.#kind < 0) {
-          this.#sink.onUnexpected('data from the backend with no request in flight');
-          return;
-        }
+        if (this.#kind < 0) return this.#fail('data from the backend with no request in flight');
       }
       const end = this.#scan(data, start);
       if (end < 0) {
@@ -79,6 +79,7 @@ export class ReplyParser {
       }
       this.#kind = -1;
       this.#cursor = 0;
+      this.#endsAtCursor = false;
       this.#sink.onReply(data.subarray(start, end));
       start = end;
     }
@@ -88,6 +89,7 @@ export class ReplyParser {
   #scan(data: Buffer, start: number): number {
     const kind = this.#kind;
     let p = start + this.#cursor;
+    if (this.#endsAtCursor) return p <= data.length ? p : -1;
     for (;;) {
       if (p > data.length) {
         this.#cursor = p - start;
@@ -114,6 +116,7 @@ export class ReplyParser {
         const end = lineEnd + bytes + 2;
         if (end > data.length) {
           this.#cursor = end - start;
+          this.#endsAtCursor = true;
           return -1;
         }
         return end;
