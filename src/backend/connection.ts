@@ -56,7 +56,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** The version the backend reported, once known. */
   version: string | null = null;
   /** Counters, read by stats and metrics. */
-  readonly counters = { requests: 0, errors: 0, timeouts: 0, reconnects: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
+  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
 
   readonly #o: ConnectionOptions;
   #state: BackendState = 'connecting';
@@ -87,13 +87,14 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
 
   /** Why a new op cannot be taken right now, as the reply to give; null when it can. */
   refuse(): Buffer | null {
+    let reply: Buffer = R.BACKEND_DOWN;
     if (this.#state === 'up' || this.#state === 'connecting') {
-      if (this.inFlight >= this.#o.maxPending) return R.BACKEND_QUEUE_FULL;
       const queued = this.writer.size + (this.#socket?.writableLength ?? 0);
-      if (queued >= this.#o.maxQueuedBytes) return R.BACKEND_QUEUE_FULL;
-      return null;
+      if (this.inFlight < this.#o.maxPending && queued < this.#o.maxQueuedBytes) return null;
+      reply = R.BACKEND_QUEUE_FULL;
     }
-    return R.BACKEND_DOWN;
+    this.counters.refused++;
+    return reply;
   }
 
   /** Queue an op whose request bytes the caller writes to `writer` right after. */

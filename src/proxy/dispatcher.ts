@@ -168,11 +168,13 @@ export class Dispatcher {
         const b = this.#byPool[p]![s]!;
         let requests = 0;
         let errors = 0;
+        let refused = 0;
         let timeouts = 0;
         let inFlight = 0;
         for (const c of b.connections) {
           requests += c.counters.requests;
           errors += c.counters.errors;
+          refused += c.counters.refused;
           timeouts += c.counters.timeouts;
           inFlight += c.inFlight;
         }
@@ -185,6 +187,7 @@ export class Dispatcher {
           `STAT ${name}:connections ${b.connections.length}`,
           `STAT ${name}:requests ${requests}`,
           `STAT ${name}:errors ${errors}`,
+          `STAT ${name}:refused ${refused}`,
           `STAT ${name}:timeouts ${timeouts}`,
           `STAT ${name}:in_flight ${inFlight}`,
         );

@@ -95,6 +95,8 @@ export class KeyedSlot extends Slot {
 /** A get/gets/gat/gats whose keys live on several backends. */
 export class MultiGetSlot extends Slot {
   #pending: number;
+  /** Keys whose backend failed: shown as misses, counted as errors (not as misses). */
+  #failedKeys = 0;
   readonly #replies: (Buffer | null)[];
 
   constructor(
@@ -118,6 +120,7 @@ export class MultiGetSlot extends Slot {
   override onOpError(op: Op, _error: Buffer): void {
     this.stats.backendErrors++;
     this.stats.getErrors += this.parts[op.part]!.length;
+    this.#failedKeys += this.parts[op.part]!.length;
     if (--this.#pending === 0) this.#merge();
   }
 
@@ -148,7 +151,7 @@ export class MultiGetSlot extends Slot {
     const out: Buffer[] = [];
     for (let i = 0; i < blocks.length; i++) if (blocks[i]) out.push(blocks[i]!);
     out.push(R.END);
-    this.stats.countRetrieval(this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats, keys.length, hits);
+    this.stats.countRetrieval(this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats, keys.length - this.#failedKeys, hits);
     this.complete(out);
   }
 }
