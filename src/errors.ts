@@ -11,11 +11,11 @@ export const ERROR_CODES = {
   MS_ERR_CONFIG_READ: 'The configuration file could not be read (missing, unreadable or not a file).',
   MS_ERR_USAGE: 'The command line is wrong: unknown command or flag, missing or malformed argument.',
   MS_ERR_LISTEN: 'A listener could not be opened (address in use, permission denied, bad socket path).',
-  MS_ERR_BACKEND_TIMEOUT: "A backend did not answer within its pool's timeout; its connection is closed and every request in flight on it fails.",
+  MS_ERR_BACKEND_TIMEOUT: "A backend did not answer within its pool's timeout; the connection is reset and its requests in flight fail.",
   MS_ERR_BACKEND_CLOSED: 'A backend connection closed or failed while requests were queued or in flight on it.',
   MS_ERR_BACKEND_DOWN: 'A backend is unreachable (connecting or waiting to reconnect); the request failed without being sent.',
   MS_ERR_BACKEND_OUT_OF_STEP: 'A backend sent a reply that does not fit the request it should answer; the connection is closed.',
-  MS_ERR_BACKEND_QUEUE_FULL: "A backend connection's queue is at its cap (max_pending_per_backend or max_queued_bytes_per_backend); the request was refused.",
+  MS_ERR_BACKEND_QUEUE_FULL: "A backend connection's queue is at max_pending_per_backend or max_queued_bytes_per_backend; the request was refused.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,7 +4,8 @@
  * weight, name, ring points and share of the hash space, routes and limits.
  */
 import type { Config, ListenSpec, PoolConfig } from '../config/types.js';
-import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, loadConfigFor, parseCommandArgs, table } from './common.js';
+import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
+import { loadConfigFor, parseCommandArgs, table } from './common.js';
 import { ringShares } from './ring-shares.js';
 
 const HELP = `Usage: memshift check [-c FILE] [--json]
@@ -93,7 +94,8 @@ export function formatSummary(s: ConfigSummary): string {
   for (const pool of s.pools) {
     const tag = pool.hashTag === null ? '' : `, hash_tag ${JSON.stringify(pool.hashTag)}`;
     const conns = `${pool.connections} connection${pool.connections === 1 ? '' : 's'} per server`;
-    out.push(`pool ${pool.name}${pool.default ? ' (default)' : ''}: hash ${pool.hash}, distribution ${pool.distribution}${tag}, timeout ${pool.timeoutMs} ms, ${conns}\n`);
+    const settings = `hash ${pool.hash}, distribution ${pool.distribution}${tag}, timeout ${pool.timeoutMs} ms, ${conns}`;
+    out.push(`pool ${pool.name}${pool.default ? ' (default)' : ''}: ${settings}\n`);
     const rows = pool.servers.map((sv) => [sv.address, String(sv.weight), sv.name ?? '-', String(sv.points), `${sv.sharePercent.toFixed(2)}%`]);
     out.push(table([['server', 'weight', 'name', 'points', 'share'], ...rows], '  ', [false, true, false, true, true]), '\n');
   }

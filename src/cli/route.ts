@@ -3,7 +3,8 @@
  * One line per key: key, pool, server address (and node name); `--json` prints one JSON object per line.
  */
 import { Router } from '../routing/index.js';
-import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, loadConfigFor, parseCommandArgs, table, usageError } from './common.js';
+import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
+import { loadConfigFor, parseCommandArgs, table, usageError } from './common.js';
 
 const HELP = `Usage: memshift route [-c FILE] [--json] KEY...
 

@@ -5,7 +5,8 @@
 import type { Config } from '../config/types.js';
 import { packageVersion } from './version.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../observability/logger.js';
-import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, loadConfigFor, parseCommandArgs, usageError } from './common.js';
+import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
+import { loadConfigFor, parseCommandArgs, usageError } from './common.js';
 
 export interface RunningProxy {
   close(): Promise<void>;

@@ -34,9 +34,8 @@ export class ConfigError extends MemshiftError<ConfigErrorDetails> {
 
   constructor(source: string, issues: readonly ConfigIssue[]) {
     const n = issues.length;
-    super('MS_ERR_CONFIG', `invalid configuration in ${source} (${n} problem${n === 1 ? '' : 's'}):\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`, {
-      details: { issues },
-    });
+    const list = issues.map((i) => `  ${formatIssue(i)}`).join('\n');
+    super('MS_ERR_CONFIG', `invalid configuration in ${source} (${n} problem${n === 1 ? '' : 's'}):\n${list}`, { details: { issues } });
     this.issues = issues;
   }
 }
@@ -86,8 +85,8 @@ function messageOf(issue: z.core.$ZodIssue): string {
       return issue.message;
     case 'invalid_type':
       if (input === undefined) return 'required setting is missing';
-      if (issue.path.length === 0) return input === null ? 'the file is empty' : `the file must hold a map of settings, got ${describe(input)}`;
-      return `expected ${typeName(issue.expected)}, got ${describe(input)}`;
+      if (issue.path.length > 0) return `expected ${typeName(issue.expected)}, got ${describe(input)}`;
+      return input === null ? 'the file is empty' : `the file must hold a map of settings, got ${describe(input)}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(input)}`;
     case 'invalid_key':

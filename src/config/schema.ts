@@ -15,9 +15,9 @@ import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
 import { describe, parseDuration, parseSize } from './units.js';
-import { FrozenMap } from './freeze.js';
+import { FrozenMap, deepFreeze } from './freeze.js';
 
-export const DEFAULTS = {
+export const DEFAULTS = deepFreeze({
   hash: 'fnv1a_64',
   distribution: 'ketama',
   timeoutMs: 1000,
@@ -33,13 +33,17 @@ export const DEFAULTS = {
     maxPendingPerBackend: 100_000,
   },
   backend: { connectTimeoutMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 5000 },
-} as const;
+} as const);
 
 export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 // ---- leaf fields: each parses `unknown` and says exactly what is wrong ----
 
 const always = (): boolean => true;
+
+function addIssue(ctx: z.RefinementCtx, path: PropertyKey[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message });
+}
 
 /** A field parsed by one of the small parsers; a missing value is reported as missing. */
 function field<T>(parse: (input: unknown) => Parsed<T>) {
@@ -89,8 +93,14 @@ function strictMap<S extends z.ZodRawShape>(shape: S) {
 
 // ---- listen ----
 
-const listenTcpMap = strictMap({ host: field((v): Parsed<string> => (typeof v === 'string' ? checkHost(v) : fail(`expected a host name or address, got ${describe(v)}`))), port: field(listenPort) });
-const listenUnixMap = strictMap({ path: field((v): Parsed<string> => (typeof v === 'string' ? checkUnixPath(v) : fail(`expected a socket path, got ${describe(v)}`))), mode: field(parseSocketMode).optional() });
+const listenTcpMap = strictMap({
+  host: field((v): Parsed<string> => (typeof v === 'string' ? checkHost(v) : fail(`expected a host name or address, got ${describe(v)}`))),
+  port: field(listenPort),
+});
+const listenUnixMap = strictMap({
+  path: field((v): Parsed<string> => (typeof v === 'string' ? checkUnixPath(v) : fail(`expected a socket path, got ${describe(v)}`))),
+  mode: field(parseSocketMode).optional(),
+});
 
 function listenPort(input: unknown): Parsed<number> {
   if (typeof input === 'number' && Number.isInteger(input) && input >= 0 && input <= 65535) return ok(input);
@@ -136,7 +146,7 @@ function checkListen(list: unknown, ctx: z.RefinementCtx): void {
     if (id === undefined) return;
     const first = seen.get(id);
     if (first === undefined) seen.set(id, i);
-    else ctx.addIssue({ code: 'custom', path: [i], message: `duplicate listen address ${id} (also listen[${first}])` });
+    else addIssue(ctx, [i], `duplicate listen address ${id} (also listen[${first}])`);
   });
 }
 
@@ -149,7 +159,7 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
   const claim = (id: string, i: number, what: string): void => {
     const other = seen.get(id);
     if (other === undefined) seen.set(id, `servers[${i}]`);
-    else ctx.addIssue({ code: 'custom', path: [i], message: `${what} (also ${other})` });
+    else addIssue(ctx, [i], `${what} (also ${other})`);
   };
   list.forEach((s: unknown, i) => {
     if (!isServer(s)) return;
@@ -162,7 +172,7 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
     if (!isServer(s) || s.name !== undefined) return;
     const id = s.port === 11211 ? s.host : s.address;
     const other = seen.get(`name ${id}`);
-    if (other !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: `its ring identity "${id}" is the name of ${other}` });
+    if (other !== undefined) addIssue(ctx, [i], `its ring identity "${id}" is the name of ${other}`);
   });
 }
 
@@ -177,7 +187,8 @@ export const poolShape = {
 /** npm memcached (the node-memcached distribution) hashes keys with md5 only. */
 function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
   if (isRecord(pool) && pool.distribution === 'node-memcached' && typeof pool.hash === 'string' && pool.hash !== 'md5') {
-    ctx.addIssue({ code: 'custom', path: ['hash'], message: `the node-memcached distribution hashes keys with md5, as npm memcached does; set hash: md5 (got "${pool.hash}")` });
+    const message = `the node-memcached distribution hashes keys with md5, as npm memcached does; set hash: md5 (got "${pool.hash}")`;
+    addIssue(ctx, ['hash'], message);
   }
 }
 
@@ -198,7 +209,9 @@ function toPool(name: string, p: RawPool): PoolConfig {
 
 // ---- the whole file ----
 
-const poolName = z.string().regex(POOL_NAME, 'a pool name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
+const poolName = z
+  .string()
+  .regex(POOL_NAME, 'a pool name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
 
 export const rootShape = {
   listen: z.array(listenEntry).min(1, 'at least one listen address is required').superRefine(checkListen, { when: always }),
@@ -228,7 +241,7 @@ function checkReferences(root: unknown, ctx: z.RefinementCtx): void {
   const pools = Object.keys(root.pools);
   const known = pools.map((p) => `"${p}"`).join(', ');
   const poolsFailed = ctx.issues.some((issue) => issue.path?.[0] === 'pools');
-  if (pools.length === 0 && !poolsFailed) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
+  if (pools.length === 0 && !poolsFailed) addIssue(ctx, ['pools'], 'at least one pool is required');
   const unknownPool = (name: string): string => `unknown pool "${name}"${pools.length > 0 ? `; pools are ${known}` : ''}`;
   const pools0 = root.pools;
   if (Array.isArray(root.routes)) {
@@ -236,22 +249,22 @@ function checkReferences(root: unknown, ctx: z.RefinementCtx): void {
     root.routes.forEach((route: unknown, i) => {
       if (!isRecord(route)) return;
       if (typeof route.pool === 'string' && !Object.hasOwn(pools0, route.pool)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: unknownPool(route.pool) });
+        addIssue(ctx, ['routes', i, 'pool'], unknownPool(route.pool));
       }
       if (typeof route.prefix !== 'string') return;
       const first = prefixes.get(route.prefix);
       if (first === undefined) prefixes.set(route.prefix, i);
-      else ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `duplicate route prefix "${route.prefix}" (also routes[${first}])` });
+      else addIssue(ctx, ['routes', i, 'prefix'], `duplicate route prefix "${route.prefix}" (also routes[${first}])`);
     });
   }
   if (typeof root.default_pool === 'string') {
-    if (!Object.hasOwn(pools0, root.default_pool)) ctx.addIssue({ code: 'custom', path: ['default_pool'], message: unknownPool(root.default_pool) });
+    if (!Object.hasOwn(pools0, root.default_pool)) addIssue(ctx, ['default_pool'], unknownPool(root.default_pool));
   } else if (pools.length > 1) {
-    ctx.addIssue({ code: 'custom', path: ['default_pool'], message: `default_pool is required when there is more than one pool (pools are ${known})` });
+    addIssue(ctx, ['default_pool'], `default_pool is required when there is more than one pool (pools are ${known})`);
   }
-  const backend = root.backend;
-  if (isRecord(backend) && typeof backend.reconnect_min === 'number' && typeof backend.reconnect_max === 'number' && backend.reconnect_min > backend.reconnect_max) {
-    ctx.addIssue({ code: 'custom', path: ['backend', 'reconnect_max'], message: `reconnect_max (${backend.reconnect_max} ms) must not be below reconnect_min (${backend.reconnect_min} ms)` });
+  const { reconnect_min: min, reconnect_max: max } = isRecord(root.backend) ? root.backend : {};
+  if (typeof min === 'number' && typeof max === 'number' && min > max) {
+    addIssue(ctx, ['backend', 'reconnect_max'], `reconnect_max (${max} ms) must not be below reconnect_min (${min} ms)`);
   }
 }
 

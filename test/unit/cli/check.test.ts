@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { ringShares } from '../../../src/cli/ring-shares.js';
+import type { ConfigSummary } from '../../../src/cli/check.js';
+import { createRing } from '../../../src/routing/index.js';
+import { DEMO, run, tempConfigs } from './helpers.js';
+
+const files = tempConfigs();
+afterAll(() => files.cleanup());
+
+describe('memshift check', () => {
+  it('prints listeners, pools and each server with weight, name, points and share', async () => {
+    const file = files.write('demo.yml', DEMO);
+    const r = await run(['check', '-c', file]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = r.stdout;
+    expect(out.startsWith(`${file}: OK\n\nlisten:\n  127.0.0.1:22122\n  unix:/tmp/memshift-test.sock (mode 0660)\n`)).toBe(true);
+    expect(out).toContain('pool main (default): hash fnv1a_64, distribution ketama, hash_tag "{}", timeout 1000 ms, 1 connection per server\n');
+    expect(out).toContain('pool sessions: hash md5, distribution node-memcached, timeout 1000 ms, 1 connection per server\n');
+    expect(out).toMatch(/^ {2}server +weight +name +points +share$/m);
+    // twemproxy gives 160 points per server, split by weight: 3 servers with weights 1, 1, 2 → 120, 120, 240.
+    expect(out).toMatch(/^ {2}10\.0\.0\.1:11211 +1 +- +120 +\d+\.\d\d%$/m);
+    expect(out).toMatch(/^ {2}10\.0\.0\.2:11211 +1 +node-b +120 +\d+\.\d\d%$/m);
+    expect(out).toMatch(/^ {2}10\.0\.0\.3:11212 +2 +- +240 +\d+\.\d\d%$/m);
+    expect(out).toMatch(/^ {2}10\.0\.1\.1:11211 +1 +- +160 +\d+\.\d\d%$/m);
+    expect(out).toContain('routes:\n  "session:" -> sessions\n  any other key -> main\n');
+    expect(out).toContain('flush_all: sent to every backend\n');
+    expect(out).toContain('backend: connect_timeout 1000 ms, reconnect 100..5000 ms\n');
+  });
+
+  it('prints the summary as JSON with --json; shares add up to 100%', async () => {
+    const r = await run(['check', '--json', '-c', files.write('demo.yml', DEMO)]);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout) as ConfigSummary;
+    expect(summary.listen).toEqual(['127.0.0.1:22122', 'unix:/tmp/memshift-test.sock (mode 0660)']);
+    expect(summary.pools.map((p) => [p.name, p.default, p.servers.length])).toEqual([
+      ['main', true, 3],
+      ['sessions', false, 2],
+    ]);
+    expect(summary.pools[0]?.servers[1]).toMatchObject({ address: '10.0.0.2:11211', name: 'node-b', weight: 1, points: 120 });
+    for (const pool of summary.pools) {
+      expect(pool.servers.reduce((sum, s) => sum + s.sharePercent, 0)).toBeCloseTo(100, 2);
+    }
+    expect(summary.limits.maxItemSize).toBe(1048576);
+  });
+
+  it('gives a one-server pool all of the hash space', async () => {
+    const r = await run(['check', '--json', '-c', files.write('one.yml', 'listen: ["127.0.0.1:0"]\npools: {main: {servers: ["h:11211"]}}\n')]);
+    const summary = JSON.parse(r.stdout) as ConfigSummary;
+    expect(summary.pools[0]?.servers).toEqual([{ address: 'h:11211', name: null, weight: 1, points: 160, sharePercent: 100 }]);
+    expect(summary.routes).toEqual([]);
+  });
+
+  it('reads $MEMSHIFT_CONFIG when there is no -c', async () => {
+    const file = files.write('env.yml', DEMO);
+    const r = await run(['check'], { MEMSHIFT_CONFIG: file });
+    expect(r.status).toBe(0);
+    expect(r.stdout.startsWith(`${file}: OK`)).toBe(true);
+  });
+
+  it('prints every problem with file:line:column and exits 78', async () => {
+    const file = files.write('bad.yml', `listen: ["127.0.0.1:11211"]
+pools:
+  main:
+    servers: ["10.0.0.1:11211:0", "10.0.0.2"]
+    hash: sha1
+default_pool: other
+`);
+    const r = await run(['check', '-c', file]);
+    expect(r.status).toBe(78);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      [
+        `${file}:4:15 pools.main.servers[0]: weight must be a positive integer, got "0"`,
+        `${file}:4:35 pools.main.servers[1]: missing port: expected "host:port[:weight] [name]", got "10.0.0.2"`,
+        `${file}:5:11 pools.main.hash: must be one of "fnv1a_64", "md5", got "sha1"`,
+        `${file}:6:15 default_pool: unknown pool "other"; pools are "main"`,
+        `memshift: 4 problems in ${file}`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('exits 66 when the file cannot be read', async () => {
+    const r = await run(['check', '-c', '/nonexistent/memshift.yml']);
+    expect(r.status).toBe(66);
+    expect(r.stderr).toMatch(/^memshift: cannot read config file \/nonexistent\/memshift\.yml: ENOENT.* \[MS_ERR_CONFIG_READ\]\n$/);
+  });
+});
+
+describe('ringShares', () => {
+  it('matches where sampled keys land', () => {
+    const config = parseConfig(DEMO);
+    for (const pool of config.pools.values()) {
+      const ring = createRing(pool);
+      const hits = new Array<number>(pool.servers.length).fill(0);
+      const samples = 40_000;
+      for (let i = 0; i < samples; i++) {
+        const owner = ring.ownerOf(randomBytes(12));
+        hits[owner] = (hits[owner] ?? 0) + 1;
+      }
+      ringShares(pool).forEach((s, i) => expect(Math.abs(s.share - (hits[i] ?? 0) / samples)).toBeLessThan(0.015));
+    }
+  });
+
+  it('counts each server\'s points on the continuum', () => {
+    const pool = parseConfig(DEMO).pools.get('main');
+    if (pool === undefined) throw new Error('no main pool');
+    expect(ringShares(pool).map((s) => s.points)).toEqual([120, 120, 240]);
+    expect(ringShares(pool).reduce((sum, s) => sum + s.share, 0)).toBeCloseTo(1, 12);
+  });
+});
