@@ -356,7 +356,7 @@ async function runNodeMemcached(name: string, description: string, weights: numb
   await Promise.all(servers.map((s) => startMemcached(s)));
   const strings = servers.map((s) => `${s.host}:${s.port}`);
   const location = weights.every((w) => w === 1) ? strings : Object.fromEntries(strings.map((s, i) => [s, weights[i]!]));
-  const client = new Memcached(location, { retries: 0, timeout: 5000 });
+  const client = new Memcached(location, { timeout: 5000, retries: 5, poolSize: 10 });
   const rnd = prng(count);
   // JS string keys (the npm client's): no whitespace (it refuses \s), no __proto__-like names (its
   // hashring cache breaks on them). A lone surrogate is sent (and hashed) as EF BF BD.
@@ -477,6 +477,13 @@ function nutcrackerCases(): NutcrackerCase[] {
     );
   }
   cases.push({
+    name: 'ketama-fnv1a_64-weighted-15',
+    description: '15 servers, weights 5/10/15 of 125: float32 gives weight 5 92 points (doubles: 96)',
+    hash: 'fnv1a_64',
+    servers: [5, 10, 15, 5, 10, 15, 5, 10, 15, 5, 10, 5, 5, 5, 5].map((weight, i) => ({ port: i % 4 === 0 ? 11211 : 0, weight })),
+    keys: (s) => [...keySet(15, 2000), ...boundaryKeys(s, 10)],
+  });
+  cases.push({
     name: 'ketama-fnv1a_64-names-4',
     description: 'node names replace host[:port] in point names, also on port 11211; weights 1/2/1/3',
     hash: 'fnv1a_64',
@@ -530,12 +537,17 @@ async function main(): Promise<void> {
   }
 }
 
+// Exit explicitly: the npm memcached client can leave timers behind that keep the process alive.
 main().then(
-  () => { rmSync(work, { recursive: true, force: true }); },
+  async () => {
+    await stopAll();
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
+  },
   async (err: unknown) => {
     console.error(err);
     await stopAll();
     console.error(`logs kept in ${work}`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -18,7 +18,7 @@ const spec = (host: string, port: number, weight = 1, name?: string) => ({
 describe('ketama parity with live nutcracker (test/fixtures/ring/ketama-*.json)', () => {
   const names = fixtureNames('ketama-');
   it('has the fixture cases', () => {
-    for (const n of ['md5-3', 'md5-7', 'md5-25', 'md5-weighted-5', 'fnv1a_64-3', 'fnv1a_64-7', 'fnv1a_64-25', 'fnv1a_64-weighted-5', 'fnv1a_64-names-4', 'fnv1a_64-hashtag-5', 'fnv1a_64-tie-ab', 'fnv1a_64-tie-ba']) {
+    for (const n of ['md5-3', 'md5-7', 'md5-25', 'md5-weighted-5', 'fnv1a_64-3', 'fnv1a_64-7', 'fnv1a_64-25', 'fnv1a_64-weighted-5', 'fnv1a_64-weighted-15', 'fnv1a_64-names-4', 'fnv1a_64-hashtag-5', 'md5-hashtag-5', 'fnv1a_64-tie-ab', 'fnv1a_64-tie-ba', 'fnv1a_64-tie-length']) {
       expect(names).toContain(`ketama-${n}`);
     }
   });
