@@ -178,13 +178,14 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
 
 export const poolShape = {
   servers: z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always }),
-  hash: z.enum(['fnv1a_64', 'md5']).default(DEFAULTS.hash),
+  // No zod default: the default hash depends on the distribution (toPool).
+  hash: z.enum(['fnv1a_64', 'md5']).optional(),
   distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
   hash_tag: field(hashTag).optional(),
   timeout: duration().default(DEFAULTS.timeoutMs),
   server_connections: count().default(DEFAULTS.serverConnections),
 };
-/** npm memcached (the node-memcached distribution) hashes keys with md5 only. */
+/** npm memcached (the node-memcached distribution) hashes keys with md5 only; it is also its default. */
 function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
   if (isRecord(pool) && pool.distribution === 'node-memcached' && typeof pool.hash === 'string' && pool.hash !== 'md5') {
     const message = `the node-memcached distribution hashes keys with md5, as npm memcached does; set hash: md5 (got "${pool.hash}")`;
@@ -199,7 +200,7 @@ function toPool(name: string, p: RawPool): PoolConfig {
   return {
     name,
     servers: p.servers,
-    hash: p.hash,
+    hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
     distribution: p.distribution,
     ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),
     timeoutMs: p.timeout,
