@@ -1,15 +1,14 @@
 /** libmemcached's memccapable protocol checks: memcached passes 27/27, and so must memshift. */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, type ServerHandle } from '../support/harness.js';
+import { startMemcached, startMemshiftPool, stopAll, type ServerHandle } from '../support/harness.js';
 
 let proxy: ServerHandle;
 let direct: ServerHandle;
 
 beforeAll(async () => {
-  const backends = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
   direct = await startMemcached();
-  proxy = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends } } }));
+  ({ proxy } = await startMemshiftPool(3));
 });
 afterAll(stopAll);
 

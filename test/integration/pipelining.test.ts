@@ -4,15 +4,14 @@
  * must come back complete and in order, byte for byte what one memcached gives.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { startMemcached, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 
 let reference: ServerHandle;
 let proxy: ServerHandle;
 
 beforeAll(async () => {
   reference = await startMemcached();
-  const backends = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
-  proxy = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends } } }));
+  ({ proxy } = await startMemshiftPool(3));
 });
 afterAll(stopAll);
 

@@ -4,7 +4,7 @@
  * leave the connection in the same state (open or closed).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { startMemcached, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { DIFF_CASES, type DiffCase } from './differential-cases.js';
 
 let reference: ServerHandle;
@@ -12,8 +12,7 @@ let proxy: ServerHandle;
 
 beforeAll(async () => {
   reference = await startMemcached();
-  const backends = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
-  proxy = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends } } }));
+  ({ proxy } = await startMemshiftPool(3));
 });
 afterAll(stopAll);
 

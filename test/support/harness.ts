@@ -271,3 +271,13 @@ export function memshiftConfig(spec: MemshiftConfigSpec): string {
     ...rest,
   });
 }
+
+/** `n` fresh memcached backends and one memshift in front of them as pool `main` (extra pool or top-level fields as in the config file). */
+export async function startMemshiftPool(
+  n = 3,
+  fields: { pool?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+): Promise<{ backends: ServerHandle[]; proxy: MemshiftHandle }> {
+  const backends = await Promise.all(Array.from({ length: n }, () => startMemcached()));
+  const yaml = memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends, ...fields.pool } }, ...fields.config });
+  return { backends, proxy: await startMemshift(yaml) };
+}
