@@ -44,6 +44,7 @@ export interface ConnectionOptions {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   maxPending: number;
+  maxReplyBytes: number;
   maxQueuedBytes: number;
   onStateChange?: (conn: BackendConnection, from: BackendState, to: BackendState, reason: string) => void;
 }
@@ -64,7 +65,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   #pending: Op[] = [];
   #head = 0;
   #dirty = false;
-  #parser = new ReplyParser(this);
+  #parser: ReplyParser;
   #retryDelay = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #connectTimer: NodeJS.Timeout | null = null;
@@ -73,6 +74,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   constructor(o: ConnectionOptions) {
     this.#o = o;
     this.address = `${o.host}:${o.port}`;
+    this.#parser = new ReplyParser(this, o.maxReplyBytes);
     addTicking(this);
     this.#connect();
   }

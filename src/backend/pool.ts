@@ -67,6 +67,7 @@ export class BackendPool {
                 reconnectMinMs: config.backend.reconnectMinMs,
                 reconnectMaxMs: config.backend.reconnectMaxMs,
                 maxPending: config.limits.maxPendingPerBackend,
+                maxReplyBytes: config.limits.maxReplyBytes,
                 maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
                 onStateChange,
               }),

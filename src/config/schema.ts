@@ -31,6 +31,7 @@ export const DEFAULTS = deepFreeze({
     maxQueuedBytesPerClient: 8 * 1024 * 1024,
     maxQueuedBytesPerBackend: 64 * 1024 * 1024,
     maxPendingPerBackend: 100_000,
+    maxReplyBytes: 64 * 1024 * 1024,
   },
   backend: { connectTimeoutMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 5000 },
 } as const);
@@ -228,6 +229,7 @@ export const rootShape = {
     max_queued_bytes_per_client: size().default(DEFAULTS.limits.maxQueuedBytesPerClient),
     max_queued_bytes_per_backend: size().default(DEFAULTS.limits.maxQueuedBytesPerBackend),
     max_pending_per_backend: count().default(DEFAULTS.limits.maxPendingPerBackend),
+    max_reply_bytes: size().default(DEFAULTS.limits.maxReplyBytes),
   }).prefault({}),
   backend: strictMap({
     connect_timeout: duration().default(DEFAULTS.backend.connectTimeoutMs),
@@ -289,6 +291,7 @@ function toConfig(raw: RawConfig): Config {
       maxQueuedBytesPerClient: l.max_queued_bytes_per_client,
       maxQueuedBytesPerBackend: l.max_queued_bytes_per_backend,
       maxPendingPerBackend: l.max_pending_per_backend,
+      maxReplyBytes: l.max_reply_bytes,
     },
     backend: {
       connectTimeoutMs: raw.backend.connect_timeout,

@@ -59,6 +59,8 @@ export interface LimitsConfig {
   readonly maxQueuedBytesPerBackend: number;
   /** Requests waiting on one backend connection before new requests fail with SERVER_ERROR. */
   readonly maxPendingPerBackend: number;
+  /** Largest single backend reply memshift buffers (a multi-get of many large values); past it the request fails. */
+  readonly maxReplyBytes: number;
 }
 
 export interface BackendConfig {

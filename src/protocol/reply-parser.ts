@@ -34,8 +34,12 @@ export class ReplyParser {
   #endsAtCursor = false;
   #stopped = false;
 
-  constructor(sink: ReplySink) {
+  /** A reply larger than this is refused (the stream is then reset): memory stays bounded. */
+  readonly #maxReplyBytes: number;
+
+  constructor(sink: ReplySink, maxReplyBytes = 64 * 1024 * 1024) {
     this.#sink = sink;
+    this.#maxReplyBytes = maxReplyBytes;
   }
 
   reset(): void {
@@ -74,6 +78,9 @@ export class ReplyParser {
       const end = this.#scan(data, start);
       if (end < 0) {
         if (end === -2) return; // #scan reported the problem
+        if (Math.max(len - start, this.#cursor) > this.#maxReplyBytes) {
+          return this.#fail(`reply larger than max_reply_bytes (${this.#maxReplyBytes})`);
+        }
         this.#rest = data.subarray(start);
         return;
       }

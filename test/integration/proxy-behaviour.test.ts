@@ -167,3 +167,18 @@ describe('connection limit', () => {
     await p.stop();
   });
 });
+
+describe('max_reply_bytes', () => {
+  it('refuses a backend reply past the bound instead of buffering it, and keeps serving', async () => {
+    const p = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: [backends[0]!] } }, limits: { max_reply_bytes: '1m' } }));
+    const c = await TextClient.connect(p.port);
+    const v = 'z'.repeat(600_000);
+    expect(await c.request(`set mrb:1 0 0 ${v.length}\r\n${v}`)).toBe('STORED\r\n');
+    expect(await c.request(`set mrb:2 0 0 ${v.length}\r\n${v}`)).toBe('STORED\r\n');
+    expect(await c.request('get mrb:1 mrb:2', 10_000)).toBe('END\r\n'); // 1.2 MB: the keys read as misses
+    expect(await c.request('get mrb:2', 10_000)).toBe(`VALUE mrb:2 0 ${v.length}\r\n${v}\r\nEND\r\n`);
+    c.close();
+    expect(Number((await stats(p.port)).get('memshift_get_errors'))).toBe(2);
+    await p.stop();
+  });
+});

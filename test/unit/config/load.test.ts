@@ -49,6 +49,7 @@ describe('parseConfig: defaults', () => {
         maxQueuedBytesPerClient: 8 * 1048576,
         maxQueuedBytesPerBackend: 64 * 1048576,
         maxPendingPerBackend: 100000,
+        maxReplyBytes: 64 * 1048576,
       },
       backend: { connectTimeoutMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 5000 },
       source: 'memshift.yml',
@@ -94,6 +95,7 @@ limits:
   max_queued_bytes_per_client: 1048576
   max_queued_bytes_per_backend: 1g
   max_pending_per_backend: 7
+  max_reply_bytes: 8m
 backend: {connect_timeout: 2s, reconnect_min: 50, reconnect_max: 1m}
 `;
 
@@ -124,6 +126,7 @@ backend: {connect_timeout: 2s, reconnect_min: 50, reconnect_max: 1m}
       maxQueuedBytesPerClient: 1048576,
       maxQueuedBytesPerBackend: 1024 ** 3,
       maxPendingPerBackend: 7,
+      maxReplyBytes: 8 * 1048576,
     });
     expect(c.backend).toEqual({ connectTimeoutMs: 2000, reconnectMinMs: 50, reconnectMaxMs: 60_000 });
   });

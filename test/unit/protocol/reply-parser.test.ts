@@ -56,3 +56,19 @@ describe('ReplyParser frames one reply per request at every split point', () => 
     expect(countValueBlocks(b('END\r\n'))).toBe(0);
   });
 });
+
+describe('ReplyParser memory bound', () => {
+  it('refuses a reply larger than max_reply_bytes, whether it arrives or is only declared', () => {
+    const out: string[] = [];
+    const sink: ReplySink = { nextReplyKind: () => ReplyKind.Retrieval, onReply: (r) => out.push(r.toString()), onUnexpected: (r) => out.push(`unexpected: ${r}`) };
+    const p = new ReplyParser(sink, 1000);
+    p.feed(b('VALUE a 0 5000\r\nxx'));
+    expect(out).toEqual(['unexpected: reply larger than max_reply_bytes (1000)']);
+    const out2: string[] = [];
+    const p2 = new ReplyParser({ ...sink, onReply: (r) => out2.push(r.toString()), onUnexpected: (r) => out2.push(r) }, 1000);
+    p2.feed(b('VALUE a 0 500\r\n'));
+    p2.feed(b(`${'y'.repeat(500)}\r\n`));
+    p2.feed(b('END\r\n'));
+    expect(out2).toEqual([`VALUE a 0 500\r\n${'y'.repeat(500)}\r\nEND\r\n`]);
+  });
+});

@@ -28,6 +28,7 @@ function config(pools: PoolConfig[], routes: Config['routes'], defaultPool: stri
       maxQueuedBytesPerClient: 1 << 20,
       maxQueuedBytesPerBackend: 1 << 20,
       maxPendingPerBackend: 1024,
+      maxReplyBytes: 1 << 26,
     },
     backend: { reconnectMinMs: 10, reconnectMaxMs: 1000, connectTimeoutMs: 1000 },
     flushAll: true,
