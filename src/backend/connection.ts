@@ -70,6 +70,8 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   #retryTimer: NodeJS.Timeout | null = null;
   #connectTimer: NodeJS.Timeout | null = null;
   #failedAttempts = 0;
+  /** When the backend last sent bytes. */
+  #lastReadAt = 0;
 
   constructor(o: ConnectionOptions) {
     this.#o = o;
@@ -125,10 +127,17 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     socket.uncork();
   }
 
+  /**
+   * The oldest op times out when the backend has sent nothing for `timeoutMs` since it was queued:
+   * a backend that is streaming a large reply is slow, not hung.
+   */
   tick(t: number): void {
-    if (this.#head < this.#pending.length && this.#pending[this.#head]!.deadline <= t) {
-      this.counters.timeouts++;
-      this.#reset('request timeout', R.BACKEND_TIMEOUT, true);
+    if (this.#head < this.#pending.length) {
+      const deadline = Math.max(this.#pending[this.#head]!.deadline, this.#lastReadAt + this.#o.timeoutMs);
+      if (deadline <= t) {
+        this.counters.timeouts++;
+        this.#reset('request timeout', R.BACKEND_TIMEOUT, true);
+      }
     }
   }
 
@@ -196,6 +205,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
       this.counters.bytesIn += chunk.length;
+      this.#lastReadAt = now();
       this.#parser.feed(chunk);
     });
     socket.on('error', (err) => this.#onSocketFailure(socket, err.message));

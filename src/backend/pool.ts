@@ -34,7 +34,7 @@ export class Backend {
     return best;
   }
 
-  /** The lowest version any of its connections reported. */
+  /** The version the backend reported (every connection to it reports the same). */
   get version(): string | null {
     return this.connections.find((c) => c.version !== null)?.version ?? null;
   }

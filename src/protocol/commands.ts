@@ -59,7 +59,10 @@ export function processLine(t: Tokens, limits: CommandLimits): LineOutcome {
       if (t.equals(0, 'set')) return n === 6 || n === 7 ? updateCommand(t, Cmd.Set, limits) : ERROR;
       if (t.equals(0, 'stats')) return statsCommand(t);
       if (t.equals(0, 'shutdown')) return { reply: R.SHUTDOWN_DISABLED };
-      if (t.equals(0, 'slabs')) return { reply: R.NOT_SUPPORTED };
+      if (t.equals(0, 'slabs')) {
+        const valid = (n === 5 && t.equals(1, 'reassign')) || (n >= 4 && t.equals(1, 'automove'));
+        return valid ? { reply: R.NOT_SUPPORTED } : ERROR;
+      }
       return ERROR;
     case 0x61: // a
       if (t.equals(0, 'add')) return n === 6 || n === 7 ? updateCommand(t, Cmd.Add, limits) : ERROR;
@@ -87,7 +90,8 @@ export function processLine(t: Tokens, limits: CommandLimits): LineOutcome {
   if (t.equals(0, 'version')) return { request: new Request(Cmd.Version) };
   if (t.equals(0, 'quit')) return { quit: true };
   if (t.equals(0, 'verbosity')) return n === 3 || n === 4 ? verbosityCommand(t) : ERROR;
-  if (t.equals(0, 'lru_crawler') || t.equals(0, 'watch')) return { reply: R.NOT_SUPPORTED };
+  if (t.equals(0, 'lru_crawler')) return lruCrawlerForm(t) ? { reply: R.NOT_SUPPORTED } : ERROR;
+  if (t.equals(0, 'watch')) return { reply: R.NOT_SUPPORTED };
   if (t.equals(0, 'lru')) return n < 3 ? ERROR : { reply: R.NOT_SUPPORTED };
   // memcached closes the connection on what looks like an HTTP request.
   if (t.startsWith(n - 2, 'HTTP/')) return { close: true };
@@ -227,11 +231,24 @@ function flushAllCommand(t: Tokens): LineOutcome {
   return { request: req };
 }
 
+/** The lru_crawler forms memcached accepts (anything else is ERROR). */
+function lruCrawlerForm(t: Tokens): boolean {
+  const n = t.count;
+  if (n === 4) return t.equals(1, 'crawl') || t.equals(1, 'metadump') || t.equals(1, 'tocrawl') || t.equals(1, 'sleep');
+  return n === 3 && (t.equals(1, 'enable') || t.equals(1, 'disable'));
+}
+
 function statsCommand(t: Tokens): LineOutcome {
   const req = new Request(Cmd.Stats);
   if (t.count > 2) {
     const sub = t.slice(1).toString('latin1');
-    if (sub === 'detail') return { reply: R.STATS_DETAIL_USAGE };
+    if (sub === 'detail') {
+      // memshift keeps no per-prefix stats: on/off are accepted as memcached accepts them, and the dump is empty.
+      if (t.count < 4) return { reply: R.STATS_DETAIL_USAGE };
+      if (t.equals(2, 'on') || t.equals(2, 'off')) return { reply: R.OK };
+      if (t.equals(2, 'dump')) return { reply: R.END };
+      return { reply: R.STATS_DETAIL_USAGE };
+    }
     req.sub = sub;
   }
   return { request: req };

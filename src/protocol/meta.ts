@@ -155,6 +155,9 @@ function metaRequest(cmd: Cmd, t: Tokens, f: MetaFlags, flagsStart: number): Req
   return req;
 }
 
+const MD = Buffer.from('md ');
+const BASE64_FLAG = Buffer.from(' b');
+
 export function processMeta(t: Tokens, limits: CommandLimits): LineOutcome {
   const n = t.count;
   switch (t.buf[t.starts[0]! + 1]) {
@@ -192,11 +195,19 @@ function metaSet(t: Tokens, n: number, limits: CommandLimits): LineOutcome {
   const vlen = parseInt32(t.buf, t.starts[2]!, t.ends[2]!);
   if (vlen === undefined || vlen < 0 || vlen > 0x7fffffff - 2) return { reply: R.BAD_FORMAT };
   const f = preparse(t, 3, R.BAD_FORMAT);
+  // memcached's order: flag errors, then the mode, then the opaque length, then the size.
   let error = f.error;
-  if (!error && f.opaqueTooLong) error = E_OPAQUE;
   if (!error && f.mode !== 0 && !'EAPRS'.includes(String.fromCharCode(f.mode))) error = E_MS_MODE;
-  if (!error && vlen > limits.maxItemSize) error = R.TOO_LARGE;
+  if (!error && f.opaqueTooLong) error = E_OPAQUE;
   if (error) return { reply: error, swallow: vlen + 2 };
+  if (vlen > limits.maxItemSize) {
+    // memcached unlinks the old item of a refused ms, whatever the mode; `q` does not hide the error.
+    const req = metaRequest(Cmd.MetaSet, t, f, 3);
+    req.tooLarge = true;
+    req.noreply = false;
+    req.line = Buffer.concat(f.decodedKey ? [MD, req.keys[0]!, BASE64_FLAG] : [MD, req.keys[0]!]);
+    return { request: req, swallow: vlen + 2 };
+  }
   return { pending: metaRequest(Cmd.MetaSet, t, f, 3), dataBytes: vlen + 2 };
 }
 
@@ -210,7 +221,12 @@ function metaDeleteOrArithmetic(t: Tokens, n: number, cmd: Cmd): LineOutcome {
     return { reply: E_MA_MODE };
   }
   if (f.opaqueTooLong) return { reply: E_OPAQUE };
-  return { request: metaRequest(cmd, t, f, 2) };
+  const req = metaRequest(cmd, t, f, 2);
+  if (cmd === Cmd.MetaArithmetic && f.quiet) {
+    req.line = t.buf.subarray(t.starts[0]!, t.ends[t.real - 1]!);
+    req.untilNoop = true;
+  }
+  return { request: req };
 }
 
 function metaDebug(t: Tokens, n: number): LineOutcome {

@@ -19,6 +19,11 @@ import { isMeta } from './request.js';
 export interface ParserSink {
   /** A valid command to route. */
   onRequest(req: Request): void;
+  /**
+   * Asked before each command: false holds the rest of the input (nothing more is dispatched)
+   * until `resume()`, so a client over its limits cannot queue a whole socket read of requests.
+   */
+  wantsMore(): boolean;
   /** A reply memshift gives itself, in order with the replies of earlier requests. */
   onReply(bytes: Buffer): void;
   /** memcached closes the connection here, at once. */
@@ -44,8 +49,13 @@ export class RequestParser {
   readonly #limits: ParserLimits;
   readonly #tokens = new Tokens();
   #state = LINE;
-  /** Unconsumed bytes of a partial line. */
-  #rest: Buffer | null = null;
+  /** A partial line (no newline yet), as the pieces that arrived: joined once, when the newline comes. */
+  #partial: Buffer[] = [];
+  #partialLength = 0;
+  /** Whether the partial line is a get/gets line (decided once it passes 2048 bytes). */
+  #partialIsGet: boolean | undefined = undefined;
+  /** Input held while the sink wants no more. */
+  #held: Buffer | null = null;
   /** DATA: the request waiting for its value, and what has arrived of it. */
   #pending: Request | null = null;
   #need = 0;
@@ -66,17 +76,37 @@ export class RequestParser {
 
   /** Bytes buffered for a partial line or value (for backpressure accounting). */
   get buffered(): number {
-    return (this.#rest?.length ?? 0) + this.#have;
+    return this.#partialLength + this.#have + (this.#held?.length ?? 0);
   }
 
   feed(chunk: Buffer): void {
     if (this.#state === DONE) return;
+    if (this.#held !== null) {
+      this.#held = Buffer.concat([this.#held, chunk]);
+      return;
+    }
+    this.#run(chunk);
+  }
+
+  /** Parse the input held back by `wantsMore()`. */
+  resume(): void {
+    const held = this.#held;
+    if (held === null || this.#state === DONE) return;
+    this.#held = null;
+    this.#run(held);
+  }
+
+  #run(chunk: Buffer): void {
     let data = chunk;
     let scanFrom = 0;
-    if (this.#rest !== null) {
-      scanFrom = this.#rest.length;
-      data = Buffer.concat([this.#rest, chunk]);
-      this.#rest = null;
+    if (this.#partialLength > 0) {
+      if (chunk.indexOf(10) < 0) return this.#partialLine(chunk, 0);
+      scanFrom = this.#partialLength;
+      this.#partial.push(chunk);
+      data = Buffer.concat(this.#partial, this.#partialLength + chunk.length);
+      this.#partial = [];
+      this.#partialLength = 0;
+      this.#partialIsGet = undefined;
     }
     let pos = 0;
     let nul = -2; // next NUL at or after pos; -1 when there is none in `data`
@@ -91,6 +121,10 @@ export class RequestParser {
       } else if (state === DATA) {
         pos = this.#takeData(data, pos);
       } else if (state === LINE) {
+        if (!this.#sink.wantsMore()) {
+          this.#held = data.subarray(pos);
+          return;
+        }
         const nl = data.indexOf(10, Math.max(pos, scanFrom));
         if (nl < 0) {
           this.#partialLine(data, pos);
@@ -109,17 +143,16 @@ export class RequestParser {
     }
   }
 
+  /** Bytes from `pos` on hold no newline: keep them, unless memcached would close here. */
   #partialLine(data: Buffer, pos: number): void {
-    const remaining = data.length - pos;
-    if (remaining > MAX_LINE_WITHOUT_NEWLINE || remaining > this.#limits.maxGetLineBytes) {
-      let p = pos;
-      while (p < data.length && data[p] === 0x20) p++;
-      const isGet = p - pos <= 100 && (startsWith(data, p, 'get ') || startsWith(data, p, 'gets '));
-      if (!isGet && remaining > MAX_LINE_WITHOUT_NEWLINE) return this.#close('line too long without a newline');
-      if (isGet && remaining > this.#limits.maxGetLineBytes) return this.#close('get line over max_get_line');
-    }
-    // Copy so a small partial line does not pin a large socket chunk.
-    this.#rest = remaining > 4096 ? data.subarray(pos) : Buffer.from(data.subarray(pos));
+    const piece = data.length - pos;
+    // Copy a small piece so it does not pin a large socket chunk.
+    this.#partial.push(piece > 4096 ? data.subarray(pos) : Buffer.from(data.subarray(pos)));
+    const total = (this.#partialLength += piece);
+    if (total <= Math.min(MAX_LINE_WITHOUT_NEWLINE, this.#limits.maxGetLineBytes)) return;
+    this.#partialIsGet ??= isGetLine(this.#partial);
+    if (!this.#partialIsGet && total > MAX_LINE_WITHOUT_NEWLINE) return this.#close('line too long without a newline');
+    if (this.#partialIsGet && total > this.#limits.maxGetLineBytes) return this.#close('get line over max_get_line');
   }
 
   #line(data: Buffer, start: number, end: number): void {
@@ -183,10 +216,26 @@ export class RequestParser {
 
   #close(reason: string): void {
     this.#state = DONE;
-    this.#rest = null;
+    this.#partial = [];
+    this.#partialLength = 0;
+    this.#partialIsGet = undefined;
+    this.#held = null;
     this.#chunks = [];
     this.#sink.onClose(reason);
   }
+}
+
+/** memcached's exception for long lines: up to 100 spaces, then "get " or "gets ". */
+function isGetLine(pieces: readonly Buffer[]): boolean {
+  const head: number[] = [];
+  for (const piece of pieces) {
+    for (let i = 0; i < piece.length && head.length < 110; i++) head.push(piece[i]!);
+    if (head.length >= 110) break;
+  }
+  const buf = Buffer.from(head);
+  let p = 0;
+  while (p < buf.length && buf[p] === 0x20) p++;
+  return p <= 100 && (startsWith(buf, p, 'get ') || startsWith(buf, p, 'gets '));
 }
 
 function startsWith(buf: Buffer, at: number, ascii: string): boolean {

@@ -6,11 +6,12 @@
  *   Retrieval VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n ... END\r\n, or an error line
  *   Meta      one line; "VA <bytes> ..." is followed by <data>\r\n
  *   Stats     STAT lines until END, or an error line
+ *   MetaUntilNoop  a quiet meta command followed by `mn`: any replies, then MN
  * Each whole reply is handed over as one Buffer (a view of the socket bytes when
  * it arrived in one read). No I/O here.
  */
 
-export const ReplyKind = { Line: 0, Retrieval: 1, Meta: 2, Stats: 3 } as const;
+export const ReplyKind = { Line: 0, Retrieval: 1, Meta: 2, Stats: 3, MetaUntilNoop: 4 } as const;
 export type ReplyKind = (typeof ReplyKind)[keyof typeof ReplyKind];
 
 export interface ReplySink {
@@ -24,18 +25,27 @@ export interface ReplySink {
 /** A reply line that could never start a valid value: guard against runaway lengths. */
 const MAX_REPLY_LINE = 64 * 1024;
 
+/**
+ * A streaming scanner: it walks each socket read once, skipping value bytes by
+ * count, and joins a reply's pieces only once, when the reply is complete; so a
+ * large multi-get costs O(size), whatever the read sizes.
+ */
 export class ReplyParser {
   readonly #sink: ReplySink;
-  #rest: Buffer | null = null;
-  /** Offset, from the start of the pending reply, where scanning resumes. */
-  #cursor = 0;
-  #kind = -1;
-  /** A meta VA reply whose data block ends exactly at the cursor. */
-  #endsAtCursor = false;
-  #stopped = false;
-
   /** A reply larger than this is refused (the stream is then reset): memory stays bounded. */
   readonly #maxReplyBytes: number;
+  /** The kind of the reply being read, -1 between replies. */
+  #kind = -1;
+  /** Earlier reads' bytes of the reply being read. */
+  #pieces: Buffer[] = [];
+  #size = 0;
+  /** Bytes of a value block (with its \r\n) still to pass. */
+  #skip = 0;
+  /** The reply ends with the value block being passed (meta VA). */
+  #endsWithValue = false;
+  /** The start of a line split across reads (a copy, for parsing it). */
+  #lineHead: Buffer | null = null;
+  #stopped = false;
 
   constructor(sink: ReplySink, maxReplyBytes = 64 * 1024 * 1024) {
     this.#sink = sink;
@@ -43,115 +53,124 @@ export class ReplyParser {
   }
 
   reset(): void {
-    this.#rest = null;
-    this.#cursor = 0;
     this.#kind = -1;
-    this.#endsAtCursor = false;
+    this.#pieces = [];
+    this.#size = 0;
+    this.#skip = 0;
+    this.#endsWithValue = false;
+    this.#lineHead = null;
     this.#stopped = false;
   }
 
   /** Stop parsing until reset() (after the connection is declared out of step). */
   stop(): void {
     this.#stopped = true;
-    this.#rest = null;
+    this.#pieces = [];
+    this.#lineHead = null;
   }
 
   get buffered(): number {
-    return this.#rest?.length ?? 0;
+    return this.#size;
   }
 
   feed(chunk: Buffer): void {
     if (this.#stopped) return;
-    let data = chunk;
-    if (this.#rest !== null) {
-      data = Buffer.concat([this.#rest, chunk]);
-      this.#rest = null;
-    }
-    let start = 0;
-    const len = data.length;
-    while (start < len && !this.#stopped) {
+    const len = chunk.length;
+    let pos = 0;
+    let replyStart = 0;
+    while (pos < len) {
       if (this.#kind < 0) {
         this.#kind = this.#sink.nextReplyKind();
-        this.#cursor = 0;
         if (this.#kind < 0) return this.#fail('data from the backend with no request in flight');
+        replyStart = pos;
       }
-      const end = this.#scan(data, start);
-      if (end < 0) {
-        if (end === -2) return; // #scan reported the problem
-        if (Math.max(len - start, this.#cursor) > this.#maxReplyBytes) {
-          return this.#fail(`reply larger than max_reply_bytes (${this.#maxReplyBytes})`);
+      if (this.#skip > 0) {
+        const take = Math.min(this.#skip, len - pos);
+        pos += take;
+        this.#skip -= take;
+        if (this.#skip === 0 && this.#endsWithValue) {
+          this.#complete(chunk, replyStart, pos);
         }
-        this.#rest = data.subarray(start);
-        return;
+        continue;
       }
-      this.#kind = -1;
-      this.#cursor = 0;
-      this.#endsAtCursor = false;
-      this.#sink.onReply(data.subarray(start, end));
-      start = end;
+      const nl = chunk.indexOf(10, pos);
+      if (nl < 0) {
+        const head = chunk.subarray(pos);
+        this.#lineHead = this.#lineHead === null ? Buffer.from(head) : Buffer.concat([this.#lineHead, head]);
+        if (this.#lineHead.length > MAX_REPLY_LINE) return this.#fail('reply line too long');
+        break;
+      }
+      const line = this.#lineHead === null ? chunk.subarray(pos, nl) : Buffer.concat([this.#lineHead, chunk.subarray(pos, nl)]);
+      this.#lineHead = null;
+      pos = nl + 1;
+      if (this.#onLine(line)) this.#complete(chunk, replyStart, pos);
+      if (this.#stopped) return;
+    }
+    if (this.#kind >= 0 && !this.#stopped) {
+      this.#pieces.push(chunk.subarray(replyStart, len));
+      this.#size += len - replyStart;
+      if (this.#size + this.#skip > this.#maxReplyBytes) {
+        this.#fail(`reply larger than max_reply_bytes (${this.#maxReplyBytes})`);
+      }
     }
   }
 
-  /** Returns the end offset of a complete reply starting at `start`, -1 if incomplete, -2 on error. */
-  #scan(data: Buffer, start: number): number {
-    const kind = this.#kind;
-    let p = start + this.#cursor;
-    if (this.#endsAtCursor) return p <= data.length ? p : -1;
-    for (;;) {
-      if (p > data.length) {
-        this.#cursor = p - start;
-        return -1;
-      }
-      const nl = data.indexOf(10, p);
-      if (nl < 0) {
-        if (data.length - p > MAX_REPLY_LINE) {
-          this.#fail('reply line too long');
-          return -2;
+  /** One whole line of the current reply; true when it ends the reply. */
+  #onLine(line: Buffer): boolean {
+    switch (this.#kind) {
+      case ReplyKind.Line:
+        return true;
+      case ReplyKind.Meta:
+      case ReplyKind.MetaUntilNoop:
+        if (isPrefix(line, 0, 'VA ')) {
+          const bytes = tokenNumber(line, 0, line.length, 1);
+          if (bytes < 0) {
+            this.#fail('bad VA line');
+            return false;
+          }
+          this.#skip = bytes + 2;
+          this.#endsWithValue = this.#kind === ReplyKind.Meta;
+          return false;
         }
-        this.#cursor = p - start;
-        return -1;
-      }
-      const lineEnd = nl + 1;
-      if (kind === ReplyKind.Line) return lineEnd;
-      if (kind === ReplyKind.Meta) {
-        if (!isPrefix(data, p, 'VA ')) return lineEnd;
-        const bytes = tokenNumber(data, p, nl, 1);
-        if (bytes < 0) {
-          this.#fail('bad VA line');
-          return -2;
-        }
-        const end = lineEnd + bytes + 2;
-        if (end > data.length) {
-          this.#cursor = end - start;
-          this.#endsAtCursor = true;
-          return -1;
-        }
-        return end;
-      }
-      if (kind === ReplyKind.Retrieval) {
-        if (isPrefix(data, p, 'VALUE ')) {
-          const bytes = tokenNumber(data, p, nl, 3);
+        return this.#kind === ReplyKind.Meta || isPrefix(line, 0, 'MN');
+      case ReplyKind.Retrieval:
+        if (isPrefix(line, 0, 'VALUE ')) {
+          const bytes = tokenNumber(line, 0, line.length, 3);
           if (bytes < 0) {
             this.#fail('bad VALUE line');
-            return -2;
+            return false;
           }
-          p = lineEnd + bytes + 2;
-          continue;
+          this.#skip = bytes + 2;
+          this.#endsWithValue = false;
+          return false;
         }
-        return lineEnd; // END, or an error line that ends the reply
-      }
-      // Stats
-      if (isPrefix(data, p, 'STAT ')) {
-        p = lineEnd;
-        continue;
-      }
-      return lineEnd;
+        return true; // END, or an error line that ends the reply
+      default: // Stats
+        return !isPrefix(line, 0, 'STAT ');
     }
+  }
+
+  #complete(chunk: Buffer, start: number, end: number): void {
+    let reply: Buffer;
+    if (this.#pieces.length === 0) {
+      reply = chunk.subarray(start, end);
+    } else {
+      this.#pieces.push(chunk.subarray(start, end));
+      reply = Buffer.concat(this.#pieces, this.#size + end - start);
+      this.#pieces = [];
+      this.#size = 0;
+    }
+    this.#kind = -1;
+    this.#skip = 0;
+    this.#endsWithValue = false;
+    this.#sink.onReply(reply);
   }
 
   #fail(reason: string): void {
     this.#stopped = true;
-    this.#rest = null;
+    this.#pieces = [];
+    this.#size = 0;
+    this.#lineHead = null;
     this.#sink.onUnexpected(reason);
   }
 }

@@ -63,6 +63,11 @@ export class Request {
   line: Buffer | null = null;
   /** Storage over max_item_size: memcached replies SERVER_ERROR and (for set) deletes the old value. */
   tooLarge = false;
+  /**
+   * Quiet meta arithmetic: memcached's `q` hides a reply memshift cannot tell apart after the fact,
+   * so the command goes to the backend with its `q` and an `mn`, and the reply runs up to MN.
+   */
+  untilNoop = false;
   /** Whether flush_all carried a delay argument. */
   hasArg = false;
   /** stats: the sub-command, '' for plain stats. */

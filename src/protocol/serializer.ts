@@ -13,10 +13,13 @@ const COMMAND_WORDS: readonly (string | undefined)[] = [
 ];
 const CRLF = Buffer.from('\r\n');
 
+const MN = Buffer.from('mn\r\n');
+
 /** The reply shape a request's backend command produces. */
-export function replyKindOf(cmd: Cmd): ReplyKind {
+export function replyKindOf(req: Request): ReplyKind {
+  const cmd = req.cmd;
   if (cmd <= Cmd.Gats) return ReplyKind.Retrieval;
-  if (cmd >= Cmd.MetaGet && cmd <= Cmd.MetaDebug) return ReplyKind.Meta;
+  if (cmd >= Cmd.MetaGet && cmd <= Cmd.MetaDebug) return req.untilNoop ? ReplyKind.MetaUntilNoop : ReplyKind.Meta;
   if (cmd === Cmd.Stats) return ReplyKind.Stats;
   return ReplyKind.Line;
 }
@@ -49,10 +52,11 @@ export function writeKeyed(w: Writer, req: Request): void {
   if (cmd >= Cmd.MetaGet) {
     w.bytes(req.line!);
     w.bytes(CRLF);
-    if (cmd === Cmd.MetaSet) {
+    if (cmd === Cmd.MetaSet && !req.tooLarge) {
       w.bytes(req.value!);
       w.bytes(CRLF);
     }
+    if (req.untilNoop) w.bytes(MN);
     return;
   }
   if (cmd <= Cmd.Gats) return writeRetrieval(w, req, null);

@@ -6,8 +6,12 @@
  *   socket ◄── cork/write/uncork (once per turn) ◄── #drain: write the head while it is done
  *
  * Replies leave strictly in request order, whichever backend answers first.
- * Backpressure: past `maxInflightPerClient` slots or `maxQueuedBytesPerClient`
- * unwritten reply bytes the socket stops being read until the client catches up.
+ * Backpressure: past `maxQueuedBytesPerClient` unwritten reply bytes, or past
+ * the requests in flight that could fill that budget, the socket stops being
+ * read (and the parser holds what it already read) until the client catches up.
+ * Requests in flight are capped by `maxInflightPerClient` and by the budget
+ * divided by this client's average reply size, so a client pipelining large
+ * gets cannot make memshift buffer far more than the budget.
  */
 import type net from 'node:net';
 import { RequestParser, Writer, type ParserSink, type Request } from '../protocol/index.js';
@@ -38,6 +42,8 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
   #ending = false;
   #closed = false;
   #draining = false;
+  /** Moving average of this client's reply size, starting pessimistic (64 KiB) until replies are seen. */
+  #avgReply = 64 * 1024;
 
   constructor(socket: net.Socket, ctx: ClientContext) {
     this.#socket = socket;
@@ -91,8 +97,17 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
     this.#enqueue(new LocalSlot(this, bytes));
   }
 
+  /** memcached closes here; like memcached, the replies to earlier requests still go out first. */
   onClose(): void {
-    this.#socket.destroy();
+    this.#enqueue(new LocalSlot(this, null, true));
+  }
+
+  wantsMore(): boolean {
+    if (this.#overLimits()) {
+      this.#checkPressure();
+      return false;
+    }
+    return true;
   }
 
   onQuit(): void {
@@ -120,8 +135,10 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
       h++;
       const reply = slot.reply;
       if (reply !== null) {
+        const before = w.size;
         if (Array.isArray(reply)) for (let i = 0; i < reply.length; i++) w.bytes(reply[i]!);
         else w.bytes(reply);
+        this.#avgReply += (w.size - before - this.#avgReply) / 8;
       }
       if (slot.closeAfter) {
         this.#ending = true;
@@ -181,11 +198,16 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
     }
   }
 
-  #overLimits(): boolean {
+  /** Requests this client may have in flight: what its reply budget holds at its average reply size. */
+  #inflightLimit(): number {
     const l = this.#ctx.limits;
+    return Math.min(l.maxInflightPerClient, Math.max(8, Math.floor(l.maxQueuedBytesPerClient / Math.max(this.#avgReply, 1))));
+  }
+
+  #overLimits(): boolean {
     return (
-      this.#queue.length - this.#head >= l.maxInflightPerClient ||
-      this.#socket.writableLength + this.#writer.size >= l.maxQueuedBytesPerClient
+      this.#queue.length - this.#head >= this.#inflightLimit() ||
+      this.#socket.writableLength + this.#writer.size >= this.#ctx.limits.maxQueuedBytesPerClient
     );
   }
 
@@ -199,13 +221,16 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
 
   #maybeResume(): void {
     if (!this.#paused || this.#draining || this.#ending) return;
-    const l = this.#ctx.limits;
     const below =
-      this.#queue.length - this.#head < l.maxInflightPerClient / 2 &&
-      this.#socket.writableLength + this.#writer.size < l.maxQueuedBytesPerClient / 2;
+      this.#queue.length - this.#head < this.#inflightLimit() / 2 &&
+      this.#socket.writableLength + this.#writer.size < this.#ctx.limits.maxQueuedBytesPerClient / 2;
     if (below) {
       this.#paused = false;
       this.#socket.resume();
+      // Parse what was held back, outside whatever callback brought us here.
+      queueMicrotask(() => {
+        if (!this.#paused && !this.#closed) this.#parser.resume();
+      });
     }
   }
 }

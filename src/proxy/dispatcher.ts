@@ -57,7 +57,7 @@ export class Dispatcher {
       slot.onOpError(new Op(slot, ReplyKind.Line, 0), refused);
       return slot;
     }
-    conn.push(new Op(slot, replyKindOf(req.cmd), 0));
+    conn.push(new Op(slot, replyKindOf(req), 0));
     writeKeyed(conn.writer, req);
     return slot;
   }

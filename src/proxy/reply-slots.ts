@@ -44,13 +44,13 @@ export class LocalSlot extends Slot {
 /** What memcached would show for a backend reply to `req`. */
 function visible(req: Request, reply: Buffer): Buffer | null {
   if (req.tooLarge) return req.noreply ? null : R.TOO_LARGE;
+  if (req.untilNoop) return reply.length > 4 ? reply.subarray(0, reply.length - 4) : null; // drop our MN
   if (!req.noreply) return reply;
   switch (req.cmd) {
     case Cmd.MetaGet:
       return isQuietMiss(reply, 'EN') ? null : reply;
     case Cmd.MetaSet:
     case Cmd.MetaDelete:
-    case Cmd.MetaArithmetic:
       return isQuietMiss(reply, 'HD') ? null : reply;
     case Cmd.MetaDebug:
       return reply;

@@ -56,6 +56,7 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   const onConnection = (socket: net.Socket): void => {
     if (clients.size >= config.limits.maxConnections) {
       stats.rejectedConnections++;
+      socket.on('error', () => socket.destroy()); // a reset while we answer must not throw
       socket.end(TOO_MANY_CONNECTIONS);
       return;
     }
@@ -80,6 +81,8 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
         const a = server.address() as net.AddressInfo;
         addresses.push(`${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
       }
+      // Past listen(), an accept error (e.g. EMFILE) is logged; it must never end the process.
+      server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
       servers.push(server);
     }
   } catch (err) {

@@ -101,6 +101,13 @@ const base: DiffCase[] = [
   { name: 'oversized set deletes the old value', writes: ['set {k} 0 0 3\r\nold\r\n', `set {k} 0 0 2000000\r\n${bigValue(2000000)}\r\n`, 'get {k}\r\n'] },
   { name: 'oversized add keeps the old value', writes: ['set {k} 0 0 3\r\nold\r\n', `add {k} 0 0 2000000\r\n${bigValue(2000000)}\r\n`, 'get {k}\r\n'] },
   { name: 'quit after commands', writes: ['set {k} 0 0 1\r\nx\r\nget {k}\r\nquit\r\nget {k}\r\n'] },
+  { name: 'oversized ms deletes the old value', writes: ['set {k} 0 0 3\r\nold\r\n', `ms {k} 2000000 q\r\n${bigValue(2000000)}\r\n`, 'get {k}\r\n'] },
+  { name: 'ms: mode error before opaque error', writes: [`ms {k} 1 O${long(40, '1')} MX\r\nx\r\n`] },
+  { name: 'ma q: a successful increment is hidden', writes: ['set {k} 0 0 1\r\n5\r\nma {k} q v\r\nma {k} q\r\nmn\r\n'] },
+  { name: 'ma q: autovivify is shown, a miss is shown', writes: ['ma {k} q N0 J7\r\nma {k}x q\r\nmn\r\n'] },
+  { name: 'HTTP after pipelined commands: earlier replies, then closed', writes: ['set {k} 0 0 1\r\nx\r\nset {k}2 0 0 1\r\ny\r\nget {k}\r\nGET / HTTP/1.0\r\n'] },
+  { name: 'stats detail on/off/dump', writes: ['stats detail on\r\nstats detail off\r\nstats detail dump\r\n'] },
+  { name: 'slabs and lru_crawler with bad forms', writes: ['slabs\r\nslabs foo\r\nlru_crawler\r\nlru_crawler foo bar\r\n'] },
   { name: 'binary-safe value', writes: [Buffer.concat([Buffer.from('set {k} 0 0 6\r\n'), Buffer.from([0, 13, 10, 255, 128, 1]), Buffer.from('\r\nget {k}\r\n')])] },
 ];
 

@@ -27,6 +27,7 @@ export function run(chunks: Buffer[], limits = LIMITS): string[] {
     onReply: (b) => events.push(`reply ${JSON.stringify(b.toString('latin1'))}`),
     onClose: (reason) => events.push(`close (${reason})`),
     onQuit: () => events.push('quit'),
+    wantsMore: () => true,
   };
   const p = new RequestParser(sink, limits);
   for (const c of chunks) p.feed(c);

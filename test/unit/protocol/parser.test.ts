@@ -87,6 +87,10 @@ suite('RequestParser: bad input gets memcached 1.6.18 replies', () => {
     ['verbosity x\r\n', [BAD]],
     ['flush_all x\r\n', [reply('CLIENT_ERROR invalid exptime argument\r\n')]],
     ['stats detail\r\n', [reply('CLIENT_ERROR usage: stats detail on|off|dump\r\n')]],
+    ['stats detail on\r\nstats detail dump\r\nstats detail x\r\n', [reply('OK\r\n'), reply('END\r\n'), reply('CLIENT_ERROR usage: stats detail on|off|dump\r\n')]],
+    ['slabs\r\nslabs reassign 1\r\nlru_crawler\r\nlru_crawler enable\r\n', [ERROR, ERROR, ERROR, reply('SERVER_ERROR command not supported by memshift\r\n')]],
+    ['ms k 1 O1234567890123456789012345678901234567890 MX\r\nx\r\n', [reply('CLIENT_ERROR invalid mode for ms M token\r\n')]],
+    ['ma k q v\r\n', ['ma keys="k" line="ma k q v" noreply']],
     ['GET / HTTP/1.0\r\nget a\r\n', ['close (HTTP request)']],
     ['foo noreply\r\n', [ERROR]],
     ['mz foo\r\n', [ERROR]],
@@ -129,10 +133,8 @@ suite('RequestParser: limits', () => {
   it('swallows an oversized value without buffering it', () => {
     const limits = { maxItemSize: 10, maxGetLineBytes: 4096 };
     expect(run([b('set k 0 0 11\r\n'), b('x'.repeat(11)), b('\r\nget k\r\n')], limits)).toEqual(['set keys="k" tooLarge', 'get keys="k"']);
-    expect(run([b('ms k 11 T0\r\n'), b('x'.repeat(11)), b('\r\nmn\r\n')], limits)).toEqual([
-      reply('SERVER_ERROR object too large for cache\r\n'),
-      reply('MN\r\n'),
-    ]);
+    expect(run([b('ms k 11 T0 q\r\n'), b('x'.repeat(11)), b('\r\nmn\r\n')], limits)).toEqual(['ms keys="k" line="md k" tooLarge', reply('MN\r\n')]);
+    expect(run([b('ms Zm9v 11 b\r\n'), b('x'.repeat(13))], limits)).toEqual(['ms keys="Zm9v" line="md Zm9v b" tooLarge hash="foo"']);
   });
   it('never throws on random bytes', () => {
     let seed = 42;

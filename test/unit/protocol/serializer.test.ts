@@ -4,7 +4,7 @@ import { LIMITS } from './parse-helpers.js';
 
 function parse(input: string): Request[] {
   const reqs: Request[] = [];
-  const p = new RequestParser({ onRequest: (r) => reqs.push(r), onReply: () => {}, onClose: () => {}, onQuit: () => {} }, LIMITS);
+  const p = new RequestParser({ onRequest: (r) => reqs.push(r), onReply: () => {}, onClose: () => {}, onQuit: () => {}, wantsMore: () => true }, LIMITS);
   p.feed(Buffer.from(input, 'latin1'));
   return reqs;
 }
