@@ -17,7 +17,8 @@ import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { addTicking, removeTicking, now, type Ticking } from './clock.js';
 
-export type BackendState = 'connecting' | 'up' | 'down' | 'closed';
+/** connecting (first connect or a reconnect; ops queue), up, tko (failed; ops fail fast; probed), closed. */
+export type BackendState = 'connecting' | 'up' | 'tko' | 'closed';
 
 /** Whoever waits for a backend reply (a client's request slot). */
 export interface OpHandler {
@@ -27,6 +28,7 @@ export interface OpHandler {
 }
 
 export class Op {
+  sentAt = 0;
   deadline = 0;
   constructor(
     readonly handler: OpHandler,
@@ -41,8 +43,10 @@ export interface ConnectionOptions {
   port: number;
   timeoutMs: number;
   connectTimeoutMs: number;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
+  /** Failures in a row that make the backend TKO. */
+  failureLimit: number;
+  probeMinMs: number;
+  probeMaxMs: number;
   maxPending: number;
   maxReplyBytes: number;
   maxQueuedBytes: number;
@@ -57,7 +61,9 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** The version the backend reported, once known. */
   version: string | null = null;
   /** Counters, read by stats and metrics. */
-  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
+  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
+  /** Moving average of reply latency in ms (for `read: fastest`). */
+  latencyMs = 0;
 
   readonly #o: ConnectionOptions;
   #state: BackendState = 'connecting';
@@ -66,10 +72,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   #head = 0;
   #dirty = false;
   #parser: ReplyParser;
-  #retryDelay = 0;
+  #probeDelay = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #connectTimer: NodeJS.Timeout | null = null;
-  #failedAttempts = 0;
+  #consecutiveFailures = 0;
   /** When the backend last sent bytes. */
   #lastReadAt = 0;
 
@@ -103,7 +109,8 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
 
   /** Queue an op whose request bytes the caller writes to `writer` right after. */
   push(op: Op): void {
-    op.deadline = now() + this.#o.timeoutMs;
+    op.sentAt = now();
+    op.deadline = op.sentAt + this.#o.timeoutMs;
     this.#pending.push(op);
     this.counters.requests++;
     if (!this.#dirty && this.#state === 'up') {
@@ -136,7 +143,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       const deadline = Math.max(this.#pending[this.#head]!.deadline, this.#lastReadAt + this.#o.timeoutMs);
       if (deadline <= t) {
         this.counters.timeouts++;
-        this.#reset('request timeout', R.BACKEND_TIMEOUT, true);
+        this.#reset('request timeout', R.BACKEND_TIMEOUT, 'retry');
       }
     }
   }
@@ -172,35 +179,42 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       // memshift validated the request, so the backend must have read something else: out of step.
       this.counters.outOfStep++;
       op.handler.onOpError(op, R.BACKEND_OUT_OF_STEP);
-      this.#reset(`unexpected reply ${JSON.stringify(reply.subarray(0, 80).toString('latin1'))}`, R.BACKEND_OUT_OF_STEP, true);
+      this.#reset(`unexpected reply ${JSON.stringify(reply.subarray(0, 80).toString('latin1'))}`, R.BACKEND_OUT_OF_STEP, 'retry');
       return;
     }
+    this.#consecutiveFailures = 0;
+    const ms = now() - op.sentAt;
+    this.latencyMs = this.latencyMs === 0 ? ms : this.latencyMs + (ms - this.latencyMs) / 16;
     op.handler.onOpReply(op, reply);
   }
 
   onUnexpected(reason: string): void {
     this.counters.outOfStep++;
-    this.#reset(reason, R.BACKEND_OUT_OF_STEP, true);
+    this.#reset(reason, R.BACKEND_OUT_OF_STEP, 'retry');
   }
 
+  /**
+   * Open the socket. A reconnect of a healthy backend is `connecting`, and ops queue meanwhile; a
+   * probe of a TKO backend stays `tko` (new ops still fail fast) until the backend answers `version`.
+   */
   #connect(): void {
     if (this.#state === 'closed') return;
-    this.#setState('connecting', 'connecting');
+    const probing = this.#state === 'tko';
+    if (!probing) this.#setState('connecting', 'connecting');
     const socket = net.connect({ host: this.#o.host, port: this.#o.port });
     this.#socket = socket;
     socket.setNoDelay(true);
     this.#connectTimer = setTimeout(() => {
-      if (this.#socket === socket && this.#state === 'connecting') this.#onSocketFailure(socket, 'connect timeout');
+      if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');
     }, this.#o.connectTimeoutMs);
     socket.once('connect', () => {
       if (this.#socket !== socket) return;
       if (this.#connectTimer) clearTimeout(this.#connectTimer);
       socket.setKeepAlive(true, 30_000);
-      this.#failedAttempts = 0;
-      this.#retryDelay = 0;
-      this.#setState('up', 'connected');
-      this.#probeVersion();
-      this.flush();
+      // The first op on every connection is `version`: it answers the probe and tells the version.
+      this.#pushVersion(probing);
+      if (!probing) this.#markUp('connected');
+      else this.flushNow();
     });
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
@@ -212,27 +226,54 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     socket.on('close', () => this.#onSocketFailure(socket, 'connection closed'));
   }
 
-  #probeVersion(): void {
+  #markUp(reason: string): void {
+    this.#probeDelay = 0;
+    this.#setState('up', reason);
+    this.flushNow();
+  }
+
+  #pushVersion(probing: boolean): void {
     const handler: OpHandler = {
       onOpReply: (_op, reply) => {
         const line = reply.toString('latin1').trim();
         if (line.startsWith('VERSION ')) this.version = line.slice(8);
+        if (probing && this.#state === 'tko') this.#markUp('probe answered');
       },
       onOpError: () => {},
     };
-    this.push(new Op(handler, ReplyKind.Line, 0));
+    const op = new Op(handler, ReplyKind.Line, 0);
+    op.sentAt = now();
+    op.deadline = op.sentAt + this.#o.timeoutMs;
+    // First in line: it is written before anything queued while connecting.
+    this.#pending.splice(this.#head, 0, op);
+    const queued = this.writer.take();
     this.writer.ascii('version\r\n');
-    this.counters.requests--; // internal
+    for (const chunk of queued) this.writer.bytes(chunk);
+  }
+
+  /** Write what is queued now (used while the state is not yet `up`). */
+  flushNow(): void {
+    const socket = this.#socket;
+    if (socket === null || this.writer.size === 0) return;
+    this.counters.bytesOut += this.writer.size;
+    socket.cork();
+    for (const chunk of this.writer.take()) socket.write(chunk);
+    socket.uncork();
   }
 
   #onSocketFailure(socket: net.Socket, reason: string): void {
     if (this.#socket !== socket) return;
     const wasUp = this.#state === 'up';
-    this.#reset(reason, wasUp ? R.BACKEND_CLOSED : R.BACKEND_DOWN, wasUp);
+    // A refused or failed connect makes the backend TKO at once; a drop of a live one gets one reconnect.
+    this.#reset(reason, wasUp ? R.BACKEND_CLOSED : R.BACKEND_DOWN, wasUp ? 'retry' : 'tko');
   }
 
-  /** Drop the socket, fail everything in flight, reconnect at once or after a backoff. */
-  #reset(reason: string, error: Buffer, retryNow: boolean): void {
+  /**
+   * Drop the socket and fail everything in flight (later replies could not be matched). Then either
+   * reconnect at once (`retry`, while fewer than failure_limit failures in a row), or go TKO and probe
+   * with `version` after probe_min, doubling up to probe_max.
+   */
+  #reset(reason: string, error: Buffer, next: 'retry' | 'tko'): void {
     if (this.#state === 'closed') return;
     const socket = this.#socket;
     this.#socket = null;
@@ -241,20 +282,20 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#parser.reset();
     this.#failAll(error);
     this.counters.reconnects++;
-    if (retryNow && this.#failedAttempts === 0) {
-      this.#failedAttempts++;
+    this.#consecutiveFailures++;
+    if (next === 'retry' && this.#state !== 'tko' && this.#consecutiveFailures < this.#o.failureLimit) {
       this.#setState('connecting', reason);
       setImmediate(() => this.#connect());
       return;
     }
-    this.#failedAttempts++;
     const o = this.#o;
-    this.#retryDelay = this.#retryDelay === 0 ? o.reconnectMinMs : Math.min(this.#retryDelay * 2, o.reconnectMaxMs);
-    this.#setState('down', reason);
+    this.#probeDelay = this.#probeDelay === 0 ? o.probeMinMs : Math.min(this.#probeDelay * 2, o.probeMaxMs);
+    if (this.#state !== 'tko') this.counters.tko++;
+    this.#setState('tko', reason);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       this.#connect();
-    }, this.#retryDelay);
+    }, this.#probeDelay);
     this.#retryTimer.unref();
   }
 

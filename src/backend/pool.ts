@@ -26,7 +26,7 @@ export class Backend {
   }
 
   get state(): BackendState {
-    let best: BackendState = 'down';
+    let best: BackendState = 'tko';
     for (const c of this.connections) {
       if (c.state === 'up') return 'up';
       if (c.state === 'connecting') best = 'connecting';
@@ -48,7 +48,6 @@ export class BackendPool {
   constructor(config: Config, pools: readonly PoolConfig[], logger: Logger) {
     const byAddress = new Map<string, Backend>();
     const onStateChange = (conn: BackendConnection, from: BackendState, to: BackendState, reason: string): void => {
-      if (to === 'connecting' && from === 'down') return; // every retry would log; the next state says enough
       const level = to === 'up' ? 'info' : to === 'closed' ? 'debug' : 'warn';
       logger[level]({ backend: conn.address, from, to, reason }, `backend ${conn.address} ${to}`);
     };
@@ -64,8 +63,9 @@ export class BackendPool {
                 port: server.port,
                 timeoutMs: pool.timeoutMs,
                 connectTimeoutMs: config.backend.connectTimeoutMs,
-                reconnectMinMs: config.backend.reconnectMinMs,
-                reconnectMaxMs: config.backend.reconnectMaxMs,
+                failureLimit: config.backend.failureLimit,
+                probeMinMs: config.backend.probeMinMs,
+                probeMaxMs: config.backend.probeMaxMs,
                 maxPending: config.limits.maxPendingPerBackend,
                 maxReplyBytes: config.limits.maxReplyBytes,
                 maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,

@@ -108,7 +108,7 @@ export function formatSummary(s: ConfigSummary): string {
     `limits: max_item_size ${l.maxItemSize} B, max_get_line ${l.maxGetLineBytes} B, max_connections ${l.maxConnections},\n`,
     `  max_inflight_per_client ${l.maxInflightPerClient}, max_queued_bytes_per_client ${l.maxQueuedBytesPerClient} B,\n`,
     `  max_queued_bytes_per_backend ${l.maxQueuedBytesPerBackend} B, max_pending_per_backend ${l.maxPendingPerBackend}\n`,
-    `backend: connect_timeout ${b.connectTimeoutMs} ms, reconnect ${b.reconnectMinMs}..${b.reconnectMaxMs} ms\n`,
+    `backend: connect_timeout ${b.connectTimeoutMs} ms, TKO after ${b.failureLimit} failures, probes ${b.probeMinMs}..${b.probeMaxMs} ms\n`,
   );
   return out.join('');
 }

@@ -10,7 +10,7 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import type { Config, ListenSpec, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, Config, ListenSpec, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
@@ -33,8 +33,16 @@ export const DEFAULTS = deepFreeze({
     maxPendingPerBackend: 100_000,
     maxReplyBytes: 64 * 1024 * 1024,
   },
-  backend: { connectTimeoutMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 5000 },
+  backend: { connectTimeoutMs: 1000, failureLimit: 3, probeMinMs: 1000, probeMaxMs: 30_000 },
+  write: 'all',
+  read: 'primary',
+  readFailover: 'errors',
+  writeLogMaxBytes: 64 * 1024 * 1024,
+  adminHost: '127.0.0.1',
 } as const);
+
+/** Overrides `local_group` of every pool that has replica groups, so each zone's sidecars read nearby. */
+export const LOCAL_GROUP_ENV = 'MEMSHIFT_LOCAL_GROUP';
 
 export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -177,8 +185,18 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
   });
 }
 
+const serverList = z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always });
+const groupName = z.string().regex(POOL_NAME, 'a group name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
+
 export const poolShape = {
-  servers: z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always }),
+  /** One group; or `replicas`, a list of named groups. Exactly one of the two. */
+  servers: serverList.optional(),
+  replicas: z.array(strictMap({ name: groupName, servers: serverList })).min(1, 'replicas needs at least one group').optional(),
+  write: z.enum(['all', 'majority', 'one']).default(DEFAULTS.write),
+  read: z.enum(['primary', 'local', 'fastest']).default(DEFAULTS.read),
+  local_group: z.string().optional(),
+  read_failover: z.enum(['errors', 'errors_and_misses']).default(DEFAULTS.readFailover),
+  write_log: strictMap({ dir: z.string().min(1), max_bytes: size().default(DEFAULTS.writeLogMaxBytes) }).optional(),
   // No zod default: the default hash depends on the distribution (toPool).
   hash: z.enum(['fnv1a_64', 'md5']).optional(),
   distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
@@ -188,19 +206,63 @@ export const poolShape = {
 };
 /** npm memcached (the node-memcached distribution) hashes keys with md5 only; it is also its default. */
 function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
-  if (isRecord(pool) && pool.distribution === 'node-memcached' && typeof pool.hash === 'string' && pool.hash !== 'md5') {
+  if (!isRecord(pool)) return;
+  if (pool.distribution === 'node-memcached' && typeof pool.hash === 'string' && pool.hash !== 'md5') {
     const message = `the node-memcached distribution hashes keys with md5, as npm memcached does; set hash: md5 (got "${pool.hash}")`;
     addIssue(ctx, ['hash'], message);
   }
+  checkGroups(pool, ctx);
+}
+
+/** `servers` or `replicas` (not both); unique group names; a server in one group only; a real local group. */
+function checkGroups(pool: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const hasServers = pool.servers !== undefined;
+  if (hasServers === (pool.replicas !== undefined)) {
+    addIssue(ctx, hasServers ? ['replicas'] : ['servers'], hasServers ? 'give either servers or replicas, not both' : 'a pool needs servers (one group) or replicas (a list of {name, servers})');
+    return;
+  }
+  const groups = Array.isArray(pool.replicas) ? pool.replicas.filter(isRecord) : [];
+  const names = new Map<string, number>();
+  const owner = new Map<string, string>();
+  groups.forEach((g, i) => {
+    if (typeof g.name === 'string') {
+      const first = names.get(g.name);
+      if (first === undefined) names.set(g.name, i);
+      else addIssue(ctx, ['replicas', i, 'name'], `duplicate group name "${g.name}" (also replicas[${first}])`);
+    }
+    if (!Array.isArray(g.servers)) return;
+    g.servers.forEach((s: unknown, j) => {
+      if (!isServer(s)) return;
+      const id = s.address.toLowerCase();
+      const other = owner.get(id);
+      if (other !== undefined && other !== String(g.name)) addIssue(ctx, ['replicas', i, 'servers', j], `server ${s.address} is also in group "${other}"`);
+      else owner.set(id, String(g.name));
+    });
+  });
+  const local = process.env[LOCAL_GROUP_ENV] !== undefined && groups.length > 0 ? process.env[LOCAL_GROUP_ENV] : pool.local_group;
+  if (typeof local === 'string' && !names.has(local) && (groups.length > 0 || local !== undefined)) {
+    const from = local === pool.local_group ? '' : ` (from ${LOCAL_GROUP_ENV})`;
+    const known = groups.length > 0 ? `; groups are ${[...names.keys()].map((n) => `"${n}"`).join(', ')}` : '; this pool has no replicas';
+    addIssue(ctx, ['local_group'], `local_group "${local}"${from} names no group${known}`);
+  }
+  if (pool.read === 'local' && local === undefined && groups.length > 1) addIssue(ctx, ['local_group'], 'read: local needs local_group (or MEMSHIFT_LOCAL_GROUP)');
 }
 
 const poolSchema = strictMap(poolShape).superRefine(checkPool, { when: always });
 type RawPool = z.output<typeof poolSchema>;
 
 function toPool(name: string, p: RawPool): PoolConfig {
+  const groups = p.replicas ?? [{ name, servers: p.servers ?? [] }];
+  const local = p.replicas !== undefined ? (process.env[LOCAL_GROUP_ENV] ?? p.local_group) : p.local_group;
   return {
     name,
-    servers: p.servers,
+    servers: groups[0]?.servers ?? [],
+    groups: groups.map((g) => ({ name: g.name, servers: g.servers })),
+    write: p.write,
+    read: p.read,
+    ...(local === undefined ? {} : { localGroup: local }),
+    readFailover: p.read_failover,
+    ...(p.write_log === undefined ? {} : { writeLog: { dir: p.write_log.dir, maxBytes: p.write_log.max_bytes } }),
     hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
     distribution: p.distribution,
     ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),
@@ -233,9 +295,15 @@ export const rootShape = {
   }).prefault({}),
   backend: strictMap({
     connect_timeout: duration().default(DEFAULTS.backend.connectTimeoutMs),
-    reconnect_min: duration().default(DEFAULTS.backend.reconnectMinMs),
-    reconnect_max: duration().default(DEFAULTS.backend.reconnectMaxMs),
+    failure_limit: count().default(DEFAULTS.backend.failureLimit),
+    probe_min: duration().default(DEFAULTS.backend.probeMinMs),
+    probe_max: duration().default(DEFAULTS.backend.probeMaxMs),
   }).prefault({}),
+  admin: strictMap({
+    listen: z.string().default(`${DEFAULTS.adminHost}:9121`),
+    token: z.string().min(1).optional(),
+    token_file: z.string().min(1).optional(),
+  }).optional(),
 };
 
 /** Pools exist, routes and default_pool name one of them, route prefixes are unique. */
@@ -265,9 +333,13 @@ function checkReferences(root: unknown, ctx: z.RefinementCtx): void {
   } else if (pools.length > 1) {
     addIssue(ctx, ['default_pool'], `default_pool is required when there is more than one pool (pools are ${known})`);
   }
-  const { reconnect_min: min, reconnect_max: max } = isRecord(root.backend) ? root.backend : {};
+  const { probe_min: min, probe_max: max } = isRecord(root.backend) ? root.backend : {};
   if (typeof min === 'number' && typeof max === 'number' && min > max) {
-    addIssue(ctx, ['backend', 'reconnect_max'], `reconnect_max (${max} ms) must not be below reconnect_min (${min} ms)`);
+    addIssue(ctx, ['backend', 'probe_max'], `probe_max (${max} ms) must not be below probe_min (${min} ms)`);
+  }
+  if (isRecord(root.admin) && typeof root.admin.listen === 'string') {
+    const r = parseListenString(root.admin.listen);
+    if (!r.ok || r.value.kind !== 'tcp') addIssue(ctx, ['admin', 'listen'], `expected host:port for the admin listener, got "${root.admin.listen}"`);
   }
 }
 
@@ -295,11 +367,19 @@ function toConfig(raw: RawConfig): Config {
     },
     backend: {
       connectTimeoutMs: raw.backend.connect_timeout,
-      reconnectMinMs: raw.backend.reconnect_min,
-      reconnectMaxMs: raw.backend.reconnect_max,
+      failureLimit: raw.backend.failure_limit,
+      probeMinMs: raw.backend.probe_min,
+      probeMaxMs: raw.backend.probe_max,
     },
     flushAll: raw.flush_all,
+    ...(raw.admin === undefined ? {} : { admin: toAdmin(raw.admin) }),
   };
+}
+
+function toAdmin(a: NonNullable<RawConfig['admin']>): AdminConfig {
+  const r = parseListenString(a.listen);
+  const { host, port } = r.ok && r.value.kind === 'tcp' ? r.value : { host: DEFAULTS.adminHost, port: 9121 };
+  return { host, port, ...(a.token === undefined ? {} : { token: a.token }), ...(a.token_file === undefined ? {} : { tokenFile: a.token_file }) };
 }
 
 /** memshift.yml, from plain JS data (YAML's `toJS()`), to a Config; load.ts adds `source` and deep-freezes it. */

@@ -22,9 +22,37 @@ export interface ServerSpec {
   readonly raw: string;
 }
 
-export interface PoolConfig {
+/** How many replica groups must acknowledge a write before the client is answered. */
+export type WritePolicy = 'all' | 'majority' | 'one';
+/** Which group serves a read: the first, the local one, or the one fastest for that key's backend. */
+export type ReadPolicy = 'primary' | 'local' | 'fastest';
+/** When a read goes on to another group: on errors, or on errors and misses. */
+export type ReadFailover = 'errors' | 'errors_and_misses';
+
+/** One replica group: a full copy of the pool's data on its own ketama ring. */
+export interface GroupConfig {
   readonly name: string;
   readonly servers: readonly ServerSpec[];
+}
+
+export interface WriteLogConfig {
+  readonly dir: string;
+  readonly maxBytes: number;
+}
+
+export interface PoolConfig {
+  readonly name: string;
+  /** The first group's servers (a pool with plain `servers` is one group named after the pool). */
+  readonly servers: readonly ServerSpec[];
+  /** Replica groups, the primary first. */
+  readonly groups: readonly GroupConfig[];
+  readonly write: WritePolicy;
+  readonly read: ReadPolicy;
+  /** The group `read: local` prefers (MEMSHIFT_LOCAL_GROUP overrides the file). */
+  readonly localGroup?: string;
+  readonly readFailover: ReadFailover;
+  /** Where writes a group missed are logged for replay; absent: kept in memory only. */
+  readonly writeLog?: WriteLogConfig;
   readonly hash: HashName;
   readonly distribution: DistributionName;
   /** Two characters, e.g. "{}": only the part of the key between them is hashed. */
@@ -64,11 +92,21 @@ export interface LimitsConfig {
 }
 
 export interface BackendConfig {
-  /** First reconnect delay after a connection failure, in ms; doubles up to `reconnectMaxMs`. */
-  readonly reconnectMinMs: number;
-  readonly reconnectMaxMs: number;
   /** Connect timeout, in ms. */
   readonly connectTimeoutMs: number;
+  /** Consecutive failures (timeouts, resets) that make a backend TKO; a refused connection does at once. */
+  readonly failureLimit: number;
+  /** First probe of a TKO backend after this many ms; the delay doubles up to `probeMaxMs`. */
+  readonly probeMinMs: number;
+  readonly probeMaxMs: number;
+}
+
+export interface AdminConfig {
+  readonly host: string;
+  readonly port: number;
+  /** The bearer token for mutating endpoints (admin.token, else admin.token_file, else MEMSHIFT_ADMIN_TOKEN). */
+  readonly token?: string;
+  readonly tokenFile?: string;
 }
 
 export interface Config {
@@ -80,6 +118,8 @@ export interface Config {
   readonly backend: BackendConfig;
   /** `flush_all` fans out to every backend when true; answers `SERVER_ERROR flush_all disabled` when false. */
   readonly flushAll: boolean;
+  /** The admin HTTP listener; absent: none. */
+  readonly admin?: AdminConfig;
   /** Where the config came from, for logs. */
   readonly source?: string;
 }

@@ -15,7 +15,7 @@ afterAll(stopAll);
 beforeAll(async () => {
   backends = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
   proxy = await startMemshift(
-    memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends, timeout: 300 } }, backend: { reconnect_min: 50, reconnect_max: 400 } }),
+    memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends, timeout: 300 } }, backend: { probe_min: 50, probe_max: 400 } }),
   );
   const keys = Array.from({ length: 3000 }, (_, i) => `soak:${i}`);
   const c = await TextClient.connect(proxy.port);

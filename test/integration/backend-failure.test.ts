@@ -5,7 +5,7 @@
  * A hung (SIGSTOPped) backend fails its keys with SERVER_ERROR at the timeout.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 
 let backends: ServerHandle[];
 let proxy: ServerHandle;
@@ -18,7 +18,7 @@ beforeAll(async () => {
     memshiftConfig({
       listenPort: await freePort(),
       pools: { main: { servers: backends, timeout: 500 } },
-      backend: { reconnect_min: 50, reconnect_max: 500 },
+      backend: { probe_min: 50, probe_max: 500 },
     }),
   );
   const keys = Array.from({ length: 900 }, (_, i) => `${prefix}:${i}`);
@@ -116,5 +116,30 @@ it('fails a hung backend keys with SERVER_ERROR at the request timeout, others u
     if (!ok.startsWith('VALUE')) await new Promise((r) => setTimeout(r, 100));
   }
   expect(ok).toMatch(/^VALUE /);
+  c.close();
+});
+
+it('marks a backend TKO after failure_limit timeouts in a row, fails it fast, and brings it back after a good probe', async () => {
+  const hung = backends[2]!;
+  const keys = keysOf.get(hung)!;
+  const c = await TextClient.connect(proxy.port);
+  hung.pause();
+  try {
+    for (let i = 0; i < 3; i++) expect(await ask(c, `get ${keys[i]}`)).toBe('SERVER_ERROR backend timeout\r\n');
+    const s = await stats(proxy.port, '127.0.0.1', 'backends');
+    expect(s.get(`main:${hung.address}:state`)).toBe('tko');
+    const t0 = Date.now();
+    expect(await ask(c, `get ${keys[3]}`)).toBe('SERVER_ERROR backend unavailable\r\n');
+    expect(Date.now() - t0).toBeLessThan(250); // fails fast, no timeout wait
+  } finally {
+    hung.resume();
+  }
+  let r = '';
+  for (let i = 0; i < 60 && !r.startsWith('VALUE'); i++) {
+    r = await ask(c, `get ${keys[4]}`);
+    if (!r.startsWith('VALUE')) await new Promise((res) => setTimeout(res, 100));
+  }
+  expect(r).toMatch(/^VALUE /);
+  expect((await stats(proxy.port, '127.0.0.1', 'backends')).get(`main:${hung.address}:state`)).toBe('up');
   c.close();
 });

@@ -27,7 +27,7 @@ describe('memshift check', () => {
     expect(out).toMatch(/^ {2}10\.0\.1\.1:11211 +1 +- +160 +\d+\.\d\d%$/m);
     expect(out).toContain('routes:\n  "session:" -> sessions\n  any other key -> main\n');
     expect(out).toContain('flush_all: sent to every backend\n');
-    expect(out).toContain('backend: connect_timeout 1000 ms, reconnect 100..5000 ms\n');
+    expect(out).toContain('backend: connect_timeout 1000 ms, TKO after 3 failures, probes 1000..30000 ms\n');
   });
 
   it('prints the summary as JSON with --json; shares add up to 100%', async () => {

@@ -32,6 +32,10 @@ describe('parseConfig: defaults', () => {
         main: {
           name: 'main',
           servers: [{ host: '10.0.0.1', port: 11211, weight: 1, address: '10.0.0.1:11211', raw: '10.0.0.1:11211' }],
+          groups: [{ name: 'main', servers: [{ host: '10.0.0.1', port: 11211, weight: 1, address: '10.0.0.1:11211', raw: '10.0.0.1:11211' }] }],
+          write: 'all',
+          read: 'primary',
+          readFailover: 'errors',
           hash: 'fnv1a_64',
           distribution: 'ketama',
           timeoutMs: 1000,
@@ -51,7 +55,8 @@ describe('parseConfig: defaults', () => {
         maxPendingPerBackend: 100000,
         maxReplyBytes: 64 * 1048576,
       },
-      backend: { connectTimeoutMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 5000 },
+      backend: { connectTimeoutMs: 1000, failureLimit: 3, probeMinMs: 1000, probeMaxMs: 30_000 },
+      admin: undefined,
       source: 'memshift.yml',
     } satisfies Record<keyof Config, unknown>);
     expect(config.pools.get('main')?.hashTag).toBeUndefined();
@@ -59,9 +64,9 @@ describe('parseConfig: defaults', () => {
   });
 
   it('fills defaults inside a partly written limits and backend section', () => {
-    const config = parseConfig(`${MINIMAL}limits: {max_connections: 5}\nbackend: {reconnect_max: 10s}\n`);
+    const config = parseConfig(`${MINIMAL}limits: {max_connections: 5}\nbackend: {probe_max: 10s}\n`);
     expect(config.limits).toEqual({ ...DEFAULTS.limits, maxConnections: 5 });
-    expect(config.backend).toEqual({ ...DEFAULTS.backend, reconnectMaxMs: 10_000 });
+    expect(config.backend).toEqual({ ...DEFAULTS.backend, probeMaxMs: 10_000 });
     expect(config.source).toBe('<config>');
   });
 });
@@ -96,7 +101,7 @@ limits:
   max_queued_bytes_per_backend: 1g
   max_pending_per_backend: 7
   max_reply_bytes: 8m
-backend: {connect_timeout: 2s, reconnect_min: 50, reconnect_max: 1m}
+backend: {connect_timeout: 2s, failure_limit: 5, probe_min: 50, probe_max: 1m}
 `;
 
   it('maps snake_case YAML onto the Config', () => {
@@ -128,7 +133,7 @@ backend: {connect_timeout: 2s, reconnect_min: 50, reconnect_max: 1m}
       maxPendingPerBackend: 7,
       maxReplyBytes: 8 * 1048576,
     });
-    expect(c.backend).toEqual({ connectTimeoutMs: 2000, reconnectMinMs: 50, reconnectMaxMs: 60_000 });
+    expect(c.backend).toEqual({ connectTimeoutMs: 2000, failureLimit: 5, probeMinMs: 50, probeMaxMs: 60_000 });
   });
 
   it('deep-freezes the result, pools map included', () => {
@@ -219,7 +224,7 @@ flush_all: yes
 limits:
   max_item_size: 1q
   max_conections: 5
-backend: {reconnect_min: 10s, reconnect_max: 1s}
+backend: {probe_min: 10s, probe_max: 1s}
 `;
     expect(problems(text, 'm.yml')).toEqual([
       'm.yml:1:29 listen[1]: duplicate listen address 127.0.0.1:11211 (also listen[0])',
@@ -240,7 +245,7 @@ backend: {reconnect_min: 10s, reconnect_max: 1s}
       'm.yml:17:12 flush_all: expected true or false, got "yes"',
       'm.yml:19:18 limits.max_item_size: expected a byte count or a size such as "64k", "1m", "1MiB", got "1q"',
       'm.yml:20:3 limits.max_conections: unknown key "max_conections"; did you mean "max_connections"?',
-      'm.yml:21:46 backend.reconnect_max: reconnect_max (1000 ms) must not be below reconnect_min (10000 ms)',
+      'm.yml:21:38 backend.probe_max: probe_max (1000 ms) must not be below probe_min (10000 ms)',
     ]);
   });
 
@@ -266,7 +271,7 @@ backend: {reconnect_min: 10s, reconnect_max: 1s}
   it('points a missing pool field at the pool, and refuses an empty server list', () => {
     expect(problems('listen: [":0"]\npools:\n  main:\n    hash: md5\n')).toEqual([
       'memshift.yml:1:10 listen[0]: missing host: expected "host:port" or "unix:/path", got ":0"',
-      'memshift.yml:3:3 pools.main.servers: required setting is missing',
+      'memshift.yml:3:3 pools.main.servers: a pool needs servers (one group) or replicas (a list of {name, servers})',
     ]);
     expect(problems('listen: ["h:1"]\npools:\n  main:\n    servers: []\n')).toEqual(['memshift.yml:4:14 pools.main.servers: a pool needs at least one server']);
     expect(problems('listen: ["h:1"]\npools:\n  main:\n    servers:\n')).toEqual(['memshift.yml:4:5 pools.main.servers: expected a list, got null']);
@@ -279,10 +284,10 @@ describe('parseConfig: unknown keys', () => {
     [
       'in a pool',
       `${MINIMAL}    distrib: ketama\n`,
-      'memshift.yml:5:5 pools.main.distrib: unknown key "distrib"; expected one of "servers", "hash", "distribution", "hash_tag", "timeout", "server_connections"',
+      'memshift.yml:5:5 pools.main.distrib: unknown key "distrib"; expected one of "servers", "replicas", "write", "read", "local_group", "read_failover", "write_log", "hash", "distribution", "hash_tag", "timeout", "server_connections"',
     ],
     ['in limits', `${MINIMAL}limits:\n  max_itemsize: 1m\n`, 'memshift.yml:6:3 limits.max_itemsize: unknown key "max_itemsize"; did you mean "max_item_size"?'],
-    ['in backend', `${MINIMAL}backend: {reconect_min: 1}\n`, 'memshift.yml:5:11 backend.reconect_min: unknown key "reconect_min"; did you mean "reconnect_min"?'],
+    ['in backend', `${MINIMAL}backend: {probe_mni: 1}\n`, 'memshift.yml:5:11 backend.probe_mni: unknown key "probe_mni"; did you mean "probe_min"?'],
     ['in a route', `${MINIMAL}routes: [{prefix: a, pool: main, weight: 1}]\n`, 'memshift.yml:5:34 routes[0].weight: unknown key "weight"; expected one of "prefix", "pool"'],
     ['in a unix listener', `listen: [{path: /s, mod: "0600"}]\npools: {main: {servers: ["h:1"]}}\n`, 'memshift.yml:1:21 listen[0].mod: unknown key "mod"; did you mean "mode"?'],
   ])('%s', (_where, text, message) => {

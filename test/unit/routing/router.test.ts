@@ -7,6 +7,10 @@ const server = (host: string, port: number, weight = 1): ServerSpec => ({ host, 
 const pool = (name: string, servers: ServerSpec[], extra: Partial<PoolConfig> = {}): PoolConfig => ({
   name,
   servers,
+  groups: [{ name, servers }],
+  write: 'all',
+  read: 'primary',
+  readFailover: 'errors',
   hash: 'fnv1a_64',
   distribution: 'ketama',
   timeoutMs: 1000,
@@ -30,7 +34,7 @@ function config(pools: PoolConfig[], routes: Config['routes'], defaultPool: stri
       maxPendingPerBackend: 1024,
       maxReplyBytes: 1 << 26,
     },
-    backend: { reconnectMinMs: 10, reconnectMaxMs: 1000, connectTimeoutMs: 1000 },
+    backend: { failureLimit: 3, probeMinMs: 10, probeMaxMs: 1000, connectTimeoutMs: 1000 },
     flushAll: true,
   };
 }
