@@ -41,8 +41,10 @@ export class Backend {
 }
 
 export class BackendPool {
-  /** backends[poolIndex][serverIndex] */
+  /** byPool[pool][server]: the first (primary) group's backends. */
   readonly byPool: Backend[][];
+  /** byGroup[pool][group][server]: every replica group's backends, in ring order. */
+  readonly byGroup: Backend[][][];
   readonly all: Backend[];
 
   constructor(config: Config, pools: readonly PoolConfig[], logger: Logger) {
@@ -51,8 +53,8 @@ export class BackendPool {
       const level = to === 'up' ? 'info' : to === 'closed' ? 'debug' : 'warn';
       logger[level]({ backend: conn.address, from, to, reason }, `backend ${conn.address} ${to}`);
     };
-    this.byPool = pools.map((pool) =>
-      pool.servers.map((server) => {
+    this.byGroup = pools.map((pool) => pool.groups.map((group) =>
+      group.servers.map((server) => {
         let b = byAddress.get(server.address);
         if (!b) {
           const conns: BackendConnection[] = [];
@@ -78,7 +80,8 @@ export class BackendPool {
         }
         return b;
       }),
-    );
+    ));
+    this.byPool = this.byGroup.map((groups) => groups[0]!);
     this.all = [...byAddress.values()];
   }
 

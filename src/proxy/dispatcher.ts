@@ -10,6 +10,7 @@ import { Op, type Backend, type BackendPool } from '../backend/index.js';
 import { FanoutSlot, KeyedSlot, LocalSlot, MultiGetSlot, type Slot, type SlotOwner } from './reply-slots.js';
 import type { ProxyStats } from './stats.js';
 import { MEMSHIFT_VERSION } from '../version.js';
+import type { ReplicaGroups } from '../replication/replica-groups.js';
 
 /** The VERSION memshift reports when no backend has told its own yet. */
 export const FALLBACK_MEMCACHED_VERSION = '1.6.0';
@@ -18,6 +19,8 @@ export class Dispatcher {
   readonly router: Router;
   readonly #byPool: Backend[][];
   readonly #flushTargets: Backend[];
+  /** Per pool: its replica groups' data path, or undefined (one group: the plain path). */
+  #replicated: readonly (ReplicaGroups | undefined)[] = [];
 
   constructor(
     readonly config: Config,
@@ -29,6 +32,21 @@ export class Dispatcher {
     this.#flushTargets = backends.all;
   }
 
+  /** Hands pools with replica groups to their own data path. */
+  useReplication(byPool: readonly (ReplicaGroups | undefined)[]): void {
+    this.#replicated = byPool;
+  }
+
+  /** The replicated pool of a request, when all its keys are in one pool that has replica groups. */
+  #replicatedPool(req: Request): ReplicaGroups | undefined {
+    if (this.#replicated.length === 0) return undefined;
+    const p = this.router.poolOf(req.hashKey ?? req.keys[0]!);
+    const rg = this.#replicated[p];
+    if (rg === undefined) return undefined;
+    for (let i = 1; i < req.keys.length; i++) if (this.router.poolOf(req.keys[i]!) !== p) return undefined;
+    return rg;
+  }
+
   backendFor(key: Buffer): Backend {
     const pool = this.router.poolOf(key);
     return this.#byPool[pool]![this.router.ring(pool).ownerOf(key)]!;
@@ -36,6 +54,10 @@ export class Dispatcher {
 
   dispatch(req: Request, owner: SlotOwner): Slot {
     const cmd = req.cmd;
+    if (req.keys.length > 0 && this.#replicated.length > 0) {
+      const rg = this.#replicatedPool(req);
+      if (rg !== undefined) return rg.dispatch(req, owner);
+    }
     if (cmd <= Cmd.Gats) return this.#retrieval(req, owner);
     switch (cmd) {
       case Cmd.Version:

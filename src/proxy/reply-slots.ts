@@ -42,7 +42,7 @@ export class LocalSlot extends Slot {
 }
 
 /** What memcached would show for a backend reply to `req`. */
-function visible(req: Request, reply: Buffer): Buffer | null {
+export function visible(req: Request, reply: Buffer): Buffer | null {
   if (req.tooLarge) return req.noreply ? null : R.TOO_LARGE;
   if (req.untilNoop) return reply.length > 4 ? reply.subarray(0, reply.length - 4) : null; // drop our MN
   if (!req.noreply) return reply;
@@ -71,11 +71,14 @@ export class KeyedSlot extends Slot {
     readonly stats: ProxyStats,
     /** A multi-key get whose keys all live on one backend shows a failure as misses. */
     readonly failAsMisses = false,
+    /** Called with the backend's reply before the client sees it (replication follows a primary write). */
+    readonly onBackendReply?: (reply: Buffer) => void,
   ) {
     super(owner);
   }
 
   override onOpReply(_op: Op, reply: Buffer): void {
+    this.onBackendReply?.(reply);
     this.stats.countReply(this.req, reply);
     this.complete(visible(this.req, reply));
   }

@@ -12,6 +12,8 @@ import { Router } from '../routing/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
+import { Replication } from '../replication/index.js';
+import { startAdmin } from './admin-endpoints.js';
 
 export interface ProxyServer {
   close(): Promise<void>;
@@ -30,6 +32,9 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   const pools = new Router(config).pools;
   const backends = new BackendPool(config, pools, logger);
   const dispatcher = new Dispatcher(config, backends, stats);
+  const replication = new Replication(config, dispatcher.router, backends, stats, logger);
+  dispatcher.useReplication(replication.byPool);
+  const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, logger) : undefined;
   const clients = new Set<ClientConnection>();
   let lastBinaryLog = 0;
 
@@ -88,6 +93,7 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   } catch (err) {
     for (const s of servers) s.close();
     backends.close();
+    await admin?.close();
     throw new MemshiftError('MS_ERR_LISTEN', `cannot listen: ${(err as Error).message}`);
   }
   logger.info({ listen: addresses, pools: pools.map((p) => p.name) }, 'memshift listening');
@@ -104,6 +110,8 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
       for (const c of clients) c.destroy();
       await closed;
       backends.close();
+      await replication.close();
+      await admin?.close();
       logger.info('shutdown complete');
     })();
     return closing;

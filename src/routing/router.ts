@@ -16,6 +16,7 @@ export class Router {
   readonly pools: readonly PoolConfig[];
   readonly routes: RouteTable;
   readonly #rings: readonly ContinuumRing[];
+  readonly #groupRings: readonly (readonly ContinuumRing[])[];
   readonly #ids: ReadonlyMap<string, number>;
 
   constructor(config: Config) {
@@ -34,6 +35,17 @@ export class Router {
       defaultPool,
     );
     this.#rings = Object.freeze(this.pools.map((pool) => createRing(pool)));
+    // Each replica group is its own ring with the pool's hash settings; group 0 is the pool's ring.
+    this.#groupRings = Object.freeze(
+      this.pools.map((pool, p) => pool.groups.map((g, i) => (i === 0 ? this.#rings[p]! : createRing({ ...pool, name: `${pool.name}/${g.name}`, servers: g.servers })))),
+    );
+  }
+
+  /** The ring of replica group `group` of pool `pool`. */
+  groupRing(pool: number, group: number): ContinuumRing {
+    const ring = this.#groupRings[pool]?.[group];
+    if (ring === undefined) throw new RangeError(`no group ${group} in pool ${pool}`);
+    return ring;
   }
 
   /** Pool id of a pool name, or undefined. */

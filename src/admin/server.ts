@@ -1,0 +1,258 @@
+/**
+ * The admin HTTP server (node:http): a small router that callers fill with endpoints.
+ *
+ * Rules, in the order a request meets them:
+ *  - Listens on `host` only (memshift's config defaults it to 127.0.0.1); port 0 picks a free port,
+ *    `address` tells which.
+ *  - Unknown path: 404 `{error}`. Known path, method not registered on it: 405 `{error}` with `Allow`.
+ *    HEAD is answered wherever GET is (same status and headers, no body).
+ *  - GET endpoints are open: no token is needed and any `Authorization` header is ignored.
+ *  - POST endpoints mutate and need `Authorization: Bearer <token>`. No token configured at all: 403,
+ *    saying they are disabled until admin.token / admin.token_file / MEMSHIFT_ADMIN_TOKEN is set.
+ *    Missing, malformed or wrong token: 401 with `WWW-Authenticate: Bearer`. Every refusal is logged
+ *    (remote address, method, path, reason; never the token) at most `authLogPerMinute` times a minute.
+ *    The token is checked before the body is read; a refused request's connection is closed.
+ *  - POST bodies are JSON, at most `maxBodyBytes` (default 64 KiB; beyond it 413 and the connection is
+ *    closed); unparseable: 400. An empty body reaches the handler as undefined.
+ *  - A handler returns `{status, body, contentType?}`; `body` is sent as JSON unless `contentType` is
+ *    given with a string body. A handler throwing AdminHttpError answers with its status; any other
+ *    exception (or an unusable response) is logged and answered 500 `{error}`. Nothing a request does
+ *    can end the process.
+ *  - Built in: `GET /healthz` → 200 `{status:"ok"}` whenever the process can answer. `registerReadyz`
+ *    adds `GET /readyz` from a `() => boolean`; everything else is registered by callers.
+ *  - Keep-alive is allowed. `close()` stops accepting, closes idle connections at once, lets requests in
+ *    flight finish for up to `closeGraceMs`, then cuts what is left.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatHostPort } from '../config/address.js';
+import { MemshiftError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { LogBudget, MUTATING_DISABLED_MESSAGE, TokenCheck, type AuthRefusal } from './auth.js';
+import { AdminHttpError, encodeBody, readJsonBody, writeJson, writeResponse } from './http.js';
+
+export interface AdminOptions {
+  host: string;
+  port: number;
+  /** Bearer token for POST endpoints; undefined or empty disables them (403). */
+  token?: string | undefined;
+  logger: Logger;
+  /** Largest accepted request body in bytes; default 64 KiB. */
+  maxBodyBytes?: number | undefined;
+  /** Refused mutating requests logged per minute at most; default 10. */
+  authLogPerMinute?: number | undefined;
+  /** How long close() lets requests in flight finish before cutting their connections; default 5000 ms. */
+  closeGraceMs?: number | undefined;
+  /** Clock for the log budget (tests); default Date.now. */
+  now?: (() => number) | undefined;
+}
+
+export interface AdminRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  /** The parsed JSON body, or undefined when there was none (always undefined for GET). */
+  body: unknown;
+}
+
+export interface AdminResponse {
+  status: number;
+  body: unknown;
+  /** Sends a string body as is with this type (e.g. the Prometheus text format) instead of JSON. */
+  contentType?: string | undefined;
+}
+
+export type AdminHandler = (req: AdminRequest) => Promise<AdminResponse> | AdminResponse;
+
+export { AdminHttpError } from './http.js';
+export { MUTATING_DISABLED_MESSAGE } from './auth.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_AUTH_LOG_PER_MINUTE = 10;
+export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+
+type Method = 'GET' | 'POST';
+const METHOD_ORDER: readonly Method[] = ['GET', 'POST'];
+
+export class AdminServer {
+  private readonly routes = new Map<string, Map<Method, AdminHandler>>();
+  private readonly tokens: TokenCheck;
+  private readonly authLog: LogBudget;
+  private readonly logger: Logger;
+  private readonly maxBodyBytes: number;
+  private readonly closeGraceMs: number;
+  private bound = '';
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly server: http.Server,
+    opts: AdminOptions,
+  ) {
+    this.logger = opts.logger;
+    this.tokens = new TokenCheck(opts.token);
+    this.authLog = new LogBudget(opts.authLogPerMinute ?? DEFAULT_AUTH_LOG_PER_MINUTE, opts.now);
+    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.closeGraceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+    this.get('/healthz', () => ({ status: 200, body: { status: 'ok' } }));
+  }
+
+  /** Binds `host:port` and serves; rejects with MS_ERR_LISTEN when the address cannot be bound. */
+  static async start(opts: AdminOptions): Promise<AdminServer> {
+    const server = http.createServer();
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    const admin = new AdminServer(server, opts);
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      admin.dispatch(req, res).catch((err: unknown) => {
+        admin.logger.error({ err }, 'admin request failed');
+        res.destroy();
+      });
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: opts.host, port: opts.port }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      server.close();
+      const where = formatHostPort(opts.host, opts.port);
+      throw new MemshiftError('MS_ERR_LISTEN', `cannot listen on admin ${where}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    // Past listen(), a server error (e.g. EMFILE on accept) is logged; it must never end the process.
+    server.on('error', (err) => admin.logger.error({ err: err.message }, 'admin listener error'));
+    const info = server.address() as AddressInfo;
+    admin.bound = formatHostPort(info.address, info.port);
+    if (opts.token === '') admin.logger.warn('admin token is empty: mutating admin endpoints are disabled');
+    admin.logger.info({ admin: admin.bound, mutating: admin.tokens.configured }, 'admin API listening');
+    return admin;
+  }
+
+  /** `host:port` actually bound (the real port when 0 was asked for). */
+  get address(): string {
+    return this.bound;
+  }
+
+  /** Registers an open (no token) GET endpoint; HEAD is answered too. */
+  get(path: string, handler: AdminHandler): void {
+    this.register('GET', path, handler);
+  }
+
+  /** Registers a mutating POST endpoint: needs the bearer token. */
+  post(path: string, handler: AdminHandler): void {
+    this.register('POST', path, handler);
+  }
+
+  /** Stops accepting, closes idle keep-alive connections now and the rest after the grace period. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      const cut = setTimeout(() => this.server.closeAllConnections(), this.closeGraceMs);
+      cut.unref();
+      this.server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  private register(method: Method, path: string, handler: AdminHandler): void {
+    if (!path.startsWith('/')) throw new TypeError(`admin endpoint path must start with "/": ${path}`);
+    let methods = this.routes.get(path);
+    if (methods === undefined) {
+      methods = new Map();
+      this.routes.set(path, methods);
+    }
+    if (methods.has(method)) throw new TypeError(`admin endpoint ${method} ${path} is already registered`);
+    methods.set(method, handler);
+  }
+
+  private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const headers: Record<string, string> = {};
+    const url = parseTarget(req.url);
+    if (url === undefined) return this.reply(res, 400, { error: 'malformed request target' });
+    const path = url.pathname;
+    const methods = this.routes.get(path);
+    if (methods === undefined) return this.reply(res, 404, { error: `no admin endpoint at ${path}` });
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
+    const handler = methods.get(method as Method);
+    if (handler === undefined) {
+      const allow = METHOD_ORDER.filter((m) => methods.has(m)).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+      headers['Allow'] = allow.join(', ');
+      return this.reply(res, 405, { error: `method ${req.method ?? ''} not allowed on ${path}` }, headers);
+    }
+
+    let body: unknown = undefined;
+    if (method === 'POST') {
+      const auth = this.tokens.check(req.headers.authorization);
+      if (!auth.ok) {
+        this.logRefusal(req, path, auth.reason);
+        headers['Connection'] = 'close'; // whatever body it sent is not read, and the connection not reused
+        if (auth.reason === 'disabled') return this.reply(res, 403, { error: MUTATING_DISABLED_MESSAGE }, headers);
+        headers['WWW-Authenticate'] = 'Bearer realm="memshift-admin"';
+        return this.reply(res, 401, { error: 'missing or invalid bearer token' }, headers);
+      }
+      const read = await readJsonBody(req, this.maxBodyBytes);
+      if (!read.ok) {
+        if (read.status === 413) headers['Connection'] = 'close'; // the rest is dropped unbuffered; no reuse
+        return this.reply(res, read.status, { error: read.error }, headers);
+      }
+      body = read.body;
+    }
+
+    try {
+      const out = await handler({ method: req.method ?? method, path, query: url.searchParams, body });
+      if (out === null || typeof out !== 'object' || !isStatus(out.status)) {
+        throw new TypeError(`admin handler for ${method} ${path} returned no valid response`);
+      }
+      const payload = encodeBody(out.body, out.contentType);
+      if (this.closing !== undefined) res.setHeader('Connection', 'close');
+      writeResponse(res, out.status, payload);
+    } catch (err) {
+      if (err instanceof AdminHttpError && isStatus(err.status)) {
+        return this.reply(res, err.status, { error: err.message });
+      }
+      this.logger.error({ err, method: req.method, path }, 'admin handler failed');
+      this.reply(res, 500, { error: `internal error in ${method} ${path}` });
+    }
+  }
+
+  private reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (this.closing !== undefined) headers['Connection'] = 'close';
+    writeJson(res, status, body, headers);
+  }
+
+  private logRefusal(req: http.IncomingMessage, path: string, reason: AuthRefusal): void {
+    const dropped = this.authLog.take();
+    if (dropped === undefined) return;
+    const fields = { remote: req.socket.remoteAddress, method: req.method, path, reason };
+    const msg = reason === 'disabled' ? 'admin request refused: no admin token configured' : 'admin request refused: bad token';
+    this.logger.warn(dropped > 0 ? { ...fields, dropped } : fields, msg);
+  }
+}
+
+/** Adds `GET /readyz`: 200 `{status:"ready"}` while `isReady()` is true, 503 `{status:"not ready"}` otherwise. */
+export function registerReadyz(admin: AdminServer, isReady: () => boolean): void {
+  admin.get('/readyz', () =>
+    isReady() ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'not ready' } },
+  );
+}
+
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    // Origin-form ("/path?q", the usual) is appended so that "//x" stays a path; absolute-form is parsed whole.
+    const t = target ?? '/';
+    return new URL(t.startsWith('/') ? `http://admin.invalid${t}` : t);
+  } catch {
+    return undefined;
+  }
+}
+
+function isStatus(status: unknown): status is number {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
+}

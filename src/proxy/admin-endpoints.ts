@@ -1,0 +1,35 @@
+/**
+ * The admin HTTP listener's endpoints that exist so far: /healthz (built in),
+ * /readyz, /replication and /config. Issue 7 adds /metrics, reload and the
+ * migration endpoints. The token: admin.token, else admin.token_file, else
+ * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
+ */
+import { readFileSync } from 'node:fs';
+import { AdminServer, registerReadyz } from '../admin/index.js';
+import type { BackendPool } from '../backend/index.js';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Replication } from '../replication/index.js';
+import type { Dispatcher } from './dispatcher.js';
+
+export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
+
+function adminToken(config: Config): string | undefined {
+  const a = config.admin!;
+  if (a.token !== undefined) return a.token;
+  if (a.tokenFile !== undefined) return readFileSync(a.tokenFile, 'utf8').trim();
+  return process.env[ADMIN_TOKEN_ENV];
+}
+
+export async function startAdmin(config: Config, dispatcher: Dispatcher, replication: Replication, backends: BackendPool, logger: Logger): Promise<AdminServer> {
+  const a = config.admin!;
+  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
+  registerReadyz(admin, () => true);
+  admin.get('/replication', () => ({ status: 200, body: replication.status(dispatcher.router, backends) }));
+  admin.get('/config', () => ({
+    status: 200,
+    body: { ...config, pools: Object.fromEntries(config.pools), admin: { ...a, token: a.token === undefined ? undefined : '<redacted>' } },
+  }));
+  logger.info({ admin: admin.address }, 'admin listening');
+  return admin;
+}

@@ -1,0 +1,189 @@
+/**
+ * Reads from a pool with replica groups: the groups are tried in the read
+ * policy's order (primary, local or fastest first; TKO backends last), and a
+ * read moves on to the next group on an error, or also on a miss with
+ * `read_failover: errors_and_misses`. A multi-key get is split by owner in the
+ * group it is trying; only the keys whose part failed (or missed) move on, split
+ * again by the next group's ring, and the blocks are merged back in the client's
+ * key order with one END.
+ */
+import { Cmd, R, isPrefix, tokenNumber, type Request } from '../protocol/index.js';
+import type { Backend, Op } from '../backend/index.js';
+import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
+import type { ProxyStats } from '../proxy/stats.js';
+
+/** What a read slot needs from the dispatcher: the owner of a key in a group, and a way to send. */
+export interface GroupReader {
+  /** Group indexes in the order this read should try them. */
+  readonly order: readonly number[];
+  ownerIn(group: number, key: Buffer): Backend;
+  /** Sends `req` (all keys, or the given key indexes) to `backend` as op `part` of `slot`; false when refused at once. */
+  send(backend: Backend, req: Request, keyIndexes: readonly number[] | null, slot: Slot, part: number): boolean;
+}
+
+function isMiss(req: Request, reply: Buffer): boolean {
+  if (req.cmd === Cmd.MetaGet || req.cmd === Cmd.MetaDebug) return isPrefix(reply, 0, 'EN');
+  return isPrefix(reply, 0, 'END');
+}
+
+/** One key (get/gets/gat/gats with one key, mg, me). */
+export class FailoverReadSlot extends Slot {
+  #attempt = 0;
+  #lastError: Buffer | null = null;
+
+  constructor(
+    owner: SlotOwner,
+    readonly req: Request,
+    readonly stats: ProxyStats,
+    readonly reader: GroupReader,
+    readonly onMisses: boolean,
+  ) {
+    super(owner);
+  }
+
+  start(): this {
+    this.#next();
+    return this;
+  }
+
+  #next(): void {
+    const order = this.reader.order;
+    while (this.#attempt < order.length) {
+      const group = order[this.#attempt++]!;
+      if (this.reader.send(this.reader.ownerIn(group, this.req.hashKey!), this.req, null, this, group)) return;
+    }
+    this.#finish(this.#lastError ?? R.BACKEND_DOWN);
+  }
+
+  override onOpReply(_op: Op, reply: Buffer): void {
+    const more = this.#attempt < this.reader.order.length;
+    if (more && isPrefix(reply, 0, 'SERVER_ERROR')) {
+      this.#lastError = reply;
+      return this.#next();
+    }
+    if (more && this.onMisses && isMiss(this.req, reply)) return this.#next();
+    this.stats.countReply(this.req, reply);
+    this.#finish(visible(this.req, reply));
+  }
+
+  override onOpError(_op: Op, error: Buffer): void {
+    this.stats.backendErrors++;
+    this.#lastError = error;
+    if (this.#attempt < this.reader.order.length) return this.#next();
+    if (this.req.cmd <= Cmd.Gats) this.stats.getErrors++;
+    this.#finish(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : error);
+  }
+
+  #finish(reply: Buffer | null): void {
+    if (!this.done) this.complete(reply);
+  }
+}
+
+interface Part {
+  keys: number[];
+  attempt: number;
+}
+
+/** A multi-key get/gets/gat/gats over replica groups. */
+export class FailoverMultiGetSlot extends Slot {
+  readonly #blocks: (Buffer | undefined)[];
+  #parts: Part[] = [];
+  #pending = 0;
+  #failedKeys = 0;
+  #started = false;
+
+  constructor(
+    owner: SlotOwner,
+    readonly req: Request,
+    readonly stats: ProxyStats,
+    readonly reader: GroupReader,
+    readonly onMisses: boolean,
+  ) {
+    super(owner);
+    this.#blocks = new Array<Buffer | undefined>(req.keys.length);
+  }
+
+  start(): this {
+    this.#dispatch(
+      this.req.keys.map((_, i) => i),
+      0,
+    );
+    this.#started = true;
+    if (this.#pending === 0) this.#finish();
+    return this;
+  }
+
+  /** Send `keys` to the group at position `attempt` of the order, split by owner there. */
+  #dispatch(keys: number[], attempt: number): void {
+    const order = this.reader.order;
+    if (attempt >= order.length) {
+      this.#failedKeys += keys.length;
+      return;
+    }
+    const group = order[attempt]!;
+    const byOwner = new Map<Backend, number[]>();
+    for (const k of keys) {
+      const b = this.reader.ownerIn(group, this.req.keys[k]!);
+      const list = byOwner.get(b);
+      if (list) list.push(k);
+      else byOwner.set(b, [k]);
+    }
+    for (const [backend, list] of byOwner) {
+      const id = this.#parts.length;
+      this.#parts.push({ keys: list, attempt });
+      this.#pending++;
+      if (!this.reader.send(backend, this.req, list, this, id)) {
+        this.#pending--;
+        this.#dispatch(list, attempt + 1);
+      }
+    }
+  }
+
+  override onOpReply(op: Op, reply: Buffer): void {
+    const part = this.#parts[op.part]!;
+    if (isPrefix(reply, 0, 'SERVER_ERROR')) return this.onOpError(op, reply);
+    const keys = this.req.keys;
+    let k = 0;
+    let pos = 0;
+    const missing: number[] = [];
+    while (isPrefix(reply, pos, 'VALUE ')) {
+      const nl = reply.indexOf(10, pos);
+      const key = reply.subarray(pos + 6, reply.indexOf(0x20, pos + 6));
+      const end = nl + 1 + tokenNumber(reply, pos, nl, 3) + 2;
+      while (k < part.keys.length && !keys[part.keys[k]!]!.equals(key)) missing.push(part.keys[k++]!);
+      if (k === part.keys.length) break;
+      this.#blocks[part.keys[k++]!] = reply.subarray(pos, end);
+      pos = end;
+    }
+    while (k < part.keys.length) missing.push(part.keys[k++]!);
+    if (this.onMisses && missing.length > 0) this.#dispatch(missing, part.attempt + 1);
+    this.#settle();
+  }
+
+  override onOpError(op: Op, _error: Buffer): void {
+    this.stats.backendErrors++;
+    const part = this.#parts[op.part]!;
+    this.#dispatch(part.keys, part.attempt + 1);
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (--this.#pending === 0 && this.#started) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.done) return;
+    const out: Buffer[] = [];
+    let hits = 0;
+    for (const b of this.#blocks) {
+      if (b) {
+        out.push(b);
+        hits++;
+      }
+    }
+    out.push(R.END);
+    this.stats.getErrors += this.#failedKeys;
+    this.stats.countRetrieval(this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats, this.req.keys.length - this.#failedKeys, hits);
+    this.complete(out);
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The data path of a pool with replica groups (DESIGN: the Replicated target).
+ *
+ * Reads try the groups in the read policy's order (read-failover.ts). Writes:
+ * - set, delete, touch, meta set (plain set mode, no CAS) and meta delete fan out
+ *   to every group, answered by the `write` policy (write-fanout.ts);
+ * - commands whose result depends on what a group already holds (add, replace,
+ *   cas, incr/decr, append/prepend, meta arithmetic, meta set with a mode or a
+ *   CAS) run on ONE group, the first healthy one in order (the primary unless it
+ *   is TKO), and the client gets that group's reply. The others then follow it,
+ *   so the groups cannot drift apart: when the command stored a value memshift
+ *   knows (add, replace, cas), the same value is `set` on the other groups; when
+ *   the result is only on the backend (incr/decr, append/prepend, ma), the other
+ *   groups drop the key (`delete`), so none of them can serve a value that missed
+ *   the operation (their next read misses, or fails over with errors_and_misses).
+ * - gets/gats read from the same first healthy group, so a CAS token always
+ *   belongs to the group a later `cas` runs on.
+ * Every write a group missed is reported to `missed` for the failed-write log.
+ */
+import { Cmd, Request, ReplyKind, writeKeyed, writeRetrieval, replyKindOf } from '../protocol/index.js';
+import { Op, type Backend, type OpHandler } from '../backend/index.js';
+import type { PoolConfig } from '../config/types.js';
+import type { Router } from '../routing/index.js';
+import { KeyedSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
+import type { ProxyStats } from '../proxy/stats.js';
+import { FanoutWriteSlot, replyRank, type MissedWrite } from './write-fanout.js';
+import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read-failover.js';
+
+export class ReplicaGroups {
+  readonly #groups: number;
+  readonly #localIndex: number;
+
+  constructor(
+    readonly poolIndex: number,
+    readonly pool: PoolConfig,
+    readonly router: Router,
+    /** byGroup[group][server] */
+    readonly backends: readonly (readonly Backend[])[],
+    readonly stats: ProxyStats,
+    readonly missed: MissedWrite,
+  ) {
+    this.#groups = pool.groups.length;
+    this.#localIndex = Math.max(0, pool.groups.findIndex((g) => g.name === pool.localGroup));
+  }
+
+  ownerIn(group: number, key: Buffer): Backend {
+    return this.backends[group]![this.router.groupRing(this.poolIndex, group).ownerOf(key)]!;
+  }
+
+  /** Sends a request (all its keys, or some) to a backend as part `part` of `handler`; false when refused. */
+  send(backend: Backend, req: Request, keyIndexes: readonly number[] | null, handler: OpHandler, part: number): boolean {
+    const conn = backend.pick();
+    if (conn.refuse() !== null) return false;
+    conn.push(new Op(handler, keyIndexes === null ? replyKindOf(req) : ReplyKind.Retrieval, part));
+    if (keyIndexes === null) writeKeyed(conn.writer, req);
+    else writeRetrieval(conn.writer, req, keyIndexes);
+    return true;
+  }
+
+  /** Group order for a read of `key`: the policy's first choice, the rest in order, TKO owners last. */
+  readOrder(key: Buffer, forCas: boolean): number[] {
+    const all = Array.from({ length: this.#groups }, (_, i) => i);
+    let order = all;
+    if (!forCas && this.pool.read === 'local') order = [this.#localIndex, ...all.filter((g) => g !== this.#localIndex)];
+    else if (!forCas && this.pool.read === 'fastest') {
+      const latency = (g: number): number => this.ownerIn(g, key).connections[0]!.latencyMs || Number.MAX_VALUE;
+      order = [...all].sort((a, b) => latency(a) - latency(b));
+    }
+    const up = order.filter((g) => this.ownerIn(g, key).state === 'up');
+    return up.length === order.length ? order : [...up, ...order.filter((g) => !up.includes(g))];
+  }
+
+  dispatch(req: Request, owner: SlotOwner): Slot {
+    const key = req.hashKey ?? req.keys[0]!;
+    const cmd = req.cmd;
+    const failoverOnMisses = this.pool.readFailover === 'errors_and_misses';
+    if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug) {
+      const forCas = cmd === Cmd.Gets || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x63));
+      const reader = this.#reader(this.readOrder(key, forCas));
+      if (req.keys.length > 1) return new FailoverMultiGetSlot(owner, req, this.stats, reader, failoverOnMisses).start();
+      return new FailoverReadSlot(owner, req, this.stats, reader, failoverOnMisses).start();
+    }
+    if (fansOut(req)) {
+      const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed);
+      for (let g = 0; g < this.#groups; g++) {
+        const backend = this.ownerIn(g, key);
+        if (!this.send(backend, req, null, slot, g)) slot.onOpError(new Op(slot, ReplyKind.Line, g), refusal(backend));
+      }
+      return slot;
+    }
+    return this.#onPrimary(req, owner, key);
+  }
+
+  #reader(order: number[]): GroupReader {
+    return {
+      order,
+      ownerIn: (group, key) => this.ownerIn(group, key),
+      send: (backend, req, keys, slot, part) => this.send(backend, req, keys, slot, part),
+    };
+  }
+
+  /** Run on the first healthy group; the others follow with a set of the same value, or a delete. */
+  #onPrimary(req: Request, owner: SlotOwner, key: Buffer): Slot {
+    const order = this.readOrder(key, true);
+    const primary = order[0]!;
+    const follow = (reply: Buffer): void => {
+      if (replyRank(reply) !== 1) return;
+      const copy = followUp(req);
+      for (const g of order.slice(1)) {
+        const handler = backgroundWrite(this.missed, g, copy);
+        if (!this.send(this.ownerIn(g, key), copy, null, handler, g)) this.missed(g, copy);
+      }
+    };
+    const slot = new KeyedSlot(owner, req, this.stats, false, follow);
+    const backend = this.ownerIn(primary, key);
+    if (!this.send(backend, req, null, slot, primary)) slot.onOpError(new Op(slot, ReplyKind.Line, primary), refusal(backend));
+    return slot;
+  }
+}
+
+function refusal(backend: Backend): Buffer {
+  return backend.pick().refuse() ?? Buffer.from('SERVER_ERROR backend unavailable\r\n');
+}
+
+/** The meta flag `flag` (its first byte) is on the request line. */
+function hasFlag(req: Request, flag: number): boolean {
+  const line = req.line;
+  if (line === null) return false;
+  for (let i = 1; i < line.length; i++) if (line[i] === flag && line[i - 1] === 0x20) return true;
+  return false;
+}
+
+/** Writes that mean the same on every group, whatever it holds. */
+function fansOut(req: Request): boolean {
+  switch (req.cmd) {
+    case Cmd.Set:
+    case Cmd.Delete:
+    case Cmd.Touch:
+    case Cmd.MetaDelete:
+      return true;
+    case Cmd.MetaSet:
+      return req.tooLarge || (!hasFlag(req, 0x43 /* C */) && !hasFlag(req, 0x4d /* M */)) || hasMode(req, 0x53 /* MS */);
+    default:
+      return false;
+  }
+}
+
+function hasMode(req: Request, mode: number): boolean {
+  const line = req.line!;
+  const at = line.indexOf(' M');
+  return at >= 0 && line[at + 2] === mode && !hasFlag(req, 0x43);
+}
+
+/** What the other groups get after the primary applied `req`: the same value as a set, or a delete. */
+function followUp(req: Request): Request {
+  const key = req.keys[0]!;
+  if (req.cmd >= Cmd.MetaGet) {
+    // Meta: the key may be base64 (`b`), so the delete is a meta delete with the same key form.
+    const copy = new Request(Cmd.MetaDelete);
+    copy.keys = [key];
+    copy.hashKey = req.hashKey;
+    copy.line = Buffer.concat([Buffer.from('md '), key, Buffer.from(hasFlag(req, 0x62) ? ' b' : '')]);
+    return copy;
+  }
+  const setsValue = req.value !== null && req.cmd !== Cmd.Append && req.cmd !== Cmd.Prepend;
+  const copy = new Request(setsValue ? Cmd.Set : Cmd.Delete);
+  copy.keys = [key];
+  copy.hashKey = req.hashKey;
+  if (setsValue) {
+    copy.flags = req.flags;
+    copy.exptime = req.exptime;
+    copy.value = req.value;
+  }
+  return copy;
+}
+
+function backgroundWrite(missed: MissedWrite, group: number, req: Request): OpHandler {
+  return {
+    onOpReply: (_op, reply) => {
+      if (replyRank(reply) === 3) missed(group, req);
+    },
+    onOpError: () => missed(group, req),
+  };
+}

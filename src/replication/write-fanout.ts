@@ -1,0 +1,92 @@
+/**
+ * A write to a pool with replica groups goes to every group; the client is
+ * answered once the `write` policy is met, with mcrouter's "worst reply" among
+ * the replies it waited for:
+ *   all       wait for every group; the worst of all replies (an error is worst)
+ *   majority  wait for more than half of the groups to succeed; the worst of those
+ *   one       wait for one group to succeed
+ * If the policy can no longer be met (too many groups failed) the client gets the
+ * worst reply, an error. The remaining groups complete in the background. A group
+ * whose write failed (error reply, timeout, TKO) is reported as a missed write,
+ * for the failed-write log and its replay.
+ */
+import { isPrefix, type Request } from '../protocol/index.js';
+import type { Op } from '../backend/index.js';
+import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
+import type { ProxyStats } from '../proxy/stats.js';
+import type { WritePolicy } from '../config/types.js';
+
+/** 3: an error; 2: the write did not apply (NOT_STORED, NOT_FOUND, EXISTS, NS, NF, EX); 1: it applied. */
+export function replyRank(reply: Buffer): number {
+  const c = reply[0];
+  if (c === 0x53 && isPrefix(reply, 0, 'SERVER_ERROR')) return 3;
+  if ((c === 0x43 && isPrefix(reply, 0, 'CLIENT_ERROR')) || (c === 0x45 && isPrefix(reply, 0, 'ERROR'))) return 3;
+  if (isPrefix(reply, 0, 'NOT_') || isPrefix(reply, 0, 'EXISTS') || isPrefix(reply, 0, 'NS') || isPrefix(reply, 0, 'NF') || isPrefix(reply, 0, 'EX')) return 2;
+  return 1;
+}
+
+export function acksNeeded(policy: WritePolicy, groups: number): number {
+  return policy === 'all' ? groups : policy === 'majority' ? Math.floor(groups / 2) + 1 : 1;
+}
+
+export type MissedWrite = (group: number, req: Request) => void;
+
+export class FanoutWriteSlot extends Slot {
+  readonly #need: number;
+  readonly #groups: number;
+  readonly #waitForAll: boolean;
+  #replied = 0;
+  #succeeded = 0;
+  #worstSuccess: Buffer | null = null;
+  #worstAll: Buffer | null = null;
+  #answered = false;
+
+  constructor(
+    owner: SlotOwner,
+    readonly req: Request,
+    readonly stats: ProxyStats,
+    groups: number,
+    policy: WritePolicy,
+    readonly missed: MissedWrite,
+  ) {
+    super(owner);
+    this.#groups = groups;
+    this.#need = acksNeeded(policy, groups);
+    this.#waitForAll = policy === 'all';
+  }
+
+  override onOpReply(op: Op, reply: Buffer): void {
+    const rank = replyRank(reply);
+    if (rank === 3) this.missed(op.part, this.req);
+    this.#record(reply, rank);
+  }
+
+  override onOpError(op: Op, error: Buffer): void {
+    this.stats.backendErrors++;
+    this.missed(op.part, this.req);
+    this.#record(error, 3);
+  }
+
+  #record(reply: Buffer, rank: number): void {
+    this.#replied++;
+    if (this.#worstAll === null || rank > replyRank(this.#worstAll)) this.#worstAll = reply;
+    if (rank < 3) {
+      this.#succeeded++;
+      if (this.#worstSuccess === null || rank > replyRank(this.#worstSuccess)) this.#worstSuccess = reply;
+    }
+    if (this.#answered) return;
+    const failed = this.#replied - this.#succeeded;
+    let answer: Buffer | null = null;
+    if (this.#waitForAll) {
+      if (this.#replied === this.#groups) answer = this.#worstAll;
+    } else if (this.#succeeded >= this.#need) {
+      answer = this.#worstSuccess;
+    } else if (this.#groups - failed < this.#need) {
+      answer = this.#worstAll; // the policy can no longer be met
+    }
+    if (answer === null) return;
+    this.#answered = true;
+    this.stats.countReply(this.req, answer);
+    this.complete(visible(this.req, answer));
+  }
+}

@@ -1,0 +1,112 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { AdminServer } from '../../../src/admin/index.js';
+import { isMemshiftError } from '../../../src/errors.js';
+import { captureLogger, raw, startAdmin } from './helpers.js';
+
+describe('admin server: start and close', () => {
+  it('logs where it listens and whether mutating endpoints are on', async () => {
+    const on = await startAdmin({ token: 't' });
+    expect(on.lines.find((l) => l.msg === 'admin API listening')).toMatchObject({ admin: on.admin.address, mutating: true });
+    const off = await startAdmin();
+    expect(off.lines.find((l) => l.msg === 'admin API listening')).toMatchObject({ mutating: false });
+    const empty = await startAdmin({ token: '' });
+    expect(empty.lines.some((l) => l.level === 'warn' && /token is empty/.test(String(l.msg)))).toBe(true);
+  });
+
+  it('rejects with MS_ERR_LISTEN when the port is taken', async () => {
+    const { admin } = await startAdmin();
+    const port = Number(admin.address.split(':')[1]);
+    const err: unknown = await AdminServer.start({ host: '127.0.0.1', port, logger: captureLogger().logger }).catch((e: unknown) => e);
+    expect(isMemshiftError(err, 'MS_ERR_LISTEN')).toBe(true);
+    expect((err as Error).message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('close() resolves promptly while an idle keep-alive connection is open, and closes it', async () => {
+    const { admin } = await startAdmin({ closeGraceMs: 60_000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await raw(admin.address, { path: '/healthz', agent });
+      expect(first.status).toBe(200);
+      expect(first.headers.connection).toBe('keep-alive');
+      const second = await raw(admin.address, { path: '/healthz', agent });
+      expect(second.socket).toBe(first.socket); // the same connection, reused and now idle
+      const socketClosed = once(first.socket, 'close');
+      const t0 = Date.now();
+      await admin.close();
+      await socketClosed;
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('close() resolves while a fetch keep-alive connection is pooled', async () => {
+    const { admin, base } = await startAdmin({ closeGraceMs: 60_000 });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const t0 = Date.now();
+    await admin.close();
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+
+  it('close() lets a request in flight finish (Connection: close), then resolves; it is idempotent', async () => {
+    const { admin } = await startAdmin({ closeGraceMs: 60_000 });
+    let release!: () => void;
+    const entered = new Promise<void>((entry) => {
+      admin.get('/slow', () => {
+        entry();
+        return new Promise((r) => (release = () => r({ status: 200, body: { done: true } })));
+      });
+    });
+    const pending = raw(admin.address, { path: '/slow', agent: new http.Agent({ keepAlive: true }) });
+    await entered;
+    let closed = false;
+    const closing = admin.close().then(() => (closed = true));
+    expect(admin.close()).toBe(admin.close());
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    release();
+    const res = await pending;
+    expect([res.status, JSON.parse(res.text)]).toEqual([200, { done: true }]);
+    expect(res.headers.connection).toBe('close');
+    await closing;
+    expect(closed).toBe(true);
+  });
+
+  it('close() cuts a request still running after the grace period', async () => {
+    const { admin } = await startAdmin({ closeGraceMs: 100 });
+    let entry!: () => void;
+    const entered = new Promise<void>((r) => (entry = r));
+    admin.get('/hang', () => (entry(), new Promise(() => {})));
+    const pending = raw(admin.address, { path: '/hang' }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await entered;
+    await admin.close();
+    expect(await pending).toBe('cut');
+  });
+});
+
+describe('admin server: refused attempts are logged at most N a minute', () => {
+  it('drops lines past the budget, and reports how many with the next one', async () => {
+    let now = 1_000_000;
+    const { admin, base, lines } = await startAdmin({ token: 't', authLogPerMinute: 2, now: () => now });
+    admin.post('/x', () => ({ status: 200, body: {} }));
+    const refusals = () => lines.filter((l) => String(l.msg).startsWith('admin request refused'));
+    for (let i = 0; i < 5; i++) expect((await fetch(`${base}/x`, { method: 'POST' })).status).toBe(401);
+    expect(refusals()).toHaveLength(2);
+    now += 59_999;
+    await fetch(`${base}/x`, { method: 'POST' });
+    expect(refusals()).toHaveLength(2);
+    now += 1;
+    await fetch(`${base}/x`, { method: 'POST', headers: { authorization: 'Bearer bad' } });
+    expect(refusals()).toHaveLength(3);
+    expect(refusals()[2]).toMatchObject({ reason: 'wrong', dropped: 4 });
+    expect(refusals()[0]).not.toHaveProperty('dropped');
+    // The right token is never throttled.
+    expect((await fetch(`${base}/x`, { method: 'POST', headers: { authorization: 'Bearer t' } })).status).toBe(200);
+  });
+});
