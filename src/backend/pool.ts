@@ -46,12 +46,16 @@ export class BackendPool {
   /** byGroup[pool][group][server]: every replica group's backends, in ring order. */
   readonly byGroup: Backend[][][];
   readonly all: Backend[];
+  /** Called when a backend comes up (its first connect, a reconnect, or a good probe after TKO). */
+  readonly upListeners: ((backend: Backend) => void)[] = [];
 
   constructor(config: Config, pools: readonly PoolConfig[], logger: Logger) {
     const byAddress = new Map<string, Backend>();
     const onStateChange = (conn: BackendConnection, from: BackendState, to: BackendState, reason: string): void => {
       const level = to === 'up' ? 'info' : to === 'closed' ? 'debug' : 'warn';
       logger[level]({ backend: conn.address, from, to, reason }, `backend ${conn.address} ${to}`);
+      const backend = byAddress.get(conn.address);
+      if (to === 'up' && backend !== undefined) for (const l of this.upListeners) l(backend);
     };
     this.byGroup = pools.map((pool) => pool.groups.map((group) =>
       group.servers.map((server) => {

@@ -12,6 +12,9 @@ import type { Router } from '../routing/index.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { ReplicaGroups } from './replica-groups.js';
 import { WriteLog } from './write-log.js';
+import { Replay } from './replay.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export { ReplicaGroups } from './replica-groups.js';
 export { WriteLog } from './write-log.js';
@@ -25,20 +28,34 @@ export class Replication {
   /** byPool[pool]: the pool's groups, or undefined for a pool with one group. */
   readonly byPool: (ReplicaGroups | undefined)[];
   readonly #logs = new Map<number, WriteLog>();
+  readonly #replays: Replay[] = [];
   /** Missed writes per backend address, since start. */
   readonly missedWrites = new Map<string, number>();
 
   constructor(config: Config, router: Router, backends: BackendPool, stats: ProxyStats, logger: Logger) {
     this.byPool = router.pools.map((pool, p) => {
       if (pool.groups.length < 2) return undefined;
-      if (pool.writeLog) this.#logs.set(p, new WriteLog({ dir: pool.writeLog.dir, maxBytes: pool.writeLog.maxBytes, logger }));
+      // Without write_log, the log lives in a temporary directory: replay works, but not across restarts.
+      // One subdirectory per pool, so pools sharing write_log.dir never share files.
+      const dir = join(pool.writeLog?.dir ?? join(tmpdir(), `memshift-wlog-${process.pid}`), pool.name);
+      const log = new WriteLog({ dir, maxBytes: pool.writeLog?.maxBytes ?? 64 * 1024 * 1024, logger });
+      this.#logs.set(p, log);
       const groupBackends = backends.byGroup[p]!;
-      return new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request) => {
+      const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request) => {
         const backend = groupBackends[group]![router.groupRing(p, group).ownerOf(req.hashKey ?? req.keys[0]!)]!;
         this.missedWrites.set(backend.address, (this.missedWrites.get(backend.address) ?? 0) + 1);
         const op = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete ? 'delete' : 'set';
-        this.#logs.get(p)?.append(backend.address, op, req.keys[0]!);
+        log.append(backend.address, op, req.hashKey ?? req.keys[0]!);
       });
+      const replay = new Replay(log, groups, logger);
+      groups.replaying = replay.replaying;
+      this.#replays.push(replay);
+      backends.upListeners.push((backend) => {
+        groupBackends.forEach((servers, g) => {
+          if (servers.includes(backend)) void replay.onUp(g, backend);
+        });
+      });
+      return groups;
     });
     void config;
   }

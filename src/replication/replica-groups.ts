@@ -29,6 +29,8 @@ import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read
 export class ReplicaGroups {
   readonly #groups: number;
   readonly #localIndex: number;
+  /** Backends replaying their failed-write log: they serve no reads until it is done. */
+  replaying: ReadonlySet<Backend> = new Set();
 
   constructor(
     readonly poolIndex: number,
@@ -66,8 +68,20 @@ export class ReplicaGroups {
       const latency = (g: number): number => this.ownerIn(g, key).connections[0]!.latencyMs || Number.MAX_VALUE;
       order = [...all].sort((a, b) => latency(a) - latency(b));
     }
-    const up = order.filter((g) => this.ownerIn(g, key).state === 'up');
+    const up = order.filter((g) => this.#readable(this.ownerIn(g, key)));
     return up.length === order.length ? order : [...up, ...order.filter((g) => !up.includes(g))];
+  }
+
+  #readable(b: Backend): boolean {
+    return b.state === 'up' && !this.replaying.has(b);
+  }
+
+  /** Owners of `key` in the groups other than `group`, in read order, that can serve a read. */
+  sourcesFor(group: number, key: Buffer): Backend[] {
+    return this.readOrder(key, true)
+      .filter((g) => g !== group)
+      .map((g) => this.ownerIn(g, key))
+      .filter((b) => this.#readable(b));
   }
 
   dispatch(req: Request, owner: SlotOwner): Slot {

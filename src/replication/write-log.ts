@@ -14,14 +14,18 @@
  *   not synced yet: at most the last `fsyncIntervalMs` (plus one write) of appends.
  * - A record cut by a crash (torn tail) fails its length or crc check; it and everything after it
  *   are ignored and cut off before the file is written again.
- * - Last op wins per key: an append equal to the key's last logged op is not written again (up to
- *   `dedupeKeys` keys per backend are remembered), and drain yields each key once per chunk it
- *   reads, with its last op, in the order of the key's last record. A set then a delete replays as
- *   a delete; a delete then a set as a set.
- * - Bounded: a backend's records never exceed `maxBytes`. An append that would, a key longer than
- *   65535 bytes, or any I/O error (ENOSPC, EIO, ...) marks the backend needsResync instead — the
- *   flag is persisted in the file header, counted, logged once, never thrown — and from then on
- *   its appends are dropped (counted) and drain yields nothing, until `clearResync`.
+ * - Last op wins per key: an append equal to the key's last op logged since start-up and not yet
+ *   read by a drain is not written again (up to `dedupeKeys` keys per backend are remembered), and
+ *   drain yields each key once per chunk it reads (1 MiB), with its last op, in the order of the
+ *   key's last record. A set then a delete replays as a delete; a delete then a set as a set.
+ *   A failure appended after a drain read the key's record is logged again, never deduped away.
+ * - Bounded: a backend's records (replayed ones too, until the file is removed) never exceed
+ *   `maxBytes`. An append that would, a key longer than 65535 bytes, or any I/O error (ENOSPC,
+ *   EIO, ...) marks the backend needsResync instead — persisted in the file header when the disk
+ *   still takes that in-place write, counted, logged once, never thrown — and from then on its
+ *   appends are dropped (counted) and drain yields nothing, until `clearResync`.
+ * - One WriteLog per dir: two instances over the same dir would write the same files.
+ * - Start-up reads existing logs synchronously (about 0.5 s for a full 64 MiB log).
  * - Replay is at-least-once: drain commits a batch (the cursor in the header, synced) only when the
  *   consumer asks for the next one, so a crash or a `break` mid-batch replays that batch again.
  *   Entries appended meanwhile are logged after the cursor and drained too. When all is drained the
@@ -264,16 +268,16 @@ export class WriteLog {
     }
     const h = parseHeader(data);
     if (h === null || logFileName(h.backendId) !== name) {
-      this.logger?.warn({ file: path }, 'write log header damaged or foreign; ignored');
+      // Its backend cannot be known (the name is lossy): the operator has to resync it by hand.
+      this.logger?.error({ file: path }, 'write log header damaged or foreign; file ignored');
       return;
     }
     const st = this.create(h.backendId);
     let count = 0;
-    const { end } = parseRecords(data, h.recordsStart, 0, (op, key, recEnd) => {
-      if (recEnd <= h.cursor) return;
-      count++;
-      const k = key.toString('latin1');
-      if (st.lastOp.size < this.dedupeKeys || st.lastOp.has(k)) st.lastOp.set(k, op);
+    // Append-time dedupe starts empty (drain dedupes what is on disk): rebuilding it would cost a
+    // string per record at start-up.
+    const { end } = parseRecords(data, h.recordsStart, 0, (_op, _ks, _ke, recEnd) => {
+      if (recEnd > h.cursor) count++;
     });
     const f = st.file;
     f.exists = true;
@@ -286,10 +290,7 @@ export class WriteLog {
       this.logger?.warn({ backend: st.id, ignoredBytes: data.length - end }, 'write log torn tail ignored');
     }
     if (!h.stateValid) this.flag(st, 'header state damaged');
-    else if (h.needsResync) {
-      st.needsResync = true;
-      st.lastOp.clear();
-    }
+    else st.needsResync = h.needsResync;
   }
 
   private flag(st: Backend, reason: string): void {

@@ -59,7 +59,7 @@ export class LogFile {
     const fd = await this.open();
     const buf = await readAt(this.fs, fd, Math.min(this.end - this.cursor, maxBytes), this.cursor);
     const records: LogRecord[] = [];
-    parseRecords(buf, 0, this.cursor, (op, key, end) => records.push({ op, key, end }));
+    parseRecords(buf, 0, this.cursor, (op, ks, ke, end) => records.push({ op, key: buf.subarray(ks, ke), end }));
     if (records.length === 0) throw new Error(`write log ${this.path}: damaged record at offset ${this.cursor}`);
     return records;
   }

@@ -17,9 +17,22 @@
  * tail (a write cut by a crash), and it and everything after it is ignored.
  */
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 
 export type WriteLogOp = 'set' | 'delete';
+
+const CRC_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[n] = c;
+}
+
+/** CRC-32 (IEEE, as zlib) of buf[start..end), without making a view per record. */
+export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
 
 export const LOG_SUFFIX = '.wlog';
 export const MAX_KEY_BYTES = 0xffff;
@@ -53,7 +66,7 @@ export function encodeState(state: HeaderState): Buffer {
   b.writeUInt8(VERSION, 0);
   b.writeUInt8(state.needsResync ? FLAG_RESYNC : 0, 1);
   b.writeUIntLE(state.cursor, 2, 6);
-  b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
+  b.writeUInt32LE(crc32(b, 0, 8), 8);
   return b;
 }
 
@@ -65,7 +78,7 @@ export function encodeHeader(backendId: string, state: HeaderState): Buffer {
   encodeState(state).copy(b, STATE_OFFSET);
   b.writeUInt16LE(id.length, 16);
   id.copy(b, 18);
-  b.writeUInt32LE(crc32(b.subarray(16, 18 + id.length)), 18 + id.length);
+  b.writeUInt32LE(crc32(b, 16, 18 + id.length), 18 + id.length);
   return b;
 }
 
@@ -87,9 +100,9 @@ export function parseHeader(file: Buffer): ParsedHeader | null {
   if (file.length < 22 || file.readUInt32LE(0) !== MAGIC) return null;
   const idLen = file.readUInt16LE(16);
   const start = 22 + idLen;
-  if (file.length < start || file.readUInt32LE(18 + idLen) !== crc32(file.subarray(16, 18 + idLen))) return null;
+  if (file.length < start || file.readUInt32LE(18 + idLen) !== crc32(file, 16, 18 + idLen)) return null;
   const backendId = file.toString('utf8', 18, 18 + idLen);
-  const stateValid = file.readUInt8(4) === VERSION && file.readUInt32LE(12) === crc32(file.subarray(4, 12));
+  const stateValid = file.readUInt8(4) === VERSION && file.readUInt32LE(12) === crc32(file, 4, 12);
   if (!stateValid) return { backendId, recordsStart: start, stateValid, needsResync: true, cursor: start };
   const cursor = file.readUIntLE(6, 6);
   return { backendId, recordsStart: start, stateValid, needsResync: (file.readUInt8(5) & FLAG_RESYNC) !== 0, cursor };
@@ -101,20 +114,21 @@ export function encodeRecord(into: Buffer, at: number, op: WriteLogOp, key: Buff
   into[at + 6] = OP_CODE[op];
   key.copy(into, at + RECORD_OVERHEAD);
   const end = at + RECORD_OVERHEAD + key.length;
-  into.writeUInt32LE(crc32(into.subarray(at + 4, end)), at);
+  into.writeUInt32LE(crc32(into, at + 4, end), at);
   return end;
 }
 
 /**
- * Parses records from `buf[from..]`, stopping at the first incomplete or damaged one. `base` is
- * added to the returned offsets (the file offset of buf[0]). `end` is where parsing stopped;
- * `damaged` tells a bad record (crc, op) from a merely incomplete one at the end of the buffer.
+ * Parses records from `buf[from..]`, stopping at the first incomplete or damaged one, and calls
+ * `onRecord` with each one's op, the key's bounds in `buf` and the offset just past the record plus
+ * `base` (the file offset of buf[0]). `end` is where parsing stopped (plus `base`); `damaged`
+ * tells a bad record (crc, op) from an incomplete one at the end of the buffer.
  */
 export function parseRecords(
   buf: Buffer,
   from: number,
   base: number,
-  onRecord: (op: WriteLogOp, key: Buffer, end: number) => void,
+  onRecord: (op: WriteLogOp, keyStart: number, keyEnd: number, end: number) => void,
 ): { end: number; damaged: boolean } {
   let at = from;
   while (at + RECORD_OVERHEAD <= buf.length) {
@@ -122,10 +136,10 @@ export function parseRecords(
     const end = at + RECORD_OVERHEAD + len;
     if (end > buf.length) return { end: at + base, damaged: false };
     const code = buf[at + 6];
-    if ((code !== 1 && code !== 2) || buf.readUInt32LE(at) !== crc32(buf.subarray(at + 4, end))) {
+    if ((code !== 1 && code !== 2) || buf.readUInt32LE(at) !== crc32(buf, at + 4, end)) {
       return { end: at + base, damaged: true };
     }
-    onRecord(code === 1 ? 'set' : 'delete', Buffer.from(buf.subarray(at + RECORD_OVERHEAD, end)), end + base);
+    onRecord(code === 1 ? 'set' : 'delete', at + RECORD_OVERHEAD, end, end + base);
     at = end;
   }
   return { end: at + base, damaged: false };

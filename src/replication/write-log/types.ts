@@ -3,6 +3,7 @@ import type { WriteLogFs } from './fs.js';
 
 export interface WriteLogEntry {
   readonly op: WriteLogOp;
+  /** A view into the chunk drain read (up to 1 MiB, kept alive while any of its keys is). */
   readonly key: Buffer;
 }
 

@@ -1,0 +1,104 @@
+/**
+ * The replay scenario of issue 5 (acceptance 2), shared by the integration test (3 s stop) and the
+ * acceptance test (10 s stop): 4 clients set and delete over 400 keys; one backend of zone-b is
+ * stopped (SIGSTOP); the load ends while it is stopped; it continues; after the replay both groups
+ * must hold identical data (value, flags, TTL within 2 s) and no deleted key may have come back.
+ */
+import { expect } from 'vitest';
+import { stringify } from 'yaml';
+import { freePort, startMemcached, startMemshift, TextClient, type ServerHandle } from './harness.js';
+
+interface Item {
+  value: string;
+  flags: string;
+  exp: number;
+}
+
+/** Every item of a group, from metadump plus a get per key: key -> value, flags, absolute expiry. */
+async function groupItems(servers: ServerHandle[]): Promise<Map<string, Item>> {
+  const items = new Map<string, Item>();
+  for (const s of servers) {
+    const c = await TextClient.connect(s.port);
+    await c.write('lru_crawler metadump all\r\n');
+    const dump = (await c.read((b) => (b.subarray(-5).toString() === 'END\r\n' ? true : 0), 20_000)).toString();
+    const exps = new Map<string, number>();
+    for (const l of dump.split('\n')) {
+      const m = /^key=(\S+) exp=(-?\d+)/.exec(l);
+      if (m) exps.set(decodeURIComponent(m[1]!), Number(m[2]));
+    }
+    for (const [key, exp] of exps) {
+      const r = await c.request(`get ${key}`);
+      const m = /^VALUE \S+ (\d+) \d+\r\n(.*)\r\nEND\r\n$/s.exec(r);
+      if (m) items.set(key, { value: m[2]!, flags: m[1]!, exp });
+    }
+    c.close();
+  }
+  return items;
+}
+
+export async function replayScenario(stopMs: number): Promise<{ compared: number; deleted: number; errors: string[] }> {
+  const zoneA = await Promise.all([startMemcached(), startMemcached()]);
+  const zoneB = await Promise.all([startMemcached(), startMemcached()]);
+  const port = await freePort();
+  await startMemshift(
+    stringify({
+      listen: [`127.0.0.1:${port}`],
+      pools: {
+        main: {
+          replicas: [
+            { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
+            { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
+          ],
+          write: 'one',
+          timeout: 200,
+        },
+      },
+      backend: { probe_min: 100, probe_max: 500 },
+    }),
+  );
+  const errors: string[] = [];
+  const deleted = new Set<string>();
+  let stop = false;
+  const client = async (id: number): Promise<void> => {
+    const c = await TextClient.connect(port);
+    for (let i = 0; !stop; i++) {
+      const key = `k${(i * 7 + id * 13) % 400}`;
+      if (i % 4 === 3) {
+        const r = await c.request(`delete ${key}`, 5_000);
+        if (r !== 'DELETED\r\n' && r !== 'NOT_FOUND\r\n') errors.push(`delete ${key}: ${r}`);
+        deleted.add(key);
+      } else {
+        const v = `${id}-${i}`;
+        const r = await c.request(`set ${key} ${id} ${i % 2 ? 0 : 3600} ${v.length}\r\n${v}`, 5_000);
+        if (r !== 'STORED\r\n') errors.push(`set ${key}: ${r}`);
+        deleted.delete(key);
+      }
+    }
+    c.close();
+  };
+  const clients = Array.from({ length: 4 }, (_, i) => client(i));
+  await new Promise((r) => setTimeout(r, 500));
+  const victim = zoneB[1]!;
+  victim.pause();
+  await new Promise((r) => setTimeout(r, stopMs));
+  // The load ends while the backend is still stopped: only the replay can bring it up to date.
+  stop = true;
+  await Promise.all(clients);
+  victim.resume();
+  // Replay: a first pass once the backend answers its probe, a second after the grace period.
+  await new Promise((r) => setTimeout(r, 4_000));
+  const a = await groupItems(zoneA);
+  const b = await groupItems(zoneB);
+  const differ: string[] = [];
+  for (const key of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(key);
+    const y = b.get(key);
+    if (!x || !y || x.value !== y.value || x.flags !== y.flags || Math.abs(x.exp - y.exp) > 2) differ.push(`${key}: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+  }
+  const resurrected = [...deleted].filter((k) => a.has(k) || b.has(k));
+  expect(differ.slice(0, 5)).toEqual([]);
+  expect(resurrected).toEqual([]);
+  console.log(`replay: compared ${a.size} keys in each group (identical), ${deleted.size} deleted keys absent from both`);
+  return { compared: a.size, deleted: deleted.size, errors };
+}
+
