@@ -6,3 +6,4 @@ export { writeKeyed, writeRetrieval, writeFlushAll, replyKindOf } from './serial
 export { R, clientError } from './replies.js';
 export { KEY_MAX_LENGTH } from './commands.js';
 export { decodeBase64Key } from './meta.js';
+export { placeValueBlocks } from './value-blocks.js';

@@ -4,7 +4,7 @@
  * decide what the client sees, so noreply, meta `q`, multi-get merging and
  * backend failures are handled in one place.
  */
-import { Cmd, R, isPrefix, tokenNumber, type Request } from '../protocol/index.js';
+import { Cmd, R, isPrefix, placeValueBlocks, type Request } from '../protocol/index.js';
 import type { Op, OpHandler } from '../backend/index.js';
 import type { ProxyStats } from './stats.js';
 
@@ -135,21 +135,7 @@ export class MultiGetSlot extends Slot {
     for (let p = 0; p < this.parts.length; p++) {
       const reply = this.#replies[p];
       if (!reply) continue;
-      const asked = this.parts[p]!;
-      let k = 0;
-      let pos = 0;
-      while (isPrefix(reply, pos, 'VALUE ')) {
-        const nl = reply.indexOf(10, pos);
-        const keyEnd = reply.indexOf(0x20, pos + 6);
-        const end = nl + 1 + tokenNumber(reply, pos, nl, 3) + 2;
-        const key = reply.subarray(pos + 6, keyEnd);
-        while (k < asked.length && !keys[asked[k]!]!.equals(key)) k++;
-        if (k === asked.length) break; // cannot happen with memcached; never misplace a value
-        blocks[asked[k]!] = reply.subarray(pos, end);
-        k++;
-        hits++;
-        pos = end;
-      }
+      hits += placeValueBlocks(reply, keys, this.parts[p]!, blocks);
     }
     const out: Buffer[] = [];
     for (let i = 0; i < blocks.length; i++) if (blocks[i]) out.push(blocks[i]!);

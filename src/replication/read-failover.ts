@@ -7,7 +7,7 @@
  * again by the next group's ring, and the blocks are merged back in the client's
  * key order with one END.
  */
-import { Cmd, R, isPrefix, tokenNumber, type Request } from '../protocol/index.js';
+import { Cmd, R, isPrefix, placeValueBlocks, type Request } from '../protocol/index.js';
 import type { Backend, Op } from '../backend/index.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -142,20 +142,8 @@ export class FailoverMultiGetSlot extends Slot {
   override onOpReply(op: Op, reply: Buffer): void {
     const part = this.#parts[op.part]!;
     if (isPrefix(reply, 0, 'SERVER_ERROR')) return this.onOpError(op, reply);
-    const keys = this.req.keys;
-    let k = 0;
-    let pos = 0;
     const missing: number[] = [];
-    while (isPrefix(reply, pos, 'VALUE ')) {
-      const nl = reply.indexOf(10, pos);
-      const key = reply.subarray(pos + 6, reply.indexOf(0x20, pos + 6));
-      const end = nl + 1 + tokenNumber(reply, pos, nl, 3) + 2;
-      while (k < part.keys.length && !keys[part.keys[k]!]!.equals(key)) missing.push(part.keys[k++]!);
-      if (k === part.keys.length) break;
-      this.#blocks[part.keys[k++]!] = reply.subarray(pos, end);
-      pos = end;
-    }
-    while (k < part.keys.length) missing.push(part.keys[k++]!);
+    placeValueBlocks(reply, this.req.keys, part.keys, this.#blocks, missing);
     if (this.onMisses && missing.length > 0) this.#dispatch(missing, part.attempt + 1);
     this.#settle();
   }
