@@ -1,0 +1,123 @@
+/**
+ * Copies one key from a source to a target without ever resurrecting data (FIELD-NOTES §4).
+ *
+ *   source: mg <key> v f t c u   ─ EN ─► vanished
+ *      │ VA (value, flags, t, cas)
+ *   target: ms <key> <len> T<ttl> F<flags> ME c      (add)
+ *      │ NS ─► skipped: the target already holds the key (a dual-written value, at least as new); leave it
+ *      │ HD c<ours>
+ *   source: mg <key> c u   ─ same cas ─► copied
+ *      └ gone, other cas, or no answer ─► target: md <key> C<ours> ─► raced
+ *
+ * Why each step:
+ * - Every read carries `u` (no LRU bump, no fetched mark, no last-access update): a copy must not
+ *   make every item it reads look hot, and a bump moves items between the LRUs a metadump walks,
+ *   which makes the walk miss some.
+ * - `add` (ME): clients keep writing both sides during a copy (the dual-write). A value they wrote
+ *   to the target is at least as new as the one we read, so it must win: add never overwrites it.
+ * - The re-check after the write: a client may have changed or deleted the key on the source
+ *   between our read and our write, with its target leg landing before our add (so our stale copy
+ *   got in). Any such change has moved the source's CAS (or removed the key) by the time we
+ *   re-check. "When in doubt, delete": a miss is always safe in a cache, a stale hit is not.
+ * - The delete names the CAS our own write got (`md … C<ours>`): it removes our copy and nothing
+ *   else. If a client's dual-write replaced it meanwhile, that value is newer than both and stays.
+ * - A write that failed in an unknown state (timeout, closed connection) is deleted the same way
+ *   (unconditionally, since we do not know its CAS).
+ * - TTL: see ttl.ts (relative up to 30 days, absolute beyond, no expiry as T0). An item with no
+ *   time left is not copied (vanished).
+ *
+ * The one window this cannot close: a delete whose target leg lands before our add and whose
+ * source leg lands after our re-check (the source lagging a whole add + re-check behind). The
+ * verifier's orphan sweep (a target key that no source holds is deleted) closes it afterwards.
+ */
+import { isCopyError } from './copy-error.js';
+import { flagNumber, type MetaClient } from './meta-client.js';
+import { storeTtl } from './ttl.js';
+
+export type CopyOutcome = 'copied' | 'skipped' | 'vanished' | 'raced' | 'error';
+
+export interface CopyResult {
+  readonly outcome: CopyOutcome;
+  /** Value bytes written (0 unless a write was attempted). */
+  readonly bytes: number;
+  /** The source's CAS when it was read (0 when not read). */
+  readonly sourceCas: number;
+  /** For 'error': what failed; `stale` means a stale copy may be left on the target. */
+  readonly error?: Error;
+  readonly stale?: boolean;
+}
+
+export interface CopyKeyOptions {
+  /** The absolute expiry metadump listed (makes long TTLs exact). */
+  dumpExp?: number;
+  /** Awaited with the value size before the write (the bytes/s limit). */
+  beforeWrite?: (bytes: number) => Promise<void>;
+  /** Unix seconds now (default Date.now). */
+  nowSec?: () => number;
+}
+
+function errorOf(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Deletes our write from the target: only the version with `cas` when known, else whatever is there. */
+async function undo(target: MetaClient, key: Buffer, cas: number | null): Promise<Error | null> {
+  try {
+    const r = await target.md(key, cas === null ? '' : `C${cas}`);
+    return r.status === 'HD' || r.status === 'NF' || r.status === 'EX' ? null : new Error(`md answered ${r.status}`);
+  } catch (err) {
+    return errorOf(err);
+  }
+}
+
+/**
+ * Copies `key` from `source` to `target` with add semantics and the re-check (see the header).
+ * Failures come back as an 'error' outcome; it throws only when `beforeWrite` rejects (an abort).
+ * The source must keep CAS values (memcached without `-C`): an item with CAS 0 cannot be re-checked
+ * and is an error, never copied.
+ */
+export async function copyKey(source: MetaClient, target: MetaClient, key: Buffer, opts: CopyKeyOptions = {}): Promise<CopyResult> {
+  let read;
+  try {
+    read = await source.mg(key, 'v f t c u');
+  } catch (err) {
+    return { outcome: 'error', bytes: 0, sourceCas: 0, error: errorOf(err) };
+  }
+  if (read.status === 'EN') return { outcome: 'vanished', bytes: 0, sourceCas: 0 };
+  const cas = flagNumber(read, 'c');
+  const flags = flagNumber(read, 'f');
+  const remaining = flagNumber(read, 't');
+  if (read.status !== 'VA' || read.value === null || !(cas > 0) || !(flags >= 0)) {
+    return { outcome: 'error', bytes: 0, sourceCas: 0, error: new Error(`mg answered ${read.status} ${read.flags.join(' ')}`) };
+  }
+  const ttl = storeTtl(remaining, (opts.nowSec ?? (() => Date.now() / 1000))(), opts.dumpExp);
+  if (ttl === null) return { outcome: 'vanished', bytes: 0, sourceCas: cas };
+
+  const value = read.value;
+  if (opts.beforeWrite !== undefined) await opts.beforeWrite(value.length);
+  let written;
+  try {
+    written = await target.ms(key, value, `T${ttl} F${flags} ME c`);
+  } catch (err) {
+    // SERVER_ERROR (out of memory, too large): nothing was stored. Anything else: we cannot know.
+    const undone = isCopyError(err, 'COPY_SERVER_ERROR') ? null : await undo(target, key, null);
+    return { outcome: 'error', bytes: value.length, sourceCas: cas, error: errorOf(err), stale: undone !== null };
+  }
+  if (written.status === 'NS') return { outcome: 'skipped', bytes: 0, sourceCas: cas };
+  if (written.status !== 'HD') return { outcome: 'error', bytes: 0, sourceCas: cas, error: new Error(`ms answered ${written.status}`) };
+  const ours = flagNumber(written, 'c');
+  const oursOrNull = ours > 0 ? ours : null;
+
+  let recheck;
+  try {
+    recheck = await source.mg(key, 'c u');
+  } catch {
+    recheck = null;
+  }
+  if (recheck !== null && recheck.status === 'HD' && flagNumber(recheck, 'c') === cas) {
+    return { outcome: 'copied', bytes: value.length, sourceCas: cas };
+  }
+  const undone = await undo(target, key, oursOrNull);
+  if (undone !== null) return { outcome: 'error', bytes: value.length, sourceCas: cas, error: undone, stale: true };
+  return { outcome: 'raced', bytes: value.length, sourceCas: cas };
+}
