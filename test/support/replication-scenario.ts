@@ -15,7 +15,7 @@ interface Item {
 }
 
 /** Every item of a group, from metadump plus a get per key: key -> value, flags, absolute expiry. */
-async function groupItems(servers: ServerHandle[]): Promise<Map<string, Item>> {
+export async function groupItems(servers: ServerHandle[]): Promise<Map<string, Item>> {
   const items = new Map<string, Item>();
   for (const s of servers) {
     const c = await TextClient.connect(s.port);

@@ -1,0 +1,86 @@
+/**
+ * `memshift sync`: a backend of zone-b is killed and restarted empty; while
+ * clients keep writing through memshift, `memshift sync --group zone-b` rebuilds
+ * the group from zone-a, and reports T_copy, T_sync, T_verify. Afterwards both
+ * groups hold the same data. A sync from an unhealthy group is refused.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REPO_ROOT, freePort, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
+import { groupItems } from '../support/replication-scenario.js';
+
+afterAll(stopAll);
+
+function sync(configFile: string, ...args: string[]): Promise<{ status: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), 'sync', '-c', configFile, ...args], { encoding: 'utf8', timeout: 120_000 });
+    resolve({ status: r.status, out: r.stdout, err: r.stderr });
+  });
+}
+
+it('rebuilds an emptied group from the healthy one while clients write, and refuses an unhealthy source', async () => {
+  const zoneA = await Promise.all([startMemcached(), startMemcached()]);
+  const zoneB = await Promise.all([startMemcached(), startMemcached()]);
+  const port = await freePort();
+  const yaml = stringify({
+    listen: [`127.0.0.1:${port}`],
+    pools: {
+      main: {
+        replicas: [
+          { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
+          { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
+        ],
+        write: 'one',
+        timeout: 300,
+      },
+    },
+    backend: { probe_min: 100, probe_max: 500 },
+  });
+  const configFile = join(mkdtempSync(join(tmpdir(), 'memshift-sync-')), 'memshift.yml');
+  writeFileSync(configFile, yaml);
+  await startMemshift(yaml);
+  const c = await TextClient.connect(port);
+  await c.write(Array.from({ length: 5000 }, (_, i) => `set s:${i} ${i % 7} 0 ${String(i).length}\r\n${i}\r\n`).join(''));
+  await c.write('mn\r\n');
+  await c.read((b) => (b.toString().endsWith('MN\r\n') ? true : 0), 10_000);
+
+  const emptied = zoneB[0]!;
+  emptied.kill('SIGKILL');
+  await emptied.waitExit();
+  await emptied.restart(); // back, empty
+  await new Promise((r) => setTimeout(r, 600));
+
+  // Writes keep flowing through memshift during the sync (its fan-out is the dual-write).
+  let stop = false;
+  const writer = (async () => {
+    const w = await TextClient.connect(port);
+    for (let i = 0; !stop; i++) await w.request(`set live:${i % 300} 0 0 1\r\n${i % 10}`);
+    w.close();
+  })();
+  const r = await sync(configFile, '--group', 'zone-b', '--rate', '50000');
+  stop = true;
+  await writer;
+  expect(r.status, r.err).toBe(0);
+  expect(r.out).toMatch(/^done: scanned \d+ copied \d+/m);
+  expect(r.out).toMatch(/T_copy [\d.]+ s \+ T_sync [\d.]+ s \+ T_verify [\d.]+ s = T_total [\d.]+ s/);
+
+  await new Promise((res) => setTimeout(res, 500));
+  const a = await groupItems(zoneA);
+  const b = await groupItems(zoneB);
+  const differ = [...a].filter(([k, x]) => b.get(k)?.value !== x.value || b.get(k)?.flags !== x.flags).map(([k]) => k);
+  expect(a.size).toBeGreaterThanOrEqual(5000);
+  expect(differ.slice(0, 5)).toEqual([]);
+  expect(b.size).toBe(a.size);
+  console.log(`sync: ${a.size} keys identical in both groups; ${r.out.trim().split('\n').pop()}`);
+
+  zoneA[1]!.kill('SIGKILL');
+  await zoneA[1]!.waitExit();
+  const refused = await sync(configFile, '--group', 'zone-b');
+  expect(refused.status).toBe(69);
+  expect(refused.err).toMatch(/source group "zone-a" is not healthy: .* does not answer; refusing to sync from it/);
+  c.close();
+});
