@@ -12,9 +12,10 @@ import { type CliIo, type Command, EXIT } from './cli/common.js';
 import { serveCommand } from './cli/serve.js';
 import { checkCommand } from './cli/check.js';
 import { routeCommand } from './cli/route.js';
+import { syncCommand } from './cli/sync.js';
 import { packageVersion } from './cli/version.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand];
 
 /** The exit status for each error code (sysexits.h). Anything else that escapes is EX_SOFTWARE (70). */
 export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
