@@ -9,9 +9,8 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { REPO_ROOT, freePort, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
-import { groupItems } from '../support/replication-scenario.js';
+import { REPO_ROOT, stopAll, TextClient } from '../support/harness.js';
+import { groupItems, startReplicatedPool } from '../support/replication-scenario.js';
 
 afterAll(stopAll);
 
@@ -23,26 +22,9 @@ function sync(configFile: string, ...args: string[]): Promise<{ status: number |
 }
 
 it('rebuilds an emptied group from the healthy one while clients write, and refuses an unhealthy source', async () => {
-  const zoneA = await Promise.all([startMemcached(), startMemcached()]);
-  const zoneB = await Promise.all([startMemcached(), startMemcached()]);
-  const port = await freePort();
-  const yaml = stringify({
-    listen: [`127.0.0.1:${port}`],
-    pools: {
-      main: {
-        replicas: [
-          { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
-          { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
-        ],
-        write: 'one',
-        timeout: 300,
-      },
-    },
-    backend: { probe_min: 100, probe_max: 500 },
-  });
+  const { zoneA, zoneB, port, yaml } = await startReplicatedPool({ write: 'one', timeout: 300 });
   const configFile = join(mkdtempSync(join(tmpdir(), 'memshift-sync-')), 'memshift.yml');
   writeFileSync(configFile, yaml);
-  await startMemshift(yaml);
   const c = await TextClient.connect(port);
   await c.write(Array.from({ length: 5000 }, (_, i) => `set s:${i} ${i % 7} 0 ${String(i).length}\r\n${i}\r\n`).join(''));
   await c.write('mn\r\n');

@@ -5,35 +5,15 @@
  * append, add) keep the groups from drifting apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { freePort, keysOnServer, startMemcached, startMemshift, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { keysOnServer, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { startReplicatedPool, type ReplicatedPool } from '../support/replication-scenario.js';
 
 afterAll(stopAll);
 
-interface Setup {
-  zoneA: ServerHandle[];
-  zoneB: ServerHandle[];
-  proxy: ServerHandle;
-}
+type Setup = ReplicatedPool;
 
-async function setup(extra: Record<string, unknown>): Promise<Setup> {
-  const zoneA = await Promise.all([startMemcached(), startMemcached()]);
-  const zoneB = await Promise.all([startMemcached(), startMemcached()]);
-  const yaml = stringify({
-    listen: [`127.0.0.1:${await freePort()}`],
-    pools: {
-      main: {
-        replicas: [
-          { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
-          { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
-        ],
-        timeout: 300,
-        ...extra,
-      },
-    },
-    backend: { probe_min: 50, probe_max: 300 },
-  });
-  return { zoneA, zoneB, proxy: await startMemshift(yaml) };
+function setup(extra: Record<string, unknown>): Promise<Setup> {
+  return startReplicatedPool({ timeout: 300, ...extra });
 }
 
 /** The value a group holds for `key`, read from its servers directly (null when none has it). */

@@ -36,26 +36,39 @@ export async function groupItems(servers: ServerHandle[]): Promise<Map<string, I
   return items;
 }
 
-export async function replayScenario(stopMs: number): Promise<{ compared: number; deleted: number; errors: string[] }> {
+export interface ReplicatedPool {
+  zoneA: ServerHandle[];
+  zoneB: ServerHandle[];
+  /** memshift's port. */
+  port: number;
+  /** The config memshift runs with. */
+  yaml: string;
+  proxy: ServerHandle;
+}
+
+/** Two groups of two fresh memcached each (zone-a, zone-b) and memshift over them; `pool` adds pool fields. */
+export async function startReplicatedPool(pool: Record<string, unknown>): Promise<ReplicatedPool> {
   const zoneA = await Promise.all([startMemcached(), startMemcached()]);
   const zoneB = await Promise.all([startMemcached(), startMemcached()]);
   const port = await freePort();
-  await startMemshift(
-    stringify({
-      listen: [`127.0.0.1:${port}`],
-      pools: {
-        main: {
-          replicas: [
-            { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
-            { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
-          ],
-          write: 'one',
-          timeout: 200,
-        },
+  const yaml = stringify({
+    listen: [`127.0.0.1:${port}`],
+    pools: {
+      main: {
+        replicas: [
+          { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
+          { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
+        ],
+        ...pool,
       },
-      backend: { probe_min: 100, probe_max: 500 },
-    }),
-  );
+    },
+    backend: { probe_min: 100, probe_max: 500 },
+  });
+  return { zoneA, zoneB, port, yaml, proxy: await startMemshift(yaml) };
+}
+
+export async function replayScenario(stopMs: number): Promise<{ compared: number; deleted: number; errors: string[] }> {
+  const { zoneA, zoneB, port } = await startReplicatedPool({ write: 'one', timeout: 200 });
   const errors: string[] = [];
   const deleted = new Set<string>();
   let stop = false;

@@ -14,7 +14,8 @@ describe('memshift (top level)', () => {
       expect(r.status).toBe(0);
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain('Usage: memshift <command> [options]');
-      for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c.name}\\s+${c.summary}$`, 'm'));
+      const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c.name}\\s+${literal(c.summary)}$`, 'm'));
     }
   });
 
