@@ -5,7 +5,8 @@
  */
 import type { Config } from '../config/types.js';
 import { Router } from '../routing/index.js';
-import { Cmd, R, ReplyKind, writeKeyed, writeRetrieval, writeFlushAll, replyKindOf, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, writeFlushAll, type Request } from '../protocol/index.js';
+import { sendRequest } from './send-request.js';
 import { Op, type Backend, type BackendPool } from '../backend/index.js';
 import { FanoutSlot, KeyedSlot, LocalSlot, MultiGetSlot, type Slot, type SlotOwner } from './reply-slots.js';
 import type { ProxyStats } from './stats.js';
@@ -73,14 +74,8 @@ export class Dispatcher {
 
   #keyed(req: Request, owner: SlotOwner, backend: Backend, failAsMisses: boolean): Slot {
     const slot = new KeyedSlot(owner, req, this.stats, failAsMisses);
-    const conn = backend.pick();
-    const refused = conn.refuse();
-    if (refused !== null) {
-      slot.onOpError(new Op(slot, ReplyKind.Line, 0), refused);
-      return slot;
-    }
-    conn.push(new Op(slot, replyKindOf(req), 0));
-    writeKeyed(conn.writer, req);
+    const refused = sendRequest(backend, req, null, slot, 0);
+    if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, 0), refused);
     return slot;
   }
 
@@ -112,15 +107,8 @@ export class Dispatcher {
     }
     const slot = new MultiGetSlot(owner, req, parts, this.stats);
     for (let p = 0; p < parts.length; p++) {
-      const conn = partBackends[p]!.pick();
-      const op = new Op(slot, ReplyKind.Retrieval, p);
-      const refused = conn.refuse();
-      if (refused !== null) {
-        slot.onOpError(op, refused);
-        continue;
-      }
-      conn.push(op);
-      writeRetrieval(conn.writer, req, parts[p]!);
+      const refused = sendRequest(partBackends[p]!, req, parts[p]!, slot, p);
+      if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Retrieval, p), refused);
     }
     return slot;
   }
@@ -131,16 +119,16 @@ export class Dispatcher {
     const targets = this.#flushTargets;
     const slot = new FanoutSlot(owner, req, targets.length, this.stats);
     for (const b of targets) {
-      for (const conn of b.connections.slice(0, 1)) {
-        const op = new Op(slot, ReplyKind.Line, 0);
-        const refused = conn.refuse();
-        if (refused !== null) {
-          slot.onOpError(op, refused);
-          continue;
-        }
-        conn.push(op);
-        writeFlushAll(conn.writer, req);
+      // One connection per backend is enough: flush_all acts on the whole server.
+      const conn = b.connections[0]!;
+      const op = new Op(slot, ReplyKind.Line, 0);
+      const refused = conn.refuse();
+      if (refused !== null) {
+        slot.onOpError(op, refused);
+        continue;
       }
+      conn.push(op);
+      writeFlushAll(conn.writer, req);
     }
     return slot;
   }

@@ -17,8 +17,8 @@ export interface GroupReader {
   /** Group indexes in the order this read should try them. */
   readonly order: readonly number[];
   ownerIn(group: number, key: Buffer): Backend;
-  /** Sends `req` (all keys, or the given key indexes) to `backend` as op `part` of `slot`; false when refused at once. */
-  send(backend: Backend, req: Request, keyIndexes: readonly number[] | null, slot: Slot, part: number): boolean;
+  /** Sends `req` (all keys, or the given key indexes) to `backend` as op `part` of `slot`; the refusal reply, or null when sent. */
+  send(backend: Backend, req: Request, keyIndexes: readonly number[] | null, slot: Slot, part: number): Buffer | null;
 }
 
 function isMiss(req: Request, reply: Buffer): boolean {
@@ -50,9 +50,11 @@ export class FailoverReadSlot extends Slot {
     const order = this.reader.order;
     while (this.#attempt < order.length) {
       const group = order[this.#attempt++]!;
-      if (this.reader.send(this.reader.ownerIn(group, this.req.hashKey!), this.req, null, this, group)) return;
+      const refused = this.reader.send(this.reader.ownerIn(group, this.req.hashKey!), this.req, null, this, group);
+      if (refused === null) return;
+      this.#lastError = refused;
     }
-    this.#finish(this.#lastError ?? R.BACKEND_DOWN);
+    this.#finish(this.#lastError ?? R.BACKEND_DOWN); // no group at all: cannot happen with one or more groups
   }
 
   override onOpReply(_op: Op, reply: Buffer): void {
@@ -132,7 +134,7 @@ export class FailoverMultiGetSlot extends Slot {
       const id = this.#parts.length;
       this.#parts.push({ keys: list, attempt });
       this.#pending++;
-      if (!this.reader.send(backend, this.req, list, this, id)) {
+      if (this.reader.send(backend, this.req, list, this, id) !== null) {
         this.#pending--;
         this.#dispatch(list, attempt + 1);
       }

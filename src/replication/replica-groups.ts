@@ -17,7 +17,8 @@
  *   belongs to the group a later `cas` runs on.
  * Every write a group missed is reported to `missed` for the failed-write log.
  */
-import { Cmd, Request, ReplyKind, writeKeyed, writeRetrieval, replyKindOf } from '../protocol/index.js';
+import { Cmd, Request, ReplyKind } from '../protocol/index.js';
+import { sendRequest } from '../proxy/send-request.js';
 import { Op, type Backend, type OpHandler } from '../backend/index.js';
 import type { PoolConfig } from '../config/types.js';
 import type { Router } from '../routing/index.js';
@@ -49,15 +50,6 @@ export class ReplicaGroups {
     return this.backends[group]![this.router.groupRing(this.poolIndex, group).ownerOf(key)]!;
   }
 
-  /** Sends a request (all its keys, or some) to a backend as part `part` of `handler`; false when refused. */
-  send(backend: Backend, req: Request, keyIndexes: readonly number[] | null, handler: OpHandler, part: number): boolean {
-    const conn = backend.pick();
-    if (conn.refuse() !== null) return false;
-    conn.push(new Op(handler, keyIndexes === null ? replyKindOf(req) : ReplyKind.Retrieval, part));
-    if (keyIndexes === null) writeKeyed(conn.writer, req);
-    else writeRetrieval(conn.writer, req, keyIndexes);
-    return true;
-  }
 
   /** Group order for a read of `key`: the policy's first choice, the rest in order, TKO owners last. */
   readOrder(key: Buffer, forCas: boolean): number[] {
@@ -97,8 +89,8 @@ export class ReplicaGroups {
     if (fansOut(req)) {
       const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed);
       for (let g = 0; g < this.#groups; g++) {
-        const backend = this.ownerIn(g, key);
-        if (!this.send(backend, req, null, slot, g)) slot.onOpError(new Op(slot, ReplyKind.Line, g), refusal(backend));
+        const refused = sendRequest(this.ownerIn(g, key), req, null, slot, g);
+        if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
       }
       return slot;
     }
@@ -109,7 +101,7 @@ export class ReplicaGroups {
     return {
       order,
       ownerIn: (group, key) => this.ownerIn(group, key),
-      send: (backend, req, keys, slot, part) => this.send(backend, req, keys, slot, part),
+      send: sendRequest,
     };
   }
 
@@ -122,18 +114,14 @@ export class ReplicaGroups {
       const copy = followUp(req);
       for (const g of order.slice(1)) {
         const handler = backgroundWrite(this.missed, g, copy);
-        if (!this.send(this.ownerIn(g, key), copy, null, handler, g)) this.missed(g, copy);
+        if (sendRequest(this.ownerIn(g, key), copy, null, handler, g) !== null) this.missed(g, copy);
       }
     };
     const slot = new KeyedSlot(owner, req, this.stats, false, follow);
-    const backend = this.ownerIn(primary, key);
-    if (!this.send(backend, req, null, slot, primary)) slot.onOpError(new Op(slot, ReplyKind.Line, primary), refusal(backend));
+    const refused = sendRequest(this.ownerIn(primary, key), req, null, slot, primary);
+    if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, primary), refused);
     return slot;
   }
-}
-
-function refusal(backend: Backend): Buffer {
-  return backend.pick().refuse() ?? Buffer.from('SERVER_ERROR backend unavailable\r\n');
 }
 
 /** The meta flag `flag` (its first byte) is on the request line. */
