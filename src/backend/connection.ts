@@ -16,6 +16,7 @@ import net from 'node:net';
 import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { addTicking, removeTicking, now, type Ticking } from './clock.js';
+import { LatencyHistogram } from '../observability/histogram.js';
 
 /** connecting (first connect or a reconnect; ops queue), up, tko (failed; ops fail fast; probed), closed. */
 export type BackendState = 'connecting' | 'up' | 'tko' | 'closed';
@@ -64,6 +65,8 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
   /** Moving average of reply latency in ms (for `read: fastest`). */
   latencyMs = 0;
+  /** Reply latency (queued to answered), for metrics. */
+  readonly latency = new LatencyHistogram();
 
   readonly #o: ConnectionOptions;
   #state: BackendState = 'connecting';
@@ -185,6 +188,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#consecutiveFailures = 0;
     const ms = now() - op.sentAt;
     this.latencyMs = this.latencyMs === 0 ? ms : this.latencyMs + (ms - this.latencyMs) / 16;
+    this.latency.observe(ms);
     op.handler.onOpReply(op, reply);
   }
 

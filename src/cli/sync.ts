@@ -9,8 +9,10 @@
  */
 import net from 'node:net';
 import { Router } from '../routing/index.js';
-import { syncServers, type Endpoint, type ProgressSnapshot } from '../copy/index.js';
+import { syncServers, type Endpoint } from '../copy/index.js';
+import { countsLine, progressLine } from './progress-bar.js';
 import { MemshiftError } from '../errors.js';
+import { isInternalKey } from '../replication/recovery.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, loadConfigFor, parseCommandArgs, usageError } from './common.js';
 
 const HELP = `Usage: memshift sync [-c FILE] --pool POOL --group GROUP [--from GROUP] [--rate KEYS_PER_S] [--json]
@@ -42,11 +44,6 @@ function answers(e: { host: string; port: number }, ms = 1000): Promise<boolean>
     s.on('data', (d) => done(d.toString('latin1').startsWith('VERSION ')));
     s.on('error', () => done(false));
   });
-}
-
-function bar(p: ProgressSnapshot): string {
-  const c = p.counts;
-  return `scanned ${c.scanned} copied ${c.copied} skipped ${c.skipped} verified ${c.verified} mismatched ${c.mismatched} repaired ${c.repaired} errors ${c.errors}`;
 }
 
 export async function runSync(args: string[], io: CliIo): Promise<number> {
@@ -91,16 +88,17 @@ export async function runSync(args: string[], io: CliIo): Promise<number> {
   const report = await syncServers({
     sources,
     target: (key) => targets[ring.ownerOf(key)]!,
+    filter: (key) => !isInternalKey(key),
     orphanSweep: targets,
     rateKeysPerSec: rate,
     verify: values['no-verify'] !== true,
-    onProgress: (snap) => io.err(`\r${bar(snap)}`),
+    onProgress: (snap) => io.err(`\r${progressLine(snap)}`),
   });
   io.err('\n');
   const t = report.progress;
   if (values.json === true) io.out(`${JSON.stringify(report)}\n`);
   else {
-    io.out(`${report.ok ? 'done' : 'finished with problems'}: ${bar(t)}\n`);
+    io.out(`${report.ok ? 'done' : 'finished with problems'}: ${countsLine(t)}\n`);
     const s = (ms: number | null): string => (ms === null ? '-' : (ms / 1000).toFixed(2));
     const d = t.durations;
     io.out(`T_copy ${s(d.copyMs)} s + T_sync ${s(d.syncMs)} s + T_verify ${s(d.verifyMs)} s = T_total ${s(d.totalMs)} s\n`);

@@ -38,6 +38,7 @@ export const DEFAULTS = deepFreeze({
   read: 'primary',
   readFailover: 'errors',
   writeLogMaxBytes: 64 * 1024 * 1024,
+  resyncRate: 20_000,
   adminHost: '127.0.0.1',
 } as const);
 
@@ -197,6 +198,10 @@ export const poolShape = {
   local_group: z.string().optional(),
   read_failover: z.enum(['errors', 'errors_and_misses']).default(DEFAULTS.readFailover),
   write_log: strictMap({ dir: z.string().min(1), max_bytes: size().default(DEFAULTS.writeLogMaxBytes) }).optional(),
+  /** How fast a backend that returns empty (or is marked for resync) is rebuilt from a healthy group. */
+  resync: strictMap({
+    rate: z.number().positive('resync.rate must be a positive number of keys per second').default(DEFAULTS.resyncRate),
+  }).default({ rate: DEFAULTS.resyncRate }),
   // No zod default: the default hash depends on the distribution (toPool).
   hash: z.enum(['fnv1a_64', 'md5']).optional(),
   distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
@@ -263,6 +268,7 @@ function toPool(name: string, p: RawPool): PoolConfig {
     ...(local === undefined ? {} : { localGroup: local }),
     readFailover: p.read_failover,
     ...(p.write_log === undefined ? {} : { writeLog: { dir: p.write_log.dir, maxBytes: p.write_log.max_bytes } }),
+    resync: { rateKeysPerSec: p.resync.rate },
     hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
     distribution: p.distribution,
     ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),

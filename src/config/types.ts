@@ -53,6 +53,8 @@ export interface PoolConfig {
   readonly readFailover: ReadFailover;
   /** Where writes a group missed are logged for replay; absent: kept in memory only. */
   readonly writeLog?: WriteLogConfig;
+  /** The automatic rebuild of a backend that returns empty or is marked for resync (replica groups only). */
+  readonly resync: { readonly rateKeysPerSec: number };
   readonly hash: HashName;
   readonly distribution: DistributionName;
   /** Two characters, e.g. "{}": only the part of the key between them is hashed. */

@@ -1,7 +1,7 @@
 /**
- * The admin HTTP listener's endpoints that exist so far: /healthz (built in),
- * /readyz, /replication and /config. Issue 7 adds /metrics, reload and the
- * migration endpoints. The token: admin.token, else admin.token_file, else
+ * The admin HTTP listener's endpoints: /healthz (built in), /readyz,
+ * /replication, /config and /metrics. Reload and the migration endpoints
+ * come with those features. The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,11 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Replication } from '../replication/index.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { ProxyStats } from './stats.js';
+import { Metrics } from '../observability/metrics.js';
+import { backendFamilies } from '../observability/backend-metrics.js';
+import { proxyFamilies } from '../observability/proxy-metrics.js';
+import { replicationFamilies } from '../observability/replication-metrics.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
@@ -21,11 +26,21 @@ function adminToken(config: Config): string | undefined {
   return process.env[ADMIN_TOKEN_ENV];
 }
 
-export async function startAdmin(config: Config, dispatcher: Dispatcher, replication: Replication, backends: BackendPool, logger: Logger): Promise<AdminServer> {
+export async function startAdmin(
+  config: Config,
+  dispatcher: Dispatcher,
+  replication: Replication,
+  backends: BackendPool,
+  stats: ProxyStats,
+  logger: Logger,
+): Promise<AdminServer> {
   const a = config.admin!;
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
   registerReadyz(admin, () => true);
   admin.get('/replication', () => ({ status: 200, body: replication.status(dispatcher.router, backends) }));
+  const metrics = new Metrics();
+  metrics.add(...proxyFamilies(stats), ...backendFamilies(backends), ...replicationFamilies(replication, dispatcher.router, backends));
+  admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
   admin.get('/config', () => ({
     status: 200,
     body: { ...config, pools: Object.fromEntries(config.pools), admin: { ...a, token: a.token === undefined ? undefined : '<redacted>' } },

@@ -34,7 +34,7 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   const dispatcher = new Dispatcher(config, backends, stats);
   const replication = new Replication(config, dispatcher.router, backends, stats, logger);
   dispatcher.useReplication(replication.byPool);
-  const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, logger) : undefined;
+  const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, stats, logger) : undefined;
   const clients = new Set<ClientConnection>();
   let lastBinaryLog = 0;
 

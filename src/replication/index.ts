@@ -13,6 +13,9 @@ import type { ProxyStats } from '../proxy/stats.js';
 import { ReplicaGroups } from './replica-groups.js';
 import { WriteLog } from './write-log.js';
 import { Replay } from './replay.js';
+import { Recovery, type SyncStatus } from './recovery.js';
+import type { Backend } from '../backend/index.js';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,7 +24,30 @@ export { WriteLog } from './write-log.js';
 
 export interface GroupStatus {
   name: string;
-  backends: { address: string; state: string; missedWrites: number; logEntries: number; needsResync: boolean }[];
+  backends: {
+    address: string;
+    state: string;
+    /** Out of the read order while its log is replayed or it is rebuilt. */
+    recovering: boolean;
+    missedWrites: number;
+    logEntries: number;
+    logBytes: number;
+    needsResync: boolean;
+    /** The running or last rebuild of this backend, with its counts and T_* times. */
+    sync: SyncStatus | null;
+  }[];
+}
+
+/** Names this process in rebuild leases (see recovery.ts). */
+const INSTANCE = `${hostname()}:${process.pid}`;
+
+export interface ReplicationView {
+  pool: string;
+  log: WriteLog;
+  replay: Replay;
+  recovery: Recovery;
+  held: ReadonlySet<Backend>;
+  backends: Backend[];
 }
 
 export class Replication {
@@ -29,6 +55,7 @@ export class Replication {
   readonly byPool: (ReplicaGroups | undefined)[];
   readonly #logs = new Map<number, WriteLog>();
   readonly #replays: Replay[] = [];
+  readonly #recoveries = new Map<number, Recovery>();
   /** Missed writes per backend address, since start. */
   readonly missedWrites = new Map<string, number>();
 
@@ -48,16 +75,40 @@ export class Replication {
         log.append(backend.address, op, req.hashKey ?? req.keys[0]!);
       });
       const replay = new Replay(log, groups, logger);
-      groups.replaying = replay.replaying;
+      const held = new Set<Backend>();
+      groups.held = held;
+      const recovery = new Recovery({
+        pool,
+        backends: groupBackends,
+        ring: (g) => router.groupRing(p, g),
+        log,
+        replay,
+        held,
+        logger,
+        instance: INSTANCE,
+      });
+      this.#recoveries.set(p, recovery);
       this.#replays.push(replay);
       backends.upListeners.push((backend) => {
         groupBackends.forEach((servers, g) => {
-          if (servers.includes(backend)) void replay.onUp(g, backend);
+          if (servers.includes(backend)) recovery.onUp(g, backend);
         });
       });
       return groups;
     });
     void config;
+  }
+
+  /** Per pool with replica groups: its log, replay and recovery, and its backends (for metrics). */
+  pools(router: Router, backends: BackendPool): ReplicationView[] {
+    return [...this.#logs.keys()].map((p, i) => ({
+      pool: router.pools[p]!.name,
+      log: this.#logs.get(p)!,
+      replay: this.#replays[i]!,
+      recovery: this.#recoveries.get(p)!,
+      held: this.byPool[p]!.held,
+      backends: backends.byGroup[p]!.flat(),
+    }));
   }
 
   /** JSON status for GET /replication. */
@@ -76,9 +127,12 @@ export class Replication {
                   backends: backends.byGroup[p]![gi]!.map((b) => ({
                     address: b.address,
                     state: b.state,
+                    recovering: this.byPool[p]?.held.has(b) ?? false,
                     missedWrites: this.missedWrites.get(b.address) ?? 0,
                     logEntries: this.#logs.get(p)?.pending(b.address) ?? 0,
+                    logBytes: this.#logs.get(p)?.bytes(b.address) ?? 0,
                     needsResync: this.#logs.get(p)?.needsResync(b.address) ?? false,
+                    sync: this.#recoveries.get(p)?.syncs.get(b) ?? null,
                   })),
                 })),
               },
@@ -88,6 +142,7 @@ export class Replication {
   }
 
   async close(): Promise<void> {
+    for (const r of this.#recoveries.values()) r.close();
     await Promise.all([...this.#logs.values()].map((l) => l.close()));
   }
 }

@@ -12,7 +12,8 @@
  * a second time after `graceMs`, so a late write is overwritten by the current
  * value. Keys travel base64-encoded in meta commands, so any key bytes work.
  */
-import { Op, type Backend, type OpHandler } from '../backend/index.js';
+import type { Backend } from '../backend/index.js';
+import { backendRequest as request, line } from './backend-request.js';
 import { ReplyKind, isPrefix, tokenNumber } from '../protocol/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { WriteLog } from './write-log.js';
@@ -25,21 +26,7 @@ export interface ReplaySource {
 
 const MAX_RELATIVE_TTL = 2_592_000;
 
-/** One request on a backend's shared connection, as a promise of its reply (null on failure). */
-function request(backend: Backend, line: Buffer, kind: ReplyKind): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const conn = backend.pick();
-    if (conn.refuse() !== null) return resolve(null);
-    const handler: OpHandler = { onOpReply: (_op, reply) => resolve(reply), onOpError: () => resolve(null) };
-    conn.push(new Op(handler, kind, 0));
-    conn.writer.bytes(line);
-  });
-}
-
-const line = (s: string): Buffer => Buffer.from(`${s}\r\n`, 'latin1');
-
 export class Replay {
-  readonly replaying = new Set<Backend>();
   readonly counters = { replays: 0, replayed: 0, copied: 0, deleted: 0, failed: 0 };
 
   constructor(
@@ -49,10 +36,12 @@ export class Replay {
     readonly graceMs = 2_000,
   ) {}
 
-  /** A backend of `group` is up again: replay what it missed, unless a replay already runs. */
-  async onUp(group: number, backend: Backend): Promise<void> {
-    if (this.replaying.has(backend) || this.log.pending(backend.address) === 0) return;
-    this.replaying.add(backend);
+  /**
+   * Replay what a backend of `group` missed. The caller runs one replay per backend at a time and
+   * keeps the backend out of the read order meanwhile (recovery.ts).
+   */
+  async run(group: number, backend: Backend): Promise<void> {
+    if (this.log.pending(backend.address) === 0) return;
     this.counters.replays++;
     const t0 = Date.now();
     try {
@@ -67,8 +56,6 @@ export class Replay {
       this.logger.info({ backend: backend.address, keys: this.counters.replayed, ms: Date.now() - t0 }, 'failed-write log replayed');
     } catch (err) {
       this.logger.error({ backend: backend.address, err: (err as Error).message }, 'replay failed');
-    } finally {
-      this.replaying.delete(backend);
     }
   }
 

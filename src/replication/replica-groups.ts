@@ -30,8 +30,8 @@ import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read
 export class ReplicaGroups {
   readonly #groups: number;
   readonly #localIndex: number;
-  /** Backends replaying their failed-write log: they serve no reads until it is done. */
-  replaying: ReadonlySet<Backend> = new Set();
+  /** Backends being recovered (replay or rebuild, recovery.ts): they serve no reads until it is done. */
+  held: ReadonlySet<Backend> = new Set();
 
   constructor(
     readonly poolIndex: number,
@@ -65,7 +65,7 @@ export class ReplicaGroups {
   }
 
   #readable(b: Backend): boolean {
-    return b.state === 'up' && !this.replaying.has(b);
+    return b.state === 'up' && !this.held.has(b);
   }
 
   /** Owners of `key` in the groups other than `group`, in read order, that can serve a read. */

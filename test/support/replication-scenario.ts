@@ -14,7 +14,10 @@ interface Item {
   exp: number;
 }
 
-/** Every item of a group, from metadump plus a get per key: key -> value, flags, absolute expiry. */
+/**
+ * Every item of a group, from metadump plus a get per key: key -> value, flags, absolute expiry.
+ * memshift's own keys (`__memshift.*`, rebuild leases) are left out.
+ */
 export async function groupItems(servers: ServerHandle[]): Promise<Map<string, Item>> {
   const items = new Map<string, Item>();
   for (const s of servers) {
@@ -24,7 +27,7 @@ export async function groupItems(servers: ServerHandle[]): Promise<Map<string, I
     const exps = new Map<string, number>();
     for (const l of dump.split('\n')) {
       const m = /^key=(\S+) exp=(-?\d+)/.exec(l);
-      if (m) exps.set(decodeURIComponent(m[1]!), Number(m[2]));
+      if (m && !m[1]!.startsWith('__memshift.')) exps.set(decodeURIComponent(m[1]!), Number(m[2]));
     }
     for (const [key, exp] of exps) {
       const r = await c.request(`get ${key}`);
@@ -34,6 +37,17 @@ export async function groupItems(servers: ServerHandle[]): Promise<Map<string, I
     c.close();
   }
   return items;
+}
+
+/** Keys whose value, flags or expiry (beyond 2 s) differ between two groups, or that one lacks. */
+export function diffGroups(a: Map<string, Item>, b: Map<string, Item>): string[] {
+  const differ: string[] = [];
+  for (const key of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(key);
+    const y = b.get(key);
+    if (!x || !y || x.value !== y.value || x.flags !== y.flags || Math.abs(x.exp - y.exp) > 2) differ.push(`${key}: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+  }
+  return differ;
 }
 
 export interface ReplicatedPool {
@@ -46,8 +60,11 @@ export interface ReplicatedPool {
   proxy: ServerHandle;
 }
 
-/** Two groups of two fresh memcached each (zone-a, zone-b) and memshift over them; `pool` adds pool fields. */
-export async function startReplicatedPool(pool: Record<string, unknown>): Promise<ReplicatedPool> {
+/**
+ * Two groups of two fresh memcached each (zone-a, zone-b) and memshift over them; `pool` adds pool
+ * fields, `top` top-level ones (e.g. admin).
+ */
+export async function startReplicatedPool(pool: Record<string, unknown>, top: Record<string, unknown> = {}): Promise<ReplicatedPool> {
   const zoneA = await Promise.all([startMemcached(), startMemcached()]);
   const zoneB = await Promise.all([startMemcached(), startMemcached()]);
   const port = await freePort();
@@ -63,6 +80,7 @@ export async function startReplicatedPool(pool: Record<string, unknown>): Promis
       },
     },
     backend: { probe_min: 100, probe_max: 500 },
+    ...top,
   });
   return { zoneA, zoneB, port, yaml, proxy: await startMemshift(yaml) };
 }
@@ -102,12 +120,7 @@ export async function replayScenario(stopMs: number): Promise<{ compared: number
   await new Promise((r) => setTimeout(r, 4_000));
   const a = await groupItems(zoneA);
   const b = await groupItems(zoneB);
-  const differ: string[] = [];
-  for (const key of new Set([...a.keys(), ...b.keys()])) {
-    const x = a.get(key);
-    const y = b.get(key);
-    if (!x || !y || x.value !== y.value || x.flags !== y.flags || Math.abs(x.exp - y.exp) > 2) differ.push(`${key}: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
-  }
+  const differ = diffGroups(a, b);
   const resurrected = [...deleted].filter((k) => a.has(k) || b.has(k));
   expect(differ.slice(0, 5)).toEqual([]);
   expect(resurrected).toEqual([]);

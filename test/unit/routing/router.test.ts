@@ -11,6 +11,7 @@ const pool = (name: string, servers: ServerSpec[], extra: Partial<PoolConfig> = 
   write: 'all',
   read: 'primary',
   readFailover: 'errors',
+  resync: { rateKeysPerSec: 20_000 },
   hash: 'fnv1a_64',
   distribution: 'ketama',
   timeoutMs: 1000,

@@ -1,0 +1,41 @@
+/** Client-side families from ProxyStats: connections, bytes, commands and their results. */
+import type { Metric } from 'prom-client';
+import type { ProxyStats } from '../proxy/stats.js';
+import { family, type Sample } from './metrics.js';
+
+export function proxyFamilies(stats: ProxyStats): Metric[] {
+  const one = (value: () => number) => (): Sample[] => [{ labels: {}, value: value() }];
+  return [
+    family('memshift_client_connections', 'Client connections open now.', 'gauge', one(() => stats.currConnections)),
+    family('memshift_client_connections_total', 'Client connections accepted since start.', 'counter', one(() => stats.totalConnections)),
+    family('memshift_client_connections_rejected_total', 'Client connections closed at once: max_connections reached.', 'counter', one(() => stats.rejectedConnections)),
+    family('memshift_client_received_bytes_total', 'Bytes read from clients.', 'counter', one(() => stats.bytesRead)),
+    family('memshift_client_sent_bytes_total', 'Bytes written to clients.', 'counter', one(() => stats.bytesWritten)),
+    family('memshift_client_pauses_total', 'Times a client socket was paused for backpressure.', 'counter', one(() => stats.clientPauses)),
+    family('memshift_requests_total', 'Client requests by command and result (memcached stats names).', 'counter', () => {
+      const s = stats;
+      const r = (command: string, result: string, value: number): Sample => ({ labels: { command, result }, value });
+      return [
+        r('get', 'hit', s.getHits),
+        r('get', 'miss', s.getMisses),
+        r('get', 'error', s.getErrors),
+        r('set', 'all', s.cmdSet),
+        r('delete', 'hit', s.deleteHits),
+        r('delete', 'miss', s.deleteMisses),
+        r('incr', 'hit', s.incrHits),
+        r('incr', 'miss', s.incrMisses),
+        r('decr', 'hit', s.decrHits),
+        r('decr', 'miss', s.decrMisses),
+        r('cas', 'hit', s.casHits),
+        r('cas', 'miss', s.casMisses),
+        r('cas', 'badval', s.casBadval),
+        r('touch', 'hit', s.touchHits),
+        r('touch', 'miss', s.touchMisses),
+        r('flush_all', 'all', s.cmdFlush),
+        r('meta', 'all', s.cmdMeta),
+      ];
+    }),
+    family('memshift_backend_error_replies_total', 'SERVER_ERROR replies memshift gave clients for backend failures.', 'counter', one(() => stats.backendErrors)),
+    family('memshift_binary_protocol_rejected_total', 'Connections that spoke the binary protocol (closed).', 'counter', one(() => stats.binaryRejected)),
+  ];
+}
