@@ -10,7 +10,7 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import type { AdminConfig, Config, ListenSpec, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, Config, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
@@ -39,6 +39,7 @@ export const DEFAULTS = deepFreeze({
   readFailover: 'errors',
   writeLogMaxBytes: 64 * 1024 * 1024,
   resyncRate: 20_000,
+  migration: { copy: 'eager', rate: 20_000, settleMs: 10_000, cleanup: true },
   adminHost: '127.0.0.1',
 } as const);
 
@@ -202,6 +203,22 @@ export const poolShape = {
   resync: strictMap({
     rate: z.number().positive('resync.rate must be a positive number of keys per second').default(DEFAULTS.resyncRate),
   }).default({ rate: DEFAULTS.resyncRate }),
+  /** A move of this pool from `from` to its servers (src/migration). */
+  migration: strictMap({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a migration id is 1 to 64 letters, digits, "_", "-" and ".", starting with a letter or digit'),
+    from: z.union([serverList, z.array(strictMap({ name: groupName, servers: serverList })).min(1)]),
+    copy: z.enum(['eager', 'lazy']).default(DEFAULTS.migration.copy),
+    rate: z.number().positive('rate must be a positive number of keys per second').default(DEFAULTS.migration.rate),
+    rate_bytes: size().optional(),
+    start: z
+      .string()
+      .refine((v) => v === 'now' || (/^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v))), 'start is "now" or an ISO-8601 time such as 2026-11-28T10:00:00Z')
+      .default('now'),
+    settle: duration(0).default(DEFAULTS.migration.settleMs),
+    cleanup: z.boolean().default(DEFAULTS.migration.cleanup),
+  }).optional(),
+  /** Passive migration: a backend TKO this long has its arcs moved to the rest of its group. */
+  failover_after: duration().optional(),
   // No zod default: the default hash depends on the distribution (toPool).
   hash: z.enum(['fnv1a_64', 'md5']).optional(),
   distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
@@ -251,6 +268,30 @@ function checkGroups(pool: Record<string, unknown>, ctx: z.RefinementCtx): void 
     addIssue(ctx, ['local_group'], `local_group "${local}"${from} names no group${known}`);
   }
   if (pool.read === 'local' && local === undefined && groups.length > 1) addIssue(ctx, ['local_group'], 'read: local needs local_group (or MEMSHIFT_LOCAL_GROUP)');
+  checkMigration(pool, groups, ctx);
+}
+
+/** `from` has the pool's shape (a server list, or the same groups), and differs from the target. */
+function checkMigration(pool: Record<string, unknown>, groups: Record<string, unknown>[], ctx: z.RefinementCtx): void {
+  const m = pool.migration;
+  if (!isRecord(m) || !Array.isArray(m.from)) return;
+  const ids = (list: unknown): string => (Array.isArray(list) ? list.filter(isServer).map((s) => s.raw).join(',') : '');
+  const fromGroups = m.from.every(isServer) ? null : m.from.filter(isRecord);
+  if (groups.length === 0) {
+    if (fromGroups !== null) addIssue(ctx, ['migration', 'from'], 'this pool has servers, so from is a server list');
+    else if (ids(m.from) === ids(pool.servers)) addIssue(ctx, ['migration', 'from'], 'from equals servers: nothing would move');
+    return;
+  }
+  if (fromGroups === null) {
+    addIssue(ctx, ['migration', 'from'], 'this pool has replicas, so from is a list of {name, servers} with the same group names');
+    return;
+  }
+  const names = groups.map((g) => String(g.name)).join(',');
+  if (fromGroups.map((g) => String(g.name)).join(',') !== names) {
+    addIssue(ctx, ['migration', 'from'], `from must name the same groups in the same order: ${groups.map((g) => `"${String(g.name)}"`).join(', ')}`);
+  } else if (fromGroups.every((g, i) => ids(g.servers) === ids(groups[i]!.servers))) {
+    addIssue(ctx, ['migration', 'from'], 'from equals replicas: nothing would move');
+  }
 }
 
 const poolSchema = strictMap(poolShape).superRefine(checkPool, { when: always });
@@ -269,11 +310,27 @@ function toPool(name: string, p: RawPool): PoolConfig {
     readFailover: p.read_failover,
     ...(p.write_log === undefined ? {} : { writeLog: { dir: p.write_log.dir, maxBytes: p.write_log.max_bytes } }),
     resync: { rateKeysPerSec: p.resync.rate },
+    ...(p.migration === undefined ? {} : { migration: toMigration(p.migration, groups) }),
+    ...(p.failover_after === undefined ? {} : { failoverAfterMs: p.failover_after }),
     hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
     distribution: p.distribution,
     ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),
     timeoutMs: p.timeout,
     connections: p.server_connections,
+  };
+}
+
+function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { name: string }[]): MigrationConfig {
+  const from = m.from.every((s) => 'address' in s) ? [{ name: groups[0]!.name, servers: m.from as ServerSpec[] }] : (m.from as { name: string; servers: ServerSpec[] }[]);
+  return {
+    id: m.id,
+    from: from.map((g) => ({ name: g.name, servers: g.servers })),
+    copy: m.copy,
+    rateKeysPerSec: m.rate,
+    ...(m.rate_bytes === undefined ? {} : { rateBytesPerSec: m.rate_bytes }),
+    startAt: m.start === 'now' ? null : Date.parse(m.start),
+    settleMs: m.settle,
+    cleanup: m.cleanup,
   };
 }
 

@@ -40,6 +40,23 @@ export interface WriteLogConfig {
   readonly maxBytes: number;
 }
 
+export interface MigrationConfig {
+  /** Unique; names the run in logs, metrics and the state record. */
+  readonly id: string;
+  /** The previous servers of each group, in the pool's group order (one group for a plain pool). */
+  readonly from: readonly GroupConfig[];
+  /** eager: copy every moved key in the background; lazy: copy on read misses only. */
+  readonly copy: 'eager' | 'lazy';
+  readonly rateKeysPerSec: number;
+  readonly rateBytesPerSec?: number;
+  /** Unix ms; null: now. */
+  readonly startAt: number | null;
+  /** Overlap kept before each phase switch, for clock skew between sidecars. */
+  readonly settleMs: number;
+  /** Delete moved keys from the old owners at the end. */
+  readonly cleanup: boolean;
+}
+
 export interface PoolConfig {
   readonly name: string;
   /** The first group's servers (a pool with plain `servers` is one group named after the pool). */
@@ -53,6 +70,10 @@ export interface PoolConfig {
   readonly readFailover: ReadFailover;
   /** Where writes a group missed are logged for replay; absent: kept in memory only. */
   readonly writeLog?: WriteLogConfig;
+  /** A migration of this pool from `migration.from` to its servers (src/migration). */
+  readonly migration?: MigrationConfig;
+  /** Passive migration: a backend TKO for this long has its arcs migrated to the rest of its group. */
+  readonly failoverAfterMs?: number;
   /** The automatic rebuild of a backend that returns empty or is marked for resync (replica groups only). */
   readonly resync: { readonly rateKeysPerSec: number };
   readonly hash: HashName;
