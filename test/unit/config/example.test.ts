@@ -11,6 +11,13 @@ describe('config/memshift.example.yml', () => {
     expect(config.backend).toEqual(DEFAULTS.backend);
     expect(config.flushAll).toBe(DEFAULTS.flushAll);
     expect(config.pools.get('main')).toMatchObject({ hash: DEFAULTS.hash, distribution: DEFAULTS.distribution, timeoutMs: DEFAULTS.timeoutMs, connections: DEFAULTS.serverConnections });
-    expect([...config.pools.keys()]).toEqual(['main', 'sessions']);
+    expect([...config.pools.keys()]).toEqual(['main', 'replicated', 'sessions']);
+    expect(config.pools.get('replicated')).toMatchObject({
+      groups: [{ name: 'zone-a' }, { name: 'zone-b' }],
+      write: DEFAULTS.write,
+      readFailover: DEFAULTS.readFailover,
+      resync: { rateKeysPerSec: DEFAULTS.resyncRate },
+      writeLog: { maxBytes: DEFAULTS.writeLogMaxBytes },
+    });
   });
 });
