@@ -45,6 +45,8 @@ export class BackendPool {
   readonly byPool: Backend[][];
   /** byGroup[pool][group][server]: every replica group's backends, in ring order. */
   readonly byGroup: Backend[][][];
+  /** byMigration[pool][group][server]: the old servers of the pool's migration, in old ring order. */
+  readonly byMigration: (Backend[][] | undefined)[];
   readonly all: Backend[];
   /** Called when a backend comes up (its first connect, a reconnect, or a good probe after TKO). */
   readonly upListeners: ((backend: Backend) => void)[] = [];
@@ -57,34 +59,35 @@ export class BackendPool {
       const backend = byAddress.get(conn.address);
       if (to === 'up' && backend !== undefined) for (const l of this.upListeners) l(backend);
     };
-    this.byGroup = pools.map((pool) => pool.groups.map((group) =>
-      group.servers.map((server) => {
-        let b = byAddress.get(server.address);
-        if (!b) {
-          const conns: BackendConnection[] = [];
-          for (let i = 0; i < pool.connections; i++) {
-            conns.push(
-              new BackendConnection({
-                host: server.host,
-                port: server.port,
-                timeoutMs: pool.timeoutMs,
-                connectTimeoutMs: config.backend.connectTimeoutMs,
-                failureLimit: config.backend.failureLimit,
-                probeMinMs: config.backend.probeMinMs,
-                probeMaxMs: config.backend.probeMaxMs,
-                maxPending: config.limits.maxPendingPerBackend,
-                maxReplyBytes: config.limits.maxReplyBytes,
-                maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
-                onStateChange,
-              }),
-            );
-          }
-          b = new Backend(server.address, conns);
-          byAddress.set(server.address, b);
+    const connect = (pool: PoolConfig, server: PoolConfig['servers'][number]): Backend => {
+      let b = byAddress.get(server.address);
+      if (!b) {
+        const conns: BackendConnection[] = [];
+        for (let i = 0; i < pool.connections; i++) {
+          conns.push(
+            new BackendConnection({
+              host: server.host,
+              port: server.port,
+              timeoutMs: pool.timeoutMs,
+              connectTimeoutMs: config.backend.connectTimeoutMs,
+              failureLimit: config.backend.failureLimit,
+              probeMinMs: config.backend.probeMinMs,
+              probeMaxMs: config.backend.probeMaxMs,
+              maxPending: config.limits.maxPendingPerBackend,
+              maxReplyBytes: config.limits.maxReplyBytes,
+              maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
+              onStateChange,
+            }),
+          );
         }
-        return b;
-      }),
-    ));
+        b = new Backend(server.address, conns);
+        byAddress.set(server.address, b);
+      }
+      return b;
+    };
+    this.byGroup = pools.map((pool) => pool.groups.map((group) => group.servers.map((server) => connect(pool, server))));
+    // The old servers of a migration: one backend per address, shared with the new ring's.
+    this.byMigration = pools.map((pool) => pool.migration?.from.map((group) => group.servers.map((server) => connect(pool, server))));
     this.byPool = this.byGroup.map((groups) => groups[0]!);
     this.all = [...byAddress.values()];
   }

@@ -9,10 +9,10 @@
  */
 import net from 'node:net';
 import { Router } from '../routing/index.js';
+import { isReserved } from '../protocol/index.js';
 import { syncServers, type Endpoint } from '../copy/index.js';
 import { countsLine, progressLine } from './progress-bar.js';
 import { MemshiftError } from '../errors.js';
-import { isInternalKey } from '../replication/recovery.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, loadConfigFor, parseCommandArgs, usageError } from './common.js';
 
 const HELP = `Usage: memshift sync [-c FILE] --pool POOL --group GROUP [--from GROUP] [--rate KEYS_PER_S] [--json]
@@ -88,7 +88,7 @@ export async function runSync(args: string[], io: CliIo): Promise<number> {
   const report = await syncServers({
     sources,
     target: (key) => targets[ring.ownerOf(key)]!,
-    filter: (key) => !isInternalKey(key),
+    filter: (key) => !isReserved(key),
     orphanSweep: targets,
     rateKeysPerSec: rate,
     verify: values['no-verify'] !== true,

@@ -32,6 +32,9 @@
  */
 import { isCopyError } from './copy-error.js';
 import { flagNumber, type MetaClient } from './meta-client.js';
+
+/** What a copy needs from each side: meta get, set and delete (a MetaClient, or the proxy's own backend connections). */
+export type MetaOps = Pick<MetaClient, 'mg' | 'ms' | 'md'>;
 import { storeTtl } from './ttl.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'vanished' | 'raced' | 'error';
@@ -61,7 +64,7 @@ function errorOf(err: unknown): Error {
 }
 
 /** Deletes our write from the target: only the version with `cas` when known, else whatever is there. */
-async function undo(target: MetaClient, key: Buffer, cas: number | null): Promise<Error | null> {
+async function undo(target: MetaOps, key: Buffer, cas: number | null): Promise<Error | null> {
   try {
     const r = await target.md(key, cas === null ? '' : `C${cas}`);
     return r.status === 'HD' || r.status === 'NF' || r.status === 'EX' ? null : new Error(`md answered ${r.status}`);
@@ -76,7 +79,7 @@ async function undo(target: MetaClient, key: Buffer, cas: number | null): Promis
  * The source must keep CAS values (memcached without `-C`): an item with CAS 0 cannot be re-checked
  * and is an error, never copied.
  */
-export async function copyKey(source: MetaClient, target: MetaClient, key: Buffer, opts: CopyKeyOptions = {}): Promise<CopyResult> {
+export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opts: CopyKeyOptions = {}): Promise<CopyResult> {
   let read;
   try {
     read = await source.mg(key, 'v f t c u');

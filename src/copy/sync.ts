@@ -43,6 +43,8 @@ export interface SyncOptions {
   rateKeysPerSec: number;
   rateBytesPerSec?: number;
   verify: boolean;
+  /** false: no copy pass, straight to `beforeVerify` and verify (a lazy migration, or a resumed verify). */
+  copy?: boolean;
   signal?: AbortSignal;
   /** Called every `progressIntervalMs` (default 1000) and once at the end. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
@@ -164,7 +166,7 @@ export async function syncServers(opts: SyncOptions): Promise<SyncReport> {
   try {
     progress.start();
     progress.expected = await estimateItems(engine);
-    for (const source of opts.sources) {
+    for (const source of opts.copy === false ? [] : opts.sources) {
       if (engine.aborted) break;
       const scan = engine.scan(source);
       current = scan;

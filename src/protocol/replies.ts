@@ -26,6 +26,10 @@ export const R = {
   INVALID_OR_DUPLICATE_FLAG: line('CLIENT_ERROR invalid or duplicate flag'),
   SHUTDOWN_DISABLED: line('ERROR: shutdown not enabled'),
   FLUSH_ALL_DISABLED: line('SERVER_ERROR flush_all disabled'),
+  /** flush_all would erase a running migration's record and copied data. */
+  FLUSH_ALL_MIGRATING: line('SERVER_ERROR flush_all refused while a migration runs'),
+  /** Keys under __memshift__ are memshift's own. */
+  RESERVED_KEY: line('CLIENT_ERROR keys under __memshift__ are reserved'),
   NOT_SUPPORTED: line('SERVER_ERROR command not supported by memshift'),
   STATS_DETAIL_USAGE: line('CLIENT_ERROR usage: stats detail on|off|dump'),
   BACKEND_TIMEOUT: line('SERVER_ERROR backend timeout'),

@@ -13,6 +13,8 @@ import type { Replication } from '../replication/index.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
 import { Metrics } from '../observability/metrics.js';
+import { registerMigration } from '../migration/admin.js';
+import type { Migration } from '../migration/index.js';
 import { backendFamilies } from '../observability/backend-metrics.js';
 import { proxyFamilies } from '../observability/proxy-metrics.js';
 import { replicationFamilies } from '../observability/replication-metrics.js';
@@ -33,11 +35,13 @@ export async function startAdmin(
   backends: BackendPool,
   stats: ProxyStats,
   logger: Logger,
+  migrations: readonly (Migration | undefined)[] = [],
 ): Promise<AdminServer> {
   const a = config.admin!;
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
   registerReadyz(admin, () => true);
   admin.get('/replication', () => ({ status: 200, body: replication.status(dispatcher.router, backends) }));
+  registerMigration(admin, migrations.filter((m): m is Migration => m !== undefined));
   const metrics = new Metrics();
   metrics.add(...proxyFamilies(stats), ...backendFamilies(backends), ...replicationFamilies(replication, dispatcher.router, backends));
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));

@@ -5,13 +5,25 @@
  */
 import type { Config } from '../config/types.js';
 import { Router } from '../routing/index.js';
-import { Cmd, R, ReplyKind, writeFlushAll, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, isReserved, writeFlushAll, type Request } from '../protocol/index.js';
 import { sendRequest } from './send-request.js';
 import { Op, type Backend, type BackendPool } from '../backend/index.js';
 import { FanoutSlot, KeyedSlot, LocalSlot, MultiGetSlot, type Slot, type SlotOwner } from './reply-slots.js';
 import type { ProxyStats } from './stats.js';
 import { MEMSHIFT_VERSION } from '../version.js';
 import type { ReplicaGroups } from '../replication/replica-groups.js';
+
+/** A key of the request (or its decoded meta key) is under __memshift__. */
+function touchesReserved(req: Request): boolean {
+  if (req.hashKey !== null && isReserved(req.hashKey)) return true;
+  for (const k of req.keys) if (isReserved(k)) return true;
+  return false;
+}
+
+/** A pool's own data path for keyed requests (a migration's route). */
+export interface KeyRoute {
+  dispatch(req: Request, owner: SlotOwner): Slot;
+}
 
 /** The VERSION memshift reports when no backend has told its own yet. */
 export const FALLBACK_MEMCACHED_VERSION = '1.6.0';
@@ -22,6 +34,9 @@ export class Dispatcher {
   readonly #flushTargets: Backend[];
   /** Per pool: its replica groups' data path, or undefined (one group: the plain path). */
   #replicated: readonly (ReplicaGroups | undefined)[] = [];
+  /** Per pool: the route of its migration, or undefined. */
+  #migrating: readonly (KeyRoute | undefined)[] = [];
+  readonly #backendFor = (key: Buffer): Backend => this.backendFor(key);
 
   constructor(
     readonly config: Config,
@@ -53,13 +68,37 @@ export class Dispatcher {
     return this.#byPool[pool]![this.router.ring(pool).ownerOf(key)]!;
   }
 
+  /** Whether a migration is running (flush_all is refused then); set by the migration. */
+  migrationRunning: () => boolean = () => false;
+
+  /** Hands pools with a migration configured to their route (src/migration). */
+  useMigration(byPool: readonly (KeyRoute | undefined)[]): void {
+    this.#migrating = byPool;
+  }
+
+  /** The route of a request's pool when all its keys are in one pool with a migration configured. */
+  #migratingPool(req: Request): KeyRoute | undefined {
+    const p = this.router.poolOf(req.hashKey ?? req.keys[0]!);
+    const route = this.#migrating[p];
+    if (route === undefined) return undefined;
+    for (let i = 1; i < req.keys.length; i++) if (this.router.poolOf(req.keys[i]!) !== p) return undefined;
+    return route;
+  }
+
   dispatch(req: Request, owner: SlotOwner): Slot {
     const cmd = req.cmd;
+    if (req.keys.length > 0 && touchesReserved(req)) {
+      return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.RESERVED_KEY);
+    }
     if (req.keys.length > 0 && this.#replicated.length > 0) {
       const rg = this.#replicatedPool(req);
       if (rg !== undefined) return rg.dispatch(req, owner);
     }
-    if (cmd <= Cmd.Gats) return this.#retrieval(req, owner);
+    if (req.keys.length > 0 && this.#migrating.length > 0) {
+      const route = this.#migratingPool(req);
+      if (route !== undefined) return route.dispatch(req, owner);
+    }
+    if (cmd <= Cmd.Gats) return this.plain(req, owner, this.#backendFor);
     switch (cmd) {
       case Cmd.Version:
         return new LocalSlot(owner, Buffer.from(`VERSION ${this.version()}\r\n`));
@@ -72,6 +111,15 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * A keyed request on one ring: `backendFor` gives each key's server. A multi-key get is split by
+   * server. (The migration route uses it with the old or the new ring.)
+   */
+  plain(req: Request, owner: SlotOwner, backendFor: (key: Buffer) => Backend): Slot {
+    if (req.cmd <= Cmd.Gats) return this.#retrieval(req, owner, backendFor);
+    return this.#keyed(req, owner, backendFor(req.hashKey!), false);
+  }
+
   #keyed(req: Request, owner: SlotOwner, backend: Backend, failAsMisses: boolean): Slot {
     const slot = new KeyedSlot(owner, req, this.stats, failAsMisses);
     const refused = sendRequest(backend, req, null, slot, 0);
@@ -79,15 +127,15 @@ export class Dispatcher {
     return slot;
   }
 
-  #retrieval(req: Request, owner: SlotOwner): Slot {
+  #retrieval(req: Request, owner: SlotOwner, backendFor: (key: Buffer) => Backend): Slot {
     const keys = req.keys;
     if (keys.length === 0) return new LocalSlot(owner, R.END); // `gat 10` with no key
-    if (keys.length === 1) return this.#keyed(req, owner, this.backendFor(keys[0]!), false);
+    if (keys.length === 1) return this.#keyed(req, owner, backendFor(keys[0]!), false);
     const owners = new Array<Backend>(keys.length);
-    const first = (owners[0] = this.backendFor(keys[0]!));
+    const first = (owners[0] = backendFor(keys[0]!));
     let single = true;
     for (let i = 1; i < keys.length; i++) {
-      const b = (owners[i] = this.backendFor(keys[i]!));
+      const b = (owners[i] = backendFor(keys[i]!));
       if (b !== first) single = false;
     }
     if (single) return this.#keyed(req, owner, first, true);
@@ -116,6 +164,7 @@ export class Dispatcher {
   #flushAll(req: Request, owner: SlotOwner): Slot {
     this.stats.cmdFlush++;
     if (!this.config.flushAll) return new LocalSlot(owner, req.noreply ? null : R.FLUSH_ALL_DISABLED);
+    if (this.migrationRunning()) return new LocalSlot(owner, req.noreply ? null : R.FLUSH_ALL_MIGRATING);
     const targets = this.#flushTargets;
     const slot = new FanoutSlot(owner, req, targets.length, this.stats);
     for (const b of targets) {

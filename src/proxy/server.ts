@@ -14,6 +14,8 @@ import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
 import { Replication } from '../replication/index.js';
 import { startAdmin } from './admin-endpoints.js';
+import { Migration } from '../migration/index.js';
+import type { PoolConfig } from '../config/types.js';
 
 export interface ProxyServer {
   close(): Promise<void>;
@@ -34,7 +36,10 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   const dispatcher = new Dispatcher(config, backends, stats);
   const replication = new Replication(config, dispatcher.router, backends, stats, logger);
   dispatcher.useReplication(replication.byPool);
-  const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, stats, logger) : undefined;
+  const migrations = startMigrations(pools, dispatcher, backends, stats, logger);
+  // Join a running migration in its phase before taking clients.
+  await Promise.all(migrations.map((m) => m?.start()));
+  const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, stats, logger, migrations) : undefined;
   const clients = new Set<ClientConnection>();
   let lastBinaryLog = 0;
 
@@ -109,6 +114,7 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const c of clients) c.destroy();
       await closed;
+      await Promise.all(migrations.map((m) => m?.close()));
       backends.close();
       await replication.close();
       await admin?.close();
@@ -118,6 +124,22 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   };
 
   return { close, addresses, stats, dispatcher };
+}
+
+/** A Migration per pool with a `migration:` block (undefined for the others), wired into the dispatcher. */
+function startMigrations(pools: readonly PoolConfig[], dispatcher: Dispatcher, backends: BackendPool, stats: ProxyStats, logger: Logger): (Migration | undefined)[] {
+  const migrations = pools.map((pool, p) => {
+    if (pool.migration === undefined) return undefined;
+    if (pool.groups.length > 1) {
+      throw new MemshiftError('MS_ERR_CONFIG', `pool "${pool.name}": migrating a pool with replica groups is not supported yet; migrate each group as its own pool, or rebuild groups with memshift sync`);
+    }
+    return new Migration(pool, p, dispatcher.router, backends, dispatcher, stats, logger);
+  });
+  if (migrations.some((m) => m !== undefined)) {
+    dispatcher.useMigration(migrations.map((m) => m?.route));
+    dispatcher.migrationRunning = () => migrations.some((m) => m?.running === true);
+  }
+  return migrations;
 }
 
 function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {

@@ -16,7 +16,10 @@ import type { ProxyStats } from '../proxy/stats.js';
 export interface GroupReader {
   /** Group indexes in the order this read should try them. */
   readonly order: readonly number[];
-  ownerIn(group: number, key: Buffer): Backend;
+  /** The key's owner in `group`; null: the group has nothing for it (a multi-get counts a miss). */
+  ownerIn(group: number, key: Buffer): Backend | null;
+  /** Called for each key a multi-get found, with the position in `order` it was found at. */
+  onHit?(keyIndex: number, attempt: number): void;
   /** Sends `req` (all keys, or the given key indexes) to `backend` as op `part` of `slot`; the refusal reply, or null when sent. */
   send(backend: Backend, req: Request, keyIndexes: readonly number[] | null, slot: Slot, part: number): Buffer | null;
 }
@@ -50,7 +53,9 @@ export class FailoverReadSlot extends Slot {
     const order = this.reader.order;
     while (this.#attempt < order.length) {
       const group = order[this.#attempt++]!;
-      const refused = this.reader.send(this.reader.ownerIn(group, this.req.hashKey!), this.req, null, this, group);
+      const backend = this.reader.ownerIn(group, this.req.hashKey!);
+      if (backend === null) continue;
+      const refused = this.reader.send(backend, this.req, null, this, group);
       if (refused === null) return;
       this.#lastError = refused;
     }
@@ -126,6 +131,7 @@ export class FailoverMultiGetSlot extends Slot {
     const byOwner = new Map<Backend, number[]>();
     for (const k of keys) {
       const b = this.reader.ownerIn(group, this.req.keys[k]!);
+      if (b === null) continue; // nothing there: stays a miss
       const list = byOwner.get(b);
       if (list) list.push(k);
       else byOwner.set(b, [k]);
@@ -146,6 +152,10 @@ export class FailoverMultiGetSlot extends Slot {
     if (isPrefix(reply, 0, 'SERVER_ERROR')) return this.onOpError(op, reply);
     const missing: number[] = [];
     placeValueBlocks(reply, this.req.keys, part.keys, this.#blocks, missing);
+    const onHit = this.reader.onHit;
+    if (onHit !== undefined && missing.length < part.keys.length) {
+      for (const k of part.keys) if (!missing.includes(k)) onHit.call(this.reader, k, part.attempt);
+    }
     if (this.onMisses && missing.length > 0) this.#dispatch(missing, part.attempt + 1);
     this.#settle();
   }

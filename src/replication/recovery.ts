@@ -8,27 +8,29 @@
  *
  * A full rebuild (the copy engine: copy from a healthy group, then verify) is needed when
  * - the backend restarted: its start time (`time − uptime`) or pid changed since memshift last saw it;
- * - memshift sees it for the first time, it holds no items, and the same owner in another group does;
  * - the failed-write log marked it (overflow, lost log, I/O error): what it missed is unknown.
+ * (A backend that restarted while no memshift watched it is not detected: run `memshift sync`.)
+ *
+ * The source group must stay healthy for the whole rebuild: verify makes the target equal to the
+ * source, so a source that misses writes meanwhile (a backend TKO, stopped, or logging failed
+ * writes) would teach the target its gaps. The rebuild is aborted then, and retried later.
  *
  * Several sidecars see the same restart. The first to `add` the lease key on the returning backend
  * itself runs the rebuild and touches the lease while it runs; the others keep the backend held
  * and poll until the leader writes the done key (or the lease lapses, and one of them takes over).
  * Both keys carry the backend's start time, so a later restart is a new rebuild. Keys under
- * `__memshift.` are memshift's own: rebuilds neither copy nor sweep them.
+ * `__memshift__` are memshift's own: rebuilds neither copy nor sweep them.
  */
 import type { Backend } from '../backend/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { PoolConfig } from '../config/types.js';
 import type { ContinuumRing } from '../routing/index.js';
-import { ReplyKind, isPrefix } from '../protocol/index.js';
+import { RESERVED_PREFIX, ReplyKind, isPrefix, isReserved } from '../protocol/index.js';
 import { Progress, syncServers, type ProgressSnapshot } from '../copy/index.js';
-import { backendRequest, backendStats, line } from './backend-request.js';
+import { backendRequest, backendStats, line } from '../backend/index.js';
 import type { Replay } from './replay.js';
 import type { WriteLog } from './write-log.js';
 
-export const INTERNAL_PREFIX = '__memshift.';
-const INTERNAL = Buffer.from(INTERNAL_PREFIX, 'latin1');
 const LEASE_TTL_SEC = 30;
 const DONE_TTL_SEC = 3_600;
 
@@ -75,8 +77,6 @@ interface Identity {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
-/** A key of memshift's own (rebuild leases): never copied, compared or swept. */
-export const isInternalKey = (key: Buffer): boolean => key.length >= INTERNAL.length && INTERNAL.equals(key.subarray(0, INTERNAL.length));
 
 export class Recovery {
   /** The last sync of each backend (running or finished), for GET /replication. */
@@ -121,7 +121,7 @@ export class Recovery {
   async #recover(group: number, backend: Backend): Promise<void> {
     let delay = this.#d.retryMinMs ?? 1_000;
     while (!this.#abort.signal.aborted && backend.state === 'up') {
-      const need = await this.#syncReason(group, backend);
+      const need = await this.#syncReason(backend);
       if (need === undefined) return; // no answer: it is down again; the next up starts over
       if (need === null || (await this.#sync(group, backend, need))) {
         await this.#d.replay.run(group, backend);
@@ -136,7 +136,7 @@ export class Recovery {
    * Why `backend` needs a full rebuild, and whether this process must run it alone (its own log lost
    * writes after another memshift's rebuild); null when it needs none; undefined when it did not answer.
    */
-  async #syncReason(group: number, backend: Backend): Promise<Need | null | undefined> {
+  async #syncReason(backend: Backend): Promise<Need | null | undefined> {
     const stats = await backendStats(backend);
     if (stats === null) return undefined;
     const id: Identity = { started: Number(stats.get('time')) - Number(stats.get('uptime')), pid: stats.get('pid') ?? '' };
@@ -152,28 +152,12 @@ export class Recovery {
       this.counters.restarts++;
       return { reason: 'it restarted (uptime reset)', solo: false };
     }
-    if (before === undefined && Number(stats.get('curr_items')) === 0 && (await this.#peersHoldItems(group))) {
-      return { reason: 'it holds no items while another group does', solo: false };
-    }
     return null;
   }
 
-  /** Any server of another (healthy) group holds items. */
-  async #peersHoldItems(group: number): Promise<boolean> {
-    for (let g = 0; g < this.#d.backends.length; g++) {
-      if (g === group) continue;
-      for (const peer of this.#d.backends[g]!) {
-        if (peer.state !== 'up' || this.#d.held.has(peer)) continue;
-        const s = await backendStats(peer);
-        if (s !== null && Number(s.get('curr_items')) > 0) return true;
-      }
-    }
-    return false;
-  }
-
   #keys(id: Identity): { lease: string; done: string } {
-    const base = `${INTERNAL_PREFIX}resync.${id.started}.${id.pid}`;
-    return { lease: `${base}.lease`, done: `${base}.done` };
+    const base = `${RESERVED_PREFIX}:resync:${id.started}:${id.pid}`;
+    return { lease: `${base}:lease`, done: `${base}:done` };
   }
 
   /** 'done', 'running' (a lease without done), 'none'; undefined when the backend did not answer. */
@@ -234,6 +218,19 @@ export class Recovery {
     const server = d.pool.groups[group]!.servers[index]!;
     const ring = d.ring(group);
     const progress = new Progress();
+    const sources = d.backends[source]!;
+    const logged = sources.map((b) => d.log.pending(b.address));
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    this.#abort.signal.addEventListener('abort', onClose);
+    const watch = setInterval(() => {
+      const bad = sources.find((b, i) => b.state !== 'up' || d.held.has(b) || d.log.pending(b.address) > logged[i]! || d.log.needsResync(b.address));
+      if (bad !== undefined && !abort.signal.aborted) {
+        status.error = `source ${bad.address} stopped being healthy`;
+        abort.abort();
+      }
+    }, 100);
+    watch.unref();
     const renew = setInterval(() => void backendRequest(backend, line(`touch ${k.lease} ${LEASE_TTL_SEC}`), ReplyKind.Line), (LEASE_TTL_SEC * 1000) / 3);
     renew.unref();
     d.logger.warn({ backend: backend.address, reason, from: status.source }, 'rebuilding backend from a healthy group');
@@ -241,13 +238,13 @@ export class Recovery {
       const report = await syncServers({
         sources: d.pool.groups[source]!.servers.map((s) => ({ host: s.host, port: s.port })),
         target: { host: server.host, port: server.port },
-        filter: (key) => !isInternalKey(key) && ring.ownerOf(key) === index,
+        filter: (key) => !isReserved(key) && ring.ownerOf(key) === index,
         rateKeysPerSec: d.pool.resync.rateKeysPerSec,
         verify: true,
         // The sync window: writes in flight when the copy ends land (or fail and are logged) within
         // the pool's timeout, on every sidecar; verify starts after them.
         beforeVerify: () => sleep(d.pool.timeoutMs),
-        signal: this.#abort.signal,
+        signal: abort.signal,
         progress,
         onProgress: (snap) => {
           status.progress = snap;
@@ -257,7 +254,7 @@ export class Recovery {
       const c = report.progress.counts;
       const t = report.progress.durations;
       d.logger.info({ backend: backend.address, ok: report.ok, ...c, ...t }, 'backend rebuild finished');
-      if (!report.ok) throw new Error(report.errors.sample[0] ?? (report.aborted ? 'aborted' : 'verify did not converge'));
+      if (!report.ok) throw new Error(report.aborted ? (status.error ?? 'aborted') : (report.errors.sample[0] ?? 'verify did not converge'));
       await this.#store(backend, 'set', k.done, DONE_TTL_SEC, d.instance);
       return finish(true);
     } catch (err) {
@@ -267,6 +264,8 @@ export class Recovery {
       return finish(false, (err as Error).message);
     } finally {
       clearInterval(renew);
+      clearInterval(watch);
+      this.#abort.signal.removeEventListener('abort', onClose);
       if (!solo) await backendRequest(backend, line(`delete ${k.lease}`), ReplyKind.Line);
     }
   }

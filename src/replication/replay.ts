@@ -13,7 +13,7 @@
  * value. Keys travel base64-encoded in meta commands, so any key bytes work.
  */
 import type { Backend } from '../backend/index.js';
-import { backendRequest as request, line } from './backend-request.js';
+import { backendRequest as request, line } from '../backend/index.js';
 import { ReplyKind, isPrefix, tokenNumber } from '../protocol/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { WriteLog } from './write-log.js';

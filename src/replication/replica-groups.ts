@@ -17,7 +17,7 @@
  *   belongs to the group a later `cas` runs on.
  * Every write a group missed is reported to `missed` for the failed-write log.
  */
-import { Cmd, Request, ReplyKind } from '../protocol/index.js';
+import { Cmd, ReplyKind, fansOut, followUp, hasFlag, type Request } from '../protocol/index.js';
 import { sendRequest } from '../proxy/send-request.js';
 import { Op, type Backend, type OpHandler } from '../backend/index.js';
 import type { PoolConfig } from '../config/types.js';
@@ -122,58 +122,6 @@ export class ReplicaGroups {
     if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, primary), refused);
     return slot;
   }
-}
-
-/** The meta flag `flag` (its first byte) is on the request line. */
-function hasFlag(req: Request, flag: number): boolean {
-  const line = req.line;
-  if (line === null) return false;
-  for (let i = 1; i < line.length; i++) if (line[i] === flag && line[i - 1] === 0x20) return true;
-  return false;
-}
-
-/** Writes that mean the same on every group, whatever it holds. */
-function fansOut(req: Request): boolean {
-  switch (req.cmd) {
-    case Cmd.Set:
-    case Cmd.Delete:
-    case Cmd.Touch:
-    case Cmd.MetaDelete:
-      return true;
-    case Cmd.MetaSet:
-      return req.tooLarge || (!hasFlag(req, 0x43 /* C */) && !hasFlag(req, 0x4d /* M */)) || hasMode(req, 0x53 /* MS */);
-    default:
-      return false;
-  }
-}
-
-function hasMode(req: Request, mode: number): boolean {
-  const line = req.line!;
-  const at = line.indexOf(' M');
-  return at >= 0 && line[at + 2] === mode && !hasFlag(req, 0x43);
-}
-
-/** What the other groups get after the primary applied `req`: the same value as a set, or a delete. */
-function followUp(req: Request): Request {
-  const key = req.keys[0]!;
-  if (req.cmd >= Cmd.MetaGet) {
-    // Meta: the key may be base64 (`b`), so the delete is a meta delete with the same key form.
-    const copy = new Request(Cmd.MetaDelete);
-    copy.keys = [key];
-    copy.hashKey = req.hashKey;
-    copy.line = Buffer.concat([Buffer.from('md '), key, Buffer.from(hasFlag(req, 0x62) ? ' b' : '')]);
-    return copy;
-  }
-  const setsValue = req.value !== null && req.cmd !== Cmd.Append && req.cmd !== Cmd.Prepend;
-  const copy = new Request(setsValue ? Cmd.Set : Cmd.Delete);
-  copy.keys = [key];
-  copy.hashKey = req.hashKey;
-  if (setsValue) {
-    copy.flags = req.flags;
-    copy.exptime = req.exptime;
-    copy.value = req.value;
-  }
-  return copy;
 }
 
 function backgroundWrite(missed: MissedWrite, group: number, req: Request): OpHandler {

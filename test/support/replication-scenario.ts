@@ -16,7 +16,7 @@ interface Item {
 
 /**
  * Every item of a group, from metadump plus a get per key: key -> value, flags, absolute expiry.
- * memshift's own keys (`__memshift.*`, rebuild leases) are left out.
+ * memshift's own keys (`__memshift__*`, rebuild leases) are left out.
  */
 export async function groupItems(servers: ServerHandle[]): Promise<Map<string, Item>> {
   const items = new Map<string, Item>();
@@ -27,7 +27,7 @@ export async function groupItems(servers: ServerHandle[]): Promise<Map<string, I
     const exps = new Map<string, number>();
     for (const l of dump.split('\n')) {
       const m = /^key=(\S+) exp=(-?\d+)/.exec(l);
-      if (m && !m[1]!.startsWith('__memshift.')) exps.set(decodeURIComponent(m[1]!), Number(m[2]));
+      if (m && !m[1]!.startsWith('__memshift__')) exps.set(decodeURIComponent(m[1]!), Number(m[2]));
     }
     for (const [key, exp] of exps) {
       const r = await c.request(`get ${key}`);

@@ -3,7 +3,8 @@
  * and recovery talk to a backend without a connection of their own. Null when the backend refuses
  * the op (down, queue full) or the op fails (timeout, close).
  */
-import { Op, type Backend, type OpHandler } from '../backend/index.js';
+import { Op, type OpHandler } from './connection.js';
+import type { Backend } from './pool.js';
 import { ReplyKind } from '../protocol/index.js';
 
 export function backendRequest(backend: Backend, bytes: Buffer, kind: ReplyKind): Promise<Buffer | null> {

@@ -1,0 +1,40 @@
+/**
+ * The migration's admin endpoints:
+ *   GET  /migration                      status (id, phase, counts, t_copy_s … t_total_s); {"phase": null} when none ran
+ *   POST /migration/{start,pause,resume,abort}   body {"pool": "..."} when several pools migrate; bearer token
+ * A control action goes through the shared record, so every sidecar sees it; one the phase does
+ * not allow (an abort after cutover) answers 409 with the reason.
+ */
+import { AdminHttpError, type AdminServer } from '../admin/index.js';
+import { control, type Migration, type MigrationStatus } from './index.js';
+import { PhaseError } from './phases.js';
+
+const ACTIONS = ['start', 'pause', 'resume', 'abort'] as const;
+
+export function migrationStatus(migrations: readonly Migration[]): { phase: null } | (MigrationStatus & { pools: MigrationStatus[] }) {
+  const all = migrations.map((m) => m.status());
+  const shown = all.find((s) => s.phase !== null);
+  if (shown === undefined) return { phase: null };
+  return { ...shown, pools: all };
+}
+
+export function registerMigration(admin: AdminServer, migrations: readonly Migration[]): void {
+  admin.get('/migration', () => ({ status: 200, body: migrationStatus(migrations) }));
+  for (const action of ACTIONS) {
+    admin.post(`/migration/${action}`, async (req) => {
+      const body = (req.body ?? {}) as { pool?: unknown };
+      const pool = typeof body.pool === 'string' ? body.pool : undefined;
+      const m = pool === undefined ? (migrations.length === 1 ? migrations[0] : undefined) : migrations.find((x) => x.pool.name === pool);
+      if (m === undefined) {
+        const known = migrations.map((x) => x.pool.name);
+        throw new AdminHttpError(404, known.length === 0 ? 'no pool has a migration configured' : `name the pool: {"pool": one of ${known.map((n) => `"${n}"`).join(', ')}}`);
+      }
+      try {
+        return { status: 200, body: await control(m, action) };
+      } catch (err) {
+        if (err instanceof PhaseError) throw new AdminHttpError(409, err.message);
+        throw err;
+      }
+    });
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The copy engine's meta operations (mg, ms, md) over the proxy's own backend connections, so a
+ * read's backfill uses the same CAS-guarded `add` and re-check as the background copy (copier.ts)
+ * without a connection of its own. A failed or refused request rejects, as MetaClient's do.
+ */
+import { backendRequest, type Backend } from '../backend/index.js';
+import { ReplyKind } from '../protocol/index.js';
+import { keyToken, type MetaOps, type MetaReply } from '../copy/index.js';
+
+const CRLF = Buffer.from('\r\n');
+
+function parse(reply: Buffer): MetaReply {
+  const nl = reply.indexOf(CRLF);
+  const words = reply.subarray(0, nl).toString('latin1').split(' ');
+  const status = words[0]!;
+  if (status === 'VA') {
+    const len = Number(words[1]);
+    return { status, flags: words.slice(2), value: reply.subarray(nl + 2, nl + 2 + len) };
+  }
+  return { status, flags: words.slice(1), value: null };
+}
+
+export class BackendMeta implements MetaOps {
+  constructor(readonly backend: Backend) {}
+
+  async #meta(cmd: string, key: Buffer, flags: string, value: Buffer | null): Promise<MetaReply> {
+    const t = keyToken(key);
+    const f = t.base64 ? (flags.length > 0 ? `${flags} b` : 'b') : flags;
+    const head = Buffer.from(`${cmd} ${t.token.toString('latin1')}${value === null ? '' : ` ${value.length}`}${f.length > 0 ? ` ${f}` : ''}\r\n`, 'latin1');
+    const reply = await backendRequest(this.backend, value === null ? head : Buffer.concat([head, value, CRLF]), ReplyKind.Meta);
+    if (reply === null) throw new Error(`${this.backend.address}: ${cmd} failed`);
+    const parsed = parse(reply);
+    if (parsed.status.endsWith('ERROR')) throw new Error(`${this.backend.address}: ${reply.toString('latin1').trim()}`);
+    return parsed;
+  }
+
+  mg(key: Buffer, flags: string): Promise<MetaReply> {
+    return this.#meta('mg', key, flags, null);
+  }
+
+  ms(key: Buffer, value: Buffer, flags: string): Promise<MetaReply> {
+    return this.#meta('ms', key, flags, value);
+  }
+
+  md(key: Buffer, flags: string): Promise<MetaReply> {
+    return this.#meta('md', key, flags, null);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * One pool's migration in this process: it reads the shared record every `pollMs`, routes by the
+ * record's phase (route.ts), and, while it holds the lease, drives the phase machine (phases.ts)
+ * and runs the background jobs (jobs.ts). Every sidecar runs the same code; exactly one of them
+ * holds the lease at a time, and another takes over when it dies (the lease lapses).
+ *
+ *   every poll:  read record ─► adopt a higher seq ─► route.mode = routeMode(phase)
+ *   leader:      renew lease ─► start (when due) ─► tick (settle) ─► the phase's job ─► publish
+ */
+import { hostname } from 'node:os';
+import type { Backend, BackendPool } from '../backend/index.js';
+import type { MigrationConfig, PoolConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Dispatcher } from '../proxy/dispatcher.js';
+import type { ProxyStats } from '../proxy/stats.js';
+import { createRing, type Router } from '../routing/index.js';
+import { MovedArcs } from './arcs.js';
+import { copyAndVerify, deleteMoved, movingServers } from './jobs.js';
+import { PhaseError, durations, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
+import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
+import { MigrationRoute } from './route.js';
+
+export { MigrationRoute } from './route.js';
+export { PhaseError } from './phases.js';
+
+const INSTANCE = `${hostname()}:${process.pid}`;
+/** Test hook: shifts this process's clock (MEMSHIFT_CLOCK_SKEW_MS) to show skew does not matter. */
+const SKEW = Number(process.env.MEMSHIFT_CLOCK_SKEW_MS ?? 0) || 0;
+const now = (): number => Date.now() + SKEW;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+export interface MigrationStatus {
+  pool: string;
+  id: string;
+  phase: Phase | null;
+  paused: boolean;
+  rolled_back: boolean;
+  leader: string | null;
+  this_process_leads: boolean;
+  counts: MigrationRecord['counts'];
+  t_copy_s: number | null;
+  t_sync_s: number | null;
+  t_verify_s: number | null;
+  t_total_s: number | null;
+  t_cleanup_s: number | null;
+  progress: { phase: string; expected: number | null; walked: number; eta_s: number | null } | null;
+  verify: MigrationRecord['verify'];
+  moved_share: number;
+  route: MigrationRoute['counters'];
+}
+
+export class Migration {
+  readonly route: MigrationRoute;
+  readonly arcs: MovedArcs;
+  record: MigrationRecord | null = null;
+  readonly #m: MigrationConfig;
+  readonly #store: RecordStore;
+  readonly #lease: Lease;
+  #job: { phase: Phase; abort: AbortController } | null = null;
+  #progress: MigrationStatus['progress'] = null;
+  #lastPublish = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(
+    readonly pool: PoolConfig,
+    p: number,
+    router: Router,
+    backends: BackendPool,
+    dispatcher: Dispatcher,
+    stats: ProxyStats,
+    readonly logger: Logger,
+    readonly pollMs = 500,
+  ) {
+    this.#m = pool.migration!;
+    const from = this.#m.from[0]!.servers;
+    const oldRing = createRing({ ...pool, name: `${pool.name} (from)`, servers: from });
+    this.arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
+    const oldBackends = backends.byMigration[p]![0]!;
+    const newBackends = backends.byPool[p]!;
+    this.route = new MigrationRoute(this.arcs, oldBackends, newBackends, dispatcher, stats);
+    const all = [...new Set<Backend>([...newBackends, ...oldBackends])];
+    this.#store = new RecordStore(pool.name, this.#m.id, all);
+    const leaseServer = [...newBackends].sort((a, b) => (a.address < b.address ? -1 : 1))[0]!;
+    this.#lease = new Lease(pool.name, leaseServer, `${INSTANCE}:${this.#m.id}`);
+  }
+
+  /** Reads the record once (before the listeners open), then polls. */
+  async start(): Promise<void> {
+    await Promise.race([this.#poll(), sleep(3_000)]);
+    const loop = async (): Promise<void> => {
+      if (this.#closed) return;
+      try {
+        await this.#poll();
+        await this.#lead();
+      } catch (err) {
+        this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'migration loop failed');
+      }
+      if (!this.#closed) this.#timer = setTimeout(() => void loop(), this.pollMs);
+    };
+    this.#timer = setTimeout(() => void loop(), this.pollMs);
+  }
+
+  get running(): boolean {
+    return this.record !== null && isActive(this.record);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#job?.abort.abort();
+    await this.#lease.release().catch(() => {});
+  }
+
+  #adopt(r: MigrationRecord): void {
+    const before = this.record?.phase;
+    this.record = r;
+    this.route.mode = routeMode(r);
+    if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
+  }
+
+  async #poll(): Promise<void> {
+    const r = await this.#store.read();
+    if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r);
+  }
+
+  /** Applies an event to the record and publishes it (any sidecar may: pause, resume, abort, start). */
+  async apply(event: PhaseEvent): Promise<MigrationRecord> {
+    await this.#poll();
+    const base = this.record ?? this.#fresh();
+    const changed = next(base, event, now(), this.#m.settleMs);
+    if (changed !== base) await this.#publish(changed);
+    return this.record!;
+  }
+
+  #fresh(): MigrationRecord {
+    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now() };
+  }
+
+  async #publish(r: MigrationRecord): Promise<void> {
+    const rec: MigrationRecord = { ...r, counts: { ...r.counts, backfilled: Math.max(r.counts.backfilled, this.route.counters.backfilled) }, updatedAt: now() };
+    this.#adopt(rec);
+    this.#lastPublish = Date.now();
+    const stored = await this.#store.publish(rec);
+    if (stored === 0) this.logger.warn({ pool: this.pool.name, id: rec.id }, 'migration record not stored on any server');
+  }
+
+  async #lead(): Promise<void> {
+    if (!(await this.#lease.acquire())) {
+      if (this.#job !== null) {
+        this.#job.abort.abort();
+        this.#job = null;
+      }
+      return;
+    }
+    let r = this.record;
+    if (r === null) {
+      if (this.#m.startAt !== null && now() < this.#m.startAt) return;
+      r = next(this.#fresh(), { type: 'start' }, now(), this.#m.settleMs);
+      await this.#publish({ ...r, leader: this.#lease.holder });
+      return;
+    }
+    if (r.leader !== this.#lease.holder) await this.#publish({ ...r, leader: this.#lease.holder, seq: r.seq + 1 });
+    if (r.phase === 'planned' && !r.paused && (this.#m.startAt === null || now() >= this.#m.startAt)) return this.apply({ type: 'start' }).then(() => {});
+    const ticked = next(this.record!, { type: 'tick' }, now(), this.#m.settleMs);
+    if (ticked !== this.record) await this.#publish(ticked);
+    this.#ensureJob();
+    if (Date.now() - this.#lastPublish > 3_000) await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
+  }
+
+  /** Starts the job of the current phase when none runs; stops one that no longer fits. */
+  #ensureJob(): void {
+    const r = this.record!;
+    const want: Phase | null = r.paused ? null : r.phase === 'copy' || r.phase === 'verify' || r.phase === 'cleanup' || (r.phase === 'aborted' && r.rolledBack && r.counts.cleaned >= 0 && !this.#abortCleaned) ? r.phase : null;
+    if (this.#job !== null) {
+      const fits = want === this.#job.phase || (this.#job.phase === 'copy' && (r.phase === 'dual_read' || r.phase === 'verify'));
+      if (fits) return;
+      this.#job.abort.abort();
+      this.#job = null;
+    }
+    if (want === null) return;
+    const abort = new AbortController();
+    const job = { phase: want, abort };
+    this.#job = job;
+    const done = (): void => {
+      if (this.#job === job) this.#job = null;
+    };
+    const run = want === 'cleanup' ? this.#cleanup(abort.signal, 'old') : want === 'aborted' ? this.#cleanup(abort.signal, 'new') : this.#copyVerify(want === 'copy', abort.signal);
+    void run
+      .catch((err: unknown) => this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying'))
+      .finally(done);
+  }
+
+  #abortCleaned = false;
+
+  async #copyVerify(copy: boolean, signal: AbortSignal): Promise<void> {
+    const report = await copyAndVerify({
+      arcs: this.arcs,
+      copy,
+      rateKeysPerSec: this.#m.rateKeysPerSec,
+      ...(this.#m.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#m.rateBytesPerSec }),
+      signal,
+      onProgress: (s) => {
+        this.#progress = { phase: s.phase, expected: s.expected, walked: s.counts.walked, eta_s: s.etaSec };
+        const c = s.counts;
+        const counts = { ...this.record!.counts, scanned: c.scanned, copied: c.copied, skipped: c.skipped, verified: c.verified, mismatched: c.mismatched, repaired: c.repaired, errors: c.errors };
+        this.record = { ...this.record!, counts };
+      },
+      beforeVerify: async () => {
+        // The copy is done: every sidecar reads dual once the record says so, and verify starts after settle.
+        if (copy) await this.apply({ type: 'copied' });
+        while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.pollMs);
+      },
+      settleMs: Math.min(2_000, this.#m.settleMs),
+    });
+    if (signal.aborted) return;
+    const v = report.verify;
+    if (v !== null && report.ok) {
+      await this.#publish({ ...this.record!, verify: { passes: v.passes.length, left: 0, note: 'the last pass found no difference' } });
+      await this.apply({ type: 'verified' });
+      return;
+    }
+    const left = v?.left.count ?? 0;
+    const note = `${left} keys still differed or could not be read after ${v?.passes.length ?? 0} passes (${report.errors.sample[0] ?? 'under write load'}); they were deleted from the new owner where they differed, and verify runs again`;
+    await this.#publish({ ...this.record!, verify: { passes: v?.passes.length ?? 0, left, note } });
+    await sleep(1_000);
+  }
+
+  async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
+    const { losing, gaining } = movingServers(this.arcs);
+    const arcs = this.arcs;
+    const errors = await deleteMoved({
+      servers: side === 'old' ? losing : gaining,
+      filter: (k) => arcs.moved(arcs.locate(k)),
+      signal,
+      onDeleted: (n) => {
+        this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
+      },
+    });
+    if (signal.aborted) return;
+    if (errors > 0) throw new Error(`${errors} deletes failed`);
+    if (side === 'old') await this.apply({ type: 'cleaned' });
+    else {
+      this.#abortCleaned = true;
+      await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
+    }
+  }
+
+  status(): MigrationStatus {
+    const r = this.record;
+    const d = r === null ? null : durations(r.times);
+    return {
+      pool: this.pool.name,
+      id: this.#m.id,
+      phase: r?.phase ?? null,
+      paused: r?.paused ?? false,
+      rolled_back: r?.rolledBack ?? false,
+      leader: r?.leader ?? null,
+      this_process_leads: this.#lease.held,
+      counts: { ...(r?.counts ?? emptyCounts()), backfilled: Math.max(r?.counts.backfilled ?? 0, this.route.counters.backfilled) },
+      t_copy_s: d?.t_copy_s ?? null,
+      t_sync_s: d?.t_sync_s ?? null,
+      t_verify_s: d?.t_verify_s ?? null,
+      t_total_s: d?.t_total_s ?? null,
+      t_cleanup_s: d?.t_cleanup_s ?? null,
+      progress: this.#progress,
+      verify: r?.verify ?? null,
+      moved_share: this.arcs.movedShare,
+      route: { ...this.route.counters },
+    };
+  }
+}
+
+/** Control from the admin API; PhaseError for an event the phase does not allow. */
+export async function control(m: Migration, action: 'start' | 'pause' | 'resume' | 'abort'): Promise<MigrationStatus> {
+  await m.apply({ type: action });
+  return m.status();
+}
+
+export { isActive };
+export type { PhaseError as MigrationPhaseError };

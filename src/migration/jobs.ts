@@ -1,0 +1,103 @@
+/**
+ * The background work of a migration, run by the lease holder only, each on the copy engine:
+ *
+ *   copyAndVerify  copy phase: copy every moved key from its old owner to its new owner (CAS-guarded
+ *                  add + re-check), then `beforeVerify` (the leader moves to dual_read and waits for
+ *                  verify), then verify: a full pass with an orphan sweep of the new owners, and
+ *                  incremental passes. `copy: false` runs verify only (lazy copy, or a resumed verify).
+ *   deleteMoved    cleanup: delete the moved keys from the old owners (or, after an abort, from the
+ *                  new owners), walking each with metadump.
+ */
+import { MetaClient, Progress, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
+import { isReserved } from '../protocol/index.js';
+import type { ServerSpec } from '../config/types.js';
+import type { MovedArcs } from './arcs.js';
+
+const endpoint = (s: ServerSpec): Endpoint => ({ host: s.host, port: s.port });
+
+/** Old servers that lose keys, and new servers that gain keys. */
+export function movingServers(arcs: MovedArcs): { losing: ServerSpec[]; gaining: ServerSpec[] } {
+  const losing = new Set<number>();
+  const gaining = new Set<number>();
+  for (let i = 0; i < arcs.size; i++) {
+    if (!arcs.moved(i)) continue;
+    losing.add(arcs.oldOwner(i));
+    gaining.add(arcs.newOwner(i));
+  }
+  return { losing: [...losing].sort((a, b) => a - b).map((i) => arcs.oldServers[i]!), gaining: [...gaining].sort((a, b) => a - b).map((i) => arcs.newServers[i]!) };
+}
+
+export interface CopyJobOptions {
+  arcs: MovedArcs;
+  copy: boolean;
+  rateKeysPerSec: number;
+  rateBytesPerSec?: number;
+  signal: AbortSignal;
+  onProgress: (snapshot: ProgressSnapshot) => void;
+  beforeVerify: () => Promise<void>;
+  maxVerifyPasses?: number;
+  settleMs?: number;
+}
+
+export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
+  const { arcs } = o;
+  const { losing, gaining } = movingServers(arcs);
+  const targets = arcs.newServers.map(endpoint);
+  return syncServers({
+    sources: losing.map(endpoint),
+    target: (key) => targets[arcs.newOwner(arcs.locate(key))]!,
+    filter: (key) => !isReserved(key) && arcs.moved(arcs.locate(key)),
+    copy: o.copy,
+    verify: true,
+    rateKeysPerSec: o.rateKeysPerSec,
+    ...(o.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: o.rateBytesPerSec }),
+    signal: o.signal,
+    orphanSweep: gaining.map(endpoint),
+    progress: new Progress(),
+    onProgress: o.onProgress,
+    progressIntervalMs: 500,
+    beforeVerify: o.beforeVerify,
+    maxVerifyPasses: o.maxVerifyPasses ?? 8,
+    ...(o.settleMs === undefined ? {} : { settleMs: o.settleMs }),
+  });
+}
+
+export interface DeleteJobOptions {
+  servers: readonly ServerSpec[];
+  /** Keys to delete (already excludes reserved keys). */
+  filter: (key: Buffer) => boolean;
+  signal: AbortSignal;
+  onDeleted: (n: number) => void;
+}
+
+/** Deletes every key that passes `filter` from `servers`; resolves to the number of errors. */
+export async function deleteMoved(o: DeleteJobOptions): Promise<number> {
+  let errors = 0;
+  for (const s of o.servers) {
+    const client = new MetaClient(endpoint(s));
+    try {
+      const scan = scanServer(endpoint(s), { filter: (k) => !isReserved(k) && o.filter(k), signal: o.signal });
+      let batch: Promise<unknown>[] = [];
+      for await (const entry of scan) {
+        batch.push(
+          client.md(entry.key, '').then(
+            (r) => {
+              if (r.status === 'HD') o.onDeleted(1);
+            },
+            () => void errors++,
+          ),
+        );
+        if (batch.length >= 64) {
+          await Promise.all(batch);
+          batch = [];
+        }
+      }
+      await Promise.all(batch);
+    } catch {
+      if (!o.signal.aborted) errors++;
+    } finally {
+      client.close();
+    }
+  }
+  return errors;
+}

@@ -1,0 +1,135 @@
+/**
+ * The migration's shared state, kept in the cache tier itself so that every sidecar agrees:
+ *
+ *   __memshift__:migration:<pool>   the record (JSON): the phase state, times, counts. Written with
+ *                                   `set` to every old and new server; a reader keeps the answer
+ *                                   with the highest `seq`. The leader re-publishes it every few
+ *                                   seconds, since a cache may evict it. A missing record means
+ *                                   "ask again", never "no migration".
+ *   __memshift__:lease:<pool>       who runs the copy and verify: `add` with a TTL on the first new
+ *                                   server (the lease server), renewed with gets + cas while held,
+ *                                   so only the holder extends it; another sidecar takes over when
+ *                                   it lapses.
+ *
+ * Clients cannot read or write keys under `__memshift__` (the proxy answers CLIENT_ERROR).
+ */
+import { backendRequest, line, type Backend } from '../backend/index.js';
+import { RESERVED_PREFIX, ReplyKind, isPrefix } from '../protocol/index.js';
+import type { PhaseState } from './phases.js';
+
+export interface MigrationCounts {
+  scanned: number;
+  copied: number;
+  skipped: number;
+  verified: number;
+  mismatched: number;
+  repaired: number;
+  /** Reads of moved keys that the new owner missed and were copied from the old one. */
+  backfilled: number;
+  errors: number;
+  /** Moved keys deleted from the old owners in cleanup (from the new owners after an abort). */
+  cleaned: number;
+}
+
+export interface MigrationRecord extends PhaseState {
+  pool: string;
+  counts: MigrationCounts;
+  /** What verify left and how it ended (after its pass cap). */
+  verify: { passes: number; left: number; note: string } | null;
+  /** The sidecar running the copy and verify, as it names itself. */
+  leader: string | null;
+  /** Leader clock, ms. */
+  updatedAt: number;
+}
+
+export function emptyCounts(): MigrationCounts {
+  return { scanned: 0, copied: 0, skipped: 0, verified: 0, mismatched: 0, repaired: 0, backfilled: 0, errors: 0, cleaned: 0 };
+}
+
+const recordKey = (pool: string): string => `${RESERVED_PREFIX}:migration:${pool}`;
+const leaseKey = (pool: string): string => `${RESERVED_PREFIX}:lease:${pool}`;
+
+function parseRecord(reply: Buffer, key: string, id: string): MigrationRecord | null {
+  const text = reply.toString('utf8');
+  if (!text.startsWith(`VALUE ${key} `)) return null;
+  const body = text.slice(text.indexOf('\r\n') + 2, text.lastIndexOf('\r\nEND'));
+  try {
+    const r = JSON.parse(body) as MigrationRecord;
+    return r.id === id && typeof r.seq === 'number' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+export class RecordStore {
+  readonly #key: string;
+
+  constructor(
+    readonly pool: string,
+    readonly id: string,
+    /** Every old and new server of the pool. */
+    readonly servers: readonly Backend[],
+  ) {
+    this.#key = recordKey(pool);
+  }
+
+  /** The record with the highest seq; null when servers answered without one; undefined when none answered. */
+  async read(): Promise<MigrationRecord | null | undefined> {
+    const replies = await Promise.all(this.servers.map((b) => backendRequest(b, line(`get ${this.#key}`), ReplyKind.Retrieval)));
+    let best: MigrationRecord | null | undefined;
+    for (const r of replies) {
+      if (r === null || !isPrefix(r, 0, 'VALUE') && !isPrefix(r, 0, 'END')) continue;
+      const rec = parseRecord(r, this.#key, this.id);
+      if (best === undefined) best = null;
+      if (rec !== null && (best === null || rec.seq > best.seq)) best = rec;
+    }
+    return best;
+  }
+
+  /** Writes the record to every server; resolves to how many stored it. */
+  async publish(record: MigrationRecord): Promise<number> {
+    const body = Buffer.from(JSON.stringify(record), 'utf8');
+    const req = Buffer.concat([line(`set ${this.#key} 0 0 ${body.length}`), body, line('')]);
+    const replies = await Promise.all(this.servers.map((b) => backendRequest(b, req, ReplyKind.Line)));
+    return replies.filter((r) => r !== null && isPrefix(r, 0, 'STORED')).length;
+  }
+}
+
+export class Lease {
+  readonly #key: string;
+  held = false;
+
+  constructor(
+    readonly pool: string,
+    readonly server: Backend,
+    readonly holder: string,
+    readonly ttlSec = 10,
+  ) {
+    this.#key = leaseKey(pool);
+  }
+
+  /** Takes the lease if it is free, or keeps it if this process holds it; true when held. */
+  async acquire(): Promise<boolean> {
+    const v = Buffer.from(this.holder, 'utf8');
+    const r = await backendRequest(this.server, Buffer.concat([line(`add ${this.#key} 0 ${this.ttlSec} ${v.length}`), v, line('')]), ReplyKind.Line);
+    if (r !== null && isPrefix(r, 0, 'STORED')) return (this.held = true);
+    return (this.held = await this.renew());
+  }
+
+  /** Extends the lease only if this process still holds it (gets + cas). */
+  async renew(): Promise<boolean> {
+    const r = await backendRequest(this.server, line(`gets ${this.#key}`), ReplyKind.Retrieval);
+    if (r === null) return (this.held = false);
+    const m = /^VALUE \S+ \d+ (\d+) (\d+)\r\n/.exec(r.toString('latin1'));
+    if (m === null) return (this.held = false);
+    const value = r.subarray(r.indexOf('\r\n') + 2, r.indexOf('\r\n') + 2 + Number(m[1]));
+    if (value.toString('utf8') !== this.holder) return (this.held = false);
+    const c = await backendRequest(this.server, Buffer.concat([line(`cas ${this.#key} 0 ${this.ttlSec} ${value.length} ${m[2]}`), value, line('')]), ReplyKind.Line);
+    return (this.held = c !== null && isPrefix(c, 0, 'STORED'));
+  }
+
+  async release(): Promise<void> {
+    if (this.held && (await this.renew())) await backendRequest(this.server, line(`delete ${this.#key}`), ReplyKind.Line);
+    this.held = false;
+  }
+}
