@@ -57,6 +57,13 @@ export interface CopyKeyOptions {
   beforeWrite?: (bytes: number) => Promise<void>;
   /** Unix seconds now (default Date.now). */
   nowSec?: () => number;
+  /**
+   * The target may hold values that are not newer than the source's (a migration: sidecars that
+   * had not started dual-writing wrote the old owner only). When the add finds the key, the
+   * target's value is compared with the one read, and a different one is deleted (by its CAS) and
+   * the add tried once more: when in doubt, delete.
+   */
+  distrustTarget?: boolean;
 }
 
 function errorOf(err: unknown): Error {
@@ -99,12 +106,25 @@ export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opt
   const value = read.value;
   if (opts.beforeWrite !== undefined) await opts.beforeWrite(value.length);
   let written;
-  try {
-    written = await target.ms(key, value, `T${ttl} F${flags} ME c`);
-  } catch (err) {
-    // SERVER_ERROR (out of memory, too large): nothing was stored. Anything else: we cannot know.
-    const undone = isCopyError(err, 'COPY_SERVER_ERROR') ? null : await undo(target, key, null);
-    return { outcome: 'error', bytes: value.length, sourceCas: cas, error: errorOf(err), stale: undone !== null };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      written = await target.ms(key, value, `T${ttl} F${flags} ME c`);
+    } catch (err) {
+      // SERVER_ERROR (out of memory, too large): nothing was stored. Anything else: we cannot know.
+      const undone = isCopyError(err, 'COPY_SERVER_ERROR') ? null : await undo(target, key, null);
+      return { outcome: 'error', bytes: value.length, sourceCas: cas, error: errorOf(err), stale: undone !== null };
+    }
+    if (written.status !== 'NS' || opts.distrustTarget !== true || attempt > 0) break;
+    let there;
+    try {
+      there = await target.mg(key, 'v f c u');
+    } catch (err) {
+      return { outcome: 'error', bytes: 0, sourceCas: cas, error: errorOf(err) };
+    }
+    if (there.status !== 'VA') continue; // gone meanwhile: add again
+    if (there.value !== null && there.value.equals(value) && flagNumber(there, 'f') === flags) break;
+    const undone = await undo(target, key, flagNumber(there, 'c'));
+    if (undone !== null) return { outcome: 'error', bytes: 0, sourceCas: cas, error: undone };
   }
   if (written.status === 'NS') return { outcome: 'skipped', bytes: 0, sourceCas: cas };
   if (written.status !== 'HD') return { outcome: 'error', bytes: 0, sourceCas: cas, error: new Error(`ms answered ${written.status}`) };

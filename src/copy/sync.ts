@@ -45,6 +45,8 @@ export interface SyncOptions {
   verify: boolean;
   /** false: no copy pass, straight to `beforeVerify` and verify (a lazy migration, or a resumed verify). */
   copy?: boolean;
+  /** The copy compares a key the target already holds and replaces a different one (copier.ts). */
+  distrustTarget?: boolean;
   signal?: AbortSignal;
   /** Called every `progressIntervalMs` (default 1000) and once at the end. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
@@ -176,7 +178,7 @@ export async function syncServers(opts: SyncOptions): Promise<SyncReport> {
           progress.add('scanned');
           updateWalked();
           const target = engine.client(engine.targetFor(entry.key));
-          countOutcome(engine, entry, await copyKey(engine.client(source), target, entry.key, { dumpExp: entry.exp, beforeWrite: engine.beforeWrite }));
+          countOutcome(engine, entry, await copyKey(engine.client(source), target, entry.key, { dumpExp: entry.exp, beforeWrite: engine.beforeWrite, distrustTarget: opts.distrustTarget === true }));
         });
       } catch (err) {
         if (!isCopyError(err, 'COPY_ABORTED')) {

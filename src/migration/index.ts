@@ -15,7 +15,7 @@ import type { Dispatcher } from '../proxy/dispatcher.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { createRing, type Router } from '../routing/index.js';
 import { MovedArcs } from './arcs.js';
-import { copyAndVerify, deleteMoved, movingServers } from './jobs.js';
+import { copyAndVerify, deleteMoved, movingServers, reconcileNew } from './jobs.js';
 import { PhaseError, durations, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
 import { MigrationRoute } from './route.js';
@@ -171,7 +171,13 @@ export class Migration {
   /** Starts the job of the current phase when none runs; stops one that no longer fits. */
   #ensureJob(): void {
     const r = this.record!;
-    const want: Phase | null = r.paused ? null : r.phase === 'copy' || r.phase === 'verify' || r.phase === 'cleanup' || (r.phase === 'aborted' && r.rolledBack && r.counts.cleaned >= 0 && !this.#abortCleaned) ? r.phase : null;
+    const settled = now() - r.since >= this.#m.settleMs;
+    const lazyReconcile = r.phase === 'dual_write' && r.copy === 'lazy' && settled;
+    const want: Phase | null = r.paused
+      ? null
+      : r.phase === 'copy' || r.phase === 'verify' || r.phase === 'cleanup' || lazyReconcile || (r.phase === 'aborted' && r.rolledBack && !this.#abortCleaned)
+        ? r.phase
+        : null;
     if (this.#job !== null) {
       const fits = want === this.#job.phase || (this.#job.phase === 'copy' && (r.phase === 'dual_read' || r.phase === 'verify'));
       if (fits) return;
@@ -185,7 +191,14 @@ export class Migration {
     const done = (): void => {
       if (this.#job === job) this.#job = null;
     };
-    const run = want === 'cleanup' ? this.#cleanup(abort.signal, 'old') : want === 'aborted' ? this.#cleanup(abort.signal, 'new') : this.#copyVerify(want === 'copy', abort.signal);
+    const run =
+      want === 'cleanup'
+        ? this.#cleanup(abort.signal, 'old')
+        : want === 'aborted'
+          ? this.#cleanup(abort.signal, 'new')
+          : want === 'dual_write'
+            ? this.#reconcile(abort.signal)
+            : this.#copyVerify(want === 'copy', abort.signal);
     void run
       .catch((err: unknown) => this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying'))
       .finally(done);
@@ -226,12 +239,27 @@ export class Migration {
     await sleep(1_000);
   }
 
+  async #reconcile(signal: AbortSignal): Promise<void> {
+    const [checked, deleted, errors] = await reconcileNew(this.arcs, signal);
+    if (signal.aborted) return;
+    if (errors > 0) throw new Error(`reconcile: ${errors} keys could not be compared`);
+    const c = this.record!.counts;
+    this.record = { ...this.record!, counts: { ...c, verified: c.verified + checked - deleted, repaired: c.repaired + deleted } };
+    await this.apply({ type: 'copied' });
+  }
+
   async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
     const { losing, gaining } = movingServers(this.arcs);
     const arcs = this.arcs;
     const errors = await deleteMoved({
       servers: side === 'old' ? losing : gaining,
-      filter: (k) => arcs.moved(arcs.locate(k)),
+      // Only keys this server held as the old owner (cleanup) or got as the new owner (after an abort).
+      filter: (server, k) => {
+        const i = arcs.locate(k);
+        if (!arcs.moved(i)) return false;
+        const owner = side === 'old' ? arcs.oldServers[arcs.oldOwner(i)]! : arcs.newServers[arcs.newOwner(i)]!;
+        return owner.address === server.address;
+      },
       signal,
       onDeleted: (n) => {
         this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
@@ -252,7 +280,7 @@ export class Migration {
     return {
       pool: this.pool.name,
       id: this.#m.id,
-      phase: r?.phase ?? null,
+      phase: r?.phase ?? 'planned',
       paused: r?.paused ?? false,
       rolled_back: r?.rolledBack ?? false,
       leader: r?.leader ?? null,

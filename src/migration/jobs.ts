@@ -8,7 +8,7 @@
  *   deleteMoved    cleanup: delete the moved keys from the old owners (or, after an abort, from the
  *                  new owners), walking each with metadump.
  */
-import { MetaClient, Progress, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
+import { MetaClient, Progress, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
 import type { MovedArcs } from './arcs.js';
@@ -48,6 +48,9 @@ export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
     target: (key) => targets[arcs.newOwner(arcs.locate(key))]!,
     filter: (key) => !isReserved(key) && arcs.moved(arcs.locate(key)),
     copy: o.copy,
+    // Sidecars that had not started dual-writing yet wrote the old owners only: a value already on
+    // a new owner is not necessarily newer.
+    distrustTarget: true,
     verify: true,
     rateKeysPerSec: o.rateKeysPerSec,
     ...(o.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: o.rateBytesPerSec }),
@@ -62,10 +65,51 @@ export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
   });
 }
 
+/**
+ * Lazy copy, before reads move to the new owners: what the new owners hold on moved arcs was
+ * dual-written while some sidecars still wrote the old owners only, so each such key is compared
+ * with its old owner and a different (or orphaned) version is deleted by its CAS. A miss then reads
+ * the old owner and backfills. Resolves to [checked, deleted, errors].
+ */
+export async function reconcileNew(arcs: MovedArcs, signal: AbortSignal): Promise<[number, number, number]> {
+  const { gaining } = movingServers(arcs);
+  const clients = new Map<string, MetaClient>();
+  const client = (s: ServerSpec): MetaClient => {
+    let c = clients.get(s.address);
+    if (c === undefined) clients.set(s.address, (c = new MetaClient(endpoint(s))));
+    return c;
+  };
+  let checked = 0;
+  let deleted = 0;
+  let errors = 0;
+  try {
+    for (const s of gaining) {
+      const scan = scanServer(endpoint(s), { filter: (k) => !isReserved(k) && arcs.moved(arcs.locate(k)), signal });
+      for await (const entry of scan) {
+        checked++;
+        try {
+          const oldOwner = arcs.oldServers[arcs.oldOwner(arcs.locate(entry.key))]!;
+          const [n, o] = await Promise.all([client(s).mg(entry.key, 'v f c u'), client(oldOwner).mg(entry.key, 'v f u')]);
+          if (n.status !== 'VA') continue;
+          const same = o.status === 'VA' && o.value !== null && n.value !== null && o.value.equals(n.value) && flagValue(o, 'f') === flagValue(n, 'f');
+          if (same) continue;
+          const r = await client(s).md(entry.key, `C${flagValue(n, 'c') ?? ''}`);
+          if (r.status === 'HD') deleted++;
+        } catch {
+          errors++;
+        }
+      }
+    }
+  } finally {
+    for (const c of clients.values()) c.close();
+  }
+  return [checked, deleted, errors];
+}
+
 export interface DeleteJobOptions {
   servers: readonly ServerSpec[];
-  /** Keys to delete (already excludes reserved keys). */
-  filter: (key: Buffer) => boolean;
+  /** Keys to delete from `server` (reserved keys are never deleted). */
+  filter: (server: ServerSpec, key: Buffer) => boolean;
   signal: AbortSignal;
   onDeleted: (n: number) => void;
 }
@@ -76,7 +120,7 @@ export async function deleteMoved(o: DeleteJobOptions): Promise<number> {
   for (const s of o.servers) {
     const client = new MetaClient(endpoint(s));
     try {
-      const scan = scanServer(endpoint(s), { filter: (k) => !isReserved(k) && o.filter(k), signal: o.signal });
+      const scan = scanServer(endpoint(s), { filter: (k) => !isReserved(k) && o.filter(s, k), signal: o.signal });
       let batch: Promise<unknown>[] = [];
       for await (const entry of scan) {
         batch.push(

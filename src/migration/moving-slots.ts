@@ -2,14 +2,16 @@
  * Reply slots for a key whose owner is changing (a moved arc during a migration). Which owner
  * answers and in which order the two are written is decided by the route mode (phases.ts):
  *
- *   writes   set, delete, touch, plain ms, md: the OLD owner first, then the new one. Deletes and
- *            sets reach the old owner before the new one, so a copy or a backfill that reads the
- *            old owner afterwards sees them, and a read-then-backfill can never put back a value
- *            a delete already removed from the new owner.
- *            add, replace, cas: the authoritative owner runs it; when it stored, the other gets a
- *            `set` of the same value (followUp).
- *            incr, decr, append, prepend, ma, ms with a mode or CAS: the authoritative owner, then
- *            the same request on the other, so both hold the result (the old owner for a rollback).
+ *   writes   set, delete, touch, plain ms, md: the OLD owner first, then the new one; the old
+ *            owner answers (it holds every key). Deletes and sets reach the old owner before the
+ *            new one, so a copy or a backfill that reads the old owner afterwards sees them, and a
+ *            read-then-backfill can never put back a value a delete already removed.
+ *            read-modify-writes (add, replace, cas, incr, decr, append, prepend, ma, ms with a mode
+ *            or CAS) run first on the owner that serializes them, which answers, and the other
+ *            follows (the same request, or a `set` of the stored value): the old owner in dual_old,
+ *            the new one in dual_new (a key it lacks is copied over first). While that owner
+ *            changes (dual_read, and a rollback) they are held (HeldSlot), so two sidecars never
+ *            serialize one key on two servers.
  *   reads    dual_old: the old owner (plain routing, not here). dual_new: the new owner; a miss or an
  *            error there falls back to the old owner, and a hit there is backfilled to the new one
  *            (CAS-guarded add and re-check, copier.ts). A `gets`-like read re-reads the new owner
@@ -31,8 +33,8 @@ export interface MovingKey {
   readonly stats: ProxyStats;
   /** Copy the key from `from` to `to` unless `to` has it (add + re-check); resolves when done. */
   backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
-  /** A leg on the non-authoritative owner failed: drop the key there (best effort). */
-  repair(req: Request, on: Backend): void;
+  /** A leg on `on` failed: drop the key there and copy it again from `from` (best effort). */
+  repair(req: Request, on: Backend, from: Backend): void;
 }
 
 const NOOP: OpHandler = { onOpReply: () => {}, onOpError: () => {} };
@@ -108,11 +110,24 @@ export class MovingReadSlot extends Slot {
   }
 }
 
-/**
- * A write to a moved key: `first`, then `second` (the same request, or the follow-up of what `first`
- * stored). `answerFrom` is the authoritative owner; `retryAfterBackfill` lets a dual_new write that
- * found nothing on the new owner copy the key from the old one and try once more.
- */
+export interface WritePlan {
+  /** Runs the request and (with `answerFirst`) answers. */
+  first: Backend;
+  /** Follows `first`. */
+  second: Backend;
+  /** The client gets `first`'s reply (else `second`'s). */
+  answerFirst: boolean;
+  /** `second` gets the same request, or the follow-up of what `first` stored (a set, or a delete). */
+  follow: 'same' | 'follow_up';
+  /** Copy the key to `first` from here before running (an `add` on the new owner). */
+  backfillFirstFrom?: Backend;
+  /** When `first` answers NOT_FOUND/NOT_STORED: copy the key to it from here and run once more. */
+  retryFrom?: Backend;
+  /** When `second` (the new owner) lacks the key for the same request: copy it from `first` before answering. */
+  fillSecond?: boolean;
+}
+
+/** A write to a moved key, as planned by the route (see the header). */
 export class MovingWriteSlot extends Slot {
   #firstReply: Buffer | null = null;
   #secondReq: Request | null = null;
@@ -122,22 +137,15 @@ export class MovingWriteSlot extends Slot {
     owner: SlotOwner,
     readonly req: Request,
     readonly ctx: MovingKey,
-    readonly first: Backend,
-    readonly second: Backend,
-    /** Which of the two answers the client. */
-    readonly answerFirst: boolean,
-    /** How `second` follows: the same request, or a follow-up (set of the stored value / delete). */
-    readonly follow: 'same' | 'follow_up',
-    readonly retryAfterBackfill: { from: Backend } | null,
-    /** dual_new `add`: copy the key to the new owner first, so an add of a key the old owner holds fails. */
-    readonly backfillFirst: { from: Backend } | null = null,
+    readonly plan: WritePlan,
   ) {
     super(owner);
   }
 
   start(): this {
-    if (this.backfillFirst === null) send(this.first, this.req, this, 0);
-    else void this.ctx.backfill(this.req.hashKey!, this.backfillFirst.from, this.first).then(() => send(this.first, this.req, this, 0));
+    const p = this.plan;
+    if (p.backfillFirstFrom === undefined) send(p.first, this.req, this, 0);
+    else void this.ctx.backfill(this.req.hashKey!, p.backfillFirstFrom, p.first).then(() => send(p.first, this.req, this, 0));
     return this;
   }
 
@@ -153,32 +161,37 @@ export class MovingWriteSlot extends Slot {
   }
 
   #onFirst(reply: Buffer): void {
+    const p = this.plan;
     const rank = replyRank(reply);
-    if (rank === 2 && this.retryAfterBackfill !== null && !this.#retried && isNotThere(reply)) {
-      // The new owner may not have the key yet: copy it from the old one, then run the write again.
+    if (rank === 2 && p.retryFrom !== undefined && !this.#retried && isNotThere(reply)) {
       this.#retried = true;
-      void this.ctx.backfill(this.req.hashKey!, this.retryAfterBackfill.from, this.first).then(() => send(this.first, this.req, this, 0));
+      void this.ctx.backfill(this.req.hashKey!, p.retryFrom, p.first).then(() => send(p.first, this.req, this, 0));
       return;
     }
     this.#firstReply = reply;
     if (rank === 3) {
-      if (this.answerFirst) {
-        // The authoritative write failed (maybe applied late): the other owner must not keep a value it lacks.
-        this.ctx.repair(this.req, this.second);
-        return this.#finish(reply);
-      }
-      this.ctx.repair(this.req, this.first);
+      // Failed, maybe applied late: the other owner must not keep a value that may be older.
+      this.ctx.repair(this.req, p.answerFirst ? p.second : p.first, p.answerFirst ? p.first : p.second);
+      if (p.answerFirst) return this.#finish(reply);
     }
-    if (this.follow === 'follow_up') {
+    if (p.follow === 'follow_up') {
       if (rank !== 1) return this.#finish(reply); // nothing stored: nothing to follow
       this.#secondReq = followUp(this.req);
     } else this.#secondReq = this.req;
-    send(this.second, this.#secondReq, this, 1);
+    send(p.second, this.#secondReq, this, 1);
   }
 
   #onSecond(reply: Buffer): void {
-    if (replyRank(reply) === 3 && this.answerFirst) this.ctx.repair(this.#secondReq ?? this.req, this.second);
-    this.#finish(this.answerFirst ? this.#firstReply! : reply);
+    const p = this.plan;
+    const answer = p.answerFirst ? this.#firstReply! : reply;
+    if (replyRank(reply) === 3) {
+      if (p.answerFirst) this.ctx.repair(this.#secondReq ?? this.req, p.second, p.first);
+    } else if (p.fillSecond === true && replyRank(this.#firstReply!) === 1 && isNotThere(reply)) {
+      // The old owner applied it, the new one lacks the key: copy the result over first.
+      void this.ctx.backfill(this.req.hashKey!, p.first, p.second).then(() => this.#finish(answer));
+      return;
+    }
+    this.#finish(answer);
   }
 
   #finish(reply: Buffer): void {
@@ -187,6 +200,36 @@ export class MovingWriteSlot extends Slot {
       if (this.req.noreply && this.req.cmd < Cmd.MetaGet) return this.complete(null);
     } else this.ctx.stats.countReply(this.req, reply);
     this.complete(visible(this.req, reply));
+  }
+}
+
+/**
+ * A request held while the route's mode forbids running it (read-modify-writes of moved keys while
+ * the owner that serializes them changes); it keeps its place in the client's FIFO and runs when
+ * released, then completes with whatever the real slot answers.
+ */
+export class HeldSlot extends Slot implements SlotOwner {
+  constructor(
+    owner: SlotOwner,
+    readonly req: Request,
+  ) {
+    super(owner);
+  }
+
+  /** Runs the request now; `dispatch` builds the real slot with this one as its owner. */
+  release(dispatch: (req: Request, owner: SlotOwner) => Slot): void {
+    const slot = dispatch(this.req, this);
+    if (slot.done) this.slotDone(slot);
+  }
+
+  fail(reply: Buffer): void {
+    if (!this.done) this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : reply);
+  }
+
+  slotDone(slot: Slot): void {
+    if (this.done) return;
+    this.closeAfter = slot.closeAfter;
+    this.complete(slot.reply);
   }
 }
 

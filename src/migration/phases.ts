@@ -4,7 +4,7 @@
  * record's phase (route.ts), never by its own view of health or its own clock.
  *
  *   planned ─start─► dual_write ─settled─► copy ─copied─► dual_read ─settled─► verify ─verified─► cutover
- *                         │ (lazy: ─settled─► dual_read)                                               │
+ *                         │ (lazy: settled, reconciled ─copied─► dual_read)                                               │
  *                         │                                                               settled ─┤
  *   any phase before cutover ─abort─► aborted (rolling back) ─settled─► aborted (rolled back)     cleanup ─cleaned─► done
  *                                                                                  (cleanup: false: cutover ─settled─► done)
@@ -26,10 +26,15 @@ export type Phase = 'planned' | 'dual_write' | 'copy' | 'dual_read' | 'verify' |
 export type RouteMode =
   /** Old ring only. */
   | 'old'
-  /** Writes reach the old owner, then the new one; the old owner answers and serves reads. */
+  /** Writes reach the old owner, then the new one; the old owner serves reads and serializes read-modify-writes. */
   | 'dual_old'
-  /** Writes reach both; the new owner answers and serves reads, a miss falls back to the old one (backfill). */
+  /** As dual_new for reads and plain writes, but read-modify-writes wait: their serializing owner changes. */
+  | 'dual_hold_new'
+  /** Reads from the new owner (a miss falls back to the old one, and backfills); writes reach both;
+   *  read-modify-writes run on the new owner first. */
   | 'dual_new'
+  /** A rollback: as dual_old, but read-modify-writes wait until every sidecar has rolled back. */
+  | 'dual_hold_old'
   /** The new owner only, but deletes still reach the old one (the grace window). */
   | 'new_deletes_both'
   /** New ring only. */
@@ -103,6 +108,7 @@ export function routeMode(s: PhaseState): RouteMode {
     case 'copy':
       return 'dual_old';
     case 'dual_read':
+      return 'dual_hold_new';
     case 'verify':
       return 'dual_new';
     case 'cutover':
@@ -111,7 +117,7 @@ export function routeMode(s: PhaseState): RouteMode {
     case 'done':
       return 'new';
     case 'aborted':
-      return s.rolledBack ? 'old' : 'dual_old';
+      return s.rolledBack ? 'old' : 'dual_hold_old';
   }
 }
 
@@ -142,6 +148,8 @@ export function next<S extends PhaseState>(s: S, e: PhaseEvent, now: number, set
       if (s.phase === 'planned') return { ...moveTo(s, 'aborted', now, { abortedAt: now }), rolledBack: true };
       return { ...moveTo(s, 'aborted', now, { abortedAt: now }), paused: false };
     case 'copied':
+      // Eager: the copy is done. Lazy: the new owners' dual-written keys were reconciled (t1 = t0).
+      if (s.phase === 'dual_write' && s.copy === 'lazy' && settled) return moveTo(s, 'dual_read', now, { t1: s.times.t0 });
       if (s.phase !== 'copy') return s;
       return moveTo(s, 'dual_read', now, { t1: now });
     case 'verified':
@@ -154,7 +162,7 @@ export function next<S extends PhaseState>(s: S, e: PhaseEvent, now: number, set
       if (!settled || s.paused) return s;
       switch (s.phase) {
         case 'dual_write':
-          return s.copy === 'eager' ? moveTo(s, 'copy', now) : moveTo(s, 'dual_read', now, { t1: s.times.t0 });
+          return s.copy === 'eager' ? moveTo(s, 'copy', now) : s; // lazy: after the reconcile ('copied')
         case 'dual_read':
           return moveTo(s, 'verify', now, { t2: now });
         case 'cutover':
@@ -170,6 +178,7 @@ export function next<S extends PhaseState>(s: S, e: PhaseEvent, now: number, set
 /** T_copy, T_sync, T_verify, T_total (and T_cleanup) in seconds; null until known. */
 export function durations(t: Times): { t_copy_s: number | null; t_sync_s: number | null; t_verify_s: number | null; t_total_s: number | null; t_cleanup_s: number | null } {
   const d = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : Math.max(0, b - a) / 1000);
+  const sum = (...xs: number[]): number => Math.round(xs.reduce((x, y) => x + y, 0) * 1000) / 1000;
   const copy = d(t.t0, t.t1);
   const sync = d(t.t1, t.t2);
   const verify = d(t.t2, t.t3);
@@ -177,7 +186,7 @@ export function durations(t: Times): { t_copy_s: number | null; t_sync_s: number
     t_copy_s: copy,
     t_sync_s: sync,
     t_verify_s: verify,
-    t_total_s: copy === null || sync === null || verify === null ? null : copy + sync + verify,
+    t_total_s: copy === null || sync === null || verify === null ? null : sum(copy, sync, verify),
     t_cleanup_s: d(t.cleanupStart, t.cleanupEnd),
   };
 }

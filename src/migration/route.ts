@@ -3,19 +3,21 @@
  * old and new owner (arcs.ts). A key whose owner does not change takes the plain path to its one
  * server (no second lookup, no extra backend call). A moved key is routed by the phase's mode:
  *
- *   mode              reads                                   writes
+ *   mode              reads                                   writes (read-modify-writes: see moving-slots.ts)
  *   old               old ring                                old ring
- *   dual_old          old owner                               old owner, then new (moving-slots.ts)
- *   dual_new          new owner, miss → old owner + backfill  both; the new owner answers
+ *   dual_old          old owner                               old owner, then new; RMW on the old owner first
+ *   dual_hold_new     new owner, miss → old owner + backfill  old owner, then new; RMW held
+ *   dual_new          new owner, miss → old owner + backfill  old owner, then new; RMW on the new owner first
+ *   dual_hold_old     old owner                               old owner, then new; RMW held (a rollback)
  *   new_deletes_both  new owner                               new owner; deletes: old, then new
  *   new               new ring                                new ring
  *
  * The mode is set by the migration's state (index.ts) from the published record.
  */
-import { Cmd, fansOut, hasFlag, type Request } from '../protocol/index.js';
+import { Cmd, R, fansOut, hasFlag, type Request } from '../protocol/index.js';
 import type { Backend } from '../backend/index.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
-import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
+import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../replication/read-failover.js';
 import { sendRequest } from '../proxy/send-request.js';
@@ -23,7 +25,7 @@ import { copyKey } from '../copy/index.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
 import { BackendMeta } from './backend-meta.js';
-import { MovingReadSlot, MovingWriteSlot, sendRepair, type MovingKey } from './moving-slots.js';
+import { HeldSlot, MovingReadSlot, MovingWriteSlot, sendRepair, type MovingKey } from './moving-slots.js';
 
 /** Counters of the moved-key data path, for status and metrics. */
 export interface RouteCounters {
@@ -32,11 +34,17 @@ export interface RouteCounters {
   backfillErrors: number;
   /** Deletes sent to an owner whose write leg failed. */
   repairs: number;
+  /** Read-modify-writes held while their serializing owner changed. */
+  held: number;
 }
 
+/** Held read-modify-writes at most; past it they are refused (SERVER_ERROR) rather than queued. */
+const MAX_HELD = 10_000;
+
 export class MigrationRoute implements MovingKey {
-  mode: RouteMode = 'old';
-  readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, repairs: 0 };
+  #mode: RouteMode = 'old';
+  #held: HeldSlot[] = [];
+  readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, repairs: 0, held: 0 };
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
   readonly #meta = new Map<Backend, BackendMeta>();
@@ -51,14 +59,27 @@ export class MigrationRoute implements MovingKey {
     readonly stats: ProxyStats,
   ) {}
 
+  get mode(): RouteMode {
+    return this.#mode;
+  }
+
+  /** Switches the mode; read-modify-writes held by the old mode run under the new one. */
+  set mode(mode: RouteMode) {
+    this.#mode = mode;
+    if (this.#held.length === 0 || mode === 'dual_hold_new' || mode === 'dual_hold_old') return;
+    const held = this.#held;
+    this.#held = [];
+    for (const h of held) h.release((req, owner) => this.dispatch(req, owner));
+  }
+
   dispatch(req: Request, owner: SlotOwner): Slot {
-    const mode = this.mode;
+    const mode = this.#mode;
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
     const reading = cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug;
     if (reading) {
-      if (mode === 'dual_old') return this.dispatcher.plain(req, owner, this.#old);
+      if (mode === 'dual_old' || mode === 'dual_hold_old') return this.dispatcher.plain(req, owner, this.#old);
       if (mode === 'new_deletes_both' || cmd === Cmd.MetaDebug) return this.dispatcher.plain(req, owner, this.#new);
       return req.keys.length > 1 ? this.#multiRead(req, owner) : this.#read(req, owner);
     }
@@ -104,24 +125,31 @@ export class MigrationRoute implements MovingKey {
 
   #write(req: Request, owner: SlotOwner, mode: RouteMode, o: Backend, n: Backend): Slot {
     const cmd = req.cmd;
-    const deleting = cmd === Cmd.Delete || cmd === Cmd.MetaDelete;
     if (mode === 'new_deletes_both') {
-      if (!deleting) return this.dispatcher.plain(req, owner, this.#new);
-      return new MovingWriteSlot(owner, req, this, o, n, false, 'same', null).start();
+      if (cmd !== Cmd.Delete && cmd !== Cmd.MetaDelete) return this.dispatcher.plain(req, owner, this.#new);
+      return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: false, follow: 'same' }).start();
     }
-    const newAnswers = mode === 'dual_new';
     if (fansOut(req)) {
-      // set, delete, touch, md, plain ms: the old owner first, the authoritative one answers.
-      return new MovingWriteSlot(owner, req, this, o, n, !newAnswers, 'same', null).start();
+      // set, delete, touch, md, plain ms: the old owner first, and it answers (it holds every key, so
+      // DELETED/TOUCHED are right even when the new owner has not got the key yet).
+      return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow: 'same' }).start();
     }
-    const [first, second] = newAnswers ? [n, o] : [o, n];
-    const retry = newAnswers ? { from: o } : null;
+    if (mode === 'dual_hold_new' || mode === 'dual_hold_old') {
+      if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
+      const held = new HeldSlot(owner, req);
+      this.#held.push(held);
+      this.counters.held++;
+      return held;
+    }
+    // add, replace, cas: a set of the stored value follows; incr, decr, append, prepend, ma, ms with a
+    // mode: the same request follows.
+    const sets = cmd === Cmd.Add || cmd === Cmd.Replace || cmd === Cmd.Cas || (cmd === Cmd.MetaSet && !hasFlag(req, 0x4d /* M */));
+    const follow = sets ? 'follow_up' : 'same';
+    if (mode === 'dual_old') return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow, fillSecond: true }).start();
+    // dual_new: the new owner serializes; a key it lacks is copied from the old owner first.
     const isAdd = cmd === Cmd.Add || (cmd === Cmd.MetaSet && metaMode(req) === 0x45 /* E */);
-    if (isAdd || cmd === Cmd.Replace || cmd === Cmd.Cas) {
-      return new MovingWriteSlot(owner, req, this, first, second, true, 'follow_up', isAdd ? null : retry, isAdd ? retry : null).start();
-    }
-    // incr, decr, append, prepend, ma, ms with a mode or CAS: the same on both, the authoritative first.
-    return new MovingWriteSlot(owner, req, this, first, second, true, 'same', retry).start();
+    const plan = isAdd ? { backfillFirstFrom: o } : { retryFrom: o };
+    return new MovingWriteSlot(owner, req, this, { first: n, second: o, answerFirst: true, follow, ...plan }).start();
   }
 
   #metaOf(b: Backend): BackendMeta {
@@ -137,9 +165,11 @@ export class MigrationRoute implements MovingKey {
     return r;
   }
 
-  repair(req: Request, on: Backend): void {
+  repair(req: Request, on: Backend, from: Backend): void {
     this.counters.repairs++;
     sendRepair(req, on);
+    // In mode new_deletes_both the old owner may lack newer writes: never copy from it then.
+    if (this.#mode !== 'new_deletes_both' && this.#mode !== 'new' && this.#mode !== 'old') void this.backfill(req.hashKey!, from, on);
   }
 }
 

@@ -28,6 +28,8 @@ export const R = {
   FLUSH_ALL_DISABLED: line('SERVER_ERROR flush_all disabled'),
   /** flush_all would erase a running migration's record and copied data. */
   FLUSH_ALL_MIGRATING: line('SERVER_ERROR flush_all refused while a migration runs'),
+  /** Too many read-modify-writes waiting for a migration's phase switch. */
+  MIGRATION_BUSY: line('SERVER_ERROR migration busy, retry'),
   /** Keys under __memshift__ are memshift's own. */
   RESERVED_KEY: line('CLIENT_ERROR keys under __memshift__ are reserved'),
   NOT_SUPPORTED: line('SERVER_ERROR command not supported by memshift'),
