@@ -45,6 +45,8 @@ export interface MigrationStatus {
   t_cleanup_s: number | null;
   progress: { phase: string; expected: number | null; walked: number; eta_s: number | null } | null;
   verify: MigrationRecord['verify'];
+  /** Why this migration does not start (another one of the pool is running). */
+  error?: string;
   moved_share: number;
   route: MigrationRoute['counters'];
 }
@@ -120,13 +122,22 @@ export class Migration {
   }
 
   async #poll(): Promise<void> {
-    const r = await this.#store.read();
+    const { mine: r, other } = await this.#store.read();
     if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r);
+    const blocking = other !== null && isActive(other) && this.record === null ? other.id : null;
+    if (blocking !== this.blockedBy && blocking !== null) {
+      this.logger.error({ pool: this.pool.name, id: this.#m.id, running: blocking }, `pool ${this.pool.name} already has migration "${blocking}" running; "${this.#m.id}" waits until it ends`);
+    }
+    this.blockedBy = blocking;
   }
+
+  /** The id of another migration of this pool that is running (this one does not start meanwhile). */
+  blockedBy: string | null = null;
 
   /** Applies an event to the record and publishes it (any sidecar may: pause, resume, abort, start). */
   async apply(event: PhaseEvent): Promise<MigrationRecord> {
     await this.#poll();
+    if (this.blockedBy !== null) throw new PhaseError(`pool ${this.pool.name} already has migration "${this.blockedBy}" running`);
     const base = this.record ?? this.#fresh();
     const changed = next(base, event, now(), this.#m.settleMs);
     if (changed !== base) await this.#publish(changed);
@@ -155,7 +166,7 @@ export class Migration {
     }
     let r = this.record;
     if (r === null) {
-      if (this.#m.startAt !== null && now() < this.#m.startAt) return;
+      if (this.blockedBy !== null || (this.#m.startAt !== null && now() < this.#m.startAt)) return;
       r = next(this.#fresh(), { type: 'start' }, now(), this.#m.settleMs);
       await this.#publish({ ...r, leader: this.#lease.holder });
       return;
@@ -175,7 +186,7 @@ export class Migration {
     const lazyReconcile = r.phase === 'dual_write' && r.copy === 'lazy' && settled;
     const want: Phase | null = r.paused
       ? null
-      : r.phase === 'copy' || r.phase === 'verify' || r.phase === 'cleanup' || lazyReconcile || (r.phase === 'aborted' && r.rolledBack && !this.#abortCleaned)
+      : r.phase === 'copy' || r.phase === 'verify' || r.phase === 'cleanup' || lazyReconcile || (r.phase === 'aborted' && r.rolledBack && r.times.cleanupEnd === null)
         ? r.phase
         : null;
     if (this.#job !== null) {
@@ -203,8 +214,6 @@ export class Migration {
       .catch((err: unknown) => this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying'))
       .finally(done);
   }
-
-  #abortCleaned = false;
 
   async #copyVerify(copy: boolean, signal: AbortSignal): Promise<void> {
     const report = await copyAndVerify({
@@ -249,6 +258,7 @@ export class Migration {
   }
 
   async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
+    const started = now();
     const { losing, gaining } = movingServers(this.arcs);
     const arcs = this.arcs;
     const errors = await deleteMoved({
@@ -268,10 +278,7 @@ export class Migration {
     if (signal.aborted) return;
     if (errors > 0) throw new Error(`${errors} deletes failed`);
     if (side === 'old') await this.apply({ type: 'cleaned' });
-    else {
-      this.#abortCleaned = true;
-      await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
-    }
+    else await this.#publish({ ...this.record!, seq: this.record!.seq + 1, times: { ...this.record!.times, cleanupStart: started, cleanupEnd: now() } });
   }
 
   status(): MigrationStatus {
@@ -293,6 +300,7 @@ export class Migration {
       t_cleanup_s: d?.t_cleanup_s ?? null,
       progress: this.#progress,
       verify: r?.verify ?? null,
+      ...(this.blockedBy === null ? {} : { error: `pool ${this.pool.name} already has migration "${this.blockedBy}" running; this one waits` }),
       moved_share: this.arcs.movedShare,
       route: { ...this.route.counters },
     };

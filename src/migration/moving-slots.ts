@@ -9,7 +9,7 @@
  *            read-modify-writes (add, replace, cas, incr, decr, append, prepend, ma, ms with a mode
  *            or CAS) run first on the owner that serializes them, which answers, and the other
  *            follows (the same request, or a `set` of the stored value): the old owner in dual_old,
- *            the new one in dual_new (a key it lacks is copied over first). While that owner
+ *            the new one in dual_new (a key it lacks: the old owner runs it and fills the new one). While that owner
  *            changes (dual_read, and a rollback) they are held (HeldSlot), so two sidecars never
  *            serialize one key on two servers.
  *   reads    dual_old: the old owner (plain routing, not here). dual_new: the new owner; a miss or an
@@ -117,12 +117,21 @@ export interface WritePlan {
   second: Backend;
   /** The client gets `first`'s reply (else `second`'s). */
   answerFirst: boolean;
+  /**
+   * The client gets an error if either failed, else the better of the two replies (STORED, DELETED,
+   * TOUCHED over NOT_FOUND): while both owners may each lack some keys (holes the new owner is
+   * still filling, writes a cut-over sidecar sent to the new owner only), a key exists if either has it.
+   */
+  bestOfBoth?: boolean;
   /** `second` gets the same request, or the follow-up of what `first` stored (a set, or a delete). */
   follow: 'same' | 'follow_up';
   /** Copy the key to `first` from here before running (an `add` on the new owner). */
   backfillFirstFrom?: Backend;
-  /** When `first` answers NOT_FOUND/NOT_STORED: copy the key to it from here and run once more. */
-  retryFrom?: Backend;
+  /**
+   * When `first` (the new owner) answers NOT_FOUND/NOT_STORED, it may only lack the key: run the
+   * request on this server (the old owner, which holds every key) instead, and fill `first` from it.
+   */
+  fallbackTo?: Backend;
   /** When `second` (the new owner) lacks the key for the same request: copy it from `first` before answering. */
   fillSecond?: boolean;
 }
@@ -137,7 +146,7 @@ export class MovingWriteSlot extends Slot {
     owner: SlotOwner,
     readonly req: Request,
     readonly ctx: MovingKey,
-    readonly plan: WritePlan,
+    public plan: WritePlan,
   ) {
     super(owner);
   }
@@ -163,9 +172,10 @@ export class MovingWriteSlot extends Slot {
   #onFirst(reply: Buffer): void {
     const p = this.plan;
     const rank = replyRank(reply);
-    if (rank === 2 && p.retryFrom !== undefined && !this.#retried && isNotThere(reply)) {
+    if (rank === 2 && p.fallbackTo !== undefined && !this.#retried && isNotThere(reply)) {
       this.#retried = true;
-      void this.ctx.backfill(this.req.hashKey!, p.retryFrom, p.first).then(() => send(p.first, this.req, this, 0));
+      this.plan = { first: p.fallbackTo, second: p.first, answerFirst: true, follow: p.follow, fillSecond: true };
+      send(this.plan.first, this.req, this, 0);
       return;
     }
     this.#firstReply = reply;
@@ -183,7 +193,8 @@ export class MovingWriteSlot extends Slot {
 
   #onSecond(reply: Buffer): void {
     const p = this.plan;
-    const answer = p.answerFirst ? this.#firstReply! : reply;
+    let answer = p.answerFirst ? this.#firstReply! : reply;
+    if (p.bestOfBoth === true) answer = replyRank(reply) === 3 || replyRank(reply) < replyRank(this.#firstReply!) ? reply : this.#firstReply!;
     if (replyRank(reply) === 3) {
       if (p.answerFirst) this.ctx.repair(this.#secondReq ?? this.req, p.second, p.first);
     } else if (p.fillSecond === true && replyRank(this.#firstReply!) === 1 && isNotThere(reply)) {

@@ -121,8 +121,13 @@ export function routeMode(s: PhaseState): RouteMode {
   }
 }
 
-function moveTo<S extends PhaseState>(s: S, phase: Phase, now: number, times: Partial<Times> = {}): S {
-  return { ...s, phase, since: now, seq: s.seq + 1, times: { ...s.times, ...times } };
+function moveTo<S extends PhaseState>(s: S, phase: Phase, at: number, times: Partial<Times> = {}): S {
+  // A new leader's clock may be behind the last one's: times never go backwards.
+  const now = Math.max(at, s.since);
+  const clamped: Partial<Times> = {};
+  for (const [k, v] of Object.entries(times) as [keyof Times, number | null][]) clamped[k] = v === null ? null : Math.max(v, s.since);
+  const ended = phase === 'done' || phase === 'aborted';
+  return { ...s, phase, since: now, seq: s.seq + 1, paused: ended ? false : s.paused, times: { ...s.times, ...clamped } };
 }
 
 /**

@@ -49,13 +49,13 @@ export function emptyCounts(): MigrationCounts {
 const recordKey = (pool: string): string => `${RESERVED_PREFIX}:migration:${pool}`;
 const leaseKey = (pool: string): string => `${RESERVED_PREFIX}:lease:${pool}`;
 
-function parseRecord(reply: Buffer, key: string, id: string): MigrationRecord | null {
+function parseRecord(reply: Buffer, key: string): MigrationRecord | null {
   const text = reply.toString('utf8');
   if (!text.startsWith(`VALUE ${key} `)) return null;
   const body = text.slice(text.indexOf('\r\n') + 2, text.lastIndexOf('\r\nEND'));
   try {
     const r = JSON.parse(body) as MigrationRecord;
-    return r.id === id && typeof r.seq === 'number' ? r : null;
+    return typeof r.id === 'string' && typeof r.seq === 'number' ? r : null;
   } catch {
     return null;
   }
@@ -73,17 +73,24 @@ export class RecordStore {
     this.#key = recordKey(pool);
   }
 
-  /** The record with the highest seq; null when servers answered without one; undefined when none answered. */
-  async read(): Promise<MigrationRecord | null | undefined> {
+  /**
+   * This migration's record with the highest seq (null when servers answered without one; undefined
+   * when none answered), and the newest record of another migration of the pool, if any.
+   */
+  async read(): Promise<{ mine: MigrationRecord | null | undefined; other: MigrationRecord | null }> {
     const replies = await Promise.all(this.servers.map((b) => backendRequest(b, line(`get ${this.#key}`), ReplyKind.Retrieval)));
-    let best: MigrationRecord | null | undefined;
+    let mine: MigrationRecord | null | undefined;
+    let other: MigrationRecord | null = null;
     for (const r of replies) {
-      if (r === null || !isPrefix(r, 0, 'VALUE') && !isPrefix(r, 0, 'END')) continue;
-      const rec = parseRecord(r, this.#key, this.id);
-      if (best === undefined) best = null;
-      if (rec !== null && (best === null || rec.seq > best.seq)) best = rec;
+      if (r === null || (!isPrefix(r, 0, 'VALUE') && !isPrefix(r, 0, 'END'))) continue;
+      const rec = parseRecord(r, this.#key);
+      if (mine === undefined) mine = null;
+      if (rec === null) continue;
+      if (rec.id !== this.id) {
+        if (other === null || rec.updatedAt > other.updatedAt) other = rec;
+      } else if (mine === null || rec.seq > mine.seq) mine = rec;
     }
-    return best;
+    return { mine, other };
   }
 
   /** Writes the record to every server; resolves to how many stored it. */

@@ -130,9 +130,11 @@ export class MigrationRoute implements MovingKey {
       return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: false, follow: 'same' }).start();
     }
     if (fansOut(req)) {
-      // set, delete, touch, md, plain ms: the old owner first, and it answers (it holds every key, so
-      // DELETED/TOUCHED are right even when the new owner has not got the key yet).
-      return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow: 'same' }).start();
+      // set, delete, touch, md, plain ms: the old owner first. Up to the copy it answers (it holds
+      // every key); from dual_read on, a key exists if either owner has it (the new owner may still
+      // fill a hole, and a sidecar that already cut over writes the new owner only).
+      const best = mode === 'dual_hold_new' || mode === 'dual_new';
+      return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow: 'same', bestOfBoth: best }).start();
     }
     if (mode === 'dual_hold_new' || mode === 'dual_hold_old') {
       if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
@@ -148,7 +150,7 @@ export class MigrationRoute implements MovingKey {
     if (mode === 'dual_old') return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow, fillSecond: true }).start();
     // dual_new: the new owner serializes; a key it lacks is copied from the old owner first.
     const isAdd = cmd === Cmd.Add || (cmd === Cmd.MetaSet && metaMode(req) === 0x45 /* E */);
-    const plan = isAdd ? { backfillFirstFrom: o } : { retryFrom: o };
+    const plan = isAdd ? { backfillFirstFrom: o } : { fallbackTo: o };
     return new MovingWriteSlot(owner, req, this, { first: n, second: o, answerFirst: true, follow, ...plan }).start();
   }
 

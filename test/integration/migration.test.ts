@@ -49,3 +49,7 @@ it('the other sidecar takes over when the lease holder dies mid-copy; skewed clo
     },
   });
 }, 300_000);
+
+it('an abort in verify rolls back to the old servers without losing a write, and clears the new one', async () => {
+  await runMigrationScenario({ servers: 3, from: [0, 1], to: [0, 1, 2], keys: KEYS, abortAt: 'verify' });
+}, 300_000);

@@ -21,6 +21,8 @@ export interface MigrationScenario {
   /** Called while the migration runs (e.g. to kill the leader); gets the two sidecars and their admin ports. */
   during?: (sidecars: ServerHandle[], admins: number[]) => Promise<void>;
   env?: Record<string, string>[];
+  /** Abort when the first sidecar reports this phase; the run then ends rolled back, not done. */
+  abortAt?: string;
 }
 
 export interface MigrationResult {
@@ -46,6 +48,15 @@ async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; o
     }
   }
   return { keys: where.size, onTwo: [...where].filter(([, n]) => n > 1).map(([k]) => k) };
+}
+
+async function abortWhen(admin: number, phase: string): Promise<void> {
+  for (let i = 0; i < 2_400; i++) {
+    if ((await migrationStatus(admin)).phase === phase) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const r = await fetch(`http://127.0.0.1:${admin}/migration/abort`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
+  expect(r.status, await r.text()).toBe(200);
 }
 
 export async function runMigrationScenario(s: MigrationScenario): Promise<MigrationResult> {
@@ -85,14 +96,16 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
 
   let stop = false;
   const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
-  const during = s.during?.(sidecars, admins);
+  const during = s.abortAt === undefined ? s.during?.(sidecars, admins) : abortWhen(admins[0]!, s.abortAt);
   const deadline = Date.now() + 240_000;
   let status: Record<string, unknown> = {};
   const alive = (): number[] => admins.filter((_, i) => sidecars[i]!.running);
   for (;;) {
     const all = await Promise.all(alive().map((a) => migrationStatus(a).catch(() => ({ phase: 'unreachable' }))));
     status = all[0] ?? {};
-    if (all.every((x) => x.phase === 'done') || Date.now() > deadline) break;
+    const finished = (x: Record<string, unknown>): boolean =>
+      s.abortAt === undefined ? x.phase === 'done' : x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null;
+    if (all.every(finished) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   await during;
@@ -102,12 +115,25 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   console.log(
     `T_copy ${String(status.t_copy_s)} s + T_sync ${String(status.t_sync_s)} s + T_verify ${String(status.t_verify_s)} s = T_total ${String(status.t_total_s)} s; cleanup ${String(status.t_cleanup_s)} s; counts ${JSON.stringify(status.counts)}`,
   );
-  expect(status.phase).toBe('done');
+  if (report.samples.length > 0) {
+    // The first bad key's whole history, and when each sidecar switched phase, to debug from the log.
+    const key = /(?:read|write|delete) (\S+):/.exec(report.samples[0]!)?.[1];
+    const t0 = performance.timeOrigin;
+    for (const op of report.history.filter((o) => o.key === key)) console.log(`  ${key}: ${JSON.stringify({ ...op, startWall: new Date(t0 + op.start).toISOString() })}`);
+    for (const [i, p] of sidecars.entries()) {
+      for (const l of p.logs().split('\n').filter((x) => x.includes('"msg":"migration '))) console.log(`  sidecar ${i}: ${l.slice(0, 200)}`);
+    }
+  }
+  expect(status.phase).toBe(s.abortAt === undefined ? 'done' : 'aborted');
   expect(report.samples).toEqual([]);
   expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, lost: report.lostWrites, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
   for (const b of backends) expect((await stats(b.port)).get('evictions')).toBe('0');
   const placed = await everyKeyOnce(backends.filter((_, i) => s.to.includes(i) || s.from.includes(i)));
   expect(placed.onTwo.slice(0, 5)).toEqual([]);
   expect(placed.keys).toBeGreaterThanOrEqual(s.keys);
+  if (s.abortAt !== undefined) {
+    // Rolled back: the servers only in `to` kept none of the moved keys.
+    for (const i of s.to.filter((x) => !s.from.includes(x))) expect((await everyKeyOnce([backends[i]!])).keys).toBe(0);
+  }
   return { report, status, backends };
 }

@@ -5,6 +5,7 @@ import { Metrics, family, histogramSamples } from '../../../src/observability/me
 import { proxyFamilies } from '../../../src/observability/proxy-metrics.js';
 import { backendFamilies } from '../../../src/observability/backend-metrics.js';
 import { replicationFamilies } from '../../../src/observability/replication-metrics.js';
+import { migrationFamilies } from '../../../src/observability/migration-metrics.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 import type { BackendPool } from '../../../src/backend/index.js';
 import type { Replication } from '../../../src/replication/index.js';
@@ -51,7 +52,12 @@ describe('Metrics', () => {
     const m = new Metrics({ processMetrics: false });
     const replication = { pools: () => [] } as unknown as Replication;
     const backends = { all: [] } as unknown as BackendPool;
-    m.add(...proxyFamilies(new ProxyStats()), ...backendFamilies(backends), ...replicationFamilies(replication, {} as Router, backends));
+    m.add(
+      ...proxyFamilies(new ProxyStats()),
+      ...backendFamilies(backends),
+      ...replicationFamilies(replication, {} as Router, backends),
+      ...migrationFamilies(() => []),
+    );
     const names = m.registry.getMetricsAsArray().map((f) => f.name);
     expect(names.length).toBeGreaterThan(30);
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');

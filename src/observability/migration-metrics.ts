@@ -1,0 +1,57 @@
+/**
+ * Migration families, from each pool's `Migration.status()` (the same values as GET /migration):
+ * the phase, the key counts, the phase durations once known, the moved share, this process's
+ * moved-key route counters, and whether the migration is paused and led by this process.
+ * Every sample is labelled with the pool and the migration id.
+ */
+import type { Metric } from 'prom-client';
+import type { MigrationStatus } from '../migration/index.js';
+import type { Phase } from '../migration/phases.js';
+import type { MigrationCounts } from '../migration/record.js';
+import { family, type Sample } from './metrics.js';
+
+/** Every phase, in the order a migration goes through them. */
+export const MIGRATION_PHASES: readonly Phase[] = ['planned', 'dual_write', 'copy', 'dual_read', 'verify', 'cutover', 'cleanup', 'done', 'aborted'];
+
+const KINDS = ['scanned', 'copied', 'skipped', 'verified', 'mismatched', 'repaired', 'backfilled', 'errors', 'cleaned'] as const satisfies readonly (keyof MigrationCounts)[];
+
+const DURATIONS = [
+  ['copy', 't_copy_s'],
+  ['sync', 't_sync_s'],
+  ['verify', 't_verify_s'],
+  ['total', 't_total_s'],
+  ['cleanup', 't_cleanup_s'],
+] as const satisfies readonly (readonly [string, keyof MigrationStatus])[];
+
+export function migrationFamilies(migrations: () => readonly MigrationStatus[]): Metric[] {
+  const labels = (s: MigrationStatus): { pool: string; id: string } => ({ pool: s.pool, id: s.id });
+  const each = (samples: (s: MigrationStatus) => Sample[]) => (): Sample[] => migrations().flatMap(samples);
+  const one = (name: string, help: string, type: 'counter' | 'gauge', value: (s: MigrationStatus) => number): Metric =>
+    family(name, help, type, each((s) => [{ labels: labels(s), value: value(s) }]));
+  return [
+    family(
+      'memshift_migration_phase',
+      "1 for the migration's current phase (planned, dual_write, copy, dual_read, verify, cutover, cleanup, done, aborted).",
+      'gauge',
+      each((s) => MIGRATION_PHASES.map((phase) => ({ labels: { ...labels(s), phase }, value: s.phase === phase ? 1 : 0 }))),
+    ),
+    family(
+      'memshift_migration_keys',
+      "The migration's key counts by kind (scanned, copied, skipped, verified, mismatched, repaired, backfilled, errors, cleaned).",
+      'gauge',
+      each((s) => KINDS.map((kind) => ({ labels: { ...labels(s), kind }, value: s.counts[kind] }))),
+    ),
+    family(
+      'memshift_migration_phase_seconds',
+      "The migration's T_copy, T_sync, T_verify, T_total and T_cleanup, once known.",
+      'gauge',
+      each((s) => DURATIONS.flatMap(([phase, key]): Sample[] => (s[key] === null ? [] : [{ labels: { ...labels(s), phase }, value: s[key] }]))),
+    ),
+    one('memshift_migration_moved_share', 'Share of the keyspace whose owner the migration changes (0..1).', 'gauge', (s) => s.moved_share),
+    one('memshift_migration_backfilled_total', 'Reads of a moved key the new owner missed, copied from the old owner (this process).', 'counter', (s) => s.route.backfilled),
+    one('memshift_migration_repairs_total', 'Deletes sent to an owner whose write leg failed (this process).', 'counter', (s) => s.route.repairs),
+    one('memshift_migration_held_total', 'Read-modify-writes held while their serializing owner changed (this process).', 'counter', (s) => s.route.held),
+    one('memshift_migration_paused', '1 while the migration is paused.', 'gauge', (s) => (s.paused ? 1 : 0)),
+    one('memshift_migration_leader', '1 when this process holds the lease: it runs the copy, verify and cleanup.', 'gauge', (s) => (s.this_process_leads ? 1 : 0)),
+  ];
+}
