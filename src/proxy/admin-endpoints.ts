@@ -18,6 +18,7 @@ import type { Migration } from '../migration/index.js';
 import { backendFamilies } from '../observability/backend-metrics.js';
 import { proxyFamilies } from '../observability/proxy-metrics.js';
 import { replicationFamilies } from '../observability/replication-metrics.js';
+import { migrationFamilies } from '../observability/migration-metrics.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
@@ -41,9 +42,15 @@ export async function startAdmin(
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
   registerReadyz(admin, () => true);
   admin.get('/replication', () => ({ status: 200, body: replication.status(dispatcher.router, backends) }));
-  registerMigration(admin, migrations.filter((m): m is Migration => m !== undefined));
+  const migrating = migrations.filter((m): m is Migration => m !== undefined);
+  registerMigration(admin, migrating);
   const metrics = new Metrics();
-  metrics.add(...proxyFamilies(stats), ...backendFamilies(backends), ...replicationFamilies(replication, dispatcher.router, backends));
+  metrics.add(
+    ...proxyFamilies(stats),
+    ...backendFamilies(backends),
+    ...replicationFamilies(replication, dispatcher.router, backends),
+    ...migrationFamilies(() => migrating.map((m) => m.status())),
+  );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
   admin.get('/config', () => ({
     status: 200,

@@ -98,7 +98,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
   const during = s.abortAt === undefined ? s.during?.(sidecars, admins) : abortWhen(admins[0]!, s.abortAt);
   const deadline = Date.now() + 240_000;
-  let status: Record<string, unknown> = {};
+  let status: Record<string, unknown>;
   const alive = (): number[] => admins.filter((_, i) => sidecars[i]!.running);
   for (;;) {
     const all = await Promise.all(alive().map((a) => migrationStatus(a).catch(() => ({ phase: 'unreachable' }))));
