@@ -15,6 +15,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { MetaClient, syncServers, verifyKey, type Endpoint, type SyncReport } from '../../src/copy/index.js';
 import { startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { mulberry32 } from '../support/prng.js';
 
 afterAll(stopAll);
 
@@ -36,17 +37,6 @@ interface Read {
 
 const ep = (s: ServerHandle): Endpoint => ({ host: '127.0.0.1', port: s.port });
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -56,7 +46,7 @@ function randomBytes(rand: () => number, n: number): Buffer {
 
 /** Keys of every shape, values up to 60 KB with CR/LF inside, any flags, every kind of TTL. */
 function dataset(prefix: string, n: number, seed: number): Item[] {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: n }, (_, i) => {
     let key: Buffer;
@@ -208,7 +198,7 @@ describe('copy engine against real memcached', () => {
     const last = new Map<string, Buffer | null>();
     let ops = 0;
     const loop = async (n: number): Promise<void> => {
-      const rand = rng(100 + n);
+      const rand = mulberry32(100 + n);
       const src = await Promise.all(sources.map((s) => TextClient.connect(s.port)));
       const tgt = await TextClient.connect(target.port);
       try {
@@ -250,7 +240,7 @@ describe('copy engine against real memcached', () => {
 
   async function prefill(sources: ServerHandle[], universe: number): Promise<Buffer[]> {
     const keys = Array.from({ length: universe }, (_, i) => Buffer.from(`w:${i}`));
-    const rand = rng(7);
+    const rand = mulberry32(7);
     const per: Item[][] = sources.map(() => []);
     keys.forEach((key, i) => {
       if (i % 6 !== 5) per[i % sources.length]!.push({ key, value: randomBytes(rand, 1 + Math.floor(rand() * 300)), flags: 7, exptime: 0 });

@@ -23,6 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { TextClient } from './text-client.js';
+import { mulberry32 } from './prng.js';
 
 // ------------------------------------------------------------------------------------ history
 
@@ -537,17 +538,6 @@ export interface ModelReport {
   readonly initial: InitialState;
 }
 
-/** mulberry32: small, seedable, good enough to pick ops and keys. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -689,7 +679,7 @@ export async function runModelLoad(opts: ModelLoadOptions): Promise<ModelReport>
   const nClients = opts.clients ?? 6;
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const mix: Mix = { ...DEFAULT_MIX, ...opts.mix };
   const mixEntries = (Object.entries(mix) as [keyof Mix, number][]).filter(([, w]) => w > 0);
   const mixTotal = mixEntries.reduce((a, [, w]) => a + w, 0);

@@ -5,6 +5,7 @@
  * event sequences.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../support/prng.js';
 import {
   canAbort,
   durations,
@@ -574,17 +575,6 @@ describe('isActive / canAbort', () => {
 });
 
 describe('property: random event sequences', () => {
-  /** mulberry32: a small seeded PRNG, so a failure reproduces. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   const EVENTS: PhaseEvent['type'][] = ['start', 'tick', 'tick', 'tick', 'tick', 'copied', 'copied', 'verified', 'verified', 'cleaned', 'cleaned', 'pause', 'resume', 'resume', 'abort'];
   /** Every phase change the header allows. */
@@ -608,7 +598,7 @@ describe('property: random event sequences', () => {
   it('never skips a step, keeps seq monotonic and the times ordered', () => {
     const reached = { done: 0, rolledBack: 0, cleanup: 0, lazyDone: 0, errors: 0 };
     for (let seed = 1; seed <= 600; seed++) {
-      const r = rng(seed);
+      const r = mulberry32(seed);
       const copy = r() < 0.5 ? 'eager' : 'lazy';
       const cleanup = r() < 0.5;
       const settle = [0, 1, 250, 1_000][Math.floor(r() * 4)]!;
