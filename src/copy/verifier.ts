@@ -5,7 +5,8 @@
  *   read source and target (mg v f t c u: no LRU bump) ─ same value, flags, TTL (± tolerance) ─► equal
  *     │ different
  *   re-read both after `rereadDelayMs` ─ same ─► equal (a dual-write was in flight between our reads)
- *     │ still different ─► mismatched; repair, read both again, up to `maxRepairs` times:
+ *     │ the source's CAS moved again ─► re-read (up to `fluxRereads`), then left for the next pass
+ *     │ still different, source steady ─► mismatched; repair, read both again, up to `maxRepairs` times:
  *     ├ source lacks it       ─► target: md <key> C<the target cas we saw>
  *     ├ target lacks it       ─► copyKey: add, then re-check the source's CAS (copier.ts)
  *     └ both, but different   ─► target: md <key> C<the target cas we saw>, wait `settleMs`,
@@ -77,6 +78,8 @@ export interface VerifyKeyOptions {
   settleMs?: number;
   /** Repair rounds before a key is left (default 3). */
   maxRepairs?: number;
+  /** Re-reads while the source keeps changing before a key is left for the next pass (default 5). */
+  fluxRereads?: number;
   beforeWrite?: (bytes: number) => Promise<void>;
   signal?: AbortSignal;
 }
@@ -97,9 +100,18 @@ export async function verifyKey(source: MetaClient, target: MetaClient, key: Buf
   const tol = opts.ttlToleranceSec ?? 2;
   let [s, t] = await readBoth(source, target, key);
   if (sameItem(s, t, tol)) return 'equal';
-  await sleep(opts.rereadDelayMs ?? 20, opts.signal);
-  [s, t] = await readBoth(source, target, key);
-  if (sameItem(s, t, tol)) return 'equal';
+  // A key the source keeps changing (a hot counter) differs because writes are in flight, not
+  // because the target is wrong: wait for a quiet moment; if none comes, leave it to the next pass
+  // (its source CAS moved, so the next incremental pass takes it again). Deleting the target's
+  // version of a key that clients are busy changing would open a hole under their writes.
+  for (let quiet = 0; ; quiet++) {
+    const before = s.cas;
+    await sleep(opts.rereadDelayMs ?? 20, opts.signal);
+    [s, t] = await readBoth(source, target, key);
+    if (sameItem(s, t, tol)) return 'equal';
+    if (s.cas === before) break;
+    if (quiet >= (opts.fluxRereads ?? 5)) return 'left';
+  }
   for (let i = 0; i < (opts.maxRepairs ?? 3); i++) {
     if (!s.present) {
       await dropTarget(target, key, t.cas);
