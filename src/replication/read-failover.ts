@@ -121,10 +121,11 @@ export class FailoverMultiGetSlot extends Slot {
   }
 
   /** Send `keys` to the group at position `attempt` of the order, split by owner there. */
-  #dispatch(keys: number[], attempt: number): void {
+  /** `failed`: these keys come from an error (else from a miss, which is no error when no group has them). */
+  #dispatch(keys: number[], attempt: number, failed = false): void {
     const order = this.reader.order;
     if (attempt >= order.length) {
-      this.#failedKeys += keys.length;
+      if (failed) this.#failedKeys += keys.length;
       return;
     }
     const group = order[attempt]!;
@@ -142,7 +143,7 @@ export class FailoverMultiGetSlot extends Slot {
       this.#pending++;
       if (this.reader.send(backend, this.req, list, this, id) !== null) {
         this.#pending--;
-        this.#dispatch(list, attempt + 1);
+        this.#dispatch(list, attempt + 1, true);
       }
     }
   }
@@ -163,7 +164,7 @@ export class FailoverMultiGetSlot extends Slot {
   override onOpError(op: Op, _error: Buffer): void {
     this.stats.backendErrors++;
     const part = this.#parts[op.part]!;
-    this.#dispatch(part.keys, part.attempt + 1);
+    this.#dispatch(part.keys, part.attempt + 1, true);
     this.#settle();
   }
 

@@ -117,3 +117,18 @@ describe('write: one, read: local, a dead backend', () => {
     c.close();
   });
 });
+
+describe('read_failover: errors_and_misses', () => {
+  it('a multi-get of keys no group holds counts misses, not errors', async () => {
+    const s = await setup({ read_failover: 'errors_and_misses' });
+    const c = await TextClient.connect(s.proxy.port);
+    expect(await c.request('set present 0 0 1\r\nx')).toBe('STORED\r\n');
+    const keys = ['present', ...Array.from({ length: 20 }, (_, i) => `absent:${i}`)];
+    expect(await c.request(`get ${keys.join(' ')}`)).toBe('VALUE present 0 1\r\nx\r\nEND\r\n');
+    const stats = await c.request('stats');
+    expect(stats).toMatch(/STAT get_misses 20\r\n/);
+    expect(stats).toMatch(/STAT get_hits 1\r\n/);
+    expect(stats).toMatch(/STAT memshift_get_errors 0\r\n/);
+    c.close();
+  });
+});
