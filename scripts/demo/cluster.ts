@@ -1,0 +1,157 @@
+/**
+ * The demo's servers and data: is memcached installed, three memcached plus memshift with a
+ * planned 2 -> 3 migration, the seeded keys, and which server holds each key.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { loadConfigFile } from '../../src/config/load.js';
+import { createRing } from '../../src/routing/index.js';
+import {
+  freePort,
+  keysOnServer,
+  memshiftConfig,
+  startMemcached,
+  startMemshift,
+  TextClient,
+  type MemcachedHandle,
+  type MemshiftHandle,
+} from '../../test/support/harness.js';
+
+export const NAMES = ['A', 'B', 'C'] as const;
+export const SEED_KEYS = 30_000;
+export const COUNTERS = 40;
+export const MIGRATION_ID = 'demo-grow';
+/** The migration starts this long after memshift is configured: time to seed and start the load. */
+export const START_IN_S = 8;
+export const RATE = 20_000;
+const ADMIN_TOKEN = 'demo';
+
+export const say = (line = ''): void => console.log(line);
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const num = (n: number): string => n.toLocaleString('en-US');
+
+export const keyName = (i: number): string => `demo:user:${String(i).padStart(5, '0')}`;
+export const counterName = (i: number): string => `demo:counter:${String(i).padStart(2, '0')}`;
+/** A value names its key and its version, so a read shows exactly which write it came from. */
+export const valueOf = (i: number, version: number): string => `${keyName(i)}#v${version}`;
+
+// ---------------------------------------------------------------- memcached installed?
+
+function findMemcached(): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin', '/usr/sbin'];
+  for (const dir of dirs) {
+    try {
+      accessSync(join(dir, 'memcached'), constants.X_OK);
+      return join(dir, 'memcached');
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+export function checkMemcached(): void {
+  if (findMemcached() !== undefined) return;
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot) {
+    throw new Error('memcached is not installed. Install the Debian package "memcached" (sudo apt-get install -y memcached) and run npm run demo again.');
+  }
+  say('memcached is not installed; installing the Debian package "memcached" with apt-get ...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update'], ['install', '-y', 'memcached']]) {
+    const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env, timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${r.error?.message ?? `status ${r.status}`}); install the Debian package "memcached" by hand`);
+  }
+  if (findMemcached() === undefined) throw new Error('apt-get installed memcached but no memcached binary was found on PATH');
+}
+
+// ---------------------------------------------------------------- the cluster
+
+export interface Cluster {
+  readonly backends: MemcachedHandle[];
+  readonly memshift: MemshiftHandle;
+  /** http://127.0.0.1:<port> of memshift's admin listener. */
+  readonly admin: string;
+  /** When the migration starts (ms since the epoch). */
+  readonly startAt: number;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const backends = await Promise.all(NAMES.map(() => startMemcached({ memoryMb: 64 })));
+  const [a, b] = backends as [MemcachedHandle, MemcachedHandle, MemcachedHandle];
+  const adminPort = await freePort();
+  const startAt = Date.now() + START_IN_S * 1000;
+  const migration = { id: MIGRATION_ID, from: [a, b].map((s) => `${s.address}:1`), copy: 'eager', rate: RATE, start: new Date(startAt).toISOString(), settle: '2s', cleanup: true };
+  const config = memshiftConfig({
+    admin: { listen: `127.0.0.1:${adminPort}`, token: ADMIN_TOKEN },
+    pools: { main: { servers: backends, migration } },
+  });
+  const memshift = await startMemshift(config);
+  say('Started:');
+  backends.forEach((s, i) => say(`  memcached ${NAMES[i]}  ${s.address}  (pid ${s.pid}, -m 64)`));
+  say(`  memshift     ${memshift.address}  (pid ${memshift.pid}), admin API http://127.0.0.1:${adminPort}`);
+  say(`\nmemshift config (${memshift.configFile}; listen port 0 = any free port, memshift took ${memshift.port}):`);
+  say(config.trimEnd().replace(/^/gm, '  | '));
+  return { backends, memshift, admin: `http://127.0.0.1:${adminPort}`, startAt };
+}
+
+export function explainPlan(c: Cluster): void {
+  const [a, b, cc] = NAMES;
+  say(`
+The pool's servers are [${a}, ${b}, ${cc}] (the target); migration.from says it had [${a}, ${b}] before.
+Until ${new Date(c.startAt).toISOString()} (in ~${START_IN_S} s) the migration is planned and the old ring (${a}, ${b})
+serves every key. Then memshift walks it through its phases on its own:
+  dual_write  writes reach the old owner, then the new one
+  copy        every key whose owner changes (about 1/3, all of them to ${cc}) is copied from ${a}/${b}, <= ${num(RATE)} keys/s
+  dual_read   reads try the new owner first; a miss reads the old one and backfills; read-modify-writes
+              (incr here) wait about \`settle\` (2 s) while their owner changes, so the clients slow down
+  verify      passes over the moved keys until one finds no difference
+  cutover     ${cc} serves its keys alone
+  cleanup     the moved keys are deleted from ${a} and ${b}
+  done        the new ring (${a}, ${b}, ${cc}) serves everything
+The demo seeds ${num(SEED_KEYS)} keys and ${COUNTERS} counters now, then keeps 4 clients busy through memshift for
+the whole migration and checks every answer. It only watches (GET ${c.admin}/migration).`);
+}
+
+// ---------------------------------------------------------------- seed
+
+/** Sets every key to version 0 and every counter to 0 through memshift, pipelined (noreply, closed by `mn`). */
+export async function seed(c: Cluster): Promise<void> {
+  const client = await TextClient.connect(c.memshift.port, c.memshift.host);
+  const started = Date.now();
+  const lines = [
+    ...Array.from({ length: SEED_KEYS }, (_, i) => `set ${keyName(i)} 0 0 ${valueOf(i, 0).length} noreply\r\n${valueOf(i, 0)}\r\n`),
+    ...Array.from({ length: COUNTERS }, (_, i) => `set ${counterName(i)} 0 0 1 noreply\r\n0\r\n`),
+  ];
+  for (let i = 0; i < lines.length; i += 1_000) {
+    await client.write(`${lines.slice(i, i + 1_000).join('')}mn\r\n`);
+    const reply = (await client.read((buf) => (buf.toString('latin1').endsWith('MN\r\n') ? true : 0), 30_000)).toString('latin1');
+    if (reply !== 'MN\r\n') throw new Error(`seeding through memshift failed: ${reply.slice(0, 200)}`);
+  }
+  await client.close();
+  say(`\nSeeded ${num(SEED_KEYS)} keys (value "<key>#v0") and ${COUNTERS} counters (0) through memshift in ${Date.now() - started} ms.`);
+}
+
+// ---------------------------------------------------------------- where the keys live
+
+export const allSeededKeys = (): string[] => [...Array.from({ length: SEED_KEYS }, (_, i) => keyName(i)), ...Array.from({ length: COUNTERS }, (_, i) => counterName(i))];
+
+/** For each server, the seeded keys it holds (`me`, which leaves no trace on memcached). */
+export async function placement(c: Cluster): Promise<Set<string>[]> {
+  const keys = allSeededKeys();
+  return Promise.all(c.backends.map((s) => keysOnServer(s.port, keys, s.host)));
+}
+
+/** The server index each key belongs to on the old ring (migration.from) and on the new one (servers), computed as memshift does. */
+export function ringOwners(c: Cluster): { before: (key: string) => number; after: (key: string) => number } {
+  const pool = [...loadConfigFile(c.memshift.configFile).pools.values()][0]!;
+  const from = pool.migration!.from[0]!.servers;
+  const oldRing = createRing({ ...pool, servers: from });
+  const newRing = createRing(pool);
+  const index = (address: string): number => c.backends.findIndex((s) => s.address === address);
+  return {
+    before: (key) => index(from[oldRing.ownerOf(Buffer.from(key))]!.address),
+    after: (key) => index(pool.servers[newRing.ownerOf(Buffer.from(key))]!.address),
+  };
+}
