@@ -30,6 +30,7 @@ import { Engine, type EngineOptions, type KeyFilter, type TargetSpec } from './e
 import { endpointId, type Endpoint } from './meta-client.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { EvictionWatch, type EvictionPolicy } from './rate-limiter.js';
+import { LoopLagWatch } from './loop-lag.js';
 import type { DumpEntry, Scan } from './scanner.js';
 import { runVerify, type VerifyReport } from './verifier.js';
 
@@ -68,6 +69,11 @@ export interface SyncOptions {
    * (with the filter, if any), none when the target is a function. `false`: no sweep.
    */
   orphanSweep?: boolean | readonly Endpoint[];
+  /**
+   * Slow down while this process's event loop lags (default false; true where the copy shares the
+   * process with client traffic: a migration or rebuild inside memshift). See loop-lag.ts.
+   */
+  watchEventLoop?: boolean;
   /** Slow down while a target evicts (default true), polling every `evictionPollMs` (default 1000). */
   watchEvictions?: boolean;
   evictionPollMs?: number;
@@ -97,7 +103,7 @@ export interface SyncReport {
   progress: ProgressSnapshot;
   sources: SourceReport[];
   verify: VerifyReport | null;
-  rate: { keysPerSec: number; bytesPerSec: number | null; factor: number; evictionSlowdowns: number };
+  rate: { keysPerSec: number; bytesPerSec: number | null; factor: number; evictionSlowdowns: number; loopLagSlowdowns: number };
   /** BUSY answers waited out over every scan. */
   busyRetries: number;
   errors: { count: number; sample: string[] };
@@ -133,13 +139,27 @@ async function estimateItems(engine: Engine): Promise<number | null> {
 export async function syncServers(opts: SyncOptions): Promise<SyncReport> {
   const engine = new Engine({ ...opts, progress: opts.progress });
   const progress = engine.progress;
+  // The copy goes no faster than the slower of the two watches allows.
+  let evictionFactor = 1;
+  let lagFactor = 1;
+  const applyFactor = (): void => {
+    engine.limiter.factor = Math.min(evictionFactor, lagFactor);
+  };
   const watch = new EvictionWatch({
     ...opts.evictionPolicy,
     intervalMs: opts.evictionPollMs,
     onFactor: (f) => {
-      engine.limiter.factor = f;
+      evictionFactor = f;
+      applyFactor();
     },
   });
+  const lag = new LoopLagWatch({
+    onFactor: (f) => {
+      lagFactor = f;
+      applyFactor();
+    },
+  });
+  if (opts.watchEventLoop === true) lag.start();
   if (opts.watchEvictions !== false) {
     engine.onNewTarget = (e, client) => watch.add(endpointId(e), async () => Number((await client.stats()).get('evictions') ?? 0));
     if (engine.fixedTarget !== null) engine.noteTarget(engine.fixedTarget);
@@ -214,6 +234,7 @@ export async function syncServers(opts: SyncOptions): Promise<SyncReport> {
   } finally {
     if (ticker !== null) clearInterval(ticker);
     watch.stop();
+    lag.stop();
     engine.close();
   }
   report();
@@ -225,7 +246,7 @@ export async function syncServers(opts: SyncOptions): Promise<SyncReport> {
     progress: snapshot,
     sources,
     verify,
-    rate: { ...rate, evictionSlowdowns: watch.slowdowns },
+    rate: { ...rate, evictionSlowdowns: watch.slowdowns, loopLagSlowdowns: lag.slowdowns },
     busyRetries: engine.busyRetries,
     errors: { count: progress.counts.errors, sample: [...engine.errorSample] },
   };

@@ -51,6 +51,7 @@ export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
     // Sidecars that had not started dual-writing yet wrote the old owners only: a value already on
     // a new owner is not necessarily newer.
     distrustTarget: true,
+    watchEventLoop: true,
     verify: true,
     rateKeysPerSec: o.rateKeysPerSec,
     ...(o.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: o.rateBytesPerSec }),

@@ -240,6 +240,7 @@ export class Recovery {
         target: { host: server.host, port: server.port },
         filter: (key) => !isReserved(key) && ring.ownerOf(key) === index,
         rateKeysPerSec: d.pool.resync.rateKeysPerSec,
+        watchEventLoop: true,
         verify: true,
         // The sync window: writes in flight when the copy ends land (or fail and are logged) within
         // the pool's timeout, on every sidecar; verify starts after them.
