@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --rounds N --duration 10s --concurrency 50 --json]`
+ * `npm run bench -- --scenario migration [...]`: the foreground cost of an online migration (migration.ts)
  *
  * memcaslap (9:1 get:set, 100-byte values) against three targets, interleaved in one run:
  *   direct      one standalone memcached
@@ -23,9 +24,11 @@ import {
 } from '../test/support/harness.js';
 import { ensureBuilt } from './build.js';
 import { killRunning, memcaslapBinary, runMemcaslap } from './memcaslap.js';
+import { runMigrationBench, takeScenario } from './migration.js';
 import { formatTable, ratios, sampleFrom, summarize, TARGETS, type Sample, type TargetName } from './report.js';
 
 const USAGE = `Usage: npm run bench -- [--rounds N] [--duration 10s] [--concurrency 50] [--threads 1] [--json]
+       npm run bench -- --scenario migration [...]   (the cost of an online migration; add --help)
 
   --rounds N          rounds of (direct, nutcracker, memshift), order rotating (default 3)
   --duration T        memcaslap -t per run: 10s, 1m or plain seconds (default 10s)
@@ -117,7 +120,12 @@ async function memshiftHealth(memshift: ServerHandle): Promise<Record<string, st
 }
 
 async function main(): Promise<number> {
-  const opts = options(process.argv.slice(2));
+  const { scenario, rest } = takeScenario(process.argv.slice(2));
+  if (scenario === 'migration') {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+    return runMigrationBench(rest, { log, stopping: () => stopping });
+  }
+  const opts = options(rest);
   if (opts === null) {
     process.stdout.write(USAGE);
     return 0;

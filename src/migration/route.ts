@@ -83,18 +83,18 @@ export class MigrationRoute implements MovingKey {
       if (mode === 'new_deletes_both' || cmd === Cmd.MetaDebug) return this.dispatcher.plain(req, owner, this.#new);
       return req.keys.length > 1 ? this.#multiRead(req, owner) : this.#read(req, owner);
     }
+    // One lookup: a key whose owner stays goes straight to it.
     const i = this.arcs.locate(req.hashKey!);
-    if (!this.arcs.moved(i)) return this.dispatcher.plain(req, owner, this.#new);
-    const o = this.oldBackends[this.arcs.oldOwner(i)]!;
     const n = this.newBackends[this.arcs.newOwner(i)]!;
-    return this.#write(req, owner, mode, o, n);
+    if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);
+    return this.#write(req, owner, mode, this.oldBackends[this.arcs.oldOwner(i)]!, n);
   }
 
   #read(req: Request, owner: SlotOwner): Slot {
     const i = this.arcs.locate(req.hashKey!);
-    if (!this.arcs.moved(i)) return this.dispatcher.plain(req, owner, this.#new);
-    const o = this.oldBackends[this.arcs.oldOwner(i)]!;
     const n = this.newBackends[this.arcs.newOwner(i)]!;
+    if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);
+    const o = this.oldBackends[this.arcs.oldOwner(i)]!;
     const wantsCas = req.cmd === Cmd.Gets || req.cmd === Cmd.Gats || (req.cmd === Cmd.MetaGet && hasFlag(req, 0x63 /* c */));
     return new MovingReadSlot(owner, req, this, o, n, wantsCas).start();
   }

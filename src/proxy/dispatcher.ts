@@ -115,6 +115,11 @@ export class Dispatcher {
    * A keyed request on one ring: `backendFor` gives each key's server. A multi-key get is split by
    * server. (The migration route uses it with the old or the new ring.)
    */
+  /** A one-key request to a server already looked up (the migration route's unmoved keys). */
+  keyed(req: Request, owner: SlotOwner, backend: Backend): Slot {
+    return this.#keyed(req, owner, backend, false);
+  }
+
   plain(req: Request, owner: SlotOwner, backendFor: (key: Buffer) => Backend): Slot {
     if (req.cmd <= Cmd.Gats) return this.#retrieval(req, owner, backendFor);
     return this.#keyed(req, owner, backendFor(req.hashKey!), false);
