@@ -211,7 +211,10 @@ export class Migration {
             ? this.#reconcile(abort.signal)
             : this.#copyVerify(want === 'copy', abort.signal);
     void run
-      .catch((err: unknown) => this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying'))
+      .catch(async (err: unknown) => {
+        this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying');
+        await sleep(1_000);
+      })
       .finally(done);
   }
 
@@ -228,7 +231,10 @@ export class Migration {
         const counts = { ...this.record!.counts, scanned: c.scanned, copied: c.copied, skipped: c.skipped, verified: c.verified, mismatched: c.mismatched, repaired: c.repaired, errors: c.errors };
         this.record = { ...this.record!, counts };
       },
-      beforeVerify: async () => {
+      beforeVerify: async (progress) => {
+        // A copy pass with errors (a server timed out or died) is done again, whole, before reads move:
+        // a stopped server may still apply writes late, and only a clean pass after that is trusted.
+        if (copy && progress.counts.errors > 0) throw new Error(`the copy had ${progress.counts.errors} errors; copying again`);
         // The copy is done: every sidecar reads dual once the record says so, and verify starts after settle.
         if (copy) await this.apply({ type: 'copied' });
         while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.pollMs);

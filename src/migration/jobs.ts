@@ -34,7 +34,8 @@ export interface CopyJobOptions {
   rateBytesPerSec?: number;
   signal: AbortSignal;
   onProgress: (snapshot: ProgressSnapshot) => void;
-  beforeVerify: () => Promise<void>;
+  /** Between copy and verify, with the run's progress (its counts). */
+  beforeVerify: (progress: Progress) => Promise<void>;
   maxVerifyPasses?: number;
   settleMs?: number;
 }

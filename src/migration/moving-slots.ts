@@ -123,8 +123,13 @@ export interface WritePlan {
    * still filling, writes a cut-over sidecar sent to the new owner only), a key exists if either has it.
    */
   bestOfBoth?: boolean;
-  /** `second` gets the same request, or the follow-up of what `first` stored (a set, or a delete). */
-  follow: 'same' | 'follow_up';
+  /**
+   * `second` gets the same request (`same`: always, for plain writes, so a delete also reaches a copy
+   * the first lacked; `same_if_applied`: only when `first` applied it, for read-modify-writes, so an
+   * increment `first` refused is not applied on `second` behind the client's back), or the follow-up
+   * of what `first` stored (a set, or a delete).
+   */
+  follow: 'same' | 'same_if_applied' | 'follow_up';
   /** Copy the key to `first` from here before running (an `add` on the new owner). */
   backfillFirstFrom?: Backend;
   /**
@@ -184,10 +189,8 @@ export class MovingWriteSlot extends Slot {
       this.ctx.repair(this.req, p.answerFirst ? p.second : p.first, p.answerFirst ? p.first : p.second);
       if (p.answerFirst) return this.#finish(reply);
     }
-    if (p.follow === 'follow_up') {
-      if (rank !== 1) return this.#finish(reply); // nothing stored: nothing to follow
-      this.#secondReq = followUp(this.req);
-    } else this.#secondReq = this.req;
+    if (p.follow !== 'same' && rank !== 1) return this.#finish(reply); // not applied: nothing to follow
+    this.#secondReq = p.follow === 'follow_up' ? followUp(this.req) : this.req;
     send(p.second, this.#secondReq, this, 1);
   }
 
@@ -197,7 +200,7 @@ export class MovingWriteSlot extends Slot {
     if (p.bestOfBoth === true) answer = replyRank(reply) === 3 || replyRank(reply) < replyRank(this.#firstReply!) ? reply : this.#firstReply!;
     if (replyRank(reply) === 3) {
       if (p.answerFirst) this.ctx.repair(this.#secondReq ?? this.req, p.second, p.first);
-    } else if (p.fillSecond === true && replyRank(this.#firstReply!) === 1 && isNotThere(reply)) {
+    } else if (p.fillSecond === true && p.follow !== 'same' && replyRank(this.#firstReply!) === 1 && isNotThere(reply)) {
       // The old owner applied it, the new one lacks the key: copy the result over first.
       void this.ctx.backfill(this.req.hashKey!, p.first, p.second).then(() => this.#finish(answer));
       return;

@@ -146,7 +146,7 @@ export class MigrationRoute implements MovingKey {
     // add, replace, cas: a set of the stored value follows; incr, decr, append, prepend, ma, ms with a
     // mode: the same request follows.
     const sets = cmd === Cmd.Add || cmd === Cmd.Replace || cmd === Cmd.Cas || (cmd === Cmd.MetaSet && !hasFlag(req, 0x4d /* M */));
-    const follow = sets ? 'follow_up' : 'same';
+    const follow = sets ? 'follow_up' : 'same_if_applied';
     if (mode === 'dual_old') return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow, fillSecond: true }).start();
     // dual_new: the new owner serializes; a key it lacks is copied from the old owner first.
     const isAdd = cmd === Cmd.Add || (cmd === Cmd.MetaSet && metaMode(req) === 0x45 /* E */);

@@ -53,3 +53,21 @@ it('the other sidecar takes over when the lease holder dies mid-copy; skewed clo
 it('an abort in verify rolls back to the old servers without losing a write, and clears the new one', async () => {
   await runMigrationScenario({ servers: 3, from: [0, 1], to: [0, 1, 2], keys: KEYS, abortAt: 'verify' });
 }, 300_000);
+
+it('a new server stopped for 3 s during the copy: the copy is done again, the checks still hold', async () => {
+  await runMigrationScenario({
+    servers: 3,
+    from: [0, 1],
+    to: [0, 1, 2],
+    keys: KEYS,
+    during: async (_sidecars, admins, backends) => {
+      for (let i = 0; i < 1_200; i++) {
+        if ((await migrationStatus(admins[0]!)).phase === 'copy') break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      backends[2]!.pause();
+      await new Promise((r) => setTimeout(r, 3_000));
+      backends[2]!.resume();
+    },
+  });
+}, 300_000);

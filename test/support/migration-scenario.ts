@@ -18,8 +18,8 @@ export interface MigrationScenario {
   keys: number;
   copy?: 'eager' | 'lazy';
   settle?: string;
-  /** Called while the migration runs (e.g. to kill the leader); gets the two sidecars and their admin ports. */
-  during?: (sidecars: ServerHandle[], admins: number[]) => Promise<void>;
+  /** Called while the migration runs (e.g. to kill the leader); gets the two sidecars, their admin ports and the memcached. */
+  during?: (sidecars: ServerHandle[], admins: number[], backends: ServerHandle[]) => Promise<void>;
   env?: Record<string, string>[];
   /** Abort when the first sidecar reports this phase; the run then ends rolled back, not done. */
   abortAt?: string;
@@ -96,7 +96,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
 
   let stop = false;
   const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
-  const during = s.abortAt === undefined ? s.during?.(sidecars, admins) : abortWhen(admins[0]!, s.abortAt);
+  const during = s.abortAt === undefined ? s.during?.(sidecars, admins, backends) : abortWhen(admins[0]!, s.abortAt);
   const deadline = Date.now() + 240_000;
   let status: Record<string, unknown>;
   const alive = (): number[] => admins.filter((_, i) => sidecars[i]!.running);
