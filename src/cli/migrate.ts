@@ -289,7 +289,7 @@ export function statusText(s: MigrationStatus, others: readonly MigrationStatus[
     ['cleanup', `T_cleanup ${seconds(s.t_cleanup_s)} s`],
     ['verify', v === null ? '-' : `${v.passes} pass${v.passes === 1 ? '' : 'es'}, ${v.left} left: ${v.note}`],
     ['moved', `${(s.moved_share * 100).toFixed(2)}% of the keyspace`],
-    ['route', `backfilled ${r.backfilled} (${r.backfillErrors} failed), repairs ${r.repairs}, held ${r.held} (this sidecar)`],
+    ['route', `backfilled ${r.backfilled} (${r.backfillErrors} failed), sync races ${r.raced}, sync errors ${r.syncErrors}, held ${r.held} (this sidecar)`],
   ];
   if (others.length > 0) rows.push(['others', `${others.map((o) => `${o.pool}: ${phaseLabel(o)}`).join(', ')} (pass --pool to show one)`]);
   return table(rows);

@@ -144,3 +144,39 @@ export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opt
   if (undone !== null) return { outcome: 'error', bytes: value.length, sourceCas: cas, error: undone, stale: true };
   return { outcome: 'raced', bytes: value.length, sourceCas: cas };
 }
+
+export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error';
+
+/**
+ * Makes `target` hold what `source` holds for `key` now: the value (a plain set, over whatever the
+ * target had) or its absence (a delete). The second leg of a write to a key whose owner is
+ * changing: every write lands on one authoritative owner and is then synced to the other, so
+ * writes from several sidecars that reach the two owners in different orders still end with the
+ * other owner equal to the authority. The source's CAS is read again after the set; if it moved,
+ * our set is deleted (only our version, `C<ours>`): a hole there, never an older value. A later
+ * sync of the newer write fills it.
+ */
+export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, nowSec: () => number = () => Date.now() / 1000): Promise<SyncOutcome> {
+  try {
+    const read = await source.mg(key, 'v f t c');
+    if (read.status === 'EN') {
+      const r = await target.md(key, '');
+      return r.status === 'HD' || r.status === 'NF' ? 'deleted' : 'error';
+    }
+    const cas = flagNumber(read, 'c');
+    const ttl = storeTtl(flagNumber(read, 't'), nowSec());
+    if (read.status !== 'VA' || read.value === null || !(cas > 0)) return 'error';
+    if (ttl === null) {
+      await target.md(key, '');
+      return 'deleted';
+    }
+    const written = await target.ms(key, read.value, `T${ttl} F${flagNumber(read, 'f')} c`);
+    if (written.status !== 'HD') return 'error';
+    const again = await source.mg(key, 'c');
+    if (again.status === 'HD' && flagNumber(again, 'c') === cas) return 'synced';
+    await undo(target, key, flagNumber(written, 'c') > 0 ? flagNumber(written, 'c') : null);
+    return 'raced';
+  } catch {
+    return 'error';
+  }
+}

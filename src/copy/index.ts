@@ -5,7 +5,7 @@
  */
 export { syncServers, type SyncOptions, type SyncReport, type SourceReport } from './sync.js';
 export { scanServer, parseMetadumpLine, decodeDumpKey, type DumpEntry, type DumpMode, type Scan, type ScanOptions, type ScanStats } from './scanner.js';
-export { copyKey, type CopyKeyOptions, type CopyOutcome, type CopyResult, type MetaOps } from './copier.js';
+export { copyKey, syncKey, type CopyKeyOptions, type CopyOutcome, type CopyResult, type MetaOps, type SyncOutcome } from './copier.js';
 export {
   verifyKey,
   sweepOrphan,

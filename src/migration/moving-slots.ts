@@ -1,27 +1,20 @@
 /**
- * Reply slots for a key whose owner is changing (a moved arc during a migration). Which owner
- * answers and in which order the two are written is decided by the route mode (phases.ts):
+ * Reply slots for a key whose owner is changing (a moved arc during a migration). The route mode
+ * (phases.ts, route.ts) says which owner is authoritative:
  *
- *   writes   set, delete, touch, plain ms, md: the OLD owner first, then the new one; the old
- *            owner answers (it holds every key). Deletes and sets reach the old owner before the
- *            new one, so a copy or a backfill that reads the old owner afterwards sees them, and a
- *            read-then-backfill can never put back a value a delete already removed.
- *            read-modify-writes (add, replace, cas, incr, decr, append, prepend, ma, ms with a mode
- *            or CAS) run first on the owner that serializes them, which answers, and the other
- *            follows (the same request, or a `set` of the stored value): the old owner in dual_old,
- *            the new one in dual_new (a key it lacks: the old owner runs it and fills the new one). While that owner
- *            changes (dual_read, and a rollback) they are held (HeldSlot), so two sidecars never
- *            serialize one key on two servers.
- *   reads    dual_old: the old owner (plain routing, not here). dual_new: the new owner; a miss or an
- *            error there falls back to the old owner, and a hit there is backfilled to the new one
- *            (CAS-guarded add and re-check, copier.ts). A `gets`-like read re-reads the new owner
- *            after the backfill, so its CAS token is the new owner's.
- *
- * The client gets the authoritative owner's reply (old in dual_old, new in dual_new and after).
- * A failed leg on the other owner may leave it stale, so the key is deleted there (best effort),
- * and the failure is counted.
+ *   writes   every write runs on the authoritative owner (the old one up to verify, the new one from
+ *            cutover), which answers; then the other owner is synced from it: it gets the
+ *            authority's current value with a plain set, or a delete when the authority has none,
+ *            and the authority's CAS is read again (syncKey, copier.ts). Writes from several sidecars
+ *            may reach the two owners in different orders; syncing the result instead of replaying
+ *            the request makes the other owner end equal to the authority (or with a hole, never an
+ *            older value). Read-modify-writes are held while the authority changes (cutover).
+ *   reads    dual_new: the new owner; a miss or an error falls back to the old owner, and a hit there
+ *            is backfilled to the new one (CAS-guarded add and re-check). Deletes reach the old owner
+ *            first, so a backfill can never put back a deleted value. In cutover the fallback reads
+ *            the old owner without backfilling (deletes reach the new owner first then).
  */
-import { Cmd, ReplyKind, followUp, deleteOf, isPrefix, type Request } from '../protocol/index.js';
+import { Cmd, ReplyKind, isPrefix, type Request } from '../protocol/index.js';
 import { Op, type Backend, type OpHandler } from '../backend/index.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -33,11 +26,9 @@ export interface MovingKey {
   readonly stats: ProxyStats;
   /** Copy the key from `from` to `to` unless `to` has it (add + re-check); resolves when done. */
   backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
-  /** A leg on `on` failed: drop the key there and copy it again from `from` (best effort). */
-  repair(req: Request, on: Backend, from: Backend): void;
+  /** Make `to` hold what `from` holds for `key` (syncKey); a failed sync leaves a hole in `to`. */
+  sync(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
 }
-
-const NOOP: OpHandler = { onOpReply: () => {}, onOpError: () => {} };
 
 function isMiss(req: Request, reply: Buffer): boolean {
   if (req.cmd === Cmd.MetaGet || req.cmd === Cmd.MetaDebug) return isPrefix(reply, 0, 'EN');
@@ -66,6 +57,8 @@ export class MovingReadSlot extends Slot {
     readonly newB: Backend,
     /** The reply carries a CAS token (gets, gats, mg c): take it from the new owner. */
     readonly wantsCas: boolean,
+    /** Copy a key found only on the old owner to the new one (dual_new; not in cutover). */
+    readonly backfill: boolean,
   ) {
     super(owner);
   }
@@ -83,6 +76,7 @@ export class MovingReadSlot extends Slot {
     if (op.part === 1) {
       if (isMiss(this.req, reply)) return this.#finish(reply);
       const key = this.req.hashKey!;
+      if (!this.backfill) return this.#finish(reply);
       if (!this.wantsCas) {
         void this.ctx.backfill(key, this.oldB, this.newB);
         return this.#finish(reply);
@@ -111,40 +105,24 @@ export class MovingReadSlot extends Slot {
 }
 
 export interface WritePlan {
-  /** Runs the request and (with `answerFirst`) answers. */
+  /** The authoritative owner: runs the request and answers. */
   first: Backend;
-  /** Follows `first`. */
+  /** The other owner: made equal to `first` afterwards (syncKey: its value, or its absence). */
   second: Backend;
-  /** The client gets `first`'s reply (else `second`'s). */
-  answerFirst: boolean;
   /**
-   * The client gets an error if either failed, else the better of the two replies (STORED, DELETED,
-   * TOUCHED over NOT_FOUND): while both owners may each lack some keys (holes the new owner is
-   * still filling, writes a cut-over sidecar sent to the new owner only), a key exists if either has it.
-   */
-  bestOfBoth?: boolean;
-  /**
-   * `second` gets the same request (`same`: always, for plain writes, so a delete also reaches a copy
-   * the first lacked; `same_if_applied`: only when `first` applied it, for read-modify-writes, so an
-   * increment `first` refused is not applied on `second` behind the client's back), or the follow-up
-   * of what `first` stored (a set, or a delete).
-   */
-  follow: 'same' | 'same_if_applied' | 'follow_up';
-  /** Copy the key to `first` from here before running (an `add` on the new owner). */
-  backfillFirstFrom?: Backend;
-  /**
-   * When `first` (the new owner) answers NOT_FOUND/NOT_STORED, it may only lack the key: run the
-   * request on this server (the old owner, which holds every key) instead, and fill `first` from it.
+   * When `first` answers NOT_FOUND/NOT_STORED it may only have a hole: run the request on this
+   * server instead (the other owner) and sync from it (cutover, where the new owner answers).
    */
   fallbackTo?: Backend;
-  /** When `second` (the new owner) lacks the key for the same request: copy it from `first` before answering. */
-  fillSecond?: boolean;
 }
 
-/** A write to a moved key, as planned by the route (see the header). */
+/**
+ * A write to a moved key: the authoritative owner runs it, then the other owner is synced from it
+ * (moving-slots header), then the client gets the authority's reply. Syncing the result rather than
+ * replaying the request makes the two owners converge whatever order writes from several sidecars
+ * reach them in.
+ */
 export class MovingWriteSlot extends Slot {
-  #firstReply: Buffer | null = null;
-  #secondReq: Request | null = null;
   #retried = false;
 
   constructor(
@@ -157,55 +135,29 @@ export class MovingWriteSlot extends Slot {
   }
 
   start(): this {
-    const p = this.plan;
-    if (p.backfillFirstFrom === undefined) send(p.first, this.req, this, 0);
-    else void this.ctx.backfill(this.req.hashKey!, p.backfillFirstFrom, p.first).then(() => send(p.first, this.req, this, 0));
+    send(this.plan.first, this.req, this, 0);
     return this;
   }
 
-  override onOpReply(op: Op, reply: Buffer): void {
-    if (op.part === 0) return this.#onFirst(reply);
-    this.#onSecond(reply);
+  override onOpReply(_op: Op, reply: Buffer): void {
+    this.#onFirst(reply);
   }
 
-  override onOpError(op: Op, error: Buffer): void {
+  override onOpError(_op: Op, error: Buffer): void {
     this.ctx.stats.backendErrors++;
-    if (op.part === 0) return this.#onFirst(error);
-    this.#onSecond(error);
+    this.#onFirst(error);
   }
 
   #onFirst(reply: Buffer): void {
     const p = this.plan;
-    const rank = replyRank(reply);
-    if (rank === 2 && p.fallbackTo !== undefined && !this.#retried && isNotThere(reply)) {
+    if (replyRank(reply) === 2 && p.fallbackTo !== undefined && !this.#retried && isNotThere(reply)) {
       this.#retried = true;
-      this.plan = { first: p.fallbackTo, second: p.first, answerFirst: true, follow: p.follow, fillSecond: true };
+      this.plan = { first: p.fallbackTo, second: p.first };
       send(this.plan.first, this.req, this, 0);
       return;
     }
-    this.#firstReply = reply;
-    if (rank === 3) {
-      // Failed, maybe applied late: the other owner must not keep a value that may be older.
-      this.ctx.repair(this.req, p.answerFirst ? p.second : p.first, p.answerFirst ? p.first : p.second);
-      if (p.answerFirst) return this.#finish(reply);
-    }
-    if (p.follow !== 'same' && rank !== 1) return this.#finish(reply); // not applied: nothing to follow
-    this.#secondReq = p.follow === 'follow_up' ? followUp(this.req) : this.req;
-    send(p.second, this.#secondReq, this, 1);
-  }
-
-  #onSecond(reply: Buffer): void {
-    const p = this.plan;
-    let answer = p.answerFirst ? this.#firstReply! : reply;
-    if (p.bestOfBoth === true) answer = replyRank(reply) === 3 || replyRank(reply) < replyRank(this.#firstReply!) ? reply : this.#firstReply!;
-    if (replyRank(reply) === 3) {
-      if (p.answerFirst) this.ctx.repair(this.#secondReq ?? this.req, p.second, p.first);
-    } else if (p.fillSecond === true && p.follow !== 'same' && replyRank(this.#firstReply!) === 1 && isNotThere(reply)) {
-      // The old owner applied it, the new one lacks the key: copy the result over first.
-      void this.ctx.backfill(this.req.hashKey!, p.first, p.second).then(() => this.#finish(answer));
-      return;
-    }
-    this.#finish(answer);
+    // Whatever the reply (even an error: the write may have landed), the other owner follows the authority.
+    void this.ctx.sync(this.req.hashKey!, this.plan.first, this.plan.second).then(() => this.#finish(reply));
   }
 
   #finish(reply: Buffer): void {
@@ -246,10 +198,3 @@ export class HeldSlot extends Slot implements SlotOwner {
     this.complete(slot.reply);
   }
 }
-
-/** Fire-and-forget delete of `req`'s key on `backend` (a repair). */
-export function sendRepair(req: Request, backend: Backend): void {
-  const del = deleteOf(req);
-  send(backend, del, NOOP, 0);
-}
-

@@ -26,15 +26,13 @@ export type Phase = 'planned' | 'dual_write' | 'copy' | 'dual_read' | 'verify' |
 export type RouteMode =
   /** Old ring only. */
   | 'old'
-  /** Writes reach the old owner, then the new one; the old owner serves reads and serializes read-modify-writes. */
+  /** The old owner is authoritative (runs every write, answers, serves reads); the new one is synced from it. */
   | 'dual_old'
-  /** As dual_new for reads and plain writes, but read-modify-writes wait: their serializing owner changes. */
-  | 'dual_hold_new'
-  /** Reads from the new owner (a miss falls back to the old one, and backfills); writes reach both;
-   *  read-modify-writes run on the new owner first. */
+  /** As dual_old, but plain reads try the new owner first (a miss falls back to the old one, and backfills). */
   | 'dual_new'
-  /** A rollback: as dual_old, but read-modify-writes wait until every sidecar has rolled back. */
-  | 'dual_hold_old'
+  /** The new owner is authoritative for plain writes and reads (the old one is synced from it and read on a
+   *  miss); read-modify-writes wait until every sidecar is past verify. */
+  | 'cutover'
   /** The new owner only, but deletes still reach the old one (the grace window). */
   | 'new_deletes_both'
   /** New ring only. */
@@ -108,16 +106,16 @@ export function routeMode(s: PhaseState): RouteMode {
     case 'copy':
       return 'dual_old';
     case 'dual_read':
-      return 'dual_hold_new';
     case 'verify':
       return 'dual_new';
     case 'cutover':
+      return 'cutover';
     case 'cleanup':
       return 'new_deletes_both';
     case 'done':
       return 'new';
     case 'aborted':
-      return s.rolledBack ? 'old' : 'dual_hold_old';
+      return s.rolledBack ? 'old' : 'dual_old';
   }
 }
 

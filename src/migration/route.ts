@@ -1,18 +1,19 @@
 /**
  * The data path of a pool with a migration: one binary search over the merged arcs gives a key's
  * old and new owner (arcs.ts). A key whose owner does not change takes the plain path to its one
- * server (no second lookup, no extra backend call). A moved key is routed by the phase's mode:
+ * server (no second lookup, no extra backend call). A moved key is routed by the phase's mode
+ * (writes: the authority runs it and answers, then the other owner is synced; moving-slots.ts):
  *
- *   mode              reads                                   writes (read-modify-writes: see moving-slots.ts)
- *   old               old ring                                old ring
- *   dual_old          old owner                               old owner, then new; RMW on the old owner first
- *   dual_hold_new     new owner, miss → old owner + backfill  old owner, then new; RMW held
- *   dual_new          new owner, miss → old owner + backfill  old owner, then new; RMW on the new owner first
- *   dual_hold_old     old owner                               old owner, then new; RMW held (a rollback)
- *   new_deletes_both  new owner                               new owner; deletes: old, then new
- *   new               new ring                                new ring
+ *   mode              reads                                         writes                         read-modify-writes
+ *   old               old ring                                      old ring                       old ring
+ *   dual_old          old owner                                     old owner, sync to new         same
+ *   dual_new          new, miss → old + backfill; gets: old owner   old owner, sync to new         same
+ *   cutover           new, miss → old (no backfill)                 new owner, sync to old         held
+ *   new_deletes_both  new owner                                     new owner; deletes: both       new owner
+ *   new               new ring                                      new ring                       new ring
  *
- * The mode is set by the migration's state (index.ts) from the published record.
+ * A `gets` is served by the owner a `cas` then runs on. The mode is set by the migration's state
+ * (index.ts) from the published record.
  */
 import { Cmd, R, fansOut, hasFlag, type Request } from '../protocol/index.js';
 import type { Backend } from '../backend/index.js';
@@ -21,19 +22,21 @@ import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../replication/read-failover.js';
 import { sendRequest } from '../proxy/send-request.js';
-import { copyKey } from '../copy/index.js';
+import { copyKey, syncKey } from '../copy/index.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
 import { BackendMeta } from './backend-meta.js';
-import { HeldSlot, MovingReadSlot, MovingWriteSlot, sendRepair, type MovingKey } from './moving-slots.js';
+import { HeldSlot, MovingReadSlot, MovingWriteSlot, type MovingKey } from './moving-slots.js';
 
 /** Counters of the moved-key data path, for status and metrics. */
 export interface RouteCounters {
   /** Reads of a moved key that the new owner missed and the old owner had (copied over). */
   backfilled: number;
   backfillErrors: number;
-  /** Deletes sent to an owner whose write leg failed. */
-  repairs: number;
+  /** Syncs whose authority changed meanwhile (the other owner was left without the key). */
+  raced: number;
+  /** Syncs that failed (the key was then deleted from the other owner, when it answered). */
+  syncErrors: number;
   /** Read-modify-writes held while their serializing owner changed. */
   held: number;
 }
@@ -44,7 +47,7 @@ const MAX_HELD = 10_000;
 export class MigrationRoute implements MovingKey {
   #mode: RouteMode = 'old';
   #held: HeldSlot[] = [];
-  readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, repairs: 0, held: 0 };
+  readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, held: 0 };
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
   readonly #meta = new Map<Backend, BackendMeta>();
@@ -66,7 +69,7 @@ export class MigrationRoute implements MovingKey {
   /** Switches the mode; read-modify-writes held by the old mode run under the new one. */
   set mode(mode: RouteMode) {
     this.#mode = mode;
-    if (this.#held.length === 0 || mode === 'dual_hold_new' || mode === 'dual_hold_old') return;
+    if (this.#held.length === 0 || mode === 'cutover') return;
     const held = this.#held;
     this.#held = [];
     for (const h of held) h.release((req, owner) => this.dispatch(req, owner));
@@ -77,11 +80,12 @@ export class MigrationRoute implements MovingKey {
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
-    const reading = cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug;
-    if (reading) {
-      if (mode === 'dual_old' || mode === 'dual_hold_old') return this.dispatcher.plain(req, owner, this.#old);
+    if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug) {
+      const wantsCas = cmd === Cmd.Gets || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x63 /* c */));
+      // The owner that serializes writes serves tokens: the old one until cutover.
+      if (mode === 'dual_old' || (mode === 'dual_new' && wantsCas)) return this.dispatcher.plain(req, owner, this.#old);
       if (mode === 'new_deletes_both' || cmd === Cmd.MetaDebug) return this.dispatcher.plain(req, owner, this.#new);
-      return req.keys.length > 1 ? this.#multiRead(req, owner) : this.#read(req, owner);
+      return req.keys.length > 1 ? this.#multiRead(req, owner, mode === 'dual_new') : this.#read(req, owner, wantsCas, mode === 'dual_new');
     }
     // One lookup: a key whose owner stays goes straight to it.
     const i = this.arcs.locate(req.hashKey!);
@@ -90,17 +94,15 @@ export class MigrationRoute implements MovingKey {
     return this.#write(req, owner, mode, this.oldBackends[this.arcs.oldOwner(i)]!, n);
   }
 
-  #read(req: Request, owner: SlotOwner): Slot {
+  #read(req: Request, owner: SlotOwner, wantsCas: boolean, backfill: boolean): Slot {
     const i = this.arcs.locate(req.hashKey!);
     const n = this.newBackends[this.arcs.newOwner(i)]!;
     if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);
-    const o = this.oldBackends[this.arcs.oldOwner(i)]!;
-    const wantsCas = req.cmd === Cmd.Gets || req.cmd === Cmd.Gats || (req.cmd === Cmd.MetaGet && hasFlag(req, 0x63 /* c */));
-    return new MovingReadSlot(owner, req, this, o, n, wantsCas).start();
+    return new MovingReadSlot(owner, req, this, this.oldBackends[this.arcs.oldOwner(i)]!, n, wantsCas, backfill).start();
   }
 
   /** A multi-key get in dual_new: the new owners first; keys they miss on moved arcs go to the old owners. */
-  #multiRead(req: Request, owner: SlotOwner): Slot {
+  #multiRead(req: Request, owner: SlotOwner, backfill: boolean): Slot {
     const keys = req.keys;
     let anyMoved = false;
     for (let k = 0; k < keys.length && !anyMoved; k++) anyMoved = this.arcs.moved(this.arcs.locate(keys[k]!));
@@ -113,7 +115,7 @@ export class MigrationRoute implements MovingKey {
         return this.arcs.moved(i) ? this.oldBackends[this.arcs.oldOwner(i)]! : null;
       },
       onHit: (k, attempt) => {
-        if (attempt !== 1) return;
+        if (attempt !== 1 || !backfill) return;
         const key = keys[k]!;
         const i = this.arcs.locate(key);
         void this.backfill(key, this.oldBackends[this.arcs.oldOwner(i)]!, this.newBackends[this.arcs.newOwner(i)]!);
@@ -126,32 +128,22 @@ export class MigrationRoute implements MovingKey {
   #write(req: Request, owner: SlotOwner, mode: RouteMode, o: Backend, n: Backend): Slot {
     const cmd = req.cmd;
     if (mode === 'new_deletes_both') {
-      if (cmd !== Cmd.Delete && cmd !== Cmd.MetaDelete) return this.dispatcher.plain(req, owner, this.#new);
-      return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: false, follow: 'same' }).start();
+      if (cmd !== Cmd.Delete && cmd !== Cmd.MetaDelete) return this.dispatcher.keyed(req, owner, n);
+      return new MovingWriteSlot(owner, req, this, { first: n, second: o }).start();
     }
-    if (fansOut(req)) {
-      // set, delete, touch, md, plain ms: the old owner first. Up to the copy it answers (it holds
-      // every key); from dual_read on, a key exists if either owner has it (the new owner may still
-      // fill a hole, and a sidecar that already cut over writes the new owner only).
-      const best = mode === 'dual_hold_new' || mode === 'dual_new';
-      return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow: 'same', bestOfBoth: best }).start();
+    if (mode === 'cutover') {
+      if (!fansOut(req)) {
+        // A read-modify-write waits until every sidecar has left verify: until then some still run them on the old owner.
+        if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
+        const held = new HeldSlot(owner, req);
+        this.#held.push(held);
+        this.counters.held++;
+        return held;
+      }
+      // The new owner may still have a hole a sidecar in verify is about to fill: then the old owner runs it.
+      return new MovingWriteSlot(owner, req, this, { first: n, second: o, fallbackTo: o }).start();
     }
-    if (mode === 'dual_hold_new' || mode === 'dual_hold_old') {
-      if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
-      const held = new HeldSlot(owner, req);
-      this.#held.push(held);
-      this.counters.held++;
-      return held;
-    }
-    // add, replace, cas: a set of the stored value follows; incr, decr, append, prepend, ma, ms with a
-    // mode: the same request follows.
-    const sets = cmd === Cmd.Add || cmd === Cmd.Replace || cmd === Cmd.Cas || (cmd === Cmd.MetaSet && !hasFlag(req, 0x4d /* M */));
-    const follow = sets ? 'follow_up' : 'same_if_applied';
-    if (mode === 'dual_old') return new MovingWriteSlot(owner, req, this, { first: o, second: n, answerFirst: true, follow, fillSecond: true }).start();
-    // dual_new: the new owner serializes; a key it lacks is copied from the old owner first.
-    const isAdd = cmd === Cmd.Add || (cmd === Cmd.MetaSet && metaMode(req) === 0x45 /* E */);
-    const plan = isAdd ? { backfillFirstFrom: o } : { fallbackTo: o };
-    return new MovingWriteSlot(owner, req, this, { first: n, second: o, answerFirst: true, follow, ...plan }).start();
+    return new MovingWriteSlot(owner, req, this, { first: o, second: n }).start();
   }
 
   #metaOf(b: Backend): BackendMeta {
@@ -167,18 +159,14 @@ export class MigrationRoute implements MovingKey {
     return r;
   }
 
-  repair(req: Request, on: Backend, from: Backend): void {
-    this.counters.repairs++;
-    sendRepair(req, on);
-    // In mode new_deletes_both the old owner may lack newer writes: never copy from it then.
-    if (this.#mode !== 'new_deletes_both' && this.#mode !== 'new' && this.#mode !== 'old') void this.backfill(req.hashKey!, from, on);
+  async sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+    const outcome = await syncKey(this.#metaOf(from), this.#metaOf(to), Buffer.from(key));
+    if (outcome === 'raced') this.counters.raced++;
+    else if (outcome === 'error') {
+      this.counters.syncErrors++;
+      // The other owner may keep an older value: drop it (a miss is safe); if that fails too, it is down.
+      await this.#metaOf(to).md(Buffer.from(key), '').catch(() => undefined);
+    }
+    return outcome;
   }
-}
-
-/** The mode byte of an `ms` (its M flag), or 0. */
-function metaMode(req: Request): number {
-  const line = req.line;
-  if (line === null) return 0;
-  for (let i = 1; i + 1 < line.length; i++) if (line[i] === 0x4d && line[i - 1] === 0x20) return line[i + 1]!;
-  return 0;
 }

@@ -25,7 +25,7 @@ function status(over: Partial<MigrationStatus> = {}): MigrationStatus {
     progress: { phase: 'copy', expected: 100_000, walked: 41_000, eta_s: 11.2 },
     verify: null,
     moved_share: 0.249,
-    route: { backfilled: 3, backfillErrors: 0, repairs: 0, held: 0 },
+    route: { backfilled: 3, backfillErrors: 0, raced: 0, syncErrors: 0, held: 0 },
     ...over,
   };
 }
@@ -196,7 +196,7 @@ describe('memshift migrate status', () => {
         'cleanup   T_cleanup - s',
         'verify    -',
         'moved     24.90% of the keyspace',
-        'route     backfilled 3 (0 failed), repairs 0, held 0 (this sidecar)',
+        'route     backfilled 3 (0 failed), sync races 0, sync errors 0, held 0 (this sidecar)',
         '',
       ].join('\n'),
     );

@@ -446,7 +446,7 @@ describe('abort', () => {
       const at = s.since + 123;
       const a = step(s, 'abort', at);
       expect(a).toEqual({ ...s, phase: 'aborted', since: at, seq: s.seq + 1, rolledBack: false, paused: false, times: { ...s.times, abortedAt: at } });
-      expect(routeMode(a)).toBe('dual_hold_old');
+      expect(routeMode(a)).toBe('dual_old');
       expect(isActive(a)).toBe(true);
 
       // Second abort: a no-op.
@@ -518,9 +518,9 @@ describe('routeMode', () => {
       planned: 'old',
       dual_write: 'dual_old',
       copy: 'dual_old',
-      dual_read: 'dual_hold_new',
+      dual_read: 'dual_new',
       verify: 'dual_new',
-      cutover: 'new_deletes_both',
+      cutover: 'cutover',
       cleanup: 'new_deletes_both',
       done: 'new',
     };
@@ -528,7 +528,7 @@ describe('routeMode', () => {
       expect(routeMode({ ...base, phase: phase as Phase }), phase).toBe(mode);
       expect(routeMode(reach(phase as Exclude<Phase, 'aborted'>)), phase).toBe(mode);
     }
-    expect(routeMode({ ...base, phase: 'aborted', rolledBack: false })).toBe('dual_hold_old');
+    expect(routeMode({ ...base, phase: 'aborted', rolledBack: false })).toBe('dual_old');
     expect(routeMode({ ...base, phase: 'aborted', rolledBack: true })).toBe('old');
   });
 

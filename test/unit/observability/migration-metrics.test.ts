@@ -21,7 +21,7 @@ function status(over: Partial<MigrationStatus> = {}): MigrationStatus {
     progress: { phase: 'copy', expected: 1000, walked: 120, eta_s: 8 },
     verify: null,
     moved_share: 0.25,
-    route: { backfilled: 3, backfillErrors: 0, repairs: 2, held: 5 },
+    route: { backfilled: 3, backfillErrors: 0, raced: 2, syncErrors: 1, held: 5 },
     ...over,
   };
 }
@@ -61,7 +61,8 @@ describe('migrationFamilies', () => {
     ]);
     expect(text).toContain('memshift_migration_moved_share{pool="main",id="m1"} 0.25\n');
     expect(text).toContain('# TYPE memshift_migration_backfilled_total counter\nmemshift_migration_backfilled_total{pool="main",id="m1"} 3\n');
-    expect(text).toContain('# TYPE memshift_migration_repairs_total counter\nmemshift_migration_repairs_total{pool="main",id="m1"} 2\n');
+    expect(text).toContain('# TYPE memshift_migration_sync_races_total counter\nmemshift_migration_sync_races_total{pool="main",id="m1"} 2\n');
+    expect(text).toContain('memshift_migration_sync_errors_total{pool="main",id="m1"} 1\n');
     expect(text).toContain('# TYPE memshift_migration_held_total counter\nmemshift_migration_held_total{pool="main",id="m1"} 5\n');
     expect(text).toContain('memshift_migration_paused{pool="main",id="m1"} 0\n');
     expect(text).toContain('memshift_migration_leader{pool="main",id="m1"} 1\n');
@@ -104,7 +105,8 @@ describe('migrationFamilies', () => {
       'memshift_migration_phase_seconds',
       'memshift_migration_moved_share',
       'memshift_migration_backfilled_total',
-      'memshift_migration_repairs_total',
+      'memshift_migration_sync_races_total',
+      'memshift_migration_sync_errors_total',
       'memshift_migration_held_total',
       'memshift_migration_paused',
       'memshift_migration_leader',
