@@ -102,12 +102,12 @@ export function explainPlan(c: Cluster): void {
 The pool's servers are [${a}, ${b}, ${cc}] (the target); migration.from says it had [${a}, ${b}] before.
 Until ${new Date(c.startAt).toISOString()} (in ~${START_IN_S} s) the migration is planned and the old ring (${a}, ${b})
 serves every key. Then memshift walks it through its phases on its own:
-  dual_write  writes reach the old owner, then the new one
+  dual_write  writes run on the old owner, then the new one is synced from it
   copy        every key whose owner changes (about 1/3, all of them to ${cc}) is copied from ${a}/${b}, <= ${num(RATE)} keys/s
-  dual_read   reads try the new owner first; a miss reads the old one and backfills; read-modify-writes
-              (incr here) wait about \`settle\` (2 s) while their owner changes, so the clients slow down
+  dual_read   reads try the new owner first; a miss reads the old one and backfills
   verify      passes over the moved keys until one finds no difference
-  cutover     ${cc} serves its keys alone
+  cutover     ${cc} becomes authoritative for its keys; read-modify-writes (incr here) wait about
+              \`settle\` (2 s) while the authority changes, so the clients slow down
   cleanup     the moved keys are deleted from ${a} and ${b}
   done        the new ring (${a}, ${b}, ${cc}) serves everything
 The demo seeds ${num(SEED_KEYS)} keys and ${COUNTERS} counters now, then keeps 4 clients busy through memshift for

@@ -26,7 +26,8 @@ async function migrationStatus(c: Cluster): Promise<MigrationStatus> {
 function progressOf(s: MigrationStatus, startsInS: number): string {
   if (s.phase === 'planned') return `starts in ${Math.max(0, Math.ceil(startsInS))} s; the old ring serves every key`;
   if (s.phase === 'dual_write') return 'writes reach the old and the new owners';
-  if (s.phase === 'dual_read') return 'reads try the new owner first; incr waits for the switch';
+  if (s.phase === 'dual_read') return 'reads try the new owner first (a miss backfills from the old)';
+  if (s.phase === 'cutover') return 'the new owners answer; incr waits while the authority changes';
   if (s.phase === 'copy' && s.progress === null && s.counts.scanned === 0) return 'starting the copy (a metadump of each old owner)';
   return progressText(s);
 }

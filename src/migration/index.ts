@@ -182,11 +182,13 @@ export class Migration {
   /** Starts the job of the current phase when none runs; stops one that no longer fits. */
   #ensureJob(): void {
     const r = this.record!;
+    // Cleanup (and a rollback's cleanup) waits `settle` into its phase: until every sidecar is in it,
+    // some may still sync writes to the servers it is emptying.
     const settled = now() - r.since >= this.#m.settleMs;
     const lazyReconcile = r.phase === 'dual_write' && r.copy === 'lazy' && settled;
     const want: Phase | null = r.paused
       ? null
-      : r.phase === 'copy' || r.phase === 'verify' || r.phase === 'cleanup' || lazyReconcile || (r.phase === 'aborted' && r.rolledBack && r.times.cleanupEnd === null)
+      : r.phase === 'copy' || r.phase === 'verify' || (r.phase === 'cleanup' && settled) || lazyReconcile || (r.phase === 'aborted' && r.rolledBack && r.times.cleanupEnd === null && settled)
         ? r.phase
         : null;
     if (this.#job !== null) {
@@ -267,20 +269,28 @@ export class Migration {
     const started = now();
     const { losing, gaining } = movingServers(this.arcs);
     const arcs = this.arcs;
-    const errors = await deleteMoved({
-      servers: side === 'old' ? losing : gaining,
-      // Only keys this server held as the old owner (cleanup) or got as the new owner (after an abort).
-      filter: (server, k) => {
-        const i = arcs.locate(k);
-        if (!arcs.moved(i)) return false;
-        const owner = side === 'old' ? arcs.oldServers[arcs.oldOwner(i)]! : arcs.newServers[arcs.newOwner(i)]!;
-        return owner.address === server.address;
-      },
-      signal,
-      onDeleted: (n) => {
-        this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
-      },
-    });
+    // A metadump can miss an item that moves between LRU segments while it walks: walk again until a
+    // pass finds nothing left to delete (at most 3 passes).
+    let errors = 0;
+    for (let pass = 0; pass < 3 && !signal.aborted; pass++) {
+      let deleted = 0;
+      errors = await deleteMoved({
+        servers: side === 'old' ? losing : gaining,
+        // Only keys this server held as the old owner (cleanup) or got as the new owner (after an abort).
+        filter: (server, k) => {
+          const i = arcs.locate(k);
+          if (!arcs.moved(i)) return false;
+          const owner = side === 'old' ? arcs.oldServers[arcs.oldOwner(i)]! : arcs.newServers[arcs.newOwner(i)]!;
+          return owner.address === server.address;
+        },
+        signal,
+        onDeleted: (n) => {
+          deleted += n;
+          this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
+        },
+      });
+      if (deleted === 0 && errors === 0) break;
+    }
     if (signal.aborted) return;
     if (errors > 0) throw new Error(`${errors} deletes failed`);
     if (side === 'old') await this.apply({ type: 'cleaned' });
