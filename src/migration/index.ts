@@ -94,6 +94,8 @@ export class Migration {
       if (this.#closed) return;
       try {
         await this.#poll();
+        // A cutover normally ends after `settle`; held read-modify-writes do not wait forever.
+        this.route.expireHeld(2 * this.#m.settleMs + 10_000);
         await this.#lead();
       } catch (err) {
         this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'migration loop failed');
@@ -114,8 +116,12 @@ export class Migration {
     await this.#lease.release().catch(() => {});
   }
 
+  /** performance.now() when this process first saw the current phase (the record's `since`). */
+  #seenAt = 0;
+
   #adopt(r: MigrationRecord): void {
     const before = this.record?.phase;
+    if (this.record === null || this.record.since !== r.since || this.record.phase !== r.phase) this.#seenAt = performance.now();
     this.record = r;
     this.route.mode = routeMode(r);
     if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
@@ -139,7 +145,9 @@ export class Migration {
     await this.#poll();
     if (this.blockedBy !== null) throw new PhaseError(`pool ${this.pool.name} already has migration "${this.blockedBy}" running`);
     const base = this.record ?? this.#fresh();
-    const changed = next(base, event, now(), this.#m.settleMs);
+    let changed = next(base, event, now(), this.#m.settleMs);
+    // An operator's action must not lose to the leader's concurrent re-publish of seq + 1.
+    if (changed !== base && event.type !== 'copied' && event.type !== 'verified' && event.type !== 'cleaned') changed = { ...changed, seq: base.seq + 1_000 };
     if (changed !== base) await this.#publish(changed);
     return this.record!;
   }
@@ -173,8 +181,12 @@ export class Migration {
     }
     if (r.leader !== this.#lease.holder) await this.#publish({ ...r, leader: this.#lease.holder, seq: r.seq + 1 });
     if (r.phase === 'planned' && !r.paused && (this.#m.startAt === null || now() >= this.#m.startAt)) return this.apply({ type: 'start' }).then(() => {});
-    const ticked = next(this.record!, { type: 'tick' }, now(), this.#m.settleMs);
-    if (ticked !== this.record) await this.#publish(ticked);
+    // `settle` also on this process's own monotonic clock, from when it first saw this record: a
+    // leader whose clock runs ahead of the one that wrote `since` must not cut the overlap short.
+    if (performance.now() - this.#seenAt >= this.#m.settleMs) {
+      const ticked = next(this.record!, { type: 'tick' }, now(), this.#m.settleMs);
+      if (ticked !== this.record) await this.#publish(ticked);
+    }
     this.#ensureJob();
     if (Date.now() - this.#lastPublish > 3_000) await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
   }
@@ -192,7 +204,7 @@ export class Migration {
         ? r.phase
         : null;
     if (this.#job !== null) {
-      const fits = want === this.#job.phase || (this.#job.phase === 'copy' && (r.phase === 'dual_read' || r.phase === 'verify'));
+      const fits = !r.paused && (want === this.#job.phase || (this.#job.phase === 'copy' && (r.phase === 'dual_read' || r.phase === 'verify')));
       if (fits) return;
       this.#job.abort.abort();
       this.#job = null;
@@ -237,6 +249,9 @@ export class Migration {
         // A copy pass with errors (a server timed out or died) is done again, whole, before reads move:
         // a stopped server may still apply writes late, and only a clean pass after that is trusted.
         if (copy && progress.counts.errors > 0) throw new Error(`the copy had ${progress.counts.errors} errors; copying again`);
+        // What the new owners got by dual-writes while some sidecars still wrote the old owners only
+        // (a delete there, say) is checked against the old owners before reads move.
+        if (copy) await this.#reconcileCounts(signal);
         // The copy is done: every sidecar reads dual once the record says so, and verify starts after settle.
         if (copy) await this.apply({ type: 'copied' });
         while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.pollMs);
@@ -257,12 +272,17 @@ export class Migration {
   }
 
   async #reconcile(signal: AbortSignal): Promise<void> {
+    await this.#reconcileCounts(signal);
+    if (!signal.aborted) await this.apply({ type: 'copied' });
+  }
+
+  /** reconcileNew (jobs.ts), counted; throws when keys could not be compared. */
+  async #reconcileCounts(signal: AbortSignal): Promise<void> {
     const [checked, deleted, errors] = await reconcileNew(this.arcs, signal);
     if (signal.aborted) return;
     if (errors > 0) throw new Error(`reconcile: ${errors} keys could not be compared`);
     const c = this.record!.counts;
     this.record = { ...this.record!, counts: { ...c, verified: c.verified + checked - deleted, repaired: c.repaired + deleted } };
-    await this.apply({ type: 'copied' });
   }
 
   async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {

@@ -175,8 +175,10 @@ export class MovingWriteSlot extends Slot {
  * released, then completes with whatever the real slot answers.
  */
 export class HeldSlot extends Slot implements SlotOwner {
+  readonly heldAt = performance.now();
+
   constructor(
-    owner: SlotOwner,
+    override readonly owner: SlotOwner,
     readonly req: Request,
   ) {
     super(owner);

@@ -140,6 +140,7 @@ export function next<S extends PhaseState>(s: S, e: PhaseEvent, now: number, set
       return moveTo(s, 'dual_write', now, { t0: now });
     case 'pause':
       if (!isActive(s)) throw new PhaseError(`migration "${s.id}" is not running (phase ${s.phase})`);
+      if (s.phase === 'cutover') throw new PhaseError(`migration "${s.id}" is cutting over: read-modify-writes wait for cleanup, so it cannot be paused now`);
       return s.paused ? s : { ...s, paused: true, seq: s.seq + 1 };
     case 'resume':
       return s.paused ? { ...s, paused: false, seq: s.seq + 1 } : s;
@@ -151,15 +152,16 @@ export function next<S extends PhaseState>(s: S, e: PhaseEvent, now: number, set
       if (s.phase === 'planned') return { ...moveTo(s, 'aborted', now, { abortedAt: now }), rolledBack: true };
       return { ...moveTo(s, 'aborted', now, { abortedAt: now }), paused: false };
     case 'copied':
+      if (s.paused) return s; // the job re-runs after resume
       // Eager: the copy is done. Lazy: the new owners' dual-written keys were reconciled (t1 = t0).
       if (s.phase === 'dual_write' && s.copy === 'lazy' && settled) return moveTo(s, 'dual_read', now, { t1: s.times.t0 });
       if (s.phase !== 'copy') return s;
       return moveTo(s, 'dual_read', now, { t1: now });
     case 'verified':
-      if (s.phase !== 'verify') return s;
+      if (s.phase !== 'verify' || s.paused) return s;
       return moveTo(s, 'cutover', now, { t3: now });
     case 'cleaned':
-      if (s.phase !== 'cleanup') return s;
+      if (s.phase !== 'cleanup' || s.paused) return s;
       return moveTo(s, 'done', now, { cleanupEnd: now });
     case 'tick':
       if (!settled || s.paused) return s;

@@ -23,6 +23,8 @@ function touchesReserved(req: Request): boolean {
 /** A pool's own data path for keyed requests (a migration's route). */
 export interface KeyRoute {
   dispatch(req: Request, owner: SlotOwner): Slot;
+  /** Where a plain read of `key` goes in the current phase (for requests that span pools). */
+  readOwner(key: Buffer): Backend;
 }
 
 /** The VERSION memshift reports when no backend has told its own yet. */
@@ -65,6 +67,9 @@ export class Dispatcher {
 
   backendFor(key: Buffer): Backend {
     const pool = this.router.poolOf(key);
+    // A multi-get across pools lands here for a migrating pool's keys too: read them where its phase says.
+    const route = this.#migrating[pool];
+    if (route !== undefined) return route.readOwner(key);
     return this.#byPool[pool]![this.router.ring(pool).ownerOf(key)]!;
   }
 

@@ -25,7 +25,7 @@ function status(over: Partial<MigrationStatus> = {}): MigrationStatus {
     progress: { phase: 'copy', expected: 100_000, walked: 41_000, eta_s: 11.2 },
     verify: null,
     moved_share: 0.249,
-    route: { backfilled: 3, backfillErrors: 0, raced: 0, syncErrors: 0, held: 0 },
+    route: { backfilled: 3, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 },
     ...over,
   };
 }

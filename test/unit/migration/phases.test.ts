@@ -355,14 +355,18 @@ describe('pause / resume', () => {
     expect(c.paused).toBe(false);
   });
 
-  it('pause holds dual_read → verify and cutover → cleanup', () => {
-    for (const phase of ['dual_read', 'cutover'] as const) {
-      const s = reach(phase);
-      const p = step(s, 'pause', s.since);
-      expect(step(p, 'tick', s.since + 100 * SETTLE)).toBe(p);
-      const moved = step(step(p, 'resume', s.since + 100 * SETTLE), 'tick', s.since + 100 * SETTLE);
-      expect(moved.phase).toBe(phase === 'dual_read' ? 'verify' : 'cleanup');
-    }
+  it('pause holds dual_read → verify', () => {
+    const s = reach('dual_read');
+    const p = step(s, 'pause', s.since);
+    expect(step(p, 'tick', s.since + 100 * SETTLE)).toBe(p);
+    const moved = step(step(p, 'resume', s.since + 100 * SETTLE), 'tick', s.since + 100 * SETTLE);
+    expect(moved.phase).toBe('verify');
+  });
+
+  it('pause is refused in cutover (read-modify-writes wait for cleanup there)', () => {
+    const s = deepFreeze(reach('cutover'));
+    expect(() => next(s, { type: 'pause' }, s.since + 1, SETTLE)).toThrow(PhaseError);
+    expect(() => next(s, { type: 'pause' }, s.since + 1, SETTLE)).toThrow(/cannot be paused now/);
   });
 
   it('pause holds the rollback of an abort', () => {
@@ -375,8 +379,8 @@ describe('pause / resume', () => {
     expect(rb.rolledBack).toBe(true);
   });
 
-  it('pause is allowed in every running phase', () => {
-    for (const phase of ['dual_write', 'copy', 'dual_read', 'verify', 'cutover', 'cleanup'] as const) {
+  it('pause is allowed in every running phase but cutover', () => {
+    for (const phase of ['dual_write', 'copy', 'dual_read', 'verify', 'cleanup'] as const) {
       const s = reach(phase);
       const p = step(s, 'pause', s.since + 1);
       expect(p.paused, phase).toBe(true);
@@ -385,12 +389,14 @@ describe('pause / resume', () => {
     }
   });
 
-  it('events from jobs (`copied`, `verified`, `cleaned`) still apply while paused; only ticks are held', () => {
+  it('events from jobs (`copied`, `verified`, `cleaned`) are ignored while paused (the job runs again after resume)', () => {
     const copy = step(reach('copy'), 'pause', 0);
-    const dr = step(copy, 'copied', 9_000);
-    expect(dr.phase).toBe('dual_read');
-    expect(dr.paused).toBe(true);
-    expect(step(dr, 'tick', 9_000 + 10 * SETTLE)).toBe(dr);
+    expect(step(copy, 'copied', 9_000)).toBe(copy);
+    const verify = step(reach('verify'), 'pause', 0);
+    expect(step(verify, 'verified', 9_000)).toBe(verify);
+    const cleanup = step(reach('cleanup'), 'pause', 0);
+    expect(step(cleanup, 'cleaned', 9_000)).toBe(cleanup);
+    expect(step(step(copy, 'resume', 9_000), 'copied', 9_001).phase).toBe('dual_read');
   });
 
   it('pause of a migration that is not running throws PhaseError and changes nothing', () => {
@@ -612,7 +618,9 @@ describe('property: random event sequences', () => {
         const ev: PhaseEvent['type'] = i === 0 && r() < 0.8 ? 'start' : EVENTS[Math.floor(r() * EVENTS.length)]!;
         const ctx = `seed ${seed} step ${i}: ${ev}@${now} in ${s.phase}${s.paused ? ' (paused)' : ''}`;
         const expectThrow =
-          (ev === 'start' && s.phase !== 'planned') || (ev === 'pause' && !isActive(s)) || (ev === 'abort' && s.phase !== 'aborted' && !canAbort(s.phase));
+          (ev === 'start' && s.phase !== 'planned') ||
+          (ev === 'pause' && (!isActive(s) || s.phase === 'cutover')) ||
+          (ev === 'abort' && s.phase !== 'aborted' && !canAbort(s.phase));
         let n: PhaseState;
         try {
           n = step(s, ev, now, settle);

@@ -21,7 +21,7 @@ function status(over: Partial<MigrationStatus> = {}): MigrationStatus {
     progress: { phase: 'copy', expected: 1000, walked: 120, eta_s: 8 },
     verify: null,
     moved_share: 0.25,
-    route: { backfilled: 3, backfillErrors: 0, raced: 2, syncErrors: 1, held: 5 },
+    route: { backfilled: 3, backfillErrors: 0, raced: 2, syncErrors: 1, dirtyOverflow: 0, held: 5 },
     ...over,
   };
 }
