@@ -62,6 +62,15 @@ it('guards reserved keys and flush_all, takes control requests with a token, and
   expect((await migrationStatus(a.admin)).phase).toBe(phase);
   expect((await post(a.admin, 'resume', 'secret')).status).toBe(200);
 
+  // In cutover read-modify-writes wait, and so does whatever the same connection sends after them:
+  // a pipelined set, incr, get answers in order and the get sees the increment, for every key.
+  const cut = await waitPhase(a.admin, 'cutover');
+  expect(cut.phase).toBe('cutover');
+  const keys = Array.from({ length: 60 }, (_, i) => `order:${i}`);
+  await c.write(keys.map((k) => `set ${k} 0 0 1\r\n5\r\nincr ${k} 1\r\nget ${k}\r\n`).join(''));
+  const replies = (await c.read((b) => (b.toString().split('END\r\n').length - 1 >= keys.length ? true : 0), 30_000)).toString();
+  expect(replies).toBe(keys.map((k) => `STORED\r\n6\r\nVALUE ${k} 0 1\r\n6\r\nEND\r\n`).join(''));
+
   const done = await waitPhase(a.admin, 'done');
   expect(done.phase).toBe('done');
   const abort = await post(a.admin, 'abort', 'secret');
