@@ -41,6 +41,7 @@ import {
   type ServerHandle,
 } from '../test/support/harness.js';
 import { ensureBuilt } from './build.js';
+import { LOAD_FLAGS, loadOptions, positive } from './options.js';
 import { memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import { percentileFromLog2, type MemcaslapResult } from './memcaslap-output.js';
 import { median } from './report.js';
@@ -140,18 +141,6 @@ export interface MigrationBenchContext {
 
 // ---------------------------------------------------------------- options
 
-function positive(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function seconds(value: string): number {
-  const m = /^(\d+)(s|m)?$/.exec(value.trim());
-  if (m === null || Number(m[1]) < 1) throw new Error(`--duration must look like 10s, 2m or 10, got ${JSON.stringify(value)}`);
-  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
-}
-
 function millis(value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
   if (m === null) throw new Error(`--settle must look like 1s, 500ms or 2, got ${JSON.stringify(value)}`);
@@ -162,27 +151,18 @@ export function migrationOptions(argv: string[]): MigrationBenchOptions | null {
   const { values } = parseArgs({
     args: argv,
     options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '10s' },
-      concurrency: { type: 'string', default: '50' },
-      threads: { type: 'string', default: '1' },
+      ...LOAD_FLAGS,
       keys: { type: 'string', default: '100000' },
       rate: { type: 'string', default: 'auto' },
       settle: { type: 'string', default: '1s' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return null;
   return {
-    rounds: positive('rounds', values.rounds),
-    durationS: seconds(values.duration),
-    concurrency: positive('concurrency', values.concurrency),
-    threads: positive('threads', values.threads),
+    ...loadOptions(values),
     keys: positive('keys', values.keys),
     rate: values.rate === 'auto' ? null : positive('rate', values.rate),
     settleMs: millis(values.settle),
-    json: values.json,
   };
 }
 

@@ -23,6 +23,7 @@ import {
   type ServerHandle,
 } from '../test/support/harness.js';
 import { ensureBuilt } from './build.js';
+import { LOAD_FLAGS, loadOptions, type LoadOptions } from './options.js';
 import { killRunning, memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import { runMigrationBench, takeScenario } from './migration.js';
 import { formatTable, ratios, sampleFrom, summarize, TARGETS, type Sample, type TargetName } from './report.js';
@@ -37,46 +38,11 @@ const USAGE = `Usage: npm run bench -- [--rounds N] [--duration 10s] [--concurre
   --json              print the results as JSON instead of the table
 `;
 
-interface Options {
-  rounds: number;
-  durationS: number;
-  concurrency: number;
-  threads: number;
-  json: boolean;
-}
-
-function positive(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function seconds(value: string): number {
-  const m = /^(\d+)(s|m)?$/.exec(value.trim());
-  if (m === null || Number(m[1]) < 1) throw new Error(`--duration must look like 10s, 2m or 10, got ${JSON.stringify(value)}`);
-  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
-}
+type Options = LoadOptions;
 
 function options(argv: string[]): Options | null {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '10s' },
-      concurrency: { type: 'string', default: '50' },
-      threads: { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) return null;
-  return {
-    rounds: positive('rounds', values.rounds),
-    durationS: seconds(values.duration),
-    concurrency: positive('concurrency', values.concurrency),
-    threads: positive('threads', values.threads),
-    json: values.json,
-  };
+  const { values } = parseArgs({ args: argv, options: LOAD_FLAGS });
+  return values.help ? null : loadOptions(values);
 }
 
 const log = (line: string): void => console.error(`[bench] ${line}`);
