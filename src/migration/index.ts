@@ -89,7 +89,10 @@ export class Migration {
 
   /** Reads the record once (before the listeners open), then polls. */
   async start(): Promise<void> {
-    await Promise.race([this.#poll(), sleep(3_000)]);
+    // Join in the right phase: wait (up to 10 s) until some server has answered whether a record exists.
+    const deadline = Date.now() + 10_000;
+    while (!(await Promise.race([this.#poll(), sleep(3_000).then(() => false)])) && Date.now() < deadline) await sleep(200);
+    if (!this.#answered) this.logger.error({ pool: this.pool.name, id: this.#m.id }, 'no server answered for the migration record; routing by the old ring until one does');
     const loop = async (): Promise<void> => {
       if (this.#closed) return;
       try {
@@ -127,14 +130,20 @@ export class Migration {
     if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
   }
 
-  async #poll(): Promise<void> {
+  /** Some server has answered a record read (with or without a record). */
+  #answered = false;
+
+  /** Reads the record; true when some server answered. */
+  async #poll(): Promise<boolean> {
     const { mine: r, other } = await this.#store.read();
+    if (r !== undefined) this.#answered = true;
     if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r);
     const blocking = other !== null && isActive(other) && this.record === null ? other.id : null;
     if (blocking !== this.blockedBy && blocking !== null) {
       this.logger.error({ pool: this.pool.name, id: this.#m.id, running: blocking }, `pool ${this.pool.name} already has migration "${blocking}" running; "${this.#m.id}" waits until it ends`);
     }
     this.blockedBy = blocking;
+    return r !== undefined;
   }
 
   /** The id of another migration of this pool that is running (this one does not start meanwhile). */
