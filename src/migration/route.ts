@@ -9,6 +9,7 @@
  *   dual_old          old owner                                     old owner, sync to new         same
  *   dual_new          new, miss → old + backfill; gets: old owner   old owner, sync to new         same
  *   cutover           new, miss → old (no backfill)                 new owner, sync to old         held
+ *                                                                   (deletes: old owner, sync)
  *   new_deletes_both  new owner                                     new owner; deletes: both       new owner
  *   new               new ring                                      new ring                       new ring
  *
@@ -180,6 +181,8 @@ export class MigrationRoute implements MovingKey {
     if (mode === 'cutover') {
       // A read-modify-write waits until every sidecar has left verify: until then some still run them on the old owner.
       if (!fansOut(req)) return this.#hold(req, owner);
+      // A delete still reaches the old owner first: a sidecar not yet out of verify may backfill from it.
+      if (cmd === Cmd.Delete || cmd === Cmd.MetaDelete) return new MovingWriteSlot(owner, req, this, { first: o, second: n }).start();
       // The new owner may still have a hole a sidecar in verify is about to fill: then the old owner runs it.
       return new MovingWriteSlot(owner, req, this, { first: n, second: o, fallbackTo: o }).start();
     }
