@@ -43,8 +43,8 @@ import {
 import { ensureBuilt } from './build.js';
 import { LOAD_FLAGS, loadOptions, positive } from './options.js';
 import { memcaslapBinary, runMemcaslap } from './memcaslap.js';
-import { percentileFromLog2, type MemcaslapResult } from './memcaslap-output.js';
-import { median } from './report.js';
+import type { MemcaslapResult } from './memcaslap-output.js';
+import { measuresOf, median } from './report.js';
 
 export const MIGRATION_USAGE = `Usage: npm run bench -- --scenario migration [--rounds N] [--duration 10s] [--concurrency 50]
                        [--threads 1] [--keys 100000] [--rate auto] [--settle 1s] [--json]
@@ -204,19 +204,7 @@ export function autoRate(keys: number, durationS: number, settleMs: number): num
 }
 
 function sampleOf(round: number, kind: RunKind, r: MemcaslapResult, loadS: number): RunSample {
-  const t = r.total;
-  return {
-    round,
-    kind,
-    loadS,
-    tps: r.tps,
-    ops: r.ops,
-    avgUs: t?.avgUs ?? Number.NaN,
-    p99Us: t === undefined ? Number.NaN : percentileFromLog2(t, 0.99),
-    maxUs: t?.maxUs ?? Number.NaN,
-    getMisses: r.getMisses,
-    problems: r.problems,
-  };
+  return { round, kind, loadS, ...measuresOf(r) };
 }
 
 async function migrationStatus(adminPort: number): Promise<MigrationStatusJson> {

@@ -37,11 +37,10 @@ export interface Ratio {
   readonly p99Latency: number;
 }
 
-export function sampleFrom(round: number, target: TargetName, r: MemcaslapResult): Sample {
+/** What one memcaslap run measured: throughput, latency (p99 from its log2 histogram), misses, problems. */
+export function measuresOf(r: MemcaslapResult): Pick<Sample, 'tps' | 'ops' | 'avgUs' | 'p99Us' | 'maxUs' | 'getMisses' | 'problems'> {
   const t = r.total;
   return {
-    round,
-    target,
     tps: r.tps,
     ops: r.ops,
     avgUs: t?.avgUs ?? Number.NaN,
@@ -50,6 +49,10 @@ export function sampleFrom(round: number, target: TargetName, r: MemcaslapResult
     getMisses: r.getMisses,
     problems: r.problems,
   };
+}
+
+export function sampleFrom(round: number, target: TargetName, r: MemcaslapResult): Sample {
+  return { round, target, ...measuresOf(r) };
 }
 
 export function median(values: readonly number[]): number {
