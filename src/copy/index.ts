@@ -22,6 +22,7 @@ export {
 export { TokenBucket, RateLimiter, EvictionWatch, evictionsGrew, nextFactor, systemClock, type Clock, type EvictionPolicy, type RateLimiterOptions } from './rate-limiter.js';
 export { Progress, etaSeconds, span, type CountName, type Phase, type ProgressCounts, type ProgressSnapshot } from './progress.js';
 export { storeTtl, ttlMatches, MAX_RELATIVE_TTL } from './ttl.js';
-export { MetaClient, endpointId, keyToken, flagValue, flagNumber, MAX_KEY_BYTES, MAX_BASE64_KEY_BYTES, type Endpoint, type MetaClientOptions, type MetaReply } from './meta-client.js';
+export { MetaClient, endpointId, keyToken, metaRequest, flagValue, flagNumber, MAX_KEY_BYTES, MAX_BASE64_KEY_BYTES, type Endpoint, type MetaClientOptions, type MetaReply } from './meta-client.js';
 export { Engine, showKey, type EngineOptions, type KeyFilter, type TargetSpec } from './engine.js';
 export { CopyError, isCopyError, COPY_ERROR_CODES, type CopyErrorCode } from './copy-error.js';
+export { BackendMeta } from './backend-meta.js';

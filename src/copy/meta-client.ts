@@ -71,6 +71,25 @@ export function keyToken(key: Buffer): { token: Buffer; base64: boolean } {
   throw new CopyError('COPY_KEY', `a ${key.length}-byte key with a space, CR, LF or NUL cannot be addressed`);
 }
 
+const CRLF = Buffer.from('\r\n');
+const SPACE = Buffer.from(' ');
+
+/**
+ * The bytes of one meta request (`mg`, `ms`, `md`): the key as `keyToken` writes it (base64 with the
+ * `b` flag when it must be), the value length and the value for `ms`. Throws COPY_KEY for a key no
+ * meta command can address.
+ */
+export function metaRequest(cmd: string, key: Buffer, flags: string, value: Buffer | null): Buffer[] {
+  const token = keyToken(key);
+  const parts = [Buffer.from(`${cmd} `), token.token];
+  if (value !== null) parts.push(Buffer.from(` ${value.length}`));
+  const f = token.base64 ? (flags.length > 0 ? `${flags} b` : 'b') : flags;
+  if (f.length > 0) parts.push(SPACE, Buffer.from(f, 'latin1'));
+  parts.push(CRLF);
+  if (value !== null) parts.push(value, CRLF);
+  return parts;
+}
+
 export interface MetaClientOptions {
   /** A request fails when nothing arrived for this long while it waited (default 5000). */
   timeoutMs?: number;
@@ -86,8 +105,6 @@ interface Pending {
   stats?: Map<string, string>;
 }
 
-const CRLF = Buffer.from('\r\n');
-const SPACE = Buffer.from(' ');
 const EMPTY = Buffer.alloc(0);
 
 export class MetaClient {
@@ -141,18 +158,12 @@ export class MetaClient {
   }
 
   #meta(cmd: string, key: Buffer, flags: string, value: Buffer | null): Promise<MetaReply> {
-    let token: { token: Buffer; base64: boolean };
+    let parts: Buffer[];
     try {
-      token = keyToken(key);
+      parts = metaRequest(cmd, key, flags, value);
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const parts = [Buffer.from(`${cmd} `), token.token];
-    if (value !== null) parts.push(Buffer.from(` ${value.length}`));
-    const f = token.base64 ? (flags.length > 0 ? `${flags} b` : 'b') : flags;
-    if (f.length > 0) parts.push(SPACE, Buffer.from(f, 'latin1'));
-    parts.push(CRLF);
-    if (value !== null) parts.push(value, CRLF);
     return this.#send(parts, 'meta') as Promise<MetaReply>;
   }
 

@@ -23,10 +23,9 @@ import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../replication/read-failover.js';
 import { sendRequest } from '../proxy/send-request.js';
-import { copyKey, syncKey } from '../copy/index.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
-import { BackendMeta } from './backend-meta.js';
+import { BackendMeta, copyKey, syncKey } from '../copy/index.js';
 import { HeldSlot, MovingReadSlot, MovingWriteSlot, type MovingKey } from './moving-slots.js';
 
 /** Counters of the moved-key data path, for status and metrics. */

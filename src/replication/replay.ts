@@ -10,11 +10,13 @@
  * stopped (SIGSTOP keeps it in its socket buffer). memshift replays on a fresh
  * connection that has answered a `version` probe, and then replays the same keys
  * a second time after `graceMs`, so a late write is overwritten by the current
- * value. Keys travel base64-encoded in meta commands, so any key bytes work.
+ * value. The copy is syncKey (src/copy) over the proxy's own connections; keys go in meta
+ * commands, base64-encoded where they must be, so any key bytes work.
  */
 import type { Backend } from '../backend/index.js';
 import { backendRequest as request, line } from '../backend/index.js';
-import { ReplyKind, isPrefix, tokenNumber } from '../protocol/index.js';
+import { ReplyKind } from '../protocol/index.js';
+import { BackendMeta, syncKey } from '../copy/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { WriteLog } from './write-log.js';
 
@@ -23,8 +25,6 @@ export interface ReplaySource {
   /** The other groups' owners of `key`, in read order, that are up and not replaying. */
   sourcesFor(group: number, key: Buffer): Backend[];
 }
-
-const MAX_RELATIVE_TTL = 2_592_000;
 
 export class Replay {
   readonly counters = { replays: 0, replayed: 0, copied: 0, deleted: 0, failed: 0 };
@@ -68,37 +68,25 @@ export class Replay {
 
   /**
    * Copy the current value from the first healthy group that answers; delete when none has it. A
-   * client may write the key (to every group) while this runs, so after writing the target the
-   * source's CAS is read again: if it moved, the copy is redone, so an older value never wins.
+   * client may write the key (to every group) while this runs: syncKey reads the source's CAS again
+   * after writing the target and drops our write if it moved, and then the copy is redone, so an
+   * older value never wins.
    */
   async #copy(group: number, target: Backend, key: Buffer): Promise<void> {
     this.counters.replayed++;
-    const b64 = key.toString('base64');
     for (let round = 0; round < 5; round++) {
       const src = this.source.sourcesFor(group, key)[0];
       if (src === undefined) break;
-      const r = await request(src, line(`mg ${b64} b v f t c`), ReplyKind.Meta);
-      if (r === null || isPrefix(r, 0, 'SERVER_ERROR')) continue;
-      if (!isPrefix(r, 0, 'VA ')) break; // EN: the healthy group has no such key
-      const nl = r.indexOf(10);
-      const len = tokenNumber(r, 0, nl, 1);
-      const head = r.subarray(0, nl).toString('latin1');
-      const flags = /\sf(\d+)/.exec(head)?.[1] ?? '0';
-      const ttl = Number(/\st(-?\d+)/.exec(head)?.[1] ?? '-1');
-      const cas = /\sc(\d+)/.exec(head)?.[1];
-      const t = ttl < 0 ? 0 : ttl > MAX_RELATIVE_TTL ? Math.floor(Date.now() / 1000) + ttl : ttl;
-      const value = r.subarray(nl + 1, nl + 1 + len);
-      const w = await request(target, Buffer.concat([line(`ms ${b64} ${len} b T${t} F${flags}`), value, line('')]), ReplyKind.Meta);
-      if (w === null || !isPrefix(w, 0, 'HD')) {
-        this.counters.failed++;
-        return;
-      }
-      const again = await request(src, line(`mg ${b64} b c`), ReplyKind.Meta);
-      if (again !== null && isPrefix(again, 0, 'HD') && cas !== undefined && /\sc(\d+)/.exec(again.toString('latin1'))?.[1] === cas) {
+      const outcome = await syncKey(new BackendMeta(src), new BackendMeta(target), key);
+      if (outcome === 'synced') {
         this.counters.copied++;
         return;
       }
-      if (again !== null && isPrefix(again, 0, 'EN')) break; // deleted meanwhile: delete it here too
+      if (outcome === 'deleted') {
+        this.counters.deleted++; // the healthy group has no such key
+        return;
+      }
+      // raced (the source changed meanwhile) or error (try again, maybe another group)
     }
     await this.#delete(target, key);
     this.counters.replayed--;

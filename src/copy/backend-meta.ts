@@ -1,11 +1,12 @@
 /**
  * The copy engine's meta operations (mg, ms, md) over the proxy's own backend connections, so a
- * read's backfill uses the same CAS-guarded `add` and re-check as the background copy (copier.ts)
- * without a connection of its own. A failed or refused request rejects, as MetaClient's do.
+ * migration's backfill and sync and a replica's replay use the same CAS-guarded steps as the
+ * background copy (copier.ts) without a connection of their own. A failed or refused request rejects, as MetaClient's do.
  */
 import { backendRequest, type Backend } from '../backend/index.js';
 import { ReplyKind } from '../protocol/index.js';
-import { keyToken, type MetaOps, type MetaReply } from '../copy/index.js';
+import type { MetaOps } from './copier.js';
+import { metaRequest, type MetaReply } from './meta-client.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -24,10 +25,7 @@ export class BackendMeta implements MetaOps {
   constructor(readonly backend: Backend) {}
 
   async #meta(cmd: string, key: Buffer, flags: string, value: Buffer | null): Promise<MetaReply> {
-    const t = keyToken(key);
-    const f = t.base64 ? (flags.length > 0 ? `${flags} b` : 'b') : flags;
-    const head = Buffer.from(`${cmd} ${t.token.toString('latin1')}${value === null ? '' : ` ${value.length}`}${f.length > 0 ? ` ${f}` : ''}\r\n`, 'latin1');
-    const reply = await backendRequest(this.backend, value === null ? head : Buffer.concat([head, value, CRLF]), ReplyKind.Meta);
+    const reply = await backendRequest(this.backend, Buffer.concat(metaRequest(cmd, key, flags, value)), ReplyKind.Meta);
     if (reply === null) throw new Error(`${this.backend.address}: ${cmd} failed`);
     const parsed = parse(reply);
     if (parsed.status.endsWith('ERROR')) throw new Error(`${this.backend.address}: ${reply.toString('latin1').trim()}`);
