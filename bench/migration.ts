@@ -44,7 +44,7 @@ import { ensureBuilt } from './build.js';
 import { LOAD_FLAGS, loadOptions, positive } from './options.js';
 import { memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import type { MemcaslapResult } from './memcaslap-output.js';
-import { measuresOf, median } from './report.js';
+import { measuresOf, median, type Measures } from './report.js';
 
 export const MIGRATION_USAGE = `Usage: npm run bench -- --scenario migration [--rounds N] [--duration 10s] [--concurrency 50]
                        [--threads 1] [--keys 100000] [--rate auto] [--settle 1s] [--json]
@@ -78,18 +78,11 @@ export interface MigrationBenchOptions {
   json: boolean;
 }
 
-export interface RunSample {
+export interface RunSample extends Measures {
   readonly round: number;
   readonly kind: RunKind;
   /** How long the proxy saw the load (s). */
   readonly loadS: number;
-  readonly tps: number;
-  readonly ops: number;
-  readonly avgUs: number;
-  readonly p99Us: number;
-  readonly maxUs: number;
-  readonly getMisses: number;
-  readonly problems: readonly string[];
 }
 
 /** GET /migration, the fields used here. */

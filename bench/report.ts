@@ -5,9 +5,8 @@ export const TARGETS = ['direct', 'nutcracker', 'memshift'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /** One memcaslap run. Latencies are memaslap's "Total" (get and set together), in µs. */
-export interface Sample {
-  readonly round: number;
-  readonly target: TargetName;
+/** What one memcaslap run measured. */
+export interface Measures {
   readonly tps: number;
   readonly ops: number;
   readonly avgUs: number;
@@ -15,6 +14,11 @@ export interface Sample {
   readonly maxUs: number;
   readonly getMisses: number;
   readonly problems: readonly string[];
+}
+
+export interface Sample extends Measures {
+  readonly round: number;
+  readonly target: TargetName;
 }
 
 export interface TargetSummary {
@@ -38,7 +42,7 @@ export interface Ratio {
 }
 
 /** What one memcaslap run measured: throughput, latency (p99 from its log2 histogram), misses, problems. */
-export function measuresOf(r: MemcaslapResult): Pick<Sample, 'tps' | 'ops' | 'avgUs' | 'p99Us' | 'maxUs' | 'getMisses' | 'problems'> {
+export function measuresOf(r: MemcaslapResult): Measures {
   const t = r.total;
   return {
     tps: r.tps,

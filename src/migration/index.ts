@@ -368,5 +368,3 @@ export async function control(m: Migration, action: 'start' | 'pause' | 'resume'
   return m.status();
 }
 
-export { isActive };
-export type { PhaseError as MigrationPhaseError };
