@@ -219,6 +219,8 @@ export const poolShape = {
   }).optional(),
   /** Passive migration: a backend TKO this long has its arcs moved to the rest of its group. */
   failover_after: duration().optional(),
+  /** The `settle` of a failover's migration (its overlap before each phase switch). */
+  failover_settle: duration(0).default(DEFAULTS.migration.settleMs),
   // No zod default: the default hash depends on the distribution (toPool).
   hash: z.enum(['fnv1a_64', 'md5']).optional(),
   distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
@@ -312,6 +314,7 @@ function toPool(name: string, p: RawPool): PoolConfig {
     resync: { rateKeysPerSec: p.resync.rate },
     ...(p.migration === undefined ? {} : { migration: toMigration(p.migration, groups) }),
     ...(p.failover_after === undefined ? {} : { failoverAfterMs: p.failover_after }),
+    failoverSettleMs: p.failover_settle,
     hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
     distribution: p.distribution,
     ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),

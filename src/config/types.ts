@@ -74,6 +74,8 @@ export interface PoolConfig {
   readonly migration?: MigrationConfig;
   /** Passive migration: a backend TKO for this long has its arcs migrated to the rest of its group. */
   readonly failoverAfterMs?: number;
+  /** The `settle` of a failover's migration. */
+  readonly failoverSettleMs: number;
   /** The automatic rebuild of a backend that returns empty or is marked for resync (replica groups only). */
   readonly resync: { readonly rateKeysPerSec: number };
   readonly hash: HashName;

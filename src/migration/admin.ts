@@ -18,12 +18,14 @@ export function migrationStatus(migrations: readonly Migration[]): { phase: null
   return { ...shown, pools: all };
 }
 
-export function registerMigration(admin: AdminServer, migrations: readonly Migration[]): void {
-  admin.get('/migration', () => ({ status: 200, body: migrationStatus(migrations) }));
+/** `list` gives the migrations at request time (a failover adds one while memshift runs). */
+export function registerMigration(admin: AdminServer, list: () => readonly Migration[]): void {
+  admin.get('/migration', () => ({ status: 200, body: migrationStatus(list()) }));
   for (const action of ACTIONS) {
     admin.post(`/migration/${action}`, async (req) => {
       const body = (req.body ?? {}) as { pool?: unknown };
       const pool = typeof body.pool === 'string' ? body.pool : undefined;
+      const migrations = list();
       const m = pool === undefined ? (migrations.length === 1 ? migrations[0] : undefined) : migrations.find((x) => x.pool.name === pool);
       if (m === undefined) {
         const known = migrations.map((x) => x.pool.name);

@@ -8,19 +8,17 @@
  *   leader:      renew lease ─► start (when due) ─► tick (settle) ─► the phase's job ─► publish
  */
 import { hostname } from 'node:os';
-import type { Backend, BackendPool } from '../backend/index.js';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { Dispatcher } from '../proxy/dispatcher.js';
-import type { ProxyStats } from '../proxy/stats.js';
-import { createRing, type Router } from '../routing/index.js';
-import { MovedArcs } from './arcs.js';
-import { copyAndVerify, deleteMoved, movingServers, reconcileNew } from './jobs.js';
+import type { MovedArcs } from './arcs.js';
+import { copyAndVerify, deleteMoved, reconcileNew } from './jobs.js';
 import { PhaseError, durations, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
-import { MigrationRoute } from './route.js';
+import type { RouteCounters } from './route.js';
+import { movingServers, type MigrationSpace, type MoveRoute } from './space.js';
 
 export { MigrationRoute } from './route.js';
+export { activeSpace, failoverSpace, type FailoverSpec, type MigrationSpace } from './space.js';
 export { PhaseError } from './phases.js';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -48,14 +46,15 @@ export interface MigrationStatus {
   /** Why this migration does not start (another one of the pool is running). */
   error?: string;
   moved_share: number;
-  route: MigrationRoute['counters'];
+  route: RouteCounters;
+  /** Set for a passive migration: the replica group and the server that died. */
+  failover?: MigrationSpace['failover'];
 }
 
 export class Migration {
-  readonly route: MigrationRoute;
+  readonly route: MoveRoute;
   readonly arcs: MovedArcs;
   record: MigrationRecord | null = null;
-  readonly #m: MigrationConfig;
   readonly #store: RecordStore;
   readonly #lease: Lease;
   #job: { phase: Phase; abort: AbortController } | null = null;
@@ -64,27 +63,28 @@ export class Migration {
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
+  /**
+   * `m` is the pool's `migration:` block, or one a failover made up (failover.ts); `space` says what
+   * moves, where the copy reads from and how moved keys are routed (space.ts).
+   */
   constructor(
     readonly pool: PoolConfig,
-    p: number,
-    router: Router,
-    backends: BackendPool,
-    dispatcher: Dispatcher,
-    stats: ProxyStats,
+    readonly space: MigrationSpace,
     readonly logger: Logger,
     readonly pollMs = 500,
+    m: MigrationConfig = pool.migration!,
   ) {
-    this.#m = pool.migration!;
-    const from = this.#m.from[0]!.servers;
-    const oldRing = createRing({ ...pool, name: `${pool.name} (from)`, servers: from });
-    this.arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
-    const oldBackends = backends.byMigration[p]![0]!;
-    const newBackends = backends.byPool[p]!;
-    this.route = new MigrationRoute(this.arcs, oldBackends, newBackends, dispatcher, stats);
-    const all = [...new Set<Backend>([...newBackends, ...oldBackends])];
-    this.#store = new RecordStore(pool.name, this.#m.id, all);
-    const leaseServer = [...newBackends].sort((a, b) => (a.address < b.address ? -1 : 1))[0]!;
-    this.#lease = new Lease(pool.name, leaseServer, `${INSTANCE}:${this.#m.id}`);
+    this.#m = m;
+    this.arcs = space.arcs;
+    this.route = space.route;
+    this.#store = new RecordStore(pool.name, m.id, space.recordServers);
+    this.#lease = new Lease(pool.name, space.leaseServer, `${INSTANCE}:${m.id}`);
+  }
+
+  readonly #m: MigrationConfig;
+
+  get id(): string {
+    return this.#m.id;
   }
 
   /** Reads the record once (before the listeners open), then polls. */
@@ -165,7 +165,8 @@ export class Migration {
   }
 
   #fresh(): MigrationRecord {
-    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now() };
+    const failover = this.space.failover === undefined ? {} : { failover: this.space.failover };
+    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now(), ...failover };
   }
 
   async #publish(r: MigrationRecord): Promise<void> {
@@ -247,6 +248,7 @@ export class Migration {
   async #copyVerify(copy: boolean, signal: AbortSignal): Promise<void> {
     const report = await copyAndVerify({
       arcs: this.arcs,
+      sources: this.space.copySources(),
       copy,
       rateKeysPerSec: this.#m.rateKeysPerSec,
       ...(this.#m.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#m.rateBytesPerSec }),
@@ -297,7 +299,7 @@ export class Migration {
 
   /** reconcileNew (jobs.ts), counted; throws when keys could not be compared. */
   async #reconcileCounts(signal: AbortSignal): Promise<void> {
-    const [checked, deleted, errors] = await reconcileNew(this.arcs, signal);
+    const [checked, deleted, errors] = await reconcileNew(this.arcs, this.space.sourceOf, signal);
     if (signal.aborted) return;
     if (errors > 0) throw new Error(`reconcile: ${errors} keys could not be compared`);
     const c = this.record!.counts;
@@ -306,7 +308,8 @@ export class Migration {
 
   async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
     const started = now();
-    const { losing, gaining } = movingServers(this.arcs);
+    const { gaining } = movingServers(this.arcs);
+    const losing = this.space.losing;
     const arcs = this.arcs;
     // A metadump can miss an item that moves between LRU segments while it walks: walk again until a
     // pass finds nothing left to delete (at most 3 passes).
@@ -358,6 +361,7 @@ export class Migration {
       ...(this.blockedBy === null ? {} : { error: `pool ${this.pool.name} already has migration "${this.blockedBy}" running; this one waits` }),
       moved_share: this.arcs.movedShare,
       route: { ...this.route.counters },
+      ...(this.space.failover === undefined ? {} : { failover: this.space.failover }),
     };
   }
 }

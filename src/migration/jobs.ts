@@ -12,23 +12,14 @@ import { MetaClient, Progress, flagValue, scanServer, syncServers, type Endpoint
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
 import type { MovedArcs } from './arcs.js';
+import { movingServers } from './space.js';
 
 const endpoint = (s: ServerSpec): Endpoint => ({ host: s.host, port: s.port });
 
-/** Old servers that lose keys, and new servers that gain keys. */
-export function movingServers(arcs: MovedArcs): { losing: ServerSpec[]; gaining: ServerSpec[] } {
-  const losing = new Set<number>();
-  const gaining = new Set<number>();
-  for (let i = 0; i < arcs.size; i++) {
-    if (!arcs.moved(i)) continue;
-    losing.add(arcs.oldOwner(i));
-    gaining.add(arcs.newOwner(i));
-  }
-  return { losing: [...losing].sort((a, b) => a - b).map((i) => arcs.oldServers[i]!), gaining: [...gaining].sort((a, b) => a - b).map((i) => arcs.newServers[i]!) };
-}
-
 export interface CopyJobOptions {
   arcs: MovedArcs;
+  /** What the copy reads: the old owners that lose keys, or (a failover) a healthy replica group. */
+  sources: readonly ServerSpec[];
   copy: boolean;
   rateKeysPerSec: number;
   rateBytesPerSec?: number;
@@ -42,10 +33,10 @@ export interface CopyJobOptions {
 
 export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
   const { arcs } = o;
-  const { losing, gaining } = movingServers(arcs);
+  const { gaining } = movingServers(arcs);
   const targets = arcs.newServers.map(endpoint);
   return syncServers({
-    sources: losing.map(endpoint),
+    sources: o.sources.map(endpoint),
     target: (key) => targets[arcs.newOwner(arcs.locate(key))]!,
     filter: (key) => !isReserved(key) && arcs.moved(arcs.locate(key)),
     copy: o.copy,
@@ -70,10 +61,10 @@ export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
 /**
  * Lazy copy, before reads move to the new owners: what the new owners hold on moved arcs was
  * dual-written while some sidecars still wrote the old owners only, so each such key is compared
- * with its old owner and a different (or orphaned) version is deleted by its CAS. A miss then reads
+ * with its old owner (`sourceOf`) and a different (or orphaned) version is deleted by its CAS. A miss then reads
  * the old owner and backfills. Resolves to [checked, deleted, errors].
  */
-export async function reconcileNew(arcs: MovedArcs, signal: AbortSignal): Promise<[number, number, number]> {
+export async function reconcileNew(arcs: MovedArcs, sourceOf: (key: Buffer) => ServerSpec, signal: AbortSignal): Promise<[number, number, number]> {
   const { gaining } = movingServers(arcs);
   const clients = new Map<string, MetaClient>();
   const client = (s: ServerSpec): MetaClient => {
@@ -90,8 +81,7 @@ export async function reconcileNew(arcs: MovedArcs, signal: AbortSignal): Promis
       for await (const entry of scan) {
         checked++;
         try {
-          const oldOwner = arcs.oldServers[arcs.oldOwner(arcs.locate(entry.key))]!;
-          const [n, o] = await Promise.all([client(s).mg(entry.key, 'v f c u'), client(oldOwner).mg(entry.key, 'v f u')]);
+          const [n, o] = await Promise.all([client(s).mg(entry.key, 'v f c u'), client(sourceOf(entry.key)).mg(entry.key, 'v f u')]);
           if (n.status !== 'VA') continue;
           const same = o.status === 'VA' && o.value !== null && n.value !== null && o.value.equals(n.value) && flagValue(o, 'f') === flagValue(n, 'f');
           if (same) continue;

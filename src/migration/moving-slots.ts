@@ -114,6 +114,8 @@ export interface WritePlan {
    * server instead (the other owner) and sync from it (cutover, where the new owner answers).
    */
   fallbackTo?: Backend;
+  /** Called with the authority's reply before the sync (replica groups other than these two follow it). */
+  onReply?: (reply: Buffer) => void;
 }
 
 /**
@@ -156,6 +158,7 @@ export class MovingWriteSlot extends Slot {
       send(this.plan.first, this.req, this, 0);
       return;
     }
+    p.onReply?.(reply);
     // Whatever the reply (even an error: the write may have landed), the other owner follows the authority.
     void this.ctx.sync(this.req.hashKey!, this.plan.first, this.plan.second).then(() => this.#finish(reply));
   }

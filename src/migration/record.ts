@@ -16,6 +16,7 @@
 import { backendRequest, line, type Backend } from '../backend/index.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix } from '../protocol/index.js';
 import type { PhaseState } from './phases.js';
+import type { FailoverSpec } from './space.js';
 
 export interface MigrationCounts {
   scanned: number;
@@ -40,6 +41,8 @@ export interface MigrationRecord extends PhaseState {
   leader: string | null;
   /** Leader clock, ms. */
   updatedAt: number;
+  /** A passive migration: the replica group and the server that died (failover.ts). */
+  failover?: FailoverSpec;
 }
 
 export function emptyCounts(): MigrationCounts {

@@ -16,17 +16,18 @@
  * A `gets` is served by the owner a `cas` then runs on. The mode is set by the migration's state
  * (index.ts) from the published record.
  */
-import { Cmd, R, fansOut, hasFlag, type Request } from '../protocol/index.js';
+import { Cmd, fansOut, hasFlag, type Request } from '../protocol/index.js';
 import type { Backend } from '../backend/index.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
-import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
+import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../replication/read-failover.js';
 import { sendRequest } from '../proxy/send-request.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
-import { BackendMeta, copyKey, syncKey } from '../copy/index.js';
-import { HeldSlot, MovingReadSlot, MovingWriteSlot, type MovingKey } from './moving-slots.js';
+import { KeySync } from './key-sync.js';
+import { MovingReadSlot, MovingWriteSlot, type MovingKey } from './moving-slots.js';
+import { HoldQueue } from './hold-queue.js';
 
 /** Counters of the moved-key data path, for status and metrics. */
 export interface RouteCounters {
@@ -43,20 +44,14 @@ export interface RouteCounters {
   held: number;
 }
 
-/** Held read-modify-writes at most; past it they are refused (SERVER_ERROR) rather than queued. */
-const MAX_HELD = 10_000;
-/** Keys remembered per backend whose stale copy could not be deleted yet. */
-const MAX_DIRTY = 100_000;
 
 export class MigrationRoute implements MovingKey {
   #mode: RouteMode = 'old';
-  #held: HeldSlot[] = [];
-  /** Held requests per client connection. */
-  readonly #heldBy = new Map<SlotOwner, number>();
+  readonly #held = new HoldQueue();
   readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
-  readonly #meta = new Map<Backend, BackendMeta>();
+  readonly keys = new KeySync(this.counters);
   readonly #readOwner = (key: Buffer): Backend => this.readOwner(key);
 
   constructor(
@@ -76,11 +71,7 @@ export class MigrationRoute implements MovingKey {
   /** Switches the mode; read-modify-writes held by the old mode run under the new one. */
   set mode(mode: RouteMode) {
     this.#mode = mode;
-    if (this.#held.length === 0 || mode === 'cutover') return;
-    const held = this.#held;
-    this.#held = [];
-    this.#heldBy.clear();
-    for (const h of held) h.release((req, owner) => this.dispatch(req, owner));
+    if (mode !== 'cutover') this.#held.release((req, owner) => this.dispatch(req, owner));
   }
 
   /** The authoritative owner of `key` for a plain read: the old one until cutover. */
@@ -91,33 +82,19 @@ export class MigrationRoute implements MovingKey {
 
   /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end). */
   expireHeld(ms: number): void {
-    const cutoff = performance.now() - ms;
-    while (this.#held.length > 0 && this.#held[0]!.heldAt < cutoff) {
-      const h = this.#held.shift()!;
-      this.#unhold(h.owner);
-      h.fail(R.MIGRATION_BUSY);
-    }
-  }
-
-  #unhold(owner: SlotOwner): void {
-    const n = (this.#heldBy.get(owner) ?? 1) - 1;
-    if (n <= 0) this.#heldBy.delete(owner);
-    else this.#heldBy.set(owner, n);
+    this.#held.expire(ms);
   }
 
   #hold(req: Request, owner: SlotOwner): Slot {
-    if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
-    const held = new HeldSlot(owner, req);
-    this.#held.push(held);
-    this.#heldBy.set(owner, (this.#heldBy.get(owner) ?? 0) + 1);
-    this.counters.held++;
-    return held;
+    const slot = this.#held.hold(req, owner);
+    this.counters.held = this.#held.total;
+    return slot;
   }
 
   dispatch(req: Request, owner: SlotOwner): Slot {
     const mode = this.#mode;
     // A connection with a held request keeps its order: what it sends after waits too.
-    if (this.#heldBy.has(owner)) return this.#hold(req, owner);
+    if (this.#held.holds(owner)) return this.#hold(req, owner);
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
@@ -188,69 +165,16 @@ export class MigrationRoute implements MovingKey {
     return new MovingWriteSlot(owner, req, this, { first: o, second: n }).start();
   }
 
-  #metaOf(b: Backend): BackendMeta {
-    let m = this.#meta.get(b);
-    if (m === undefined) this.#meta.set(b, (m = new BackendMeta(b)));
-    return m;
+  backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+    return this.keys.backfill(key, from, to);
   }
 
-  async backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
-    const r = await copyKey(this.#metaOf(from), this.#metaOf(to), Buffer.from(key));
-    if (r.outcome === 'copied') this.counters.backfilled++;
-    else if (r.outcome === 'error') this.counters.backfillErrors++;
-    return r;
-  }
-
-  async sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
-    const copy = Buffer.from(key);
-    const outcome = await syncKey(this.#metaOf(from), this.#metaOf(to), copy);
-    if (outcome === 'raced') this.counters.raced++;
-    else if (outcome === 'error') {
-      this.counters.syncErrors++;
-      // The other owner may keep an older value: drop it (a miss is safe). If it cannot be reached,
-      // remember the key: reads of it skip that owner, and the delete is retried until it lands.
-      const dropped = await this.#metaOf(to).md(copy, '').then(
-        (r) => r.status === 'HD' || r.status === 'NF',
-        () => false,
-      );
-      if (!dropped) this.#markDirty(copy, to);
-    }
-    return outcome;
-  }
-
-  /** Keys whose copy on a backend may be stale (a failed sync and delete), per backend. */
-  readonly #dirty = new Map<Backend, Map<string, Buffer>>();
-  #dirtyTimer: NodeJS.Timeout | null = null;
-
-  #markDirty(key: Buffer, on: Backend): void {
-    let keys = this.#dirty.get(on);
-    if (keys === undefined) this.#dirty.set(on, (keys = new Map()));
-    if (keys.size < MAX_DIRTY) keys.set(key.toString('latin1'), key);
-    else this.counters.dirtyOverflow++;
-    this.#dirtyTimer ??= setInterval(() => void this.#retryDirty(), 1_000);
-    this.#dirtyTimer.unref();
+  sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+    return this.keys.sync(key, from, to);
   }
 
   /** The key may be stale on `b` (reads go to the other owner). */
   isDirty(key: Buffer, b: Backend): boolean {
-    return this.#dirty.size > 0 && (this.#dirty.get(b)?.has(key.toString('latin1')) ?? false);
-  }
-
-  async #retryDirty(): Promise<void> {
-    for (const [b, keys] of this.#dirty) {
-      if (b.state !== 'up') continue;
-      for (const [id, key] of [...keys].slice(0, 1_000)) {
-        const ok = await this.#metaOf(b).md(key, '').then(
-          (r) => r.status === 'HD' || r.status === 'NF',
-          () => false,
-        );
-        if (ok) keys.delete(id);
-      }
-      if (keys.size === 0) this.#dirty.delete(b);
-    }
-    if (this.#dirty.size === 0 && this.#dirtyTimer !== null) {
-      clearInterval(this.#dirtyTimer);
-      this.#dirtyTimer = null;
-    }
+    return this.keys.isDirty(key, b);
   }
 }

@@ -7,5 +7,5 @@ export { R, clientError } from './replies.js';
 export { KEY_MAX_LENGTH } from './commands.js';
 export { decodeBase64Key } from './meta.js';
 export { placeValueBlocks } from './value-blocks.js';
-export { hasFlag, fansOut, followUp } from './write-class.js';
+export { hasFlag, fansOut } from './write-class.js';
 export { RESERVED_PREFIX, isReserved } from './reserved.js';

@@ -42,14 +42,14 @@ export async function startAdmin(
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
   registerReadyz(admin, () => true);
   admin.get('/replication', () => ({ status: 200, body: replication.status(dispatcher.router, backends) }));
-  const migrating = migrations.filter((m): m is Migration => m !== undefined);
+  const migrating = (): Migration[] => migrations.filter((m): m is Migration => m !== undefined);
   registerMigration(admin, migrating);
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats),
     ...backendFamilies(backends),
     ...replicationFamilies(replication, dispatcher.router, backends),
-    ...migrationFamilies(() => migrating.map((m) => m.status())),
+    ...migrationFamilies(() => migrating().map((m) => m.status())),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
   admin.get('/config', () => ({

@@ -14,7 +14,8 @@ import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
 import { Replication } from '../replication/index.js';
 import { startAdmin } from './admin-endpoints.js';
-import { Migration } from '../migration/index.js';
+import { Migration, MigrationRoute, activeSpace, type FailoverSpec } from '../migration/index.js';
+import { FailoverWatch } from '../migration/failover.js';
 import type { PoolConfig } from '../config/types.js';
 
 export interface ProxyServer {
@@ -37,8 +38,10 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   const replication = new Replication(config, dispatcher.router, backends, stats, logger);
   dispatcher.useReplication(replication.byPool);
   const migrations = startMigrations(pools, dispatcher, backends, stats, logger);
-  // Join a running migration in its phase before taking clients.
-  await Promise.all(migrations.map((m) => m?.start()));
+  const failovers = watchFailovers(pools, replication, migrations, logger);
+  dispatcher.migrationRunning = () => migrations.some((m) => m?.running === true);
+  // Join a running migration (or failover) in its phase before taking clients.
+  await Promise.all([...migrations.map((m) => m?.start()), ...failovers.map((f) => f.start())]);
   const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, stats, logger, migrations) : undefined;
   const clients = new Set<ClientConnection>();
   let lastBinaryLog = 0;
@@ -114,7 +117,7 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const c of clients) c.destroy();
       await closed;
-      await Promise.all(migrations.map((m) => m?.close()));
+      await Promise.all([...migrations.map((m) => m?.close()), ...failovers.map((f) => f.close())]);
       backends.close();
       await replication.close();
       await admin?.close();
@@ -128,18 +131,38 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
 
 /** A Migration per pool with a `migration:` block (undefined for the others), wired into the dispatcher. */
 function startMigrations(pools: readonly PoolConfig[], dispatcher: Dispatcher, backends: BackendPool, stats: ProxyStats, logger: Logger): (Migration | undefined)[] {
+  const routes: (MigrationRoute | undefined)[] = [];
   const migrations = pools.map((pool, p) => {
     if (pool.migration === undefined) return undefined;
     if (pool.groups.length > 1) {
       throw new MemshiftError('MS_ERR_CONFIG', `pool "${pool.name}": migrating a pool with replica groups is not supported yet; migrate each group as its own pool, or rebuild groups with memshift sync`);
     }
-    return new Migration(pool, p, dispatcher.router, backends, dispatcher, stats, logger);
+    const space = activeSpace(pool, p, dispatcher.router, backends, dispatcher, stats);
+    routes[p] = space.route;
+    return new Migration(pool, space, logger);
   });
-  if (migrations.some((m) => m !== undefined)) {
-    dispatcher.useMigration(migrations.map((m) => m?.route));
-    dispatcher.migrationRunning = () => migrations.some((m) => m?.running === true);
-  }
+  if (migrations.some((m) => m !== undefined)) dispatcher.useMigration(routes);
   return migrations;
+}
+
+/**
+ * A FailoverWatch per pool with replica groups and `failover_after` (passive migration); the
+ * failover's Migration takes the pool's place in `migrations` once there is one.
+ */
+function watchFailovers(pools: readonly PoolConfig[], replication: Replication, migrations: (Migration | undefined)[], logger: Logger): FailoverWatch[] {
+  return pools.flatMap((pool, p) => {
+    if (pool.failoverAfterMs === undefined) return [];
+    const groups = replication.byPool[p];
+    if (groups === undefined) {
+      logger.warn({ pool: pool.name }, `pool "${pool.name}": failover_after needs replica groups (a dead server's keys are copied from a healthy group); it is ignored on a pool without them`);
+      return [];
+    }
+    const onMigration = (m: Migration, spec: FailoverSpec): void => {
+      migrations[p] = m;
+      replication.markResync(p, spec.server, `failed over (${m.id})`);
+    };
+    return [new FailoverWatch(pool, groups, logger, onMigration)];
+  });
 }
 
 function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {

@@ -69,7 +69,7 @@ export class Replication {
       this.#logs.set(p, log);
       const groupBackends = backends.byGroup[p]!;
       const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request) => {
-        const backend = groupBackends[group]![router.groupRing(p, group).ownerOf(req.hashKey ?? req.keys[0]!)]!;
+        const backend = groups.ownerIn(group, req.hashKey ?? req.keys[0]!);
         this.missedWrites.set(backend.address, (this.missedWrites.get(backend.address) ?? 0) + 1);
         const op = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete ? 'delete' : 'set';
         log.append(backend.address, op, req.hashKey ?? req.keys[0]!);
@@ -90,6 +90,8 @@ export class Replication {
       this.#recoveries.set(p, recovery);
       this.#replays.push(replay);
       backends.upListeners.push((backend) => {
+        // A server a failover took out of its group's ring is not recovered (it serves nothing).
+        if (groups.remap?.isOut(backend) === true) return;
         groupBackends.forEach((servers, g) => {
           if (servers.includes(backend)) recovery.onUp(g, backend);
         });
@@ -97,6 +99,14 @@ export class Replication {
       return groups;
     });
     void config;
+  }
+
+  /**
+   * Marks a backend of pool `p` for a full rebuild should it come back (a failover moved its keys
+   * away, so its log no longer covers what it missed).
+   */
+  markResync(p: number, address: string, reason: string): void {
+    this.#logs.get(p)?.markResync(address, reason);
   }
 
   /** Per pool with replica groups: its log, replay and recovery, and its backends (for metrics). */

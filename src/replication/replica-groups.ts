@@ -17,21 +17,46 @@
  *   belongs to the group a later `cas` runs on.
  * Every write a group missed is reported to `missed` for the failed-write log.
  */
-import { Cmd, ReplyKind, fansOut, followUp, hasFlag, type Request } from '../protocol/index.js';
+import { Cmd, ReplyKind, fansOut, hasFlag, type Request } from '../protocol/index.js';
 import { sendRequest } from '../proxy/send-request.js';
-import { Op, type Backend, type OpHandler } from '../backend/index.js';
+import { Op, type Backend } from '../backend/index.js';
+import { BackendMeta, syncKey } from '../copy/index.js';
+import { PrimaryWriteSlot } from './primary-write.js';
 import type { PoolConfig } from '../config/types.js';
 import type { Router } from '../routing/index.js';
-import { KeyedSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
+import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
-import { FanoutWriteSlot, replyRank, type MissedWrite } from './write-fanout.js';
+import { FanoutWriteSlot, type MissedWrite } from './write-fanout.js';
 import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read-failover.js';
+
+/**
+ * A change of which server of one group owns some keys (a failover's migration, src/migration):
+ * while it is active the group's owner of a key is the remap's, an owner still being filled serves
+ * no reads and runs no read-modify-write, and the remap routes some requests itself.
+ */
+export interface GroupRemap {
+  readonly group: number;
+  /** false: the group's own ring applies. */
+  readonly active: boolean;
+  /** The group's owner of `key` under the remap. */
+  ownerOf(key: Buffer): Backend;
+  /** The group's owner of `key` does not hold everything yet (no reads, no read-modify-writes). */
+  filling(key: Buffer): boolean;
+  /** Reads that miss try the other groups too (while the remapped owners take over reads). */
+  readonly fallbackOnMiss: boolean;
+  /** `b` is a server of the group that the remap took out of its ring. */
+  isOut(b: Backend): boolean;
+  /** A slot for a request the remap routes itself (a held or synced read-modify-write), or null. */
+  intercept(req: Request, owner: SlotOwner): Slot | null;
+}
 
 export class ReplicaGroups {
   readonly #groups: number;
   readonly #localIndex: number;
   /** Backends being recovered (replay or rebuild, recovery.ts): they serve no reads until it is done. */
   held: ReadonlySet<Backend> = new Set();
+  /** A failover's remap of one group, or null (set by src/migration). */
+  remap: GroupRemap | null = null;
 
   constructor(
     readonly poolIndex: number,
@@ -47,6 +72,8 @@ export class ReplicaGroups {
   }
 
   ownerIn(group: number, key: Buffer): Backend {
+    const r = this.remap;
+    if (r !== null && r.group === group && r.active) return r.ownerOf(key);
     return this.backends[group]![this.router.groupRing(this.poolIndex, group).ownerOf(key)]!;
   }
 
@@ -60,26 +87,33 @@ export class ReplicaGroups {
       const latency = (g: number): number => this.ownerIn(g, key).connections[0]!.latencyMs || Number.MAX_VALUE;
       order = [...all].sort((a, b) => latency(a) - latency(b));
     }
-    const up = order.filter((g) => this.#readable(this.ownerIn(g, key)));
+    const up = order.filter((g) => this.#readable(g, key));
     return up.length === order.length ? order : [...up, ...order.filter((g) => !up.includes(g))];
   }
 
-  #readable(b: Backend): boolean {
-    return b.state === 'up' && !this.held.has(b);
+  #readable(group: number, key: Buffer): boolean {
+    const b = this.ownerIn(group, key);
+    if (b.state !== 'up' || this.held.has(b)) return false;
+    const r = this.remap;
+    return r === null || r.group !== group || !r.active || !r.filling(key);
   }
 
   /** Owners of `key` in the groups other than `group`, in read order, that can serve a read. */
   sourcesFor(group: number, key: Buffer): Backend[] {
     return this.readOrder(key, true)
-      .filter((g) => g !== group)
-      .map((g) => this.ownerIn(g, key))
-      .filter((b) => this.#readable(b));
+      .filter((g) => g !== group && this.#readable(g, key))
+      .map((g) => this.ownerIn(g, key));
   }
 
   dispatch(req: Request, owner: SlotOwner): Slot {
     const key = req.hashKey ?? req.keys[0]!;
     const cmd = req.cmd;
-    const failoverOnMisses = this.pool.readFailover === 'errors_and_misses';
+    const remap = this.remap;
+    if (remap !== null && remap.active) {
+      const slot = remap.intercept(req, owner);
+      if (slot !== null) return slot;
+    }
+    const failoverOnMisses = this.pool.readFailover === 'errors_and_misses' || (remap !== null && remap.active && remap.fallbackOnMiss);
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug) {
       const forCas = cmd === Cmd.Gets || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x63));
       const reader = this.#reader(this.readOrder(key, forCas));
@@ -87,7 +121,8 @@ export class ReplicaGroups {
       return new FailoverReadSlot(owner, req, this.stats, reader, failoverOnMisses).start();
     }
     if (fansOut(req)) {
-      const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed);
+      const background = remap !== null && remap.active && remap.filling(key) ? remap.group : -1;
+      const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, background);
       for (let g = 0; g < this.#groups; g++) {
         const refused = sendRequest(this.ownerIn(g, key), req, null, slot, g);
         if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
@@ -105,30 +140,36 @@ export class ReplicaGroups {
     };
   }
 
-  /** Run on the first healthy group; the others follow with a set of the same value, or a delete. */
+  /** Run on the first healthy group; the others follow it (primary-write.ts). */
   #onPrimary(req: Request, owner: SlotOwner, key: Buffer): Slot {
     const order = this.readOrder(key, true);
     const primary = order[0]!;
-    const follow = (reply: Buffer): void => {
-      if (replyRank(reply) !== 1) return;
-      const copy = followUp(req);
-      for (const g of order.slice(1)) {
-        const handler = backgroundWrite(this.missed, g, copy);
-        if (sendRequest(this.ownerIn(g, key), copy, null, handler, g) !== null) this.missed(g, copy);
-      }
-    };
-    const slot = new KeyedSlot(owner, req, this.stats, false, follow);
-    const refused = sendRequest(this.ownerIn(primary, key), req, null, slot, primary);
-    if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, primary), refused);
-    return slot;
+    const from = this.ownerIn(primary, key);
+    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, from, order.slice(1)), this.pool.write !== 'one');
+    return slot.start(from, primary);
   }
-}
 
-function backgroundWrite(missed: MissedWrite, group: number, req: Request): OpHandler {
-  return {
-    onOpReply: (_op, reply) => {
-      if (replyRank(reply) === 3) missed(group, req);
-    },
-    onOpError: () => missed(group, req),
-  };
+  readonly #meta = new Map<Backend, BackendMeta>();
+
+  #metaOf(b: Backend): BackendMeta {
+    let m = this.#meta.get(b);
+    if (m === undefined) this.#meta.set(b, (m = new BackendMeta(b)));
+    return m;
+  }
+
+  /**
+   * After a read-modify-write applied on `from` (its group's owner of `key`): `groups` follow it,
+   * each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
+   * that cannot be synced gets the write in its failed-write log, for replay.
+   */
+  async follow(req: Request, key: Buffer, from: Backend, groups: readonly number[]): Promise<void> {
+    if (groups.length === 0) return;
+    const copy = Buffer.from(key);
+    await Promise.all(
+      groups.map(async (g) => {
+        const outcome = await syncKey(this.#metaOf(from), this.#metaOf(this.ownerIn(g, key)), copy).catch(() => 'error' as const);
+        if (outcome === 'error') this.missed(g, req);
+      }),
+    );
+  }
 }

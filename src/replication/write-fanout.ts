@@ -48,8 +48,14 @@ export class FanoutWriteSlot extends Slot {
     groups: number,
     policy: WritePolicy,
     readonly missed: MissedWrite,
+    /**
+     * A group that gets the write but whose reply neither answers nor counts (its owner of the key
+     * is still being filled by a failover: NOT_FOUND there means "not copied yet"), or -1.
+     */
+    readonly background = -1,
   ) {
     super(owner);
+    groups -= background >= 0 ? 1 : 0;
     this.#groups = groups;
     this.#need = acksNeeded(policy, groups);
     this.#waitForAll = policy === 'all';
@@ -58,13 +64,13 @@ export class FanoutWriteSlot extends Slot {
   override onOpReply(op: Op, reply: Buffer): void {
     const rank = replyRank(reply);
     if (rank === 3) this.missed(op.part, this.req);
-    this.#record(reply, rank);
+    if (op.part !== this.background) this.#record(reply, rank);
   }
 
   override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
     this.missed(op.part, this.req);
-    this.#record(error, 3);
+    if (op.part !== this.background) this.#record(error, 3);
   }
 
   #record(reply: Buffer, rank: number): void {

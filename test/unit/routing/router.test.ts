@@ -12,6 +12,7 @@ const pool = (name: string, servers: ServerSpec[], extra: Partial<PoolConfig> = 
   read: 'primary',
   readFailover: 'errors',
   resync: { rateKeysPerSec: 20_000 },
+  failoverSettleMs: 10_000,
   hash: 'fnv1a_64',
   distribution: 'ketama',
   timeoutMs: 1000,

@@ -1,0 +1,127 @@
+/**
+ * Passive migration (`failover_after`): a server of a replica group that stays down that long has
+ * its arcs moved to the other servers of its group, copied from a healthy group, by the same phase
+ * machine and jobs as an operator's migration (index.ts, with failoverSpace from space.ts).
+ *
+ *   every poll, while this pool runs no failover here:
+ *     read the pool's record ─► a failover record ─► join it (build its space, route by its phase)
+ *                           └► no record running ─► a server down ≥ failover_after (this sidecar's
+ *                                                   view) ─► start one: its Migration publishes the
+ *                                                   record once it holds the lease
+ *
+ * Only the published record moves keys: every sidecar routes by it, never by its own view of
+ * health, so they switch together. The id names the group and the server, so sidecars that decide
+ * at the same time start the same migration. A done failover keeps its record (the lease holder
+ * re-publishes it), and a sidecar that starts later joins it in `done`: the server stays out of its
+ * group's ring until the operator removes it from the config (the log says so). One failover per
+ * pool: while one is on record, another dead server of the pool waits (logged).
+ */
+import type { Backend } from '../backend/index.js';
+import type { MigrationConfig, PoolConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { ReplicaGroups } from '../replication/replica-groups.js';
+import { isActive } from './phases.js';
+import { Migration } from './index.js';
+import { RecordStore, type MigrationRecord } from './record.js';
+import { failoverSpace, type FailoverSpec } from './space.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+export const failoverId = (s: FailoverSpec): string => `failover-${s.group}-${s.server}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+export class FailoverWatch {
+  /** The failover this sidecar runs or follows, once there is one. */
+  migration: Migration | null = null;
+  readonly #downSince = new Map<Backend, number>();
+  readonly #store: RecordStore;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+  #waiting: string | null = null;
+
+  constructor(
+    readonly pool: PoolConfig,
+    readonly groups: ReplicaGroups,
+    readonly logger: Logger,
+    /** Called once a failover exists here (to mark the dead server's log, list it in status). */
+    readonly onMigration: (m: Migration, spec: FailoverSpec) => void,
+    readonly pollMs = 500,
+  ) {
+    // An id no record has: every record of the pool reads as another migration's.
+    this.#store = new RecordStore(pool.name, '', groups.backends.flat());
+  }
+
+  /** Joins a failover already on record (before the listeners open), then watches. */
+  async start(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !this.#closed) {
+      const r = await this.#store.read();
+      if (r.mine !== undefined) {
+        if (r.other?.failover !== undefined) await this.#join(r.other.failover, r.other.id);
+        break;
+      }
+      await sleep(200);
+    }
+    const loop = async (): Promise<void> => {
+      if (this.#closed || this.migration !== null) return;
+      try {
+        await this.#tick();
+      } catch (err) {
+        this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'failover watch failed');
+      }
+      if (!this.#closed && this.migration === null) this.#timer = setTimeout(() => void loop(), this.pollMs);
+    };
+    if (this.migration === null) this.#timer = setTimeout(() => void loop(), this.pollMs);
+  }
+
+  async #tick(): Promise<void> {
+    const now = performance.now();
+    for (const b of this.groups.backends.flat()) {
+      if (b.state === 'up') this.#downSince.delete(b);
+      else if (!this.#downSince.has(b)) this.#downSince.set(b, now);
+    }
+    const { mine, other } = await this.#store.read();
+    if (mine === undefined) return; // no server answered: ask again
+    if (other?.failover !== undefined) return this.#join(other.failover, other.id);
+    const down = [...this.#downSince].filter(([, t]) => now - t >= this.pool.failoverAfterMs!).sort((a, b) => a[1] - b[1])[0];
+    if (down === undefined) return;
+    if (other !== null && isActive(other)) return this.#wait(other, down[0]);
+    const g = this.groups.backends.findIndex((servers) => servers.includes(down[0]));
+    const spec: FailoverSpec = { group: this.pool.groups[g]!.name, server: down[0].address };
+    this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, down_s: Math.round((now - down[1]) / 1000) }, `backend ${spec.server} down longer than failover_after: migrating its keys to the rest of group ${spec.group}`);
+    await this.#join(spec, failoverId(spec));
+  }
+
+  #wait(other: MigrationRecord, b: Backend): void {
+    if (this.#waiting === other.id) return;
+    this.#waiting = other.id;
+    this.logger.error({ pool: this.pool.name, backend: b.address, running: other.id }, `backend ${b.address} is down, but pool ${this.pool.name} has migration "${other.id}" running: its failover waits`);
+  }
+
+  async #join(spec: FailoverSpec, id: string): Promise<void> {
+    const space = failoverSpace(this.pool, this.groups, spec);
+    const m: MigrationConfig = {
+      id,
+      from: this.pool.groups.map((g) => ({ name: g.name, servers: g.servers })),
+      copy: 'eager',
+      rateKeysPerSec: this.pool.resync.rateKeysPerSec,
+      startAt: null,
+      settleMs: this.pool.failoverSettleMs,
+      // The old owner is gone: there is nothing to clean up on it.
+      cleanup: false,
+    };
+    const migration = new Migration(this.pool, space, this.logger, this.pollMs, m);
+    this.groups.remap = space.route;
+    this.migration = migration;
+    this.onMigration(migration, spec);
+    await migration.start();
+    if (migration.record?.phase === 'done') {
+      this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, id }, `backend ${spec.server} was failed over (${id}): it is out of group ${spec.group}'s ring; remove it from the config (or add it back with a migration)`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    await this.migration?.close();
+  }
+}

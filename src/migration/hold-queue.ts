@@ -1,0 +1,60 @@
+/**
+ * Read-modify-writes of moved keys held while the owner that serializes them changes (the cutover):
+ * each keeps its place in its client's FIFO, and whatever that client sends after it waits too, so
+ * a pipeline stays in order. `release` runs them all (in arrival order) under the new mode;
+ * `expire` fails the ones held too long with SERVER_ERROR. Bounded: past MAX_HELD a request is
+ * refused rather than queued.
+ */
+import { Cmd, R, type Request } from '../protocol/index.js';
+import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
+import { HeldSlot } from './moving-slots.js';
+
+/** Held read-modify-writes at most; past it they are refused (SERVER_ERROR) rather than queued. */
+const MAX_HELD = 10_000;
+
+export class HoldQueue {
+  #held: HeldSlot[] = [];
+  /** Held requests per client connection. */
+  readonly #heldBy = new Map<SlotOwner, number>();
+  /** Requests held since start (a counter for status and metrics). */
+  total = 0;
+
+  /** The connection has a held request: what it sends now must wait behind it. */
+  holds(owner: SlotOwner): boolean {
+    return this.#heldBy.size > 0 && this.#heldBy.has(owner);
+  }
+
+  get size(): number {
+    return this.#held.length;
+  }
+
+  hold(req: Request, owner: SlotOwner): Slot {
+    if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
+    const held = new HeldSlot(owner, req);
+    this.#held.push(held);
+    this.#heldBy.set(owner, (this.#heldBy.get(owner) ?? 0) + 1);
+    this.total++;
+    return held;
+  }
+
+  /** Runs every held request through `dispatch` (the route under its new mode), in arrival order. */
+  release(dispatch: (req: Request, owner: SlotOwner) => Slot): void {
+    if (this.#held.length === 0) return;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBy.clear();
+    for (const h of held) h.release(dispatch);
+  }
+
+  /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end). */
+  expire(ms: number): void {
+    const cutoff = performance.now() - ms;
+    while (this.#held.length > 0 && this.#held[0]!.heldAt < cutoff) {
+      const h = this.#held.shift()!;
+      const n = (this.#heldBy.get(h.owner) ?? 1) - 1;
+      if (n <= 0) this.#heldBy.delete(h.owner);
+      else this.#heldBy.set(h.owner, n);
+      h.fail(R.MIGRATION_BUSY);
+    }
+  }
+}

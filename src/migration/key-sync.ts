@@ -1,0 +1,84 @@
+/**
+ * Per-key copies between the two owners of a moved key, for the data path (not the background
+ * copy): a read's backfill (copyKey: add + re-check) and a write's sync (syncKey: the authority's
+ * current value, or its absence, then a re-check). A failed sync drops the other owner's copy (a
+ * miss is safe); when even that delete fails, the key is remembered as dirty on that server (reads
+ * skip it) and the delete is retried every second until it lands. Bounded: MAX_DIRTY per server.
+ */
+import type { Backend } from '../backend/index.js';
+import { BackendMeta, copyKey, syncKey } from '../copy/index.js';
+import type { RouteCounters } from './route.js';
+
+/** Keys remembered per backend whose stale copy could not be deleted yet. */
+const MAX_DIRTY = 100_000;
+
+export class KeySync {
+  readonly #meta = new Map<Backend, BackendMeta>();
+  /** Keys whose copy on a backend may be stale (a failed sync and delete), per backend. */
+  readonly #dirty = new Map<Backend, Map<string, Buffer>>();
+  #dirtyTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly counters: RouteCounters) {}
+
+  #metaOf(b: Backend): BackendMeta {
+    let m = this.#meta.get(b);
+    if (m === undefined) this.#meta.set(b, (m = new BackendMeta(b)));
+    return m;
+  }
+
+  async backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+    const r = await copyKey(this.#metaOf(from), this.#metaOf(to), Buffer.from(key));
+    if (r.outcome === 'copied') this.counters.backfilled++;
+    else if (r.outcome === 'error') this.counters.backfillErrors++;
+    return r;
+  }
+
+  async sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+    const copy = Buffer.from(key);
+    const outcome = await syncKey(this.#metaOf(from), this.#metaOf(to), copy);
+    if (outcome === 'raced') this.counters.raced++;
+    else if (outcome === 'error') {
+      this.counters.syncErrors++;
+      // The other owner may keep an older value: drop it (a miss is safe). If it cannot be reached,
+      // remember the key: reads of it skip that owner, and the delete is retried until it lands.
+      const dropped = await this.#metaOf(to).md(copy, '').then(
+        (r) => r.status === 'HD' || r.status === 'NF',
+        () => false,
+      );
+      if (!dropped) this.#markDirty(copy, to);
+    }
+    return outcome;
+  }
+
+  #markDirty(key: Buffer, on: Backend): void {
+    let keys = this.#dirty.get(on);
+    if (keys === undefined) this.#dirty.set(on, (keys = new Map()));
+    if (keys.size < MAX_DIRTY) keys.set(key.toString('latin1'), key);
+    else this.counters.dirtyOverflow++;
+    this.#dirtyTimer ??= setInterval(() => void this.#retryDirty(), 1_000);
+    this.#dirtyTimer.unref();
+  }
+
+  /** The key may be stale on `b` (reads go to the other owner). */
+  isDirty(key: Buffer, b: Backend): boolean {
+    return this.#dirty.size > 0 && (this.#dirty.get(b)?.has(key.toString('latin1')) ?? false);
+  }
+
+  async #retryDirty(): Promise<void> {
+    for (const [b, keys] of this.#dirty) {
+      if (b.state !== 'up') continue;
+      for (const [id, key] of [...keys].slice(0, 1_000)) {
+        const ok = await this.#metaOf(b).md(key, '').then(
+          (r) => r.status === 'HD' || r.status === 'NF',
+          () => false,
+        );
+        if (ok) keys.delete(id);
+      }
+      if (keys.size === 0) this.#dirty.delete(b);
+    }
+    if (this.#dirty.size === 0 && this.#dirtyTimer !== null) {
+      clearInterval(this.#dirtyTimer);
+      this.#dirtyTimer = null;
+    }
+  }
+}

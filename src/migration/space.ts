@@ -1,0 +1,119 @@
+/**
+ * What a migration moves and where it copies from, apart from how it runs (index.ts):
+ *
+ *   activeSpace    a pool's `migration:` block: the old ring's owners lose arcs to the new ring's;
+ *                  the copy reads the old owners; routing is MigrationRoute (route.ts).
+ *   failoverSpace  a dead server of one replica group (failover.ts): its arcs move to the group's
+ *                  other servers; the copy reads a healthy group; routing is GroupRemapRoute.
+ */
+import type { Backend, BackendPool } from '../backend/index.js';
+import type { PoolConfig, ServerSpec } from '../config/types.js';
+import type { Dispatcher } from '../proxy/dispatcher.js';
+import type { ProxyStats } from '../proxy/stats.js';
+import type { ReplicaGroups } from '../replication/replica-groups.js';
+import { createRing, type Router } from '../routing/index.js';
+import { MovedArcs } from './arcs.js';
+import { GroupRemapRoute } from './group-remap.js';
+import type { RouteMode } from './phases.js';
+import { MigrationRoute, type RouteCounters } from './route.js';
+
+/** The data path of the moved keys, switched by the record's phase. */
+export interface MoveRoute {
+  mode: RouteMode;
+  readonly counters: RouteCounters;
+  expireHeld(ms: number): void;
+}
+
+/** What a failover removed (kept in its record, so that every sidecar builds the same rings). */
+export interface FailoverSpec {
+  /** The replica group's name. */
+  group: string;
+  /** The address of the server that died (out of the group's ring from now on). */
+  server: string;
+}
+
+export interface MigrationSpace {
+  readonly arcs: MovedArcs;
+  readonly route: MoveRoute;
+  /** Every server the record is written to (and read from). */
+  readonly recordServers: readonly Backend[];
+  /** Where the lease is taken. */
+  readonly leaseServer: Backend;
+  /** What the copy and verify read the moved keys from (throws when no source is healthy). */
+  copySources(): ServerSpec[];
+  /** The server holding the reference copy of a moved key. */
+  sourceOf(key: Buffer): ServerSpec;
+  /** Servers that lose keys (cleanup empties their moved keys); none when they are gone. */
+  readonly losing: readonly ServerSpec[];
+  readonly failover?: FailoverSpec;
+}
+
+/** Old servers that lose keys, and new servers that gain keys. */
+export function movingServers(arcs: MovedArcs): { losing: ServerSpec[]; gaining: ServerSpec[] } {
+  const losing = new Set<number>();
+  const gaining = new Set<number>();
+  for (let i = 0; i < arcs.size; i++) {
+    if (!arcs.moved(i)) continue;
+    losing.add(arcs.oldOwner(i));
+    gaining.add(arcs.newOwner(i));
+  }
+  return { losing: [...losing].sort((a, b) => a - b).map((i) => arcs.oldServers[i]!), gaining: [...gaining].sort((a, b) => a - b).map((i) => arcs.newServers[i]!) };
+}
+
+const firstByAddress = (backends: readonly Backend[]): Backend => [...backends].sort((a, b) => (a.address < b.address ? -1 : 1))[0]!;
+
+/** A pool's configured migration (one group). */
+export function activeSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
+  const from = pool.migration!.from[0]!.servers;
+  const oldRing = createRing({ ...pool, name: `${pool.name} (from)`, servers: from });
+  const arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
+  const oldBackends = backends.byMigration[p]![0]!;
+  const newBackends = backends.byPool[p]!;
+  const losing = movingServers(arcs).losing;
+  return {
+    arcs,
+    route: new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats),
+    recordServers: [...new Set<Backend>([...newBackends, ...oldBackends])],
+    leaseServer: firstByAddress(newBackends),
+    copySources: () => losing,
+    sourceOf: (key) => arcs.oldServers[arcs.oldOwner(arcs.locate(key))]!,
+    losing,
+  };
+}
+
+/**
+ * A failover of one replica group: `spec.server` leaves its ring. The copy reads the first other
+ * group whose servers are all up. (One failover per pool: the record holds one; see failover.ts.)
+ */
+export function failoverSpace(pool: PoolConfig, groups: ReplicaGroups, spec: FailoverSpec): MigrationSpace & { route: GroupRemapRoute } {
+  const g = pool.groups.findIndex((x) => x.name === spec.group);
+  if (g < 0) throw new Error(`pool ${pool.name} has no replica group "${spec.group}"`);
+  const before = pool.groups[g]!.servers;
+  const after = before.filter((s) => s.address !== spec.server);
+  if (after.length === 0 || after.length === before.length) throw new Error(`failover of ${spec.server} in group ${spec.group}: nothing would remain or nothing moves`);
+  const ring = (servers: readonly ServerSpec[], tag: string) => createRing({ ...pool, name: `${pool.name}/${spec.group} (${tag})`, servers });
+  const arcs = MovedArcs.between(ring(before, 'before'), before, ring(after, 'after'), after);
+  const backendOf = (s: ServerSpec): Backend => groups.backends[g]![before.indexOf(s)]!;
+  const newBackends = after.map(backendOf);
+  const others = pool.groups.map((_, i) => i).filter((i) => i !== g);
+  const source = (): number => others.find((o) => groups.backends[o]!.every((b) => b.state === 'up')) ?? others[0]!;
+  const live = groups.backends.flat().filter((b) => b.address !== spec.server);
+  return {
+    arcs,
+    route: new GroupRemapRoute(groups, g, arcs, newBackends),
+    recordServers: live,
+    leaseServer: firstByAddress(live),
+    copySources: () => {
+      const o = source();
+      if (!groups.backends[o]!.every((b) => b.state === 'up')) throw new Error(`no replica group of pool ${pool.name} is healthy to copy from`);
+      return pool.groups[o]!.servers.slice();
+    },
+    sourceOf: (key) => {
+      const o = source();
+      const address = groups.ownerIn(o, key).address;
+      return pool.groups[o]!.servers.find((s) => s.address === address)!;
+    },
+    losing: [],
+    failover: spec,
+  };
+}

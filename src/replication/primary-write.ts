@@ -1,0 +1,47 @@
+/**
+ * A command whose result depends on what a group holds (add, replace, cas, incr/decr,
+ * append/prepend, ma, ms with a mode or a CAS) in a pool with replica groups: it runs on one
+ * group, the primary, and when it applied there the other groups follow (`follow`: each is synced
+ * from the primary, syncKey in src/copy). The client is answered once they have, unless the write
+ * policy is `one` (then at once, and they follow in the background): a read or a fanned-out write
+ * (touch, say) right after the reply then finds the same value on every group.
+ */
+import { Cmd, ReplyKind, type Request } from '../protocol/index.js';
+import { Op, type Backend } from '../backend/index.js';
+import { sendRequest } from '../proxy/send-request.js';
+import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
+import type { ProxyStats } from '../proxy/stats.js';
+import { replyRank } from './write-fanout.js';
+
+export class PrimaryWriteSlot extends Slot {
+  constructor(
+    owner: SlotOwner,
+    readonly req: Request,
+    readonly stats: ProxyStats,
+    /** Brings the other groups in line with the primary once it applied the command. */
+    readonly follow: () => Promise<void>,
+    /** Answer only after the other groups followed. */
+    readonly wait: boolean,
+  ) {
+    super(owner);
+  }
+
+  start(primary: Backend, group: number): this {
+    const refused = sendRequest(primary, this.req, null, this, group);
+    if (refused !== null) this.onOpError(new Op(this, ReplyKind.Line, group), refused);
+    return this;
+  }
+
+  override onOpReply(_op: Op, reply: Buffer): void {
+    this.stats.countReply(this.req, reply);
+    if (replyRank(reply) !== 1) return this.complete(visible(this.req, reply));
+    const followed = this.follow();
+    if (!this.wait) return this.complete(visible(this.req, reply));
+    void followed.then(() => this.complete(visible(this.req, reply)));
+  }
+
+  override onOpError(_op: Op, error: Buffer): void {
+    this.stats.backendErrors++;
+    this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : error);
+  }
+}
