@@ -12,6 +12,8 @@ export class Backend {
   constructor(
     readonly address: string,
     readonly connections: readonly BackendConnection[],
+    /** The connection settings it was made with (a reload keeps a backend whose settings stay). */
+    readonly settings = '',
   ) {}
 
   /** The next connection, round-robin (skips connections that are down when another is up). */
@@ -48,11 +50,20 @@ export class BackendPool {
   /** byMigration[pool][group][server]: the old servers of the pool's migration, in old ring order. */
   readonly byMigration: (Backend[][] | undefined)[];
   readonly all: Backend[];
-  /** Called when a backend comes up (its first connect, a reconnect, or a good probe after TKO). */
-  readonly upListeners: ((backend: Backend) => void)[] = [];
+  /**
+   * Called when a backend comes up (its first connect, a reconnect, or a good probe after TKO).
+   * Shared with the pool a reload replaced, whose backends it may keep.
+   */
+  readonly upListeners: ((backend: Backend) => void)[];
 
-  constructor(config: Config, pools: readonly PoolConfig[], logger: Logger) {
+  /**
+   * `previous`: the pool of the config a reload replaces; a backend whose address and connection
+   * settings stay is kept, with its connections (callers close the ones left over: `unused`).
+   */
+  constructor(config: Config, pools: readonly PoolConfig[], logger: Logger, previous?: BackendPool) {
+    this.upListeners = previous?.upListeners ?? [];
     const byAddress = new Map<string, Backend>();
+    const kept = new Map((previous?.all ?? []).map((b) => [b.address, b]));
     const onStateChange = (conn: BackendConnection, from: BackendState, to: BackendState, reason: string): void => {
       const level = to === 'up' ? 'info' : to === 'closed' ? 'debug' : 'warn';
       logger[level]({ backend: conn.address, from, to, reason }, `backend ${conn.address} ${to}`);
@@ -61,6 +72,9 @@ export class BackendPool {
     };
     const connect = (pool: PoolConfig, server: PoolConfig['servers'][number]): Backend => {
       let b = byAddress.get(server.address);
+      const settings = JSON.stringify([pool.connections, pool.timeoutMs, config.backend, config.limits.maxPendingPerBackend, config.limits.maxReplyBytes, config.limits.maxQueuedBytesPerBackend]);
+      const old = kept.get(server.address);
+      if (!b && old !== undefined && old.settings === settings) byAddress.set(server.address, (b = old));
       if (!b) {
         const conns: BackendConnection[] = [];
         for (let i = 0; i < pool.connections; i++) {
@@ -80,7 +94,7 @@ export class BackendPool {
             }),
           );
         }
-        b = new Backend(server.address, conns);
+        b = new Backend(server.address, conns, settings);
         byAddress.set(server.address, b);
       }
       return b;
@@ -92,7 +106,13 @@ export class BackendPool {
     this.all = [...byAddress.values()];
   }
 
-  close(): void {
-    for (const b of this.all) for (const c of b.connections) c.close();
+  /** Backends of this pool that `next` (the pool after a reload) does not keep. */
+  unused(next: BackendPool): Backend[] {
+    const keep = new Set(next.all);
+    return this.all.filter((b) => !keep.has(b));
+  }
+
+  close(backends: readonly Backend[] = this.all): void {
+    for (const b of backends) for (const c of b.connections) c.close();
   }
 }

@@ -6,15 +6,20 @@ import type { Config } from '../config/types.js';
 import { packageVersion } from './version.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../observability/logger.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
-import { loadConfigFor, parseCommandArgs, usageError } from './common.js';
+import { parseCommandArgs, usageError } from './common.js';
+import { CONFIG_ENV, parseDuration } from '../config/index.js';
+import { FileSource, UrlSource } from '../config/source.js';
+import type { ConfigSource } from '../proxy/reload.js';
 
 export interface RunningProxy {
   close(): Promise<void>;
   readonly addresses: string[];
+  /** Applies the config again from its source (SIGHUP, a file change, the URL's poll). */
+  reload?(next: ConfigSource, opts: { trigger: string }): Promise<unknown>;
 }
 
 export interface ServeDeps {
-  startProxy(config: Config, deps: { logger: Logger }): Promise<RunningProxy>;
+  startProxy(config: Config, deps: { logger: Logger; reloadFromSource?: () => Config | Promise<Config> }): Promise<RunningProxy>;
   createLogger(options: { level: LogLevel }): Logger;
   /** Where SIGTERM/SIGINT come from (the process). */
   readonly signals: Pick<NodeJS.Process, 'on' | 'removeListener'>;
@@ -26,13 +31,19 @@ export interface ServeDeps {
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
-const HELP = `Usage: memshift serve [-c FILE] [--log-level LEVEL]
+const HELP = `Usage: memshift serve [-c FILE | --config-url URL] [--log-level LEVEL]
 
 Runs the proxy with the given config. On SIGTERM or SIGINT it stops accepting connections, drains
 the requests in flight and exits 0; a second signal exits at once.
 
+The config is reloaded on SIGHUP, on POST /reload (admin API), when the file changes, and when the
+document at --config-url changes (polled with If-None-Match). A reload that would move keys
+without a migration, or that needs a restart, is refused and the running config stays.
+
 Options:
 ${CONFIG_HELP}
+      --config-url URL    read the config from an http(s) URL instead, and poll it
+      --config-poll DUR   how often to poll --config-url (default 30s)
       --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
   -h, --help              show this help
 `;
@@ -51,14 +62,15 @@ export const defaultServeDeps: ServeDeps = {
 };
 
 export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defaultServeDeps): Promise<number> {
-  const { values } = parseCommandArgs('serve', args, { ...CONFIG_OPTION, ...HELP_OPTION, 'log-level': { type: 'string' } });
+  const { values } = parseCommandArgs('serve', args, { ...CONFIG_OPTION, ...HELP_OPTION, 'log-level': { type: 'string' }, 'config-url': { type: 'string' }, 'config-poll': { type: 'string' } });
   if (values.help === true) {
     io.out(HELP);
     return EXIT.OK;
   }
   const level = values['log-level'] ?? 'info';
   if (!isLogLevel(level)) throw usageError('serve', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
-  const config = loadConfigFor('serve', values.config, io);
+  const source = configSource(values, io);
+  const config = source instanceof FileSource ? source.loadSync() : await source.load();
   const logger = deps.createLogger({ level });
 
   // Listen for signals before starting, so one that arrives during start-up is not lost.
@@ -75,10 +87,23 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
     signalled(signal);
   };
   for (const s of SIGNALS) deps.signals.on(s, onSignal);
+  let server: RunningProxy | null = null;
+  const reload = (trigger: string): void => {
+    if (server?.reload === undefined || draining) return;
+    const next = trigger === 'url' && source instanceof UrlSource ? () => source.parsed() : () => source.load();
+    void server.reload(next, { trigger });
+  };
+  const onHangup = (): void => reload('SIGHUP');
+  deps.signals.on('SIGHUP', onHangup);
   try {
-    const server = await deps.startProxy(config, { logger });
+    server = await deps.startProxy(config, { logger, reloadFromSource: () => source.load() });
     logger.info({ version: deps.version, config: config.source, addresses: server.addresses }, 'memshift started');
+    source.watch(
+      () => reload(source instanceof UrlSource ? 'url' : 'file'),
+      (err) => logger.warn({ source: source.name, err: err.message }, 'config source could not be read; the running config stays'),
+    );
     const signal = await stopRequested;
+    source.stop();
     logger.info({ signal }, 'signal received; shutting down');
     try {
       await server.close();
@@ -89,8 +114,32 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
     logger.info('memshift stopped; exiting');
     return EXIT.OK;
   } finally {
+    source.stop();
     for (const s of SIGNALS) deps.signals.removeListener(s, onSignal);
+    deps.signals.removeListener('SIGHUP', onHangup);
   }
+}
+
+/** The -c file (or $MEMSHIFT_CONFIG), or --config-url. */
+function configSource(values: { config?: string | undefined; 'config-url'?: string | undefined; 'config-poll'?: string | undefined }, io: CliIo): FileSource | UrlSource {
+  const url = values['config-url'];
+  if (url !== undefined) {
+    if (values.config !== undefined) throw usageError('serve', 'pass either -c FILE or --config-url URL, not both');
+    let pollMs = 30_000;
+    if (values['config-poll'] !== undefined) {
+      const d = parseDuration(values['config-poll']);
+      if (!d.ok || d.value < 100) throw usageError('serve', `--config-poll must be a duration of at least 100ms, such as 30s, got "${values['config-poll']}"`);
+      pollMs = d.value;
+    }
+    try {
+      return new UrlSource(url, pollMs);
+    } catch (err) {
+      throw usageError('serve', (err as Error).message);
+    }
+  }
+  const file = values.config ?? io.env[CONFIG_ENV];
+  if (file === undefined || file === '') throw usageError('serve', `no config file: pass -c FILE or set ${CONFIG_ENV}`);
+  return new FileSource(file);
 }
 
 export const serveCommand: Command = {

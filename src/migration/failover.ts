@@ -42,7 +42,7 @@ export class FailoverWatch {
     readonly pool: PoolConfig,
     readonly groups: ReplicaGroups,
     readonly logger: Logger,
-    /** Called once a failover exists here (to mark the dead server's log, list it in status). */
+    /** Called once a failover exists here (to mark the dead server's failed-write log). */
     readonly onMigration: (m: Migration, spec: FailoverSpec) => void,
     readonly pollMs = 500,
   ) {

@@ -87,6 +87,11 @@ export class Migration {
     return this.#m.id;
   }
 
+  /** The migration block it runs (a reload keeps the migration while its block stays the same). */
+  get config(): MigrationConfig {
+    return this.#m;
+  }
+
   /** Reads the record once (before the listeners open), then polls. */
   async start(): Promise<void> {
     // Join in the right phase: wait (up to 10 s) until some server has answered whether a record exists.

@@ -9,7 +9,11 @@ type CounterName = keyof BackendConnection['counters'];
 
 const STATES = ['up', 'connecting', 'tko', 'closed'] as const;
 
-export function backendFamilies(backends: BackendPool): Metric[] {
+/** `pool` gives the current backends at scrape time (a reload replaces them). */
+export function backendFamilies(pool: () => BackendPool): Metric[] {
+  const backends = { get all() {
+    return pool().all;
+  } };
   const sum = (name: CounterName, help: string, metric: string): Metric =>
     family(metric, help, 'counter', () =>
       backends.all.map((b) => ({ labels: { backend: b.address }, value: b.connections.reduce((n, c) => n + c.counters[name], 0) })),

@@ -1,20 +1,20 @@
 /**
  * The admin HTTP listener's endpoints: /healthz (built in), /readyz,
- * /replication, /config and /metrics. Reload and the migration endpoints
- * come with those features. The token: admin.token, else admin.token_file, else
+ * /replication, /config, /metrics, POST /reload, and the migration's (src/migration/admin.ts).
+ * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
 import { readFileSync } from 'node:fs';
 import { AdminServer, registerReadyz } from '../admin/index.js';
-import type { BackendPool } from '../backend/index.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { Replication } from '../replication/index.js';
-import type { Dispatcher } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
 import { Metrics } from '../observability/metrics.js';
 import { registerMigration } from '../migration/admin.js';
-import type { Migration } from '../migration/index.js';
+import { AdminHttpError } from '../admin/index.js';
+import { migrationsOf, type Generation } from './generation.js';
+import type { ConfigSource, ReloadCounters, ReloadOptions, ReloadResult } from './reload.js';
+import { reloadFamilies } from '../observability/reload-metrics.js';
 import { backendFamilies } from '../observability/backend-metrics.js';
 import { proxyFamilies } from '../observability/proxy-metrics.js';
 import { replicationFamilies } from '../observability/replication-metrics.js';
@@ -30,32 +30,44 @@ function adminToken(config: Config): string | undefined {
 }
 
 export async function startAdmin(
-  config: Config,
-  dispatcher: Dispatcher,
-  replication: Replication,
-  backends: BackendPool,
+  gen: () => Generation,
   stats: ProxyStats,
   logger: Logger,
-  migrations: readonly (Migration | undefined)[] = [],
+  reloads: ReloadCounters,
+  reload: (next: ConfigSource, opts: ReloadOptions) => Promise<ReloadResult>,
+  source: (() => Config | Promise<Config>) | undefined,
 ): Promise<AdminServer> {
+  const config = gen().config;
   const a = config.admin!;
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
   registerReadyz(admin, () => true);
-  admin.get('/replication', () => ({ status: 200, body: replication.status(dispatcher.router, backends) }));
-  const migrating = (): Migration[] => migrations.filter((m): m is Migration => m !== undefined);
-  registerMigration(admin, migrating);
+  admin.get('/replication', () => {
+    const g = gen();
+    return { status: 200, body: g.replication.status(g.dispatcher.router, g.backends) };
+  });
+  registerMigration(admin, () => migrationsOf(gen()));
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats),
-    ...backendFamilies(backends),
-    ...replicationFamilies(replication, dispatcher.router, backends),
-    ...migrationFamilies(() => migrating().map((m) => m.status())),
+    ...backendFamilies(() => gen().backends),
+    ...replicationFamilies(() => gen()),
+    ...migrationFamilies(() => migrationsOf(gen()).map((m) => m.status())),
+    ...reloadFamilies(reloads),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
-  admin.get('/config', () => ({
-    status: 200,
-    body: { ...config, pools: Object.fromEntries(config.pools), admin: { ...a, token: a.token === undefined ? undefined : '<redacted>' } },
-  }));
+  admin.get('/config', () => {
+    const c = gen().config;
+    const ad = c.admin!;
+    return { status: 200, body: { ...c, pools: Object.fromEntries(c.pools), admin: { ...ad, token: ad.token === undefined ? undefined : '<redacted>' } } };
+  });
+  // Re-reads the config from its file (or URL) and applies it; ?force=true accepts key-moving changes.
+  admin.post('/reload', async (req) => {
+    if (source === undefined) throw new AdminHttpError(409, 'this memshift has no config source to reload from');
+    const force = req.query.get('force') === 'true' || req.query.get('force') === '1';
+    const out = await reload(source, { force, trigger: 'admin' });
+    const status = out.result === 'refused' ? 409 : out.result === 'failed' ? 422 : 200;
+    return { status, body: out };
+  });
   logger.info({ admin: admin.address }, 'admin listening');
   return admin;
 }

@@ -6,48 +6,64 @@ import net from 'node:net';
 import fs from 'node:fs';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { BackendPool } from '../backend/index.js';
 import { MemshiftError } from '../errors.js';
-import { Router } from '../routing/index.js';
-import { Dispatcher } from './dispatcher.js';
+import type { Dispatcher } from './dispatcher.js';
 import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
-import { Replication } from '../replication/index.js';
 import { startAdmin } from './admin-endpoints.js';
-import { Migration, MigrationRoute, activeSpace, type FailoverSpec } from '../migration/index.js';
-import { FailoverWatch } from '../migration/failover.js';
-import type { PoolConfig } from '../config/types.js';
+import { closeGeneration, retireGeneration, startGeneration } from './generation.js';
+import { ReloadCounters, reloadGeneration, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 
 export interface ProxyServer {
   close(): Promise<void>;
   readonly addresses: string[];
   readonly stats: ProxyStats;
   readonly dispatcher: Dispatcher;
+  /** Applies a new config (see reload.ts); resolves to what happened, never rejects. */
+  reload(next: ConfigSource, opts?: ReloadOptions): Promise<ReloadResult>;
 }
+
+export interface ProxyDeps {
+  logger: Logger;
+  /** Re-reads the config from where it came from (POST /reload); absent: POST /reload needs a body. */
+  reloadFromSource?: () => Config | Promise<Config>;
+}
+
+/** How long backends a reload dropped keep their connections for requests in flight. */
+const RETIRE_GRACE_MS = 30_000;
 
 const TOO_MANY_CONNECTIONS = Buffer.from('ERROR Too many open connections\r\n');
 const BINARY_LOG_INTERVAL_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
-export async function startProxy(config: Config, deps: { logger: Logger }): Promise<ProxyServer> {
+export async function startProxy(config: Config, deps: ProxyDeps): Promise<ProxyServer> {
   const { logger } = deps;
   const stats = new ProxyStats();
-  const pools = new Router(config).pools;
-  const backends = new BackendPool(config, pools, logger);
-  const dispatcher = new Dispatcher(config, backends, stats);
-  const replication = new Replication(config, dispatcher.router, backends, stats, logger);
-  dispatcher.useReplication(replication.byPool);
-  const migrations = startMigrations(pools, dispatcher, backends, stats, logger);
-  const failovers = watchFailovers(pools, replication, migrations, logger);
-  dispatcher.migrationRunning = () => migrations.some((m) => m?.running === true);
-  // Join a running migration (or failover) in its phase before taking clients.
-  await Promise.all([...migrations.map((m) => m?.start()), ...failovers.map((f) => f.start())]);
-  const admin = config.admin ? await startAdmin(config, dispatcher, replication, backends, stats, logger, migrations) : undefined;
+  let gen = await startGeneration(config, stats, logger);
+  const reloads = new ReloadCounters();
+  // One reload at a time; each one reads the generation the previous one left.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (next: ConfigSource, opts: ReloadOptions = {}): Promise<ReloadResult> => {
+    const run = reloading.then(async () => {
+      const result = await reloadGeneration(gen, next, opts, stats, logger, reloads);
+      if (result.generation !== undefined) {
+        const prev = gen;
+        gen = result.generation;
+        ctx.dispatcher = gen.dispatcher;
+        ctx.limits = gen.config.limits;
+        retireGeneration(prev, gen, RETIRE_GRACE_MS);
+      }
+      return result.outcome;
+    });
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+  const admin = config.admin ? await startAdmin(() => gen, stats, logger, reloads, reload, deps.reloadFromSource) : undefined;
   const clients = new Set<ClientConnection>();
   let lastBinaryLog = 0;
 
   const ctx: ClientContext = {
-    dispatcher,
+    dispatcher: gen.dispatcher,
     limits: config.limits,
     stats,
     onBinaryProtocol() {
@@ -67,7 +83,7 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
   };
 
   const onConnection = (socket: net.Socket): void => {
-    if (clients.size >= config.limits.maxConnections) {
+    if (clients.size >= gen.config.limits.maxConnections) {
       stats.rejectedConnections++;
       socket.on('error', () => socket.destroy()); // a reset while we answer must not throw
       socket.end(TOO_MANY_CONNECTIONS);
@@ -100,11 +116,11 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
     }
   } catch (err) {
     for (const s of servers) s.close();
-    backends.close();
+    await closeGeneration(gen);
     await admin?.close();
     throw new MemshiftError('MS_ERR_LISTEN', `cannot listen: ${(err as Error).message}`);
   }
-  logger.info({ listen: addresses, pools: pools.map((p) => p.name) }, 'memshift listening');
+  logger.info({ listen: addresses, pools: [...config.pools.keys()] }, 'memshift listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -117,52 +133,23 @@ export async function startProxy(config: Config, deps: { logger: Logger }): Prom
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const c of clients) c.destroy();
       await closed;
-      await Promise.all([...migrations.map((m) => m?.close()), ...failovers.map((f) => f.close())]);
-      backends.close();
-      await replication.close();
+      await reloading;
+      await closeGeneration(gen);
       await admin?.close();
       logger.info('shutdown complete');
     })();
     return closing;
   };
 
-  return { close, addresses, stats, dispatcher };
-}
-
-/** A Migration per pool with a `migration:` block (undefined for the others), wired into the dispatcher. */
-function startMigrations(pools: readonly PoolConfig[], dispatcher: Dispatcher, backends: BackendPool, stats: ProxyStats, logger: Logger): (Migration | undefined)[] {
-  const routes: (MigrationRoute | undefined)[] = [];
-  const migrations = pools.map((pool, p) => {
-    if (pool.migration === undefined) return undefined;
-    if (pool.groups.length > 1) {
-      throw new MemshiftError('MS_ERR_CONFIG', `pool "${pool.name}": migrating a pool with replica groups is not supported yet; migrate each group as its own pool, or rebuild groups with memshift sync`);
-    }
-    const space = activeSpace(pool, p, dispatcher.router, backends, dispatcher, stats);
-    routes[p] = space.route;
-    return new Migration(pool, space, logger);
-  });
-  if (migrations.some((m) => m !== undefined)) dispatcher.useMigration(routes);
-  return migrations;
-}
-
-/**
- * A FailoverWatch per pool with replica groups and `failover_after` (passive migration); the
- * failover's Migration takes the pool's place in `migrations` once there is one.
- */
-function watchFailovers(pools: readonly PoolConfig[], replication: Replication, migrations: (Migration | undefined)[], logger: Logger): FailoverWatch[] {
-  return pools.flatMap((pool, p) => {
-    if (pool.failoverAfterMs === undefined) return [];
-    const groups = replication.byPool[p];
-    if (groups === undefined) {
-      logger.warn({ pool: pool.name }, `pool "${pool.name}": failover_after needs replica groups (a dead server's keys are copied from a healthy group); it is ignored on a pool without them`);
-      return [];
-    }
-    const onMigration = (m: Migration, spec: FailoverSpec): void => {
-      migrations[p] = m;
-      replication.markResync(p, spec.server, `failed over (${m.id})`);
-    };
-    return [new FailoverWatch(pool, groups, logger, onMigration)];
-  });
+  return {
+    close,
+    addresses,
+    stats,
+    reload,
+    get dispatcher() {
+      return gen.dispatcher;
+    },
+  };
 }
 
 function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {

@@ -147,6 +147,8 @@ export interface MemshiftOptions {
   env?: Record<string, string>;
   /** Added after `serve -c FILE`. */
   args?: string[];
+  /** Replaces `-c FILE` (e.g. `--config-url URL`); the YAML still gives the listeners to wait for. */
+  configArgs?: string[];
   /** The script node runs, relative to the repo root; default `dist/cli.js` (`npm run build`). */
   entry?: string;
   /** How long to wait for every listener, default 15 s. */
@@ -218,7 +220,7 @@ export async function startMemshift(configYaml: string, opts: MemshiftOptions = 
     const proc = ManagedProcess.start({
       name: `memshift ${configured.map((e) => ('path' in e ? e.path : `${e.host}:${e.port}`)).join(' ')}`,
       command: process.execPath,
-      args: [entry, 'serve', '-c', configFile, ...(opts.args ?? [])],
+      args: [entry, 'serve', ...(opts.configArgs ?? ['-c', configFile]), ...(opts.args ?? [])],
       logFile: join(dir, 'memshift.log'),
       env: { ...process.env, ...opts.env },
       cwd: REPO_ROOT,

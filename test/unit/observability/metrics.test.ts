@@ -5,6 +5,8 @@ import { Metrics, family, histogramSamples } from '../../../src/observability/me
 import { proxyFamilies } from '../../../src/observability/proxy-metrics.js';
 import { backendFamilies } from '../../../src/observability/backend-metrics.js';
 import { replicationFamilies } from '../../../src/observability/replication-metrics.js';
+import { reloadFamilies } from '../../../src/observability/reload-metrics.js';
+import { ReloadCounters } from '../../../src/proxy/reload.js';
 import { migrationFamilies } from '../../../src/observability/migration-metrics.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 import type { BackendPool } from '../../../src/backend/index.js';
@@ -54,9 +56,10 @@ describe('Metrics', () => {
     const backends = { all: [] } as unknown as BackendPool;
     m.add(
       ...proxyFamilies(new ProxyStats()),
-      ...backendFamilies(backends),
-      ...replicationFamilies(replication, {} as Router, backends),
+      ...backendFamilies(() => backends),
+      ...replicationFamilies(() => ({ replication, dispatcher: { router: {} as Router }, backends })),
       ...migrationFamilies(() => []),
+      ...reloadFamilies(new ReloadCounters()),
     );
     const names = m.registry.getMetricsAsArray().map((f) => f.name);
     expect(names.length).toBeGreaterThan(30);

@@ -1,0 +1,113 @@
+/**
+ * Everything one config builds behind the listeners: the rings, the backend connections, the
+ * dispatcher, replication, migrations and failover watches. A reload (reload.ts) builds the next
+ * generation from the previous one, keeping what did not change: backends whose address and
+ * settings stay (with their connections), the replication state, a migration whose block is
+ * unchanged, the failover watches. Client connections pick up the new dispatcher for their next
+ * request; requests in flight finish on the generation they started on.
+ */
+import type { Config, PoolConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { BackendPool } from '../backend/index.js';
+import { MemshiftError } from '../errors.js';
+import { Router } from '../routing/index.js';
+import { Dispatcher } from './dispatcher.js';
+import type { ProxyStats } from './stats.js';
+import { Replication } from '../replication/index.js';
+import { Migration, MigrationRoute, activeSpace } from '../migration/index.js';
+import { FailoverWatch } from '../migration/failover.js';
+
+export interface Generation {
+  readonly config: Config;
+  readonly backends: BackendPool;
+  readonly dispatcher: Dispatcher;
+  readonly replication: Replication;
+  /** Per pool: its configured migration, or undefined. */
+  readonly migrations: readonly (Migration | undefined)[];
+  readonly failovers: readonly FailoverWatch[];
+}
+
+/** Every migration of a generation: the configured ones and the failovers that exist so far. */
+export function migrationsOf(g: Generation): Migration[] {
+  const all = g.migrations.filter((m): m is Migration => m !== undefined);
+  for (const f of g.failovers) if (f.migration !== null) all.push(f.migration);
+  return all;
+}
+
+/**
+ * Builds a generation (and joins running migrations in their phase) before it takes requests.
+ * With `prev`, the same pools in the same order (checkReload made sure) and the same replication.
+ */
+export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation): Promise<Generation> {
+  const pools = new Router(config).pools;
+  const backends = new BackendPool(config, pools, logger, prev?.backends);
+  const started: Migration[] = [];
+  try {
+    return await build(config, pools, backends, stats, logger, started, prev);
+  } catch (err) {
+    // A reload that fails leaves nothing behind: the backends it connected and the migrations it made.
+    await Promise.all(started.map((m) => m.close()));
+    backends.close(prev === undefined ? backends.all : backends.unused(prev.backends));
+    throw err;
+  }
+}
+
+async function build(config: Config, pools: readonly PoolConfig[], backends: BackendPool, stats: ProxyStats, logger: Logger, started: Migration[], prev?: Generation): Promise<Generation> {
+  const dispatcher = new Dispatcher(config, backends, stats);
+  const replication = prev?.replication ?? new Replication(config, dispatcher.router, backends, stats, logger);
+  dispatcher.useReplication(replication.byPool);
+  const routes: (MigrationRoute | undefined)[] = [];
+  const migrations = pools.map((pool, p) => {
+    if (pool.migration === undefined) return undefined;
+    if (pool.groups.length > 1) {
+      throw new MemshiftError('MS_ERR_CONFIG', `pool "${pool.name}": migrating a pool with replica groups is not supported yet; migrate each group as its own pool, or rebuild groups with memshift sync`);
+    }
+    const before = prev?.migrations[p];
+    if (before !== undefined && JSON.stringify(before.config) === JSON.stringify(pool.migration)) {
+      routes[p] = before.route as MigrationRoute;
+      return before;
+    }
+    const space = activeSpace(pool, p, dispatcher.router, backends, dispatcher, stats);
+    routes[p] = space.route;
+    const m = new Migration(pool, space, logger);
+    started.push(m);
+    return m;
+  });
+  if (migrations.some((m) => m !== undefined)) dispatcher.useMigration(routes);
+  const failovers = prev?.failovers ?? watchFailovers(pools, replication, logger);
+  const g: Generation = { config, backends, dispatcher, replication, migrations, failovers };
+  dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
+  // Join a running migration (or failover) in its phase before taking clients.
+  await Promise.all([...started.map((m) => m.start()), ...(prev === undefined ? failovers.map((f) => f.start()) : [])]);
+  return g;
+}
+
+/**
+ * After a reload: stops the previous generation's migrations the next one dropped, and closes the
+ * backends it no longer uses once the requests in flight on them had time to finish.
+ */
+export function retireGeneration(prev: Generation, next: Generation, graceMs: number): void {
+  const kept = new Set(next.migrations);
+  for (const m of prev.migrations) if (m !== undefined && !kept.has(m)) void m.close();
+  const unused = prev.backends.unused(next.backends);
+  if (unused.length > 0) setTimeout(() => prev.backends.close(unused), graceMs).unref();
+}
+
+export async function closeGeneration(g: Generation): Promise<void> {
+  await Promise.all([...g.migrations.map((m) => m?.close()), ...g.failovers.map((f) => f.close())]);
+  g.backends.close();
+  await g.replication.close();
+}
+
+/** A FailoverWatch per pool with replica groups and `failover_after` (passive migration). */
+function watchFailovers(pools: readonly PoolConfig[], replication: Replication, logger: Logger): FailoverWatch[] {
+  return pools.flatMap((pool, p) => {
+    if (pool.failoverAfterMs === undefined) return [];
+    const groups = replication.byPool[p];
+    if (groups === undefined) {
+      logger.warn({ pool: pool.name }, `pool "${pool.name}": failover_after needs replica groups (a dead server's keys are copied from a healthy group); it is ignored on a pool without them`);
+      return [];
+    }
+    return [new FailoverWatch(pool, groups, logger, (m, spec) => replication.markResync(p, spec.server, `failed over (${m.id})`))];
+  });
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../../src/config/index.js';
+import { checkReload } from '../../../src/config/reload.js';
+
+const A = '10.0.0.1:11211:1';
+const B = '10.0.0.2:11211:1';
+const C = '10.0.0.3:11211:1';
+
+const config = (pool: Record<string, unknown> = { servers: [A, B] }, top: Record<string, unknown> = {}) =>
+  parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools: { main: pool }, ...top }));
+const notRunning = { running: () => null };
+
+describe('checkReload', () => {
+  it('applies limits, flush_all and timeouts', () => {
+    const r = checkReload(config(), config({ servers: [A, B], timeout: 500 }, { flush_all: false, limits: { max_connections: 10 } }), notRunning);
+    expect(r.refused).toEqual([]);
+    expect(r.changes).toEqual(['limits (for new client connections)', 'flush_all: false', 'pool main: timeout or server_connections (new backend connections)']);
+  });
+
+  it('refuses a server list, a weight or a hash change without a migration, and says to write one', () => {
+    for (const next of [config({ servers: [A, B, C] }), config({ servers: [A, '10.0.0.2:11211:2'] }), config({ servers: [A, B], hash: 'md5' })]) {
+      const r = checkReload(config(), next, notRunning);
+      expect(r.refused).toHaveLength(1);
+      expect(r.refused[0]).toMatch(/^pool main: .*this would move keys without a migration\. Write a migration/);
+    }
+  });
+
+  it('accepts key-moving changes with force, saying so', () => {
+    const r = checkReload(config(), config({ servers: [A, B, C] }), { ...notRunning, force: true });
+    expect(r.refused).toEqual([]);
+    expect(r.changes[0]).toContain('forced');
+  });
+
+  it('accepts a new server list that comes with a migration from the current one', () => {
+    const r = checkReload(config(), config({ servers: [A, B, C], migration: { id: 'grow', from: [A, B] } }), notRunning);
+    expect(r.refused).toEqual([]);
+    expect(r.changes).toContain('pool main: migration "grow" starts');
+  });
+
+  it('refuses a migration whose from is not the current server list', () => {
+    const r = checkReload(config(), config({ servers: [A, C], migration: { id: 'x', from: [A, '10.0.0.9:11211:1'] } }), notRunning);
+    expect(r.refused[0]).toContain('must be the servers the pool has now');
+  });
+
+  it('refuses a hash change even with a migration', () => {
+    const r = checkReload(config(), config({ servers: [A, B, C], hash: 'md5', migration: { id: 'grow', from: [A, B] } }), notRunning);
+    expect(r.refused.join()).toContain('hash, distribution or hash_tag changed');
+  });
+
+  it('refuses to change or drop the block of a running migration', () => {
+    const running = config({ servers: [A, B, C], migration: { id: 'grow', from: [A, B] } });
+    const r = checkReload(running, config({ servers: [A, B, C] }), { running: () => 'grow' });
+    expect(r.refused).toEqual(['pool main: migration "grow" is running; its block cannot change until it is done (or aborted)']);
+    expect(checkReload(running, config({ servers: [A, B, C] }), notRunning).refused).toEqual([]);
+  });
+
+  it('needs a restart for listen, pools and replica groups', () => {
+    expect(checkReload(config(), config(undefined, { listen: ['127.0.0.1:11212'] }), notRunning).refused).toEqual(['listen changed: needs a restart']);
+    const two = parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools: { main: { servers: [A, B] }, other: { servers: [C] } }, default_pool: 'main' }));
+    expect(checkReload(config(), two, notRunning).refused[0]).toContain('pools added, removed or reordered');
+    const groups = (write: string) => config({ replicas: [{ name: 'a', servers: [A] }, { name: 'b', servers: [B] }], write });
+    expect(checkReload(groups('all'), groups('one'), notRunning).refused).toEqual(['pool main: replica groups or their settings changed: needs a restart']);
+  });
+
+  it('refuses a route change that would move keys between pools', () => {
+    const pools = { main: { servers: [A, B] }, s: { servers: [C] } };
+    const before = parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools, default_pool: 'main' }));
+    const after = parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools, default_pool: 'main', routes: [{ prefix: 's:', pool: 's' }] }));
+    expect(checkReload(before, after, notRunning).refused[0]).toContain('routes or default_pool changed');
+  });
+});
