@@ -110,7 +110,6 @@ export class FailoverWatch {
       cleanup: false,
     };
     const migration = new Migration(this.pool, space, this.logger, this.pollMs, m);
-    this.groups.remap = space.route;
     this.migration = migration;
     this.onMigration(migration, spec);
     await migration.start();

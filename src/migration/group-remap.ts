@@ -1,21 +1,26 @@
 /**
- * A failover's migration in a pool with replica groups: one group's ring loses a dead server and
- * its arcs move to the group's other servers, filled from a healthy group (failover.ts). This is
- * the group's data path for the moved keys while that happens (the GroupRemap hook of
- * ReplicaGroups); keys whose owner stays are untouched.
+ * A migration of one replica group's ring (src/migration, index.ts): its data path for the keys
+ * whose owner in that group changes (the GroupRemap hook of ReplicaGroups); keys whose owner stays,
+ * and the other groups, are untouched. Two cases:
  *
- *   mode               group's owner   reads of moved keys              read-modify-writes of moved keys
- *   old                its own ring    (the dead owner: other groups)   (as replica groups do)
- *   dual_old/dual_new  the new ring    other groups only (filling)      on another group; the new owner
- *                                                                       follows it (synced) like any group
- *   cutover            the new ring    the group too; a miss tries      held until every sidecar is out
- *                                      the other groups                 of verify
- *   new                the new ring    as replica groups do             as replica groups do
+ * An operator's migration (the old owners are alive, and get every write until cleanup):
  *
- * Writes that fan out (set, delete, touch) reach the new owner from dual_write on, like any group
- * member; the background copy (add + re-check) fills in the rest, and verify proves it before reads
- * move. The old owner is dead: nothing is written to it (its failed-write log is marked for a full
- * rebuild, should it come back before the failover ends).
+ *   mode               group's owner of a moved key        also written (shadow)   read-modify-writes
+ *   old                the old one (the old ring)                                  as replica groups do
+ *   dual_old/dual_new  the old one: reads, writes, RMWs    the new one             where replica groups run them;
+ *                                                                                  the new owner is synced too
+ *   cutover            the new one (a miss: other groups)  the old one             held (moved keys)
+ *   new_deletes_both   the new one                         the old one (deletes)   as replica groups do
+ *   new                the new one                                                 as replica groups do
+ *
+ * A failover (failover.ts: the old owner died, the copy reads another group):
+ *
+ *   dual_old/dual_new  the new one, `filling`: no reads, no RMWs, its write replies do not count
+ *   cutover            the new one (a miss: other groups); RMWs of moved keys held
+ *   new_deletes_both/new  the new one
+ *
+ * Read-modify-writes of moved keys wait in cutover while the owner that serializes them changes
+ * (about `settle`), as in a plain pool's migration (route.ts).
  */
 import { Cmd, fansOut, type Request } from '../protocol/index.js';
 import type { Backend } from '../backend/index.js';
@@ -35,12 +40,15 @@ export class GroupRemapRoute implements GroupRemap {
     readonly groups: ReplicaGroups,
     readonly group: number,
     readonly arcs: MovedArcs,
+    /** The group's servers on the old ring, in its order; null when the old owner is gone (a failover). */
+    readonly oldBackends: readonly Backend[] | null,
     /** The group's servers on the new ring, in its order. */
     readonly newBackends: readonly Backend[],
   ) {}
 
+  /** An operator's migration routes the group by its old ring until the migration starts (and after a rollback). */
   get active(): boolean {
-    return this.#mode !== 'old';
+    return this.#mode !== 'old' || this.oldBackends !== null;
   }
 
   get mode(): RouteMode {
@@ -57,17 +65,31 @@ export class GroupRemapRoute implements GroupRemap {
     return this.#mode === 'cutover';
   }
 
-  ownerOf(key: Buffer): Backend {
-    return this.newBackends[this.arcs.newOwner(this.arcs.locate(key))]!;
+  #dual(): boolean {
+    return this.#mode === 'dual_old' || this.#mode === 'dual_new';
   }
 
+  ownerOf(key: Buffer): Backend {
+    const i = this.arcs.locate(key);
+    if (this.oldBackends !== null && (this.#dual() || this.#mode === 'old')) return this.oldBackends[this.arcs.oldOwner(i)]!;
+    return this.newBackends[this.arcs.newOwner(i)]!;
+  }
+
+  shadow(key: Buffer, isDelete: boolean): Backend | null {
+    const m = this.#mode;
+    if (this.oldBackends === null || m === 'old' || m === 'new' || (m === 'new_deletes_both' && !isDelete)) return null;
+    const i = this.arcs.locate(key);
+    if (!this.arcs.moved(i)) return null;
+    return this.#dual() ? this.newBackends[this.arcs.newOwner(i)]! : this.oldBackends[this.arcs.oldOwner(i)]!;
+  }
+
+  /** A failover took `b` out of the group's ring. */
   isOut(b: Backend): boolean {
-    return this.active && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
+    return this.oldBackends === null && this.#mode !== 'old' && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
   }
 
   filling(key: Buffer): boolean {
-    const m = this.#mode;
-    return (m === 'dual_old' || m === 'dual_new') && this.arcs.moved(this.arcs.locate(key));
+    return this.oldBackends === null && this.#dual() && this.arcs.moved(this.arcs.locate(key));
   }
 
   expireHeld(ms: number): void {
@@ -83,15 +105,33 @@ export class GroupRemapRoute implements GroupRemap {
   intercept(req: Request, owner: SlotOwner): Slot | null {
     // A connection with a held request keeps its order: what it sends after waits too.
     if (this.#held.holds(owner)) return this.#hold(req, owner);
-    const m = this.#mode;
-    if (m === 'new' || m === 'new_deletes_both') return null;
+    if (this.#mode !== 'cutover') return null;
     const cmd = req.cmd;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;
-    const key = req.hashKey ?? req.keys[0]!;
-    if (!this.arcs.moved(this.arcs.locate(key))) return null;
     // The group that serializes this key's read-modify-writes changes at cutover: hold them meanwhile.
-    // (Before it they run on another group, the new owner being `filling`, and it is synced from
-    // there before the client hears back: ReplicaGroups' primary write.)
-    return m === 'cutover' ? this.#hold(req, owner) : null;
+    return this.arcs.moved(this.arcs.locate(req.hashKey ?? req.keys[0]!)) ? this.#hold(req, owner) : null;
+  }
+}
+
+/** Several groups' remaps driven as one migration route (each group has its own arcs). */
+export class GroupsRoute {
+  constructor(readonly remaps: readonly GroupRemapRoute[]) {}
+
+  get mode(): RouteMode {
+    return this.remaps[0]!.mode;
+  }
+
+  set mode(mode: RouteMode) {
+    for (const r of this.remaps) r.mode = mode;
+  }
+
+  get counters(): RouteCounters {
+    const sum: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+    for (const r of this.remaps) for (const k of Object.keys(sum) as (keyof RouteCounters)[]) sum[k] += r.counters[k];
+    return sum;
+  }
+
+  expireHeld(ms: number): void {
+    for (const r of this.remaps) r.expireHeld(ms);
   }
 }

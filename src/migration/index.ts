@@ -10,15 +10,14 @@
 import { hostname } from 'node:os';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { MovedArcs } from './arcs.js';
-import { copyAndVerify, deleteMoved, reconcileNew } from './jobs.js';
+import { copyParts, deleteMoved, reconcileNew } from './jobs.js';
 import { PhaseError, durations, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
 import type { RouteCounters } from './route.js';
-import { movingServers, type MigrationSpace, type MoveRoute } from './space.js';
+import { movedShare, movingServers, type MigrationSpace, type MovePart, type MoveRoute } from './space.js';
 
 export { MigrationRoute } from './route.js';
-export { activeSpace, failoverSpace, type FailoverSpec, type MigrationSpace } from './space.js';
+export { activeSpace, failoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from './space.js';
 export { PhaseError } from './phases.js';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -53,7 +52,6 @@ export interface MigrationStatus {
 
 export class Migration {
   readonly route: MoveRoute;
-  readonly arcs: MovedArcs;
   record: MigrationRecord | null = null;
   readonly #store: RecordStore;
   readonly #lease: Lease;
@@ -75,7 +73,6 @@ export class Migration {
     m: MigrationConfig = pool.migration!,
   ) {
     this.#m = m;
-    this.arcs = space.arcs;
     this.route = space.route;
     this.#store = new RecordStore(pool.name, m.id, space.recordServers);
     this.#lease = new Lease(pool.name, space.leaseServer, `${INSTANCE}:${m.id}`);
@@ -251,29 +248,25 @@ export class Migration {
   }
 
   async #copyVerify(copy: boolean, signal: AbortSignal): Promise<void> {
-    const report = await copyAndVerify({
-      arcs: this.arcs,
-      sources: this.space.copySources(),
+    const report = await copyParts(this.space.parts, {
       copy,
       rateKeysPerSec: this.#m.rateKeysPerSec,
       ...(this.#m.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#m.rateBytesPerSec }),
       signal,
       onProgress: (s) => {
-        this.#progress = { phase: s.phase, expected: s.expected, walked: s.counts.walked, eta_s: s.etaSec };
-        const c = s.counts;
-        const counts = { ...this.record!.counts, scanned: c.scanned, copied: c.copied, skipped: c.skipped, verified: c.verified, mismatched: c.mismatched, repaired: c.repaired, errors: c.errors };
-        this.record = { ...this.record!, counts };
+        this.#progress = { phase: s.phase, expected: s.expected, walked: s.walked, eta_s: s.etaSec };
+        this.record = { ...this.record!, counts: { ...this.record!.counts, ...s.counts } };
       },
-      beforeVerify: async (progress) => {
+      beforeVerify: async (counts) => {
         // A copy pass with errors (a server timed out or died) is done again, whole, before reads move:
         // a stopped server may still apply writes late, and only a clean pass after that is trusted.
         // After three such passes, a few keys that keep failing (too large for a new server, say) are
         // left to verify, which repairs or reports them, rather than copying everything forever.
-        if (copy && progress.counts.errors > 0) {
+        if (copy && counts.errors > 0) {
           this.#copyAttempts++;
-          const few = progress.counts.errors <= Math.max(10, progress.counts.scanned / 1_000);
-          if (this.#copyAttempts < 3 || !few) throw new Error(`the copy had ${progress.counts.errors} errors; copying again`);
-          this.logger.warn({ pool: this.pool.name, errors: progress.counts.errors }, 'copy errors persist after 3 passes; verify repairs or reports them');
+          const few = counts.errors <= Math.max(10, counts.scanned / 1_000);
+          if (this.#copyAttempts < 3 || !few) throw new Error(`the copy had ${counts.errors} errors; copying again`);
+          this.logger.warn({ pool: this.pool.name, errors: counts.errors }, 'copy errors persist after 3 passes; verify repairs or reports them');
         }
         // What the new owners got by dual-writes while some sidecars still wrote the old owners only
         // (a delete there, say) is checked against the old owners before reads move.
@@ -285,15 +278,13 @@ export class Migration {
       settleMs: Math.min(2_000, this.#m.settleMs),
     });
     if (signal.aborted) return;
-    const v = report.verify;
-    if (v !== null && report.ok) {
-      await this.#publish({ ...this.record!, verify: { passes: v.passes.length, left: 0, note: 'the last pass found no difference' } });
+    if (report.ok) {
+      await this.#publish({ ...this.record!, verify: { passes: report.passes, left: 0, note: 'the last pass found no difference' } });
       await this.apply({ type: 'verified' });
       return;
     }
-    const left = v?.left.count ?? 0;
-    const note = `${left} keys still differed or could not be read after ${v?.passes.length ?? 0} passes (${report.errors.sample[0] ?? 'under write load'}); they were deleted from the new owner where they differed, and verify runs again`;
-    await this.#publish({ ...this.record!, verify: { passes: v?.passes.length ?? 0, left, note } });
+    const note = `${report.left} keys still differed or could not be read after ${report.passes} passes (${report.errorSample ?? 'under write load'}); they were deleted from the new owner where they differed, and verify runs again`;
+    await this.#publish({ ...this.record!, verify: { passes: report.passes, left: report.left, note } });
     await sleep(1_000);
   }
 
@@ -304,7 +295,11 @@ export class Migration {
 
   /** reconcileNew (jobs.ts), counted; throws when keys could not be compared. */
   async #reconcileCounts(signal: AbortSignal): Promise<void> {
-    const [checked, deleted, errors] = await reconcileNew(this.arcs, this.space.sourceOf, signal);
+    let [checked, deleted, errors] = [0, 0, 0];
+    for (const part of this.space.parts) {
+      const [c, d, e] = await reconcileNew(part.arcs, part.sourceOf, signal);
+      [checked, deleted, errors] = [checked + c, deleted + d, errors + e];
+    }
     if (signal.aborted) return;
     if (errors > 0) throw new Error(`reconcile: ${errors} keys could not be compared`);
     const c = this.record!.counts;
@@ -313,16 +308,27 @@ export class Migration {
 
   async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
     const started = now();
-    const { gaining } = movingServers(this.arcs);
-    const losing = this.space.losing;
-    const arcs = this.arcs;
+    let errors = 0;
+    for (const part of this.space.parts) {
+      if (!signal.aborted) errors += await this.#cleanPart(part, side, signal);
+    }
+    if (signal.aborted) return;
+    if (errors > 0) throw new Error(`${errors} deletes failed`);
+    if (side === 'old') await this.apply({ type: 'cleaned' });
+    else await this.#publish({ ...this.record!, seq: this.record!.seq + 1, times: { ...this.record!.times, cleanupStart: started, cleanupEnd: now() } });
+  }
+
+  /** Deletes one part's moved keys from its old owners (cleanup) or new owners (after an abort); resolves to the errors. */
+  async #cleanPart(part: MovePart, side: 'old' | 'new', signal: AbortSignal): Promise<number> {
+    const arcs = part.arcs;
+    const servers = side === 'old' ? part.losing : movingServers(arcs).gaining;
     // A metadump can miss an item that moves between LRU segments while it walks: walk again until a
     // pass finds nothing left to delete (at most 3 passes).
     let errors = 0;
     for (let pass = 0; pass < 3 && !signal.aborted; pass++) {
       let deleted = 0;
       errors = await deleteMoved({
-        servers: side === 'old' ? losing : gaining,
+        servers,
         // Only keys this server held as the old owner (cleanup) or got as the new owner (after an abort).
         filter: (server, k) => {
           const i = arcs.locate(k);
@@ -338,10 +344,7 @@ export class Migration {
       });
       if (deleted === 0 && errors === 0) break;
     }
-    if (signal.aborted) return;
-    if (errors > 0) throw new Error(`${errors} deletes failed`);
-    if (side === 'old') await this.apply({ type: 'cleaned' });
-    else await this.#publish({ ...this.record!, seq: this.record!.seq + 1, times: { ...this.record!.times, cleanupStart: started, cleanupEnd: now() } });
+    return errors;
   }
 
   status(): MigrationStatus {
@@ -364,7 +367,7 @@ export class Migration {
       progress: this.#progress,
       verify: r?.verify ?? null,
       ...(this.blockedBy === null ? {} : { error: `pool ${this.pool.name} already has migration "${this.blockedBy}" running; this one waits` }),
-      moved_share: this.arcs.movedShare,
+      moved_share: movedShare(this.space),
       route: { ...this.route.counters },
       ...(this.space.failover === undefined ? {} : { failover: this.space.failover }),
     };

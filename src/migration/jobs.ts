@@ -12,7 +12,7 @@ import { MetaClient, Progress, flagValue, scanServer, syncServers, type Endpoint
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
 import type { MovedArcs } from './arcs.js';
-import { movingServers } from './space.js';
+import { movingServers, type MovePart } from './space.js';
 
 const endpoint = (s: ServerSpec): Endpoint => ({ host: s.host, port: s.port });
 
@@ -56,6 +56,88 @@ export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
     maxVerifyPasses: o.maxVerifyPasses ?? 8,
     ...(o.settleMs === undefined ? {} : { settleMs: o.settleMs }),
   });
+}
+
+/** Totals over the parts of a run (the counts summed, the first part's phase and ETA). */
+export interface PartsProgress {
+  phase: string;
+  expected: number | null;
+  walked: number;
+  etaSec: number | null;
+  counts: Record<'scanned' | 'copied' | 'skipped' | 'verified' | 'mismatched' | 'repaired' | 'errors', number>;
+}
+
+export interface PartsReport {
+  ok: boolean;
+  passes: number;
+  left: number;
+  errorSample: string | undefined;
+}
+
+/**
+ * copyAndVerify over every part (one ring each: a plain pool has one, a replicated pool one per
+ * migrating group), side by side, each at its share of the rate. `beforeVerify` runs once, when
+ * every part has finished its copy, with the summed counts; a part that fails stops them all.
+ */
+export async function copyParts(
+  parts: readonly MovePart[],
+  o: Omit<CopyJobOptions, 'arcs' | 'sources' | 'onProgress' | 'beforeVerify'> & { onProgress: (p: PartsProgress) => void; beforeVerify: (counts: PartsProgress['counts']) => Promise<void> },
+): Promise<PartsReport> {
+  const snapshots: (ProgressSnapshot | null)[] = parts.map(() => null);
+  const arrived: Progress[] = [];
+  const local = new AbortController();
+  const stop = (): void => local.abort();
+  o.signal.addEventListener('abort', stop, { once: true });
+  let release!: () => void;
+  let fail!: (err: unknown) => void;
+  const gate = new Promise<void>((resolve, reject) => {
+    release = resolve;
+    fail = reject;
+  });
+  gate.catch(() => undefined);
+  const sum = (pick: (p: Progress | ProgressSnapshot) => PartsProgress['counts'][keyof PartsProgress['counts']], list: readonly (Progress | ProgressSnapshot | null)[]): number =>
+    list.reduce((n, x) => n + (x === null ? 0 : pick(x)), 0);
+  const totals = (list: readonly (Progress | ProgressSnapshot | null)[]): PartsProgress['counts'] => {
+    const keys = ['scanned', 'copied', 'skipped', 'verified', 'mismatched', 'repaired', 'errors'] as const;
+    return Object.fromEntries(keys.map((k) => [k, sum((x) => x.counts[k], list)])) as PartsProgress['counts'];
+  };
+  try {
+    const reports = await Promise.all(
+      parts.map((part, i) =>
+        copyAndVerify({
+          ...o,
+          arcs: part.arcs,
+          sources: part.copySources(),
+          rateKeysPerSec: o.rateKeysPerSec / parts.length,
+          ...(o.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: o.rateBytesPerSec / parts.length }),
+          signal: local.signal,
+          onProgress: (snap) => {
+            snapshots[i] = snap;
+            const first = snapshots.find((x) => x !== null)!;
+            o.onProgress({ phase: first.phase, expected: first.expected, walked: sum((x) => ('walked' in x.counts ? x.counts.walked : 0), snapshots), etaSec: first.etaSec, counts: totals(snapshots) });
+          },
+          beforeVerify: async (progress) => {
+            arrived.push(progress);
+            if (arrived.length === parts.length) o.beforeVerify(totals(arrived)).then(release, fail);
+            await gate;
+          },
+        }).catch((err: unknown) => {
+          fail(err);
+          local.abort();
+          throw err;
+        }),
+      ),
+    );
+    const verify = reports.map((r) => r.verify);
+    return {
+      ok: reports.every((r) => r.ok && r.verify !== null),
+      passes: Math.max(0, ...verify.map((v) => v?.passes.length ?? 0)),
+      left: verify.reduce((n, v) => n + (v?.left.count ?? 0), 0),
+      errorSample: reports.flatMap((r) => r.errors.sample)[0],
+    };
+  } finally {
+    o.signal.removeEventListener('abort', stop);
+  }
 }
 
 /**

@@ -3,6 +3,8 @@
  *
  *   activeSpace    a pool's `migration:` block: the old ring's owners lose arcs to the new ring's;
  *                  the copy reads the old owners; routing is MigrationRoute (route.ts).
+ *   replicatedSpace  the same for a pool with replica groups: each group whose servers change
+ *                  migrates on its own ring (one part each); routing is a GroupRemapRoute per group.
  *   failoverSpace  a dead server of one replica group (failover.ts): its arcs move to the group's
  *                  other servers; the copy reads a healthy group; routing is GroupRemapRoute.
  */
@@ -13,7 +15,7 @@ import type { ProxyStats } from '../proxy/stats.js';
 import type { ReplicaGroups } from '../replication/replica-groups.js';
 import { createRing, type Router } from '../routing/index.js';
 import { MovedArcs } from './arcs.js';
-import { GroupRemapRoute } from './group-remap.js';
+import { GroupRemapRoute, GroupsRoute } from './group-remap.js';
 import type { RouteMode } from './phases.js';
 import { MigrationRoute, type RouteCounters } from './route.js';
 
@@ -32,20 +34,33 @@ export interface FailoverSpec {
   server: string;
 }
 
-export interface MigrationSpace {
+/** One ring that changes: a plain pool's, or one replica group's. */
+export interface MovePart {
+  /** The replica group's name; undefined for a plain pool. */
+  readonly group?: string;
   readonly arcs: MovedArcs;
-  readonly route: MoveRoute;
-  /** Every server the record is written to (and read from). */
-  readonly recordServers: readonly Backend[];
-  /** Where the lease is taken. */
-  readonly leaseServer: Backend;
   /** What the copy and verify read the moved keys from (throws when no source is healthy). */
   copySources(): ServerSpec[];
   /** The server holding the reference copy of a moved key. */
   sourceOf(key: Buffer): ServerSpec;
   /** Servers that lose keys (cleanup empties their moved keys); none when they are gone. */
   readonly losing: readonly ServerSpec[];
+}
+
+export interface MigrationSpace {
+  /** The rings that change (one, or one per replica group whose servers change). */
+  readonly parts: readonly MovePart[];
+  readonly route: MoveRoute;
+  /** Every server the record is written to (and read from). */
+  readonly recordServers: readonly Backend[];
+  /** Where the lease is taken. */
+  readonly leaseServer: Backend;
   readonly failover?: FailoverSpec;
+}
+
+/** The share of the keys that move (of the part that moves most). */
+export function movedShare(space: MigrationSpace): number {
+  return Math.max(0, ...space.parts.map((p) => p.arcs.movedShare));
 }
 
 /** Old servers that lose keys, and new servers that gain keys. */
@@ -69,16 +84,50 @@ export function activeSpace(pool: PoolConfig, p: number, router: Router, backend
   const arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
   const oldBackends = backends.byMigration[p]![0]!;
   const newBackends = backends.byPool[p]!;
-  const losing = movingServers(arcs).losing;
   return {
-    arcs,
+    parts: [oldOwnersPart(arcs)],
     route: new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats),
     recordServers: [...new Set<Backend>([...newBackends, ...oldBackends])],
     leaseServer: firstByAddress(newBackends),
+  };
+}
+
+/** A ring change whose old owners are alive: the copy reads them, cleanup empties them. */
+function oldOwnersPart(arcs: MovedArcs, group?: string): MovePart {
+  const losing = movingServers(arcs).losing;
+  return {
+    ...(group === undefined ? {} : { group }),
+    arcs,
     copySources: () => losing,
     sourceOf: (key) => arcs.oldServers[arcs.oldOwner(arcs.locate(key))]!,
     losing,
   };
+}
+
+/**
+ * A pool with replica groups whose `migration.from` lists each group's previous servers: every
+ * group whose servers change migrates on its own ring, all in one run (GroupRemapRoute per group).
+ */
+export function replicatedSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, groups: ReplicaGroups): MigrationSpace & { route: GroupsRoute } {
+  const m = pool.migration!;
+  const parts: MovePart[] = [];
+  const remaps: GroupRemapRoute[] = [];
+  const all: Backend[] = [];
+  pool.groups.forEach((group, g) => {
+    const from = m.from.find((f) => f.name === group.name);
+    if (from === undefined) throw new Error(`pool ${pool.name}: migration.from has no group "${group.name}"`);
+    const oldBackends = backends.byMigration[p]![m.from.indexOf(from)]!;
+    all.push(...oldBackends, ...backends.byGroup[p]![g]!);
+    const oldRing = createRing({ ...pool, name: `${pool.name}/${group.name} (from)`, servers: from.servers });
+    const arcs = MovedArcs.between(oldRing, from.servers, router.groupRing(p, g), group.servers);
+    if (arcs.movedShare === 0) return;
+    parts.push(oldOwnersPart(arcs, group.name));
+    remaps.push(new GroupRemapRoute(groups, g, arcs, oldBackends, backends.byGroup[p]![g]!));
+  });
+  if (parts.length === 0) throw new Error(`pool ${pool.name}: the migration moves no key in any group`);
+  for (const r of remaps) groups.setRemap(r);
+  const servers = [...new Set(all)];
+  return { parts, route: new GroupsRoute(remaps), recordServers: servers, leaseServer: firstByAddress(servers) };
 }
 
 /**
@@ -98,11 +147,9 @@ export function failoverSpace(pool: PoolConfig, groups: ReplicaGroups, spec: Fai
   const others = pool.groups.map((_, i) => i).filter((i) => i !== g);
   const source = (): number => others.find((o) => groups.backends[o]!.every((b) => b.state === 'up')) ?? others[0]!;
   const live = groups.backends.flat().filter((b) => b.address !== spec.server);
-  return {
+  const part: MovePart = {
+    group: spec.group,
     arcs,
-    route: new GroupRemapRoute(groups, g, arcs, newBackends),
-    recordServers: live,
-    leaseServer: firstByAddress(live),
     copySources: () => {
       const o = source();
       if (!groups.backends[o]!.every((b) => b.state === 'up')) throw new Error(`no replica group of pool ${pool.name} is healthy to copy from`);
@@ -114,6 +161,8 @@ export function failoverSpace(pool: PoolConfig, groups: ReplicaGroups, spec: Fai
       return pool.groups[o]!.servers.find((s) => s.address === address)!;
     },
     losing: [],
-    failover: spec,
   };
+  const route = new GroupRemapRoute(groups, g, arcs, null, newBackends);
+  groups.setRemap(route);
+  return { parts: [part], route, recordServers: live, leaseServer: firstByAddress(live), failover: spec };
 }

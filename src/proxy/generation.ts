@@ -9,12 +9,11 @@
 import type { Config, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { BackendPool } from '../backend/index.js';
-import { MemshiftError } from '../errors.js';
 import { Router } from '../routing/index.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
 import { Replication } from '../replication/index.js';
-import { Migration, MigrationRoute, activeSpace } from '../migration/index.js';
+import { Migration, MigrationRoute, activeSpace, replicatedSpace } from '../migration/index.js';
 import { FailoverWatch } from '../migration/failover.js';
 
 export interface Generation {
@@ -53,27 +52,29 @@ export async function startGeneration(config: Config, stats: ProxyStats, logger:
 }
 
 async function build(config: Config, pools: readonly PoolConfig[], backends: BackendPool, stats: ProxyStats, logger: Logger, started: Migration[], prev?: Generation): Promise<Generation> {
+  const track = (m: Migration): Migration => {
+    started.push(m);
+    return m;
+  };
   const dispatcher = new Dispatcher(config, backends, stats);
   const replication = prev?.replication ?? new Replication(config, dispatcher.router, backends, stats, logger);
   dispatcher.useReplication(replication.byPool);
   const routes: (MigrationRoute | undefined)[] = [];
   const migrations = pools.map((pool, p) => {
     if (pool.migration === undefined) return undefined;
-    if (pool.groups.length > 1) {
-      throw new MemshiftError('MS_ERR_CONFIG', `pool "${pool.name}": migrating a pool with replica groups is not supported yet; migrate each group as its own pool, or rebuild groups with memshift sync`);
-    }
     const before = prev?.migrations[p];
     if (before !== undefined && JSON.stringify(before.config) === JSON.stringify(pool.migration)) {
-      routes[p] = before.route as MigrationRoute;
+      if (before.route instanceof MigrationRoute) routes[p] = before.route;
       return before;
     }
+    // A pool with replica groups migrates each group on its own ring, inside its replication path.
+    const groups = replication.byPool[p];
+    if (groups !== undefined) return track(new Migration(pool, replicatedSpace(pool, p, dispatcher.router, backends, groups), logger));
     const space = activeSpace(pool, p, dispatcher.router, backends, dispatcher, stats);
     routes[p] = space.route;
-    const m = new Migration(pool, space, logger);
-    started.push(m);
-    return m;
+    return track(new Migration(pool, space, logger));
   });
-  if (migrations.some((m) => m !== undefined)) dispatcher.useMigration(routes);
+  if (routes.length > 0) dispatcher.useMigration(routes);
   const failovers = prev?.failovers ?? watchFailovers(pools, replication, logger);
   const g: Generation = { config, backends, dispatcher, replication, migrations, failovers };
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);

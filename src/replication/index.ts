@@ -91,7 +91,7 @@ export class Replication {
       this.#replays.push(replay);
       backends.upListeners.push((backend) => {
         // A server a failover took out of its group's ring is not recovered (it serves nothing).
-        if (groups.remap?.isOut(backend) === true) return;
+        if (groups.pool.groups.some((_, g) => groups.remapOf(g)?.isOut(backend) === true)) return;
         groupBackends.forEach((servers, g) => {
           if (servers.includes(backend)) recovery.onUp(g, backend);
         });

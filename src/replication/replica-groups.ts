@@ -30,9 +30,10 @@ import { FanoutWriteSlot, type MissedWrite } from './write-fanout.js';
 import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read-failover.js';
 
 /**
- * A change of which server of one group owns some keys (a failover's migration, src/migration):
- * while it is active the group's owner of a key is the remap's, an owner still being filled serves
- * no reads and runs no read-modify-write, and the remap routes some requests itself.
+ * A change of which server of one group owns some keys (a migration of the group's ring, or a
+ * failover's, src/migration): while it is active the group's owner of a key is the remap's, an
+ * owner still being filled serves no reads and runs no read-modify-write, a second owner (the
+ * shadow) may get every write too, and the remap routes some requests itself.
  */
 export interface GroupRemap {
   readonly group: number;
@@ -40,6 +41,8 @@ export interface GroupRemap {
   readonly active: boolean;
   /** The group's owner of `key` under the remap. */
   ownerOf(key: Buffer): Backend;
+  /** The group's other owner of `key` that gets the write too (in the background), or null. */
+  shadow(key: Buffer, isDelete: boolean): Backend | null;
   /** The group's owner of `key` does not hold everything yet (no reads, no read-modify-writes). */
   filling(key: Buffer): boolean;
   /** Reads that miss try the other groups too (while the remapped owners take over reads). */
@@ -55,8 +58,9 @@ export class ReplicaGroups {
   readonly #localIndex: number;
   /** Backends being recovered (replay or rebuild, recovery.ts): they serve no reads until it is done. */
   held: ReadonlySet<Backend> = new Set();
-  /** A failover's remap of one group, or null (set by src/migration). */
-  remap: GroupRemap | null = null;
+  /** Per group: the remap of its ring while one is on (set by src/migration). */
+  readonly #remaps: (GroupRemap | undefined)[] = [];
+  #anyRemap = false;
 
   constructor(
     readonly poolIndex: number,
@@ -71,9 +75,26 @@ export class ReplicaGroups {
     this.#localIndex = Math.max(0, pool.groups.findIndex((g) => g.name === pool.localGroup));
   }
 
+  /** Routes `remap.group` by the remap (while it is active), in place of any it had. */
+  setRemap(remap: GroupRemap): void {
+    this.#remaps[remap.group] = remap;
+    this.#anyRemap = true;
+  }
+
+  /** The remap of `group`, when one is set. */
+  remapOf(group: number): GroupRemap | undefined {
+    return this.#remaps[group];
+  }
+
+  #remap(group: number): GroupRemap | undefined {
+    if (!this.#anyRemap) return undefined;
+    const r = this.#remaps[group];
+    return r !== undefined && r.active ? r : undefined;
+  }
+
   ownerIn(group: number, key: Buffer): Backend {
-    const r = this.remap;
-    if (r !== null && r.group === group && r.active) return r.ownerOf(key);
+    const r = this.#remap(group);
+    if (r !== undefined) return r.ownerOf(key);
     return this.backends[group]![this.router.groupRing(this.poolIndex, group).ownerOf(key)]!;
   }
 
@@ -94,8 +115,7 @@ export class ReplicaGroups {
   #readable(group: number, key: Buffer): boolean {
     const b = this.ownerIn(group, key);
     if (b.state !== 'up' || this.held.has(b)) return false;
-    const r = this.remap;
-    return r === null || r.group !== group || !r.active || !r.filling(key);
+    return this.#remap(group)?.filling(key) !== true;
   }
 
   /** Owners of `key` in the groups other than `group`, in read order, that can serve a read. */
@@ -108,28 +128,47 @@ export class ReplicaGroups {
   dispatch(req: Request, owner: SlotOwner): Slot {
     const key = req.hashKey ?? req.keys[0]!;
     const cmd = req.cmd;
-    const remap = this.remap;
-    if (remap !== null && remap.active) {
-      const slot = remap.intercept(req, owner);
-      if (slot !== null) return slot;
+    let fallbackOnMiss = false;
+    if (this.#anyRemap) {
+      for (let g = 0; g < this.#groups; g++) {
+        const r = this.#remap(g);
+        if (r === undefined) continue;
+        const slot = r.intercept(req, owner);
+        if (slot !== null) return slot;
+        fallbackOnMiss ||= r.fallbackOnMiss;
+      }
     }
-    const failoverOnMisses = this.pool.readFailover === 'errors_and_misses' || (remap !== null && remap.active && remap.fallbackOnMiss);
+    const failoverOnMisses = this.pool.readFailover === 'errors_and_misses' || fallbackOnMiss;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug) {
       const forCas = cmd === Cmd.Gets || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x63));
       const reader = this.#reader(this.readOrder(key, forCas));
       if (req.keys.length > 1) return new FailoverMultiGetSlot(owner, req, this.stats, reader, failoverOnMisses).start();
       return new FailoverReadSlot(owner, req, this.stats, reader, failoverOnMisses).start();
     }
-    if (fansOut(req)) {
-      const background = remap !== null && remap.active && remap.filling(key) ? remap.group : -1;
-      const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, background);
-      for (let g = 0; g < this.#groups; g++) {
-        const refused = sendRequest(this.ownerIn(g, key), req, null, slot, g);
-        if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
-      }
-      return slot;
-    }
+    if (fansOut(req)) return this.#fanOut(req, owner, key);
     return this.#onPrimary(req, owner, key);
+  }
+
+  /** A write that means the same everywhere: every group's owner, and the shadows of migrating groups. */
+  #fanOut(req: Request, owner: SlotOwner, key: Buffer): Slot {
+    let uncounted = 0;
+    const shadows: Backend[] = [];
+    if (this.#anyRemap) {
+      const isDelete = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete;
+      for (let g = 0; g < this.#groups; g++) {
+        const r = this.#remap(g);
+        if (r === undefined) continue;
+        if (r.filling(key)) uncounted |= 1 << g;
+        const s = r.shadow(key, isDelete);
+        if (s !== null) shadows.push(s);
+      }
+    }
+    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted);
+    for (let g = 0; g < this.#groups + shadows.length; g++) {
+      const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows[g - this.#groups]!, req, null, slot, g);
+      if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
+    }
+    return slot;
   }
 
   #reader(order: number[]): GroupReader {
@@ -163,13 +202,20 @@ export class ReplicaGroups {
    * that cannot be synced gets the write in its failed-write log, for replay.
    */
   async follow(req: Request, key: Buffer, from: Backend, groups: readonly number[]): Promise<void> {
-    if (groups.length === 0) return;
+    const shadows: Backend[] = [];
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) {
+      const s = this.#remap(g)?.shadow(key, false);
+      if (s !== null && s !== undefined) shadows.push(s);
+    }
+    if (groups.length === 0 && shadows.length === 0) return;
     const copy = Buffer.from(key);
-    await Promise.all(
-      groups.map(async (g) => {
-        const outcome = await syncKey(this.#metaOf(from), this.#metaOf(this.ownerIn(g, key)), copy).catch(() => 'error' as const);
-        if (outcome === 'error') this.missed(g, req);
+    const sync = (to: Backend): Promise<string> => syncKey(this.#metaOf(from), this.#metaOf(to), copy).catch(() => 'error' as const);
+    await Promise.all([
+      ...groups.map(async (g) => {
+        if ((await sync(this.ownerIn(g, key))) === 'error') this.missed(g, req);
       }),
-    );
+      // A shadow that cannot be synced is repaired by the migration's verify (or no longer read).
+      ...shadows.map(sync),
+    ]);
   }
 }

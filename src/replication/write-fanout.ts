@@ -41,6 +41,8 @@ export class FanoutWriteSlot extends Slot {
   #worstAll: Buffer | null = null;
   #answered = false;
 
+  readonly #allGroups: number;
+
   constructor(
     owner: SlotOwner,
     readonly req: Request,
@@ -49,28 +51,34 @@ export class FanoutWriteSlot extends Slot {
     policy: WritePolicy,
     readonly missed: MissedWrite,
     /**
-     * A group that gets the write but whose reply neither answers nor counts (its owner of the key
-     * is still being filled by a failover: NOT_FOUND there means "not copied yet"), or -1.
+     * Bit g set: group g gets the write but its reply neither answers nor counts (its owner of the
+     * key is still being filled by a failover: NOT_FOUND there means "not copied yet").
      */
-    readonly background = -1,
+    readonly uncounted = 0,
   ) {
     super(owner);
-    groups -= background >= 0 ? 1 : 0;
+    this.#allGroups = groups;
+    for (let g = 0; g < groups; g++) if ((uncounted & (1 << g)) !== 0) groups--;
     this.#groups = groups;
     this.#need = acksNeeded(policy, groups);
     this.#waitForAll = policy === 'all';
   }
 
+  /** Parts from `groups` on are shadow copies (a migrating group's other owner): never counted or logged. */
+  #counts(part: number): boolean {
+    return part < this.#allGroups && (this.uncounted & (1 << part)) === 0;
+  }
+
   override onOpReply(op: Op, reply: Buffer): void {
     const rank = replyRank(reply);
-    if (rank === 3) this.missed(op.part, this.req);
-    if (op.part !== this.background) this.#record(reply, rank);
+    if (rank === 3 && op.part < this.#allGroups) this.missed(op.part, this.req);
+    if (this.#counts(op.part)) this.#record(reply, rank);
   }
 
   override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
-    this.missed(op.part, this.req);
-    if (op.part !== this.background) this.#record(error, 3);
+    if (op.part < this.#allGroups) this.missed(op.part, this.req);
+    if (this.#counts(op.part)) this.#record(error, 3);
   }
 
   #record(reply: Buffer, rank: number): void {

@@ -5,10 +5,10 @@
  */
 import { afterAll, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
-import { runFailoverScenario } from '../support/failover-scenario.js';
+import { runReplicatedScenario } from '../support/failover-scenario.js';
 
 afterAll(stopAll);
 
 it('a backend down for failover_after (5s) has its keys moved to the rest of its group, copied from the other group', async () => {
-  await runFailoverScenario({ keys: 100_000, failoverAfter: '5s', settle: '2s' });
+  await runReplicatedScenario({ kind: "failover", keys: 100_000, failoverAfter: '5s', settle: '2s' });
 }, 600_000);

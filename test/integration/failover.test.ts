@@ -1,13 +1,18 @@
 /**
- * Passive migration (issue 6, acceptance 5) at 20,000 keys, failover_after 3s and settle 2s;
- * `npm run acceptance` runs it at 100,000 keys with failover_after 5s.
+ * Migrations of a pool with replica groups (issue 6) at 20,000 keys with settle 2s:
+ * passive migration (acceptance 5: failover_after 3s here, 5s in `npm run acceptance` at 100,000
+ * keys) and an operator's migration of every group on its own ring.
  */
 import { afterAll, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
-import { runFailoverScenario } from '../support/failover-scenario.js';
+import { runReplicatedScenario } from '../support/failover-scenario.js';
 
 afterAll(stopAll);
 
 it('a backend down longer than failover_after has its keys moved to the rest of its group, copied from the other group', async () => {
-  await runFailoverScenario({ keys: 20_000, failoverAfter: '3s', settle: '2s' });
+  await runReplicatedScenario({ kind: 'failover', keys: 20_000, failoverAfter: '3s', settle: '2s' });
+}, 300_000);
+
+it('grows both replica groups 2 -> 3, each on its own ring, with no stale read, resurrected delete or lost write', async () => {
+  await runReplicatedScenario({ kind: 'grow', keys: 20_000, settle: '2s' });
 }, 300_000);
