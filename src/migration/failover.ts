@@ -1,7 +1,8 @@
 /**
- * Passive migration (`failover_after`): a server of a replica group that stays down that long has
- * its arcs moved to the other servers of its group, copied from a healthy group, by the same phase
- * machine and jobs as an operator's migration (index.ts, with failoverSpace from space.ts).
+ * Passive migration (`failover_after`): a server that stays down that long has its arcs moved to the
+ * other servers of its group (of its pool, for a pool without replica groups), by the same phase
+ * machine and jobs as an operator's migration (index.ts, with failoverSpace or plainFailoverSpace
+ * from space.ts): copied from a healthy replica group, or, without one, started empty.
  *
  *   every poll, while this pool runs no failover here:
  *     read the pool's record ─► a failover record ─► join it (build its space, route by its phase)
@@ -19,11 +20,10 @@
 import type { Backend } from '../backend/index.js';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { ReplicaGroups } from '../replication/replica-groups.js';
 import { isActive } from './phases.js';
 import { Migration } from './index.js';
 import { RecordStore, type MigrationRecord } from './record.js';
-import { failoverSpace, type FailoverSpec } from './space.js';
+import type { FailoverSpec, MigrationSpace } from './space.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -40,14 +40,17 @@ export class FailoverWatch {
 
   constructor(
     readonly pool: PoolConfig,
-    readonly groups: ReplicaGroups,
+    /** The pool's backends per group, in ring order. */
+    readonly backends: readonly (readonly Backend[])[],
+    /** What moves for a failover, and how moved keys are routed (space.ts). */
+    readonly spaceFor: (spec: FailoverSpec) => MigrationSpace,
     readonly logger: Logger,
-    /** Called once a failover exists here (to mark the dead server's failed-write log). */
+    /** Called once a failover exists here (to mark the dead server's failed-write log, route the pool). */
     readonly onMigration: (m: Migration, spec: FailoverSpec) => void,
     readonly pollMs = 500,
   ) {
     // An id no record has: every record of the pool reads as another migration's.
-    this.#store = new RecordStore(pool.name, '', groups.backends.flat());
+    this.#store = new RecordStore(pool.name, '', backends.flat());
   }
 
   /** Joins a failover already on record (before the listeners open), then watches. */
@@ -75,7 +78,7 @@ export class FailoverWatch {
 
   async #tick(): Promise<void> {
     const now = performance.now();
-    for (const b of this.groups.backends.flat()) {
+    for (const b of this.backends.flat()) {
       if (b.state === 'up') this.#downSince.delete(b);
       else if (!this.#downSince.has(b)) this.#downSince.set(b, now);
     }
@@ -85,7 +88,7 @@ export class FailoverWatch {
     const down = [...this.#downSince].filter(([, t]) => now - t >= this.pool.failoverAfterMs!).sort((a, b) => a[1] - b[1])[0];
     if (down === undefined) return;
     if (other !== null && isActive(other)) return this.#wait(other, down[0]);
-    const g = this.groups.backends.findIndex((servers) => servers.includes(down[0]));
+    const g = this.backends.findIndex((servers) => servers.includes(down[0]));
     const spec: FailoverSpec = { group: this.pool.groups[g]!.name, server: down[0].address };
     this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, down_s: Math.round((now - down[1]) / 1000) }, `backend ${spec.server} down longer than failover_after: migrating its keys to the rest of group ${spec.group}`);
     await this.#join(spec, failoverId(spec));
@@ -98,7 +101,7 @@ export class FailoverWatch {
   }
 
   async #join(spec: FailoverSpec, id: string): Promise<void> {
-    const space = failoverSpace(this.pool, this.groups, spec);
+    const space = this.spaceFor(spec);
     const m: MigrationConfig = {
       id,
       from: this.pool.groups.map((g) => ({ name: g.name, servers: g.servers })),

@@ -16,8 +16,8 @@ import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.
 import type { RouteCounters } from './route.js';
 import { movedShare, movingServers, type MigrationSpace, type MovePart, type MoveRoute } from './space.js';
 
-export { MigrationRoute } from './route.js';
-export { activeSpace, failoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from './space.js';
+export { DeadOwnerRoute, MigrationRoute } from './route.js';
+export { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from './space.js';
 export { PhaseError } from './phases.js';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -248,6 +248,7 @@ export class Migration {
   }
 
   async #copyVerify(copy: boolean, signal: AbortSignal): Promise<void> {
+    if (this.space.parts.every((p) => p.gone === true)) return this.#startEmpty(copy, signal);
     const report = await copyParts(this.space.parts, {
       copy,
       rateKeysPerSec: this.#m.rateKeysPerSec,
@@ -286,6 +287,24 @@ export class Migration {
     const note = `${report.left} keys still differed or could not be read after ${report.passes} passes (${report.errorSample ?? 'under write load'}); they were deleted from the new owner where they differed, and verify runs again`;
     await this.#publish({ ...this.record!, verify: { passes: report.passes, left: report.left, note } });
     await sleep(1_000);
+  }
+
+  /**
+   * A failover without a copy (plain pool): the copy phase empties the new owners' moved arcs
+   * (leftovers of an earlier ring would be stale), then reads move, and there is nothing to verify.
+   */
+  async #startEmpty(copy: boolean, signal: AbortSignal): Promise<void> {
+    if (copy) {
+      let errors = 0;
+      for (const part of this.space.parts) if (!signal.aborted) errors += await this.#cleanPart(part, 'new', signal);
+      if (signal.aborted) return;
+      if (errors > 0) throw new Error(`emptying the new owners: ${errors} deletes failed`);
+      await this.apply({ type: 'copied' });
+      while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.pollMs);
+    }
+    if (signal.aborted) return;
+    await this.#publish({ ...this.record!, verify: { passes: 0, left: 0, note: "no copy of the dead server's keys exists: they start empty on their new owners" } });
+    await this.apply({ type: 'verified' });
   }
 
   async #reconcile(signal: AbortSignal): Promise<void> {

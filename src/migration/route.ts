@@ -178,3 +178,41 @@ export class MigrationRoute implements MovingKey {
     return this.keys.isDirty(key, b);
   }
 }
+
+/**
+ * A failover of a pool without replica groups (failover.ts): the old owner of the moved keys is
+ * dead and no copy of them exists. Up to the copy phase moved keys stay on it (they fail, as they
+ * did since it died); the copy phase empties the new owners' moved arcs (stale leftovers of an
+ * earlier ring); from dual_read on everything goes to the new ring, where moved keys start empty.
+ * No sidecar writes a new owner before the emptying is done, so nothing it deletes was written.
+ */
+export class DeadOwnerRoute {
+  #mode: RouteMode = 'old';
+
+  constructor(readonly inner: MigrationRoute) {}
+
+  get mode(): RouteMode {
+    return this.#mode;
+  }
+
+  set mode(mode: RouteMode) {
+    this.#mode = mode;
+    this.inner.mode = mode === 'old' || mode === 'dual_old' ? 'old' : 'new';
+  }
+
+  get counters(): RouteCounters {
+    return this.inner.counters;
+  }
+
+  expireHeld(ms: number): void {
+    this.inner.expireHeld(ms);
+  }
+
+  dispatch(req: Request, owner: SlotOwner): Slot {
+    return this.inner.dispatch(req, owner);
+  }
+
+  readOwner(key: Buffer): Backend {
+    return this.inner.readOwner(key);
+  }
+}

@@ -17,7 +17,7 @@ import { createRing, type Router } from '../routing/index.js';
 import { MovedArcs } from './arcs.js';
 import { GroupRemapRoute, GroupsRoute } from './group-remap.js';
 import type { RouteMode } from './phases.js';
-import { MigrationRoute, type RouteCounters } from './route.js';
+import { DeadOwnerRoute, MigrationRoute, type RouteCounters } from './route.js';
 
 /** The data path of the moved keys, switched by the record's phase. */
 export interface MoveRoute {
@@ -45,6 +45,11 @@ export interface MovePart {
   sourceOf(key: Buffer): ServerSpec;
   /** Servers that lose keys (cleanup empties their moved keys); none when they are gone. */
   readonly losing: readonly ServerSpec[];
+  /**
+   * No copy of the moved keys exists (a failover without replica groups): the copy phase empties
+   * the new owners' moved arcs instead, and there is nothing to verify.
+   */
+  readonly gone?: boolean;
 }
 
 export interface MigrationSpace {
@@ -128,6 +133,25 @@ export function replicatedSpace(pool: PoolConfig, p: number, router: Router, bac
   for (const r of remaps) groups.setRemap(r);
   const servers = [...new Set(all)];
   return { parts, route: new GroupsRoute(remaps), recordServers: servers, leaseServer: firstByAddress(servers) };
+}
+
+/**
+ * A failover of a pool without replica groups: `spec.server` leaves the pool's ring, and its keys
+ * start empty on their new owners (DeadOwnerRoute).
+ */
+export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats, spec: FailoverSpec): MigrationSpace & { route: DeadOwnerRoute } {
+  const before = pool.servers;
+  const after = before.filter((s) => s.address !== spec.server);
+  if (after.length === 0 || after.length === before.length) throw new Error(`failover of ${spec.server} in pool ${pool.name}: nothing would remain or nothing moves`);
+  const arcs = MovedArcs.between(router.ring(p), before, createRing({ ...pool, name: `${pool.name} (after failover)`, servers: after }), after);
+  const oldBackends = backends.byPool[p]!;
+  const newBackends = after.map((s) => oldBackends[before.indexOf(s)]!);
+  const none = (): never => {
+    throw new Error(`no copy of ${spec.server}'s keys exists`);
+  };
+  const part: MovePart = { arcs, copySources: () => [], sourceOf: none, losing: [], gone: true };
+  const route = new DeadOwnerRoute(new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats));
+  return { parts: [part], route, recordServers: newBackends, leaseServer: firstByAddress(newBackends), failover: spec };
 }
 
 /**

@@ -81,6 +81,13 @@ export class Dispatcher {
     this.#migrating = byPool;
   }
 
+  /** Routes pool `p` by `route` from now on (a failover that starts while memshift runs). */
+  setRoute(p: number, route: KeyRoute): void {
+    const routes = [...this.#migrating];
+    routes[p] = route;
+    this.#migrating = routes;
+  }
+
   /** The route of a request's pool when all its keys are in one pool with a migration configured. */
   #migratingPool(req: Request): KeyRoute | undefined {
     const p = this.router.poolOf(req.hashKey ?? req.keys[0]!);

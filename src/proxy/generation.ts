@@ -10,10 +10,10 @@ import type { Config, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { BackendPool } from '../backend/index.js';
 import { Router } from '../routing/index.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type KeyRoute } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
 import { Replication } from '../replication/index.js';
-import { Migration, MigrationRoute, activeSpace, replicatedSpace } from '../migration/index.js';
+import { DeadOwnerRoute, Migration, MigrationRoute, activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from '../migration/index.js';
 import { FailoverWatch } from '../migration/failover.js';
 
 export interface Generation {
@@ -59,7 +59,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   const dispatcher = new Dispatcher(config, backends, stats);
   const replication = prev?.replication ?? new Replication(config, dispatcher.router, backends, stats, logger);
   dispatcher.useReplication(replication.byPool);
-  const routes: (MigrationRoute | undefined)[] = [];
+  const routes: (KeyRoute | undefined)[] = [];
   const migrations = pools.map((pool, p) => {
     if (pool.migration === undefined) return undefined;
     const before = prev?.migrations[p];
@@ -74,8 +74,13 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     routes[p] = space.route;
     return track(new Migration(pool, space, logger));
   });
+  const failovers = prev?.failovers ?? watchFailovers(pools, replication, backends, dispatcher, stats, logger);
+  // A failover of a plain pool that started under the previous config keeps routing its pool.
+  for (const [p, pool] of pools.entries()) {
+    const route = failovers.find((f) => f.pool.name === pool.name)?.migration?.route;
+    if (route instanceof DeadOwnerRoute) routes[p] = route;
+  }
   if (routes.length > 0) dispatcher.useMigration(routes);
-  const failovers = prev?.failovers ?? watchFailovers(pools, replication, logger);
   const g: Generation = { config, backends, dispatcher, replication, migrations, failovers };
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
   // Join a running migration (or failover) in its phase before taking clients.
@@ -100,15 +105,23 @@ export async function closeGeneration(g: Generation): Promise<void> {
   await g.replication.close();
 }
 
-/** A FailoverWatch per pool with replica groups and `failover_after` (passive migration). */
-function watchFailovers(pools: readonly PoolConfig[], replication: Replication, logger: Logger): FailoverWatch[] {
+/**
+ * A FailoverWatch per pool with `failover_after` (passive migration): with replica groups the
+ * failover copies from a healthy group; without, the dead server's keys start empty elsewhere.
+ */
+function watchFailovers(pools: readonly PoolConfig[], replication: Replication, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats, logger: Logger): FailoverWatch[] {
   return pools.flatMap((pool, p) => {
     if (pool.failoverAfterMs === undefined) return [];
     const groups = replication.byPool[p];
-    if (groups === undefined) {
-      logger.warn({ pool: pool.name }, `pool "${pool.name}": failover_after needs replica groups (a dead server's keys are copied from a healthy group); it is ignored on a pool without them`);
-      return [];
+    if (groups !== undefined) {
+      const mark = (m: Migration, spec: FailoverSpec): void => replication.markResync(p, spec.server, `failed over (${m.id})`);
+      return [new FailoverWatch(pool, groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
     }
-    return [new FailoverWatch(pool, groups, logger, (m, spec) => replication.markResync(p, spec.server, `failed over (${m.id})`))];
+    const spaceFor = (spec: FailoverSpec): MigrationSpace => {
+      const space = plainFailoverSpace(pool, p, dispatcher.router, backends, dispatcher, stats, spec);
+      dispatcher.setRoute(p, space.route);
+      return space;
+    };
+    return [new FailoverWatch(pool, [backends.byPool[p]!], spaceFor, logger, () => undefined)];
   });
 }
