@@ -68,7 +68,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** Reply latency (queued to answered), for metrics. */
   readonly latency = new LatencyHistogram();
 
-  readonly #o: ConnectionOptions;
+  #o: ConnectionOptions;
   #state: BackendState = 'connecting';
   #socket: net.Socket | null = null;
   #pending: Op[] = [];
@@ -81,6 +81,15 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   #consecutiveFailures = 0;
   /** When the backend last sent bytes. */
   #lastReadAt = 0;
+
+  /**
+   * A reload's new timeouts and bounds (the address stays): they apply from the next request,
+   * connect or probe on; requests in flight keep the deadline they were sent with.
+   */
+  retune(o: Omit<ConnectionOptions, 'host' | 'port' | 'onStateChange'>): void {
+    this.#o = { ...this.#o, ...o };
+    this.#parser.maxReplyBytes = o.maxReplyBytes;
+  }
 
   constructor(o: ConnectionOptions) {
     this.#o = o;

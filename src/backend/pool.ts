@@ -12,8 +12,6 @@ export class Backend {
   constructor(
     readonly address: string,
     readonly connections: readonly BackendConnection[],
-    /** The connection settings it was made with (a reload keeps a backend whose settings stay). */
-    readonly settings = '',
   ) {}
 
   /** The next connection, round-robin (skips connections that are down when another is up). */
@@ -57,8 +55,8 @@ export class BackendPool {
   readonly upListeners: ((backend: Backend) => void)[];
 
   /**
-   * `previous`: the pool of the config a reload replaces; a backend whose address and connection
-   * settings stay is kept, with its connections (callers close the ones left over: `unused`).
+   * `previous`: the pool of the config a reload replaces; a backend whose address and number of
+   * connections stay is kept, with its connections (callers close the ones left over: `unused`).
    */
   constructor(config: Config, pools: readonly PoolConfig[], logger: Logger, previous?: BackendPool) {
     this.upListeners = previous?.upListeners ?? [];
@@ -72,31 +70,29 @@ export class BackendPool {
     };
     const connect = (pool: PoolConfig, server: PoolConfig['servers'][number]): Backend => {
       let b = byAddress.get(server.address);
-      const settings = JSON.stringify([pool.connections, pool.timeoutMs, config.backend, config.limits.maxPendingPerBackend, config.limits.maxReplyBytes, config.limits.maxQueuedBytesPerBackend]);
+      if (b) return b;
+      const settings = {
+        timeoutMs: pool.timeoutMs,
+        connectTimeoutMs: config.backend.connectTimeoutMs,
+        failureLimit: config.backend.failureLimit,
+        probeMinMs: config.backend.probeMinMs,
+        probeMaxMs: config.backend.probeMaxMs,
+        maxPending: config.limits.maxPendingPerBackend,
+        maxReplyBytes: config.limits.maxReplyBytes,
+        maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
+      };
+      // A reload keeps the backend (and its connections) when it keeps its number of connections;
+      // new timeouts and bounds apply to it in place.
       const old = kept.get(server.address);
-      if (!b && old !== undefined && old.settings === settings) byAddress.set(server.address, (b = old));
-      if (!b) {
-        const conns: BackendConnection[] = [];
-        for (let i = 0; i < pool.connections; i++) {
-          conns.push(
-            new BackendConnection({
-              host: server.host,
-              port: server.port,
-              timeoutMs: pool.timeoutMs,
-              connectTimeoutMs: config.backend.connectTimeoutMs,
-              failureLimit: config.backend.failureLimit,
-              probeMinMs: config.backend.probeMinMs,
-              probeMaxMs: config.backend.probeMaxMs,
-              maxPending: config.limits.maxPendingPerBackend,
-              maxReplyBytes: config.limits.maxReplyBytes,
-              maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
-              onStateChange,
-            }),
-          );
-        }
-        b = new Backend(server.address, conns, settings);
-        byAddress.set(server.address, b);
+      if (old !== undefined && old.connections.length === pool.connections) {
+        for (const c of old.connections) c.retune(settings);
+        byAddress.set(server.address, old);
+        return old;
       }
+      const conns: BackendConnection[] = [];
+      for (let i = 0; i < pool.connections; i++) conns.push(new BackendConnection({ host: server.host, port: server.port, ...settings, onStateChange }));
+      b = new Backend(server.address, conns);
+      byAddress.set(server.address, b);
       return b;
     };
     this.byGroup = pools.map((pool) => pool.groups.map((group) => group.servers.map((server) => connect(pool, server))));

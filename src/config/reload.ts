@@ -1,13 +1,13 @@
 /**
  * What a reload may change while memshift runs, decided before anything is touched (pure):
  *
- *   applied          limits (new client connections), flush_all, backend and pool timeouts and
- *                    server_connections (new backend connections; unchanged backends keep theirs),
+ *   applied          limits (new client connections; the backend bounds at once), flush_all, backend
+ *                    settings and pool timeouts (applied to the kept backend connections in place),
  *                    a pool's `migration:` block added (the migration starts), or removed once done
  *   refused          anything that would move keys without a migration: a pool's servers, weights,
  *                    node names, hash, distribution or hash_tag, or routes / default_pool (keys move
  *                    between pools). `force` accepts these (the keys are remapped cold).
- *   needs a restart  listen, admin, pools added or removed, replica groups and their settings
+ *   needs a restart  listen, admin, pools added or removed, server_connections, replica groups and their settings
  *                    (write, read, write_log, failover), a migration block changed or removed while
  *                    its migration runs
  *
@@ -34,7 +34,7 @@ const ring = (servers: readonly ServerSpec[]): string => servers.map((s) => `${s
 const hashing = (p: PoolConfig): unknown => [p.hash, p.distribution, p.hashTag ?? null];
 const replicationOf = (p: PoolConfig): unknown =>
   p.groups.length < 2 ? null : [p.groups.map((g) => [g.name, ring(g.servers)]), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync, p.failoverAfterMs, p.failoverSettleMs];
-const connectionsOf = (p: PoolConfig): unknown => [p.timeoutMs, p.connections];
+
 
 export function checkReload(current: Config, next: Config, ctx: ReloadContext): ReloadCheck {
   const refused: string[] = [];
@@ -49,13 +49,14 @@ export function checkReload(current: Config, next: Config, ctx: ReloadContext): 
   if (!same(names, [...next.pools.keys()])) refused.push(`pools added, removed or reordered (${names.join(', ')} -> ${[...next.pools.keys()].join(', ')}): needs a restart`);
   if (!same(current.routes, next.routes) || current.defaultPool !== next.defaultPool) moves('routes or default_pool changed');
   if (!same(current.limits, next.limits)) changes.push('limits (for new client connections)');
-  if (!same(current.backend, next.backend)) changes.push('backend settings (new backend connections)');
+  if (!same(current.backend, next.backend)) changes.push('backend settings');
   if (current.flushAll !== next.flushAll) changes.push(`flush_all: ${String(next.flushAll)}`);
   for (const [name, before] of current.pools) {
     const after = next.pools.get(name);
     if (after === undefined) continue;
     if (!same(replicationOf(before), replicationOf(after))) refused.push(`pool ${name}: replica groups or their settings changed: needs a restart`);
-    if (!same(connectionsOf(before), connectionsOf(after))) changes.push(`pool ${name}: timeout or server_connections (new backend connections)`);
+    if (before.timeoutMs !== after.timeoutMs) changes.push(`pool ${name}: timeout ${after.timeoutMs} ms`);
+    if (before.connections !== after.connections) refused.push(`pool ${name}: server_connections changed: needs a restart`);
     const running = ctx.running(name);
     const mBefore = before.migration;
     const mAfter = after.migration;

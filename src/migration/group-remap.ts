@@ -33,8 +33,8 @@ import { HoldQueue } from './hold-queue.js';
 
 export class GroupRemapRoute implements GroupRemap {
   #mode: RouteMode = 'old';
-  readonly #held = new HoldQueue();
   readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+  readonly #held = new HoldQueue(this.counters);
 
   constructor(
     readonly groups: ReplicaGroups,
@@ -96,20 +96,15 @@ export class GroupRemapRoute implements GroupRemap {
     this.#held.expire(ms);
   }
 
-  #hold(req: Request, owner: SlotOwner): Slot {
-    const slot = this.#held.hold(req, owner);
-    this.counters.held = this.#held.total;
-    return slot;
-  }
 
   intercept(req: Request, owner: SlotOwner): Slot | null {
     // A connection with a held request keeps its order: what it sends after waits too.
-    if (this.#held.holds(owner)) return this.#hold(req, owner);
+    if (this.#held.holds(owner)) return this.#held.hold(req, owner);
     if (this.#mode !== 'cutover') return null;
     const cmd = req.cmd;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;
     // The group that serializes this key's read-modify-writes changes at cutover: hold them meanwhile.
-    return this.arcs.moved(this.arcs.locate(req.hashKey ?? req.keys[0]!)) ? this.#hold(req, owner) : null;
+    return this.arcs.moved(this.arcs.locate(req.hashKey ?? req.keys[0]!)) ? this.#held.hold(req, owner) : null;
   }
 }
 

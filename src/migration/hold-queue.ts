@@ -16,8 +16,9 @@ export class HoldQueue {
   #held: HeldSlot[] = [];
   /** Held requests per client connection. */
   readonly #heldBy = new Map<SlotOwner, number>();
-  /** Requests held since start (a counter for status and metrics). */
-  total = 0;
+
+  /** `counters.held` counts the requests held since start (for status and metrics). */
+  constructor(readonly counters: { held: number }) {}
 
   /** The connection has a held request: what it sends now must wait behind it. */
   holds(owner: SlotOwner): boolean {
@@ -33,7 +34,7 @@ export class HoldQueue {
     const held = new HeldSlot(owner, req);
     this.#held.push(held);
     this.#heldBy.set(owner, (this.#heldBy.get(owner) ?? 0) + 1);
-    this.total++;
+    this.counters.held++;
     return held;
   }
 

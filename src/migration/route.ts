@@ -47,8 +47,8 @@ export interface RouteCounters {
 
 export class MigrationRoute implements MovingKey {
   #mode: RouteMode = 'old';
-  readonly #held = new HoldQueue();
   readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+  readonly #held = new HoldQueue(this.counters);
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
   readonly keys = new KeySync(this.counters);
@@ -85,16 +85,11 @@ export class MigrationRoute implements MovingKey {
     this.#held.expire(ms);
   }
 
-  #hold(req: Request, owner: SlotOwner): Slot {
-    const slot = this.#held.hold(req, owner);
-    this.counters.held = this.#held.total;
-    return slot;
-  }
 
   dispatch(req: Request, owner: SlotOwner): Slot {
     const mode = this.#mode;
     // A connection with a held request keeps its order: what it sends after waits too.
-    if (this.#held.holds(owner)) return this.#hold(req, owner);
+    if (this.#held.holds(owner)) return this.#held.hold(req, owner);
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
@@ -156,7 +151,7 @@ export class MigrationRoute implements MovingKey {
     }
     if (mode === 'cutover') {
       // A read-modify-write waits until every sidecar has left verify: until then some still run them on the old owner.
-      if (!fansOut(req)) return this.#hold(req, owner);
+      if (!fansOut(req)) return this.#held.hold(req, owner);
       // A delete still reaches the old owner first: a sidecar not yet out of verify may backfill from it.
       if (cmd === Cmd.Delete || cmd === Cmd.MetaDelete) return new MovingWriteSlot(owner, req, this, { first: o, second: n }).start();
       // The new owner may still have a hole a sidecar in verify is about to fill: then the old owner runs it.

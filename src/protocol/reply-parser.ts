@@ -33,7 +33,7 @@ const MAX_REPLY_LINE = 64 * 1024;
 export class ReplyParser {
   readonly #sink: ReplySink;
   /** A reply larger than this is refused (the stream is then reset): memory stays bounded. */
-  readonly #maxReplyBytes: number;
+  #maxReplyBytes: number;
   /** The kind of the reply being read, -1 between replies. */
   #kind = -1;
   /** Earlier reads' bytes of the reply being read. */
@@ -50,6 +50,11 @@ export class ReplyParser {
   constructor(sink: ReplySink, maxReplyBytes = 64 * 1024 * 1024) {
     this.#sink = sink;
     this.#maxReplyBytes = maxReplyBytes;
+  }
+
+  /** A reload's new max_reply_bytes (for the replies after the one being read). */
+  set maxReplyBytes(n: number) {
+    this.#maxReplyBytes = n;
   }
 
   reset(): void {

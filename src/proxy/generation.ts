@@ -24,6 +24,13 @@ export interface Generation {
   /** Per pool: its configured migration, or undefined. */
   readonly migrations: readonly (Migration | undefined)[];
   readonly failovers: readonly FailoverWatch[];
+  /** What the failover watches route through: this generation's (a reload keeps the watches and updates it). */
+  readonly live: Live;
+}
+
+interface Live {
+  dispatcher: Dispatcher;
+  backends: BackendPool;
 }
 
 /** Every migration of a generation: the configured ones and the failovers that exist so far. */
@@ -74,14 +81,15 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     routes[p] = space.route;
     return track(new Migration(pool, space, logger));
   });
-  const failovers = prev?.failovers ?? watchFailovers(pools, replication, backends, dispatcher, stats, logger);
+  const live = prev?.live ?? { dispatcher, backends };
+  const failovers = prev?.failovers ?? watchFailovers(pools, replication, live, stats, logger);
   // A failover of a plain pool that started under the previous config keeps routing its pool.
   for (const [p, pool] of pools.entries()) {
     const route = failovers.find((f) => f.pool.name === pool.name)?.migration?.route;
     if (route instanceof DeadOwnerRoute) routes[p] = route;
   }
   if (routes.length > 0) dispatcher.useMigration(routes);
-  const g: Generation = { config, backends, dispatcher, replication, migrations, failovers };
+  const g: Generation = { config, backends, dispatcher, replication, migrations, failovers, live };
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
   // Join a running migration (or failover) in its phase before taking clients.
   await Promise.all([...started.map((m) => m.start()), ...(prev === undefined ? failovers.map((f) => f.start()) : [])]);
@@ -109,7 +117,7 @@ export async function closeGeneration(g: Generation): Promise<void> {
  * A FailoverWatch per pool with `failover_after` (passive migration): with replica groups the
  * failover copies from a healthy group; without, the dead server's keys start empty elsewhere.
  */
-function watchFailovers(pools: readonly PoolConfig[], replication: Replication, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats, logger: Logger): FailoverWatch[] {
+function watchFailovers(pools: readonly PoolConfig[], replication: Replication, live: Live, stats: ProxyStats, logger: Logger): FailoverWatch[] {
   return pools.flatMap((pool, p) => {
     if (pool.failoverAfterMs === undefined) return [];
     const groups = replication.byPool[p];
@@ -118,10 +126,11 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
       return [new FailoverWatch(pool, groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
     }
     const spaceFor = (spec: FailoverSpec): MigrationSpace => {
+      const { dispatcher, backends } = live;
       const space = plainFailoverSpace(pool, p, dispatcher.router, backends, dispatcher, stats, spec);
       dispatcher.setRoute(p, space.route);
       return space;
     };
-    return [new FailoverWatch(pool, [backends.byPool[p]!], spaceFor, logger, () => undefined)];
+    return [new FailoverWatch(pool, [live.backends.byPool[p]!], spaceFor, logger, () => undefined)];
   });
 }

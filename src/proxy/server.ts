@@ -49,6 +49,8 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       if (result.generation !== undefined) {
         const prev = gen;
         gen = result.generation;
+        // The failover watches (kept across reloads) route through the new generation from now on.
+        Object.assign(gen.live, { dispatcher: gen.dispatcher, backends: gen.backends });
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
         retireGeneration(prev, gen, RETIRE_GRACE_MS);

@@ -10,10 +10,9 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { REPO_ROOT, freePort, keysOnServer, startMemcached, startMemshift, stopAll, TextClient, type MemshiftHandle } from '../support/harness.js';
+import { REPO_ROOT, keysOnServer, startMemcached, stopAll, TextClient } from '../support/harness.js';
 import { checkHistory, finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
-import { migrationStatus } from '../support/migration-scenario.js';
+import { migrationStatus, startSidecars } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -29,19 +28,7 @@ function ownedBy(configFile: string, keys: string[]): Map<string, string> {
 
 it('a plain pool moves a dead server\'s arcs to the others, starting them empty, with no stale value', async () => {
   const servers = await Promise.all([0, 1, 2].map(() => startMemcached({ memoryMb: 64 })));
-  const sidecars: MemshiftHandle[] = [];
-  const admins: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const admin = await freePort();
-    admins.push(admin);
-    const yaml = stringify({
-      listen: [`127.0.0.1:${port}`],
-      admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' },
-      pools: { main: { servers: servers.map((s) => `${s.address}:1`), timeout: 1000, failover_after: '2s', failover_settle: '1s' } },
-    });
-    sidecars.push(await startMemshift(yaml));
-  }
+  const { sidecars, admins } = await startSidecars(() => ({ servers: servers.map((s) => `${s.address}:1`), timeout: 1000, failover_after: '2s', failover_settle: '1s' }));
   const ports = sidecars.map((s) => s.port);
   const c = await TextClient.connect(ports[0]!);
   const keys = Array.from({ length: 3000 }, (_, i) => `p:${i}`);

@@ -1,7 +1,7 @@
 /**
  * Migrations of a pool with replica groups (issue 6) at 20,000 keys with settle 2s:
  * passive migration (acceptance 5: failover_after 3s here, 5s in `npm run acceptance` at 100,000
- * keys) and an operator's migration of every group on its own ring.
+ * keys), an operator's migration of every group on its own ring, and its abort (rollback).
  */
 import { afterAll, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
@@ -15,4 +15,8 @@ it('a backend down longer than failover_after has its keys moved to the rest of 
 
 it('grows both replica groups 2 -> 3, each on its own ring, with no stale read, resurrected delete or lost write', async () => {
   await runReplicatedScenario({ kind: 'grow', keys: 20_000, settle: '2s' });
+}, 300_000);
+
+it('an abort in verify rolls every group back to its old servers without losing a write, and clears the new ones', async () => {
+  await runReplicatedScenario({ kind: 'grow', keys: 20_000, settle: '2s', abortAt: 'verify' });
 }, 300_000);

@@ -65,8 +65,8 @@ it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, 
   await sleep(500);
   const connectionsBefore = await backendConnections();
 
-  // 1. SIGHUP: flush_all off and other limits; applied, and nothing dropped.
-  writeFileSync(file, base({ flush_all: false, limits: { max_connections: 5000 } }));
+  // 1. SIGHUP: flush_all off, other limits and timeouts; applied in place, and nothing dropped.
+  writeFileSync(file, base({ flush_all: false, limits: { max_connections: 5000 }, backend: { connect_timeout: 500 } }, { timeout: 1500 }));
   proxy.kill('SIGHUP');
   await until('the reload', async () => (await metric(admin, 'memshift_config_reloads_total', '{result="applied"}')) === 1);
   const c = await TextClient.connect(port);
@@ -83,7 +83,7 @@ it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, 
   expect(proxy.logs()).toContain('config reload failed');
 
   // 3. Another server list without a migration: refused with the reason.
-  writeFileSync(file, base({ flush_all: false, limits: { max_connections: 5000 } }, { servers: [0, 1, 2].map((i) => `${backends[i]!.address}:1`) }));
+  writeFileSync(file, base({ flush_all: false, limits: { max_connections: 5000 }, backend: { connect_timeout: 500 } }, { timeout: 1500, servers: [0, 1, 2].map((i) => `${backends[i]!.address}:1`) }));
   const refused = await fetch(`http://127.0.0.1:${admin}/reload`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
   expect(refused.status).toBe(409);
   const body = (await refused.json()) as { result: string; errors: string[] };
@@ -102,8 +102,9 @@ it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, 
   writeFileSync(
     file,
     base(
-      { flush_all: false, limits: { max_connections: 5000 } },
+      { flush_all: false, limits: { max_connections: 5000 }, backend: { connect_timeout: 500 } },
       {
+        timeout: 1500,
         servers: [0, 1, 2].map((i) => `${backends[i]!.address}:1`),
         migration: { id: 'grow-by-reload', from: [0, 1].map((i) => `${backends[i]!.address}:1`), settle: '1s' },
       },

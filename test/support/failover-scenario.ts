@@ -13,10 +13,9 @@
  * that is not its owner any more.
  */
 import { expect } from 'vitest';
-import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, TextClient, type ServerHandle } from './harness.js';
+import { startMemcached, stats, TextClient, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad } from './model-load.js';
-import { migrationStatus } from './migration-scenario.js';
+import { abortWhen, migrationStatus, startSidecars } from './migration-scenario.js';
 import { diffGroups, groupItems } from './replication-scenario.js';
 
 export interface ReplicatedScenario {
@@ -25,22 +24,11 @@ export interface ReplicatedScenario {
   settle: string;
   /** failover only. */
   failoverAfter?: string;
+  /** grow only: abort when the first sidecar reports this phase; the run then ends rolled back. */
+  abortAt?: string;
 }
 
 const spec = (b: ServerHandle): string => `${b.address}:1`;
-
-async function startSidecars(pool: (i: number) => Record<string, unknown>): Promise<{ sidecars: ServerHandle[]; admins: number[] }> {
-  const sidecars: ServerHandle[] = [];
-  const admins: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const admin = await freePort();
-    admins.push(admin);
-    const yaml = stringify({ listen: [`127.0.0.1:${port}`], admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' }, pools: { main: pool(i) } });
-    sidecars.push(await startMemshift(yaml));
-  }
-  return { sidecars, admins };
-}
 
 async function load(port: number, keys: number): Promise<void> {
   const c = await TextClient.connect(port);
@@ -86,11 +74,13 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
     await dead.waitExit();
   }
   const t0 = Date.now();
+  if (s.abortAt !== undefined) await abortWhen(admins[0]!, s.abortAt);
+  const finished = (x: Record<string, unknown>): boolean => (s.abortAt === undefined ? x.phase === 'done' : x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null);
   const deadline = Date.now() + 240_000;
   let all: Record<string, unknown>[] = [];
   while (Date.now() < deadline) {
     all = await Promise.all(admins.map((a) => migrationStatus(a)));
-    if (all.every((x) => x.phase === 'done')) break;
+    if (all.every(finished)) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   stop = true;
@@ -101,7 +91,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   // Both sidecars ran the same migration to the end.
   const id = dead === null ? 'grow-groups' : `failover-a-${dead.address.replace(/:/g, '_')}`;
   const failover = dead === null ? undefined : { group: 'a', server: dead.address };
-  expect(all.map((x) => [x.id, x.phase, x.failover])).toEqual([0, 1].map(() => [id, 'done', failover]));
+  expect(all.map((x) => [x.id, x.phase, x.failover])).toEqual([0, 1].map(() => [id, s.abortAt === undefined ? 'done' : 'aborted', failover]));
   expect(report.samples).toEqual([]);
   expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, lost: report.lostWrites, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
   const live = [...groupA, ...groupB].filter((x) => x !== dead);
@@ -111,6 +101,8 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   const b = await groupItems(groupB);
   expect(diffGroups(a, b).slice(0, 5)).toEqual([]);
   expect(b.size).toBeGreaterThanOrEqual(s.keys);
+  // Rolled back: the servers only the target listed kept no key.
+  if (s.abortAt !== undefined) for (const added of [groupA[2]!, groupB[2]!]) expect((await groupItems([added])).size).toBe(0);
   // Cleanup left no key on two servers of a group.
   for (const group of [groupA.filter((x) => x !== dead), groupB]) {
     let items = 0;

@@ -7,7 +7,7 @@
  */
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, TextClient, type ServerHandle } from './harness.js';
+import { freePort, startMemcached, startMemshift, stats, TextClient, type MemshiftHandle, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
 
 export interface MigrationScenario {
@@ -50,7 +50,7 @@ async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; o
   return { keys: where.size, onTwo: [...where].filter(([, n]) => n > 1).map(([k]) => k) };
 }
 
-async function abortWhen(admin: number, phase: string): Promise<void> {
+export async function abortWhen(admin: number, phase: string): Promise<void> {
   for (let i = 0; i < 2_400; i++) {
     if ((await migrationStatus(admin)).phase === phase) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -59,29 +59,35 @@ async function abortWhen(admin: number, phase: string): Promise<void> {
   expect(r.status, await r.text()).toBe(200);
 }
 
-export async function runMigrationScenario(s: MigrationScenario): Promise<MigrationResult> {
-  const backends = await Promise.all(Array.from({ length: s.servers }, () => startMemcached({ memoryMb: 256 })));
-  const spec = (i: number): string => `${backends[i]!.address}:1`;
-  const startAt = new Date(Date.now() + 4_000).toISOString();
-  const sidecars: ServerHandle[] = [];
+/**
+ * Two memshift sidecars, each with its own listener and admin port (token `test-token`), both
+ * running pool `main` as `pool(i)` describes it.
+ */
+export async function startSidecars(pool: (i: number) => Record<string, unknown>, env?: Record<string, string>[]): Promise<{ sidecars: MemshiftHandle[]; admins: number[] }> {
+  const sidecars: MemshiftHandle[] = [];
   const admins: number[] = [];
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     const admin = await freePort();
     admins.push(admin);
-    const yaml = stringify({
-      listen: [`127.0.0.1:${port}`],
-      admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' },
-      pools: {
-        main: {
-          servers: s.to.map(spec),
-          timeout: 2000,
-          migration: { id: 'test-move', from: s.from.map(spec), copy: s.copy ?? 'eager', rate: 50_000, start: startAt, settle: s.settle ?? '2s', cleanup: true },
-        },
-      },
-    });
-    sidecars.push(await startMemshift(yaml, s.env?.[i] === undefined ? {} : { env: s.env[i] }));
+    const yaml = stringify({ listen: [`127.0.0.1:${port}`], admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' }, pools: { main: pool(i) } });
+    sidecars.push(await startMemshift(yaml, env?.[i] === undefined ? {} : { env: env[i] }));
   }
+  return { sidecars, admins };
+}
+
+export async function runMigrationScenario(s: MigrationScenario): Promise<MigrationResult> {
+  const backends = await Promise.all(Array.from({ length: s.servers }, () => startMemcached({ memoryMb: 256 })));
+  const spec = (i: number): string => `${backends[i]!.address}:1`;
+  const startAt = new Date(Date.now() + 4_000).toISOString();
+  const { sidecars, admins } = await startSidecars(
+    () => ({
+      servers: s.to.map(spec),
+      timeout: 2000,
+      migration: { id: 'test-move', from: s.from.map(spec), copy: s.copy ?? 'eager', rate: 50_000, start: startAt, settle: s.settle ?? '2s', cleanup: true },
+    }),
+    s.env,
+  );
   const ports = sidecars.map((p) => p.port);
   // Load the keys while the migration is planned (old ring).
   const c = await TextClient.connect(ports[0]!);

@@ -15,7 +15,11 @@ describe('checkReload', () => {
   it('applies limits, flush_all and timeouts', () => {
     const r = checkReload(config(), config({ servers: [A, B], timeout: 500 }, { flush_all: false, limits: { max_connections: 10 } }), notRunning);
     expect(r.refused).toEqual([]);
-    expect(r.changes).toEqual(['limits (for new client connections)', 'flush_all: false', 'pool main: timeout or server_connections (new backend connections)']);
+    expect(r.changes).toEqual(['limits (for new client connections)', 'flush_all: false', 'pool main: timeout 500 ms']);
+  });
+
+  it('needs a restart for server_connections (the kept backends keep their connections)', () => {
+    expect(checkReload(config(), config({ servers: [A, B], server_connections: 2 }), notRunning).refused).toEqual(['pool main: server_connections changed: needs a restart']);
   });
 
   it('refuses a server list, a weight or a hash change without a migration, and says to write one', () => {
