@@ -86,7 +86,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   stop = true;
   const report = await finalCheck(ports, await model);
   const status = all[0]!;
-  console.log(`${s.kind === 'failover' ? `failover of ${dead!.address} (group a)` : 'grow 2 -> 3 in both groups'}, ${s.keys} keys, done after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${formatReport(report)}`);
+  console.log(`${s.kind === 'failover' ? `failover of ${dead!.address} (group a)` : 'grow 2 -> 3 in both groups'}, ${s.keys} keys, ${s.abortAt === undefined ? 'done' : `aborted in ${s.abortAt}, rolled back`} after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${formatReport(report)}`);
   console.log(`T_copy ${String(status.t_copy_s)} s + T_sync ${String(status.t_sync_s)} s + T_verify ${String(status.t_verify_s)} s = T_total ${String(status.t_total_s)} s; counts ${JSON.stringify(status.counts)}`);
   // Both sidecars ran the same migration to the end.
   const id = dead === null ? 'grow-groups' : `failover-a-${dead.address.replace(/:/g, '_')}`;
