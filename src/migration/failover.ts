@@ -40,8 +40,8 @@ export class FailoverWatch {
 
   constructor(
     readonly pool: PoolConfig,
-    /** The pool's backends per group, in ring order. */
-    readonly backends: readonly (readonly Backend[])[],
+    /** The pool's backends per group, in ring order (now: a reload may change them). */
+    readonly backends: () => readonly (readonly Backend[])[],
     /** What moves for a failover, and how moved keys are routed (space.ts). */
     readonly spaceFor: (spec: FailoverSpec) => MigrationSpace,
     readonly logger: Logger,
@@ -50,7 +50,7 @@ export class FailoverWatch {
     readonly pollMs = 500,
   ) {
     // An id no record has: every record of the pool reads as another migration's.
-    this.#store = new RecordStore(pool.name, '', backends.flat());
+    this.#store = new RecordStore(pool.name, '', backends().flat());
   }
 
   /** Joins a failover already on record (before the listeners open), then watches. */
@@ -78,7 +78,7 @@ export class FailoverWatch {
 
   async #tick(): Promise<void> {
     const now = performance.now();
-    for (const b of this.backends.flat()) {
+    for (const b of this.backends().flat()) {
       if (b.state === 'up') this.#downSince.delete(b);
       else if (!this.#downSince.has(b)) this.#downSince.set(b, now);
     }
@@ -88,7 +88,7 @@ export class FailoverWatch {
     const down = [...this.#downSince].filter(([, t]) => now - t >= this.pool.failoverAfterMs!).sort((a, b) => a[1] - b[1])[0];
     if (down === undefined) return;
     if (other !== null && isActive(other)) return this.#wait(other, down[0]);
-    const g = this.backends.findIndex((servers) => servers.includes(down[0]));
+    const g = this.backends().findIndex((servers) => servers.includes(down[0]));
     const spec: FailoverSpec = { group: this.pool.groups[g]!.name, server: down[0].address };
     this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, down_s: Math.round((now - down[1]) / 1000) }, `backend ${spec.server} down longer than failover_after: migrating its keys to the rest of group ${spec.group}`);
     await this.#join(spec, failoverId(spec));

@@ -36,11 +36,13 @@ export async function startAdmin(
   reloads: ReloadCounters,
   reload: (next: ConfigSource, opts: ReloadOptions) => Promise<ReloadResult>,
   source: (() => Config | Promise<Config>) | undefined,
+  /** True once every listener is open, false again while draining (GET /readyz). */
+  ready: () => boolean,
 ): Promise<AdminServer> {
   const config = gen().config;
   const a = config.admin!;
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
-  registerReadyz(admin, () => true);
+  registerReadyz(admin, ready);
   admin.get('/replication', () => {
     const g = gen();
     return { status: 200, body: g.replication.status(g.dispatcher.router, g.backends) };

@@ -123,7 +123,7 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
     const groups = replication.byPool[p];
     if (groups !== undefined) {
       const mark = (m: Migration, spec: FailoverSpec): void => replication.markResync(p, spec.server, `failed over (${m.id})`);
-      return [new FailoverWatch(pool, groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
+      return [new FailoverWatch(pool, () => groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
     }
     const spaceFor = (spec: FailoverSpec): MigrationSpace => {
       const { dispatcher, backends } = live;
@@ -131,6 +131,6 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
       dispatcher.setRoute(p, space.route);
       return space;
     };
-    return [new FailoverWatch(pool, [live.backends.byPool[p]!], spaceFor, logger, () => undefined)];
+    return [new FailoverWatch(pool, () => [live.backends.byPool[p]!], spaceFor, logger, () => undefined)];
   });
 }

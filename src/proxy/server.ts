@@ -60,7 +60,9 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     reloading = run.catch(() => undefined);
     return run;
   };
-  const admin = config.admin ? await startAdmin(() => gen, stats, logger, reloads, reload, deps.reloadFromSource) : undefined;
+  // Ready (GET /readyz) once every listener is open, and no longer once draining starts.
+  let ready = false;
+  const admin = config.admin ? await startAdmin(() => gen, stats, logger, reloads, reload, deps.reloadFromSource, () => ready) : undefined;
   const clients = new Set<ClientConnection>();
   let lastBinaryLog = 0;
 
@@ -122,11 +124,13 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     await admin?.close();
     throw new MemshiftError('MS_ERR_LISTEN', `cannot listen: ${(err as Error).message}`);
   }
+  ready = true;
   logger.info({ listen: addresses, pools: [...config.pools.keys()] }, 'memshift listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      ready = false;
       logger.info({ clients: clients.size }, 'shutting down: no new connections, draining in-flight requests');
       // server.close() stops accepting at once but calls back only when every connection is gone.
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
