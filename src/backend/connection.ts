@@ -257,8 +257,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     const op = new Op(handler, ReplyKind.Line, 0);
     op.sentAt = now();
     op.deadline = op.sentAt + this.#o.timeoutMs;
-    // First in line: it is written before anything queued while connecting.
+    // First in line: it is written before anything queued while connecting. Counted like any
+    // request (its bytes and latency are too).
     this.#pending.splice(this.#head, 0, op);
+    this.counters.requests++;
     const queued = this.writer.take();
     this.writer.ascii('version\r\n');
     for (const chunk of queued) this.writer.bytes(chunk);

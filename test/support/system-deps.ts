@@ -1,8 +1,9 @@
 /**
  * The system programs the integration and acceptance tests start: memcached, nutcracker
- * (twemproxy), memccapable and memcaslap (libmemcached-tools), and /usr/bin/python3 with
- * pymemcache. `ensureSystemDeps()` checks them (a few stat calls and one python start, no apt
- * when all is present). When one is missing and we run as root it runs `apt-get update` once and
+ * (twemproxy), memccapable and memcaslap (libmemcached-tools), /usr/bin/python3 with pymemcache,
+ * perl with Cache::Memcached, php with the memcached extension (the real-client tests) and
+ * prometheus (the scrape test). `ensureSystemDeps()` checks them (a few stat calls and one
+ * python, perl and php start each, no apt when all is present). When one is missing and we run as root it runs `apt-get update` once and
  * installs the missing Debian packages; otherwise it throws naming the package to install.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -29,6 +30,10 @@ const SEARCH_DIRS = [
 ];
 
 const PYTHON = '/usr/bin/python3';
+const PERL = '/usr/bin/perl';
+const PHP = '/usr/bin/php';
+/** Debian's prometheus package; the scrape test starts it itself on a free port. */
+export const PROMETHEUS = '/usr/bin/prometheus';
 
 function isExecutable(path: string): boolean {
   try {
@@ -57,11 +62,16 @@ export function requireBinary(name: string): string {
   throw new Error(`${name} not found in ${SEARCH_DIRS.join(':')}; install it: apt-get install -y ${pkg}`);
 }
 
-function pythonHasPymemcache(): boolean {
-  if (!isExecutable(PYTHON)) return false;
-  const r = spawnSync(PYTHON, ['-c', 'import pymemcache'], { stdio: 'ignore', timeout: 10_000 });
+/** Whether `program args…` exits 0 (false when the program is missing). */
+function runsOk(program: string, args: string[]): boolean {
+  if (!isExecutable(program)) return false;
+  const r = spawnSync(program, args, { stdio: 'ignore', timeout: 10_000 });
   return r.status === 0;
 }
+
+const pythonHasPymemcache = (): boolean => runsOk(PYTHON, ['-c', 'import pymemcache']);
+const perlHasCacheMemcached = (): boolean => runsOk(PERL, ['-MCache::Memcached', '-e1']);
+const phpHasMemcached = (): boolean => runsOk(PHP, ['-r', 'exit(class_exists("Memcached")?0:1);']);
 
 const DEPS: readonly Dep[] = [
   { what: 'memcached', pkg: 'memcached', present: () => findBinary('memcached') !== undefined },
@@ -69,7 +79,24 @@ const DEPS: readonly Dep[] = [
   { what: 'memccapable', pkg: 'libmemcached-tools', present: () => findBinary('memccapable') !== undefined },
   { what: 'memcaslap', pkg: 'libmemcached-tools', present: () => findBinary('memcaslap') !== undefined },
   { what: `${PYTHON} with pymemcache`, pkg: 'python3-pymemcache', present: pythonHasPymemcache },
+  { what: `${PERL} with Cache::Memcached`, pkg: 'libcache-memcached-perl', present: perlHasCacheMemcached },
+  { what: PHP, pkg: 'php-cli', present: () => isExecutable(PHP) },
+  { what: `${PHP} with the memcached extension`, pkg: 'php-memcached', present: phpHasMemcached },
+  { what: PROMETHEUS, pkg: 'prometheus', present: () => isExecutable(PROMETHEUS) },
 ];
+
+/**
+ * Throws, naming the Debian package(s), unless every dependency whose `what` contains `needle` is
+ * present: for a test that wants to say which library it lacks even when the global setup let it run.
+ */
+export function requireDep(needle: string): void {
+  const deps = DEPS.filter((d) => d.what.includes(needle));
+  if (deps.length === 0) throw new Error(`requireDep(${JSON.stringify(needle)}): no such system dependency in test/support/system-deps.ts`);
+  const missing = deps.filter((d) => !d.present());
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map((d) => d.pkg))];
+  throw new Error(`${missing.map((d) => d.what).join(', ')} missing; install it as root: apt-get install -y ${pkgs.join(' ')}`);
+}
 
 /** The Debian packages whose programs are missing, without duplicates. */
 export function missingPackages(): string[] {
@@ -111,9 +138,26 @@ export function ensureSystemDeps(): void {
     apt(['update']);
     aptUpdated = true;
   }
-  apt(['install', '-y', ...missing]);
+  const failures = new Map<string, string>();
+  try {
+    apt(['install', '-y', ...missing]);
+  } catch (err) {
+    // One bad package fails the whole transaction: try each one alone to tell which it was.
+    console.error(`[system-deps] apt-get install -y ${missing.join(' ')} failed (${(err as Error).message.split('\n')[0]}); trying one at a time`);
+    for (const pkg of missing) {
+      try {
+        apt(['install', '-y', pkg]);
+      } catch (e) {
+        failures.set(pkg, (e as Error).message.split('\n')[0] ?? 'failed');
+      }
+    }
+  }
   missing = missingPackages();
   if (missing.length > 0) {
-    throw new Error(`still missing after apt-get install: ${missing.join(', ')}`);
+    const why = missing.map((pkg) => {
+      const needs = DEPS.filter((d) => d.pkg === pkg && !d.present()).map((d) => d.what).join(', ');
+      return `  ${pkg} (for ${needs}): ${failures.get(pkg) ?? 'apt-get install ran, but it is still not usable'}`;
+    });
+    throw new Error(`[system-deps] could not install these Debian packages:\n${why.join('\n')}`);
   }
 }
