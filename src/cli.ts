@@ -15,9 +15,10 @@ import { routeCommand } from './cli/route.js';
 import { syncCommand } from './cli/sync.js';
 import { planCommand } from './cli/plan.js';
 import { migrateCommand } from './cli/migrate.js';
+import { importTwemproxyCommand } from './cli/import-twemproxy.js';
 import { packageVersion } from './cli/version.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, importTwemproxyCommand];
 
 /** The exit status for each error code (sysexits.h). Anything else that escapes is EX_SOFTWARE (70). */
 export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -49,7 +50,8 @@ Options:
   -h, --help      show this help (also: memshift <command> --help)
   -v, --version   print the version
 
-Exit statuses: 0 ok, 64 usage, 66 config file unreadable, 69 unavailable, 70 internal error, 78 bad config.
+Exit statuses: 0 ok, 64 usage, 65 cannot convert (import-twemproxy), 66 file unreadable,
+69 unavailable, 70 internal error, 78 bad config.
 `;
 }
 

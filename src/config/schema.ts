@@ -10,12 +10,13 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import type { AdminConfig, Config, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
 import { describe, parseDuration, parseSize } from './units.js';
 import { FrozenMap, deepFreeze } from './freeze.js';
+import { MODULA_MAX_SLOTS } from '../routing/modula.js';
 
 export const DEFAULTS = deepFreeze({
   hash: 'fnv1a_64',
@@ -42,6 +43,27 @@ export const DEFAULTS = deepFreeze({
   migration: { copy: 'eager', rate: 20_000, settleMs: 10_000, cleanup: true },
   adminHost: '127.0.0.1',
 } as const);
+
+/** Every key hash `hash:` accepts: twemproxy's twelve (the default first). */
+export const HASH_NAMES = [
+  'fnv1a_64',
+  'md5',
+  'one_at_a_time',
+  'crc16',
+  'crc32',
+  'crc32a',
+  'fnv1_64',
+  'fnv1_32',
+  'fnv1a_32',
+  'hsieh',
+  'murmur',
+  'jenkins',
+] as const satisfies readonly HashName[];
+/** Every `distribution:`. */
+export const DISTRIBUTION_NAMES = ['ketama', 'modula', 'node-memcached'] as const satisfies readonly DistributionName[];
+// Both lists are complete: these stop compiling if types.ts gains a name the lists lack.
+const _allHashes: readonly (typeof HASH_NAMES)[number][] = [] as HashName[];
+const _allDistributions: readonly (typeof DISTRIBUTION_NAMES)[number][] = [] as DistributionName[];
 
 /** Overrides `local_group` of every pool that has replica groups, so each zone's sidecars read nearby. */
 export const LOCAL_GROUP_ENV = 'MEMSHIFT_LOCAL_GROUP';
@@ -222,8 +244,8 @@ export const poolShape = {
   /** The `settle` of a failover's migration (its overlap before each phase switch). */
   failover_settle: duration(0).default(DEFAULTS.migration.settleMs),
   // No zod default: the default hash depends on the distribution (toPool).
-  hash: z.enum(['fnv1a_64', 'md5']).optional(),
-  distribution: z.enum(['ketama', 'node-memcached']).default(DEFAULTS.distribution),
+  hash: z.enum(HASH_NAMES).optional(),
+  distribution: z.enum(DISTRIBUTION_NAMES).default(DEFAULTS.distribution),
   hash_tag: field(hashTag).optional(),
   timeout: duration().default(DEFAULTS.timeoutMs),
   server_connections: count().default(DEFAULTS.serverConnections),
@@ -235,7 +257,45 @@ function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
     const message = `the node-memcached distribution hashes keys with md5, as npm memcached does; set hash: md5 (got "${pool.hash}")`;
     addIssue(ctx, ['hash'], message);
   }
+  if (pool.distribution === 'modula') checkModula(pool, ctx);
   checkGroups(pool, ctx);
+}
+
+const totalWeight = (list: unknown): number | undefined =>
+  Array.isArray(list) && list.every(isServer) ? list.reduce((t: number, s: ServerSpec) => t + s.weight, 0) : undefined;
+
+/**
+ * modula places a key on slot `hash % total weight`: a change of the total weight moves nearly every
+ * key, which no migration can do key by key (its arcs are exact only between modula rings with the
+ * same total weight), and a failover would change it. Also caps the slots.
+ */
+function checkModula(pool: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const groups: { path: PropertyKey[]; servers: unknown }[] = Array.isArray(pool.replicas)
+    ? pool.replicas.filter(isRecord).map((g, i) => ({ path: ['replicas', i, 'servers'], servers: g.servers }))
+    : [{ path: ['servers'], servers: pool.servers }];
+  for (const g of groups) {
+    const total = totalWeight(g.servers);
+    if (total !== undefined && total > MODULA_MAX_SLOTS) {
+      addIssue(ctx, g.path, `modula gives each server one slot per unit of weight: the total weight ${total} is over ${MODULA_MAX_SLOTS}`);
+    }
+  }
+  if (pool.failover_after !== undefined) {
+    addIssue(ctx, ['failover_after'], 'failover_after needs a consistent-hash distribution: with modula, taking a server out changes hash % total weight for nearly every key');
+  }
+  const m = pool.migration;
+  if (!isRecord(m) || !Array.isArray(m.from)) return;
+  const fromLists = m.from.every(isServer) ? [m.from] : m.from.filter(isRecord).map((g) => g.servers);
+  fromLists.forEach((from, i) => {
+    const before = totalWeight(from);
+    const after = totalWeight(groups[i]?.servers);
+    if (before === undefined || after === undefined || before === after) return;
+    const where = groups.length > 1 ? ` of group ${i}` : '';
+    addIssue(
+      ctx,
+      ['migration', 'from'],
+      `a modula pool places a key on slot hash % total weight, and this migration changes the total weight${where} from ${before} to ${after}, which moves nearly every key; memshift migrates a modula pool only when its total weight stays the same (e.g. a server replaced by one of the same weight)`,
+    );
+  });
 }
 
 /** `servers` or `replicas` (not both); unique group names; a server in one group only; a real local group. */

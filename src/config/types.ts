@@ -3,11 +3,29 @@
  * `src/config/load.ts` turns a YAML file into this shape; nothing else parses YAML.
  */
 
-/** Key hash functions. twemproxy's names; `fnv1a_64` is the default, as in twemproxy. */
-export type HashName = 'md5' | 'fnv1a_64';
+/**
+ * Key hash functions: every hash twemproxy's `hash:` accepts, by its names (src/routing/hash.ts has
+ * them all, each equal to nutcracker's). `fnv1a_64` is the default, as in twemproxy.
+ */
+export type HashName =
+  | 'one_at_a_time'
+  | 'md5'
+  | 'crc16'
+  | 'crc32'
+  | 'crc32a'
+  | 'fnv1_64'
+  | 'fnv1a_64'
+  | 'fnv1_32'
+  | 'fnv1a_32'
+  | 'hsieh'
+  | 'murmur'
+  | 'jenkins';
 
-/** How keys are spread over a pool's servers. */
-export type DistributionName = 'ketama' | 'node-memcached';
+/**
+ * How keys are spread over a pool's servers: twemproxy's `ketama` and `modula` (its `random` cannot
+ * keep a cache warm and is not offered), and `node-memcached` (the npm memcached client's ring).
+ */
+export type DistributionName = 'ketama' | 'modula' | 'node-memcached';
 
 /** One backend, parsed from twemproxy's `host:port[:weight] [name]` form. */
 export interface ServerSpec {

@@ -85,6 +85,10 @@ export class MovedArcs {
       const describe = (r: ContinuumRing): string => `hash ${r.hash}, distribution ${r.distribution}, hash_tag ${JSON.stringify(tag(r))}`;
       throw new RangeError(`moved arcs: the rings hash keys differently (${describe(oldRing)} vs ${describe(newRing)})`);
     }
+    if (oldRing.distribution === 'modula' && oldRing.continuum.values.length !== newRing.continuum.values.length) {
+      // Each ring maps hashes onto its own slot layout (h % total weight): arcs of two of them do not line up.
+      throw new RangeError(`moved arcs: a modula pool whose total weight changes (${oldRing.continuum.values.length} -> ${newRing.continuum.values.length}) moves nearly every key (a key's slot is its hash % the total weight); keep the total weight, or use ketama`);
+    }
     if (oldRing.size !== oldServers.length) throw new RangeError(`moved arcs: the old ring has ${oldRing.size} servers, the old list ${oldServers.length}`);
     if (newRing.size !== newServers.length) throw new RangeError(`moved arcs: the new ring has ${newRing.size} servers, the new list ${newServers.length}`);
     return new MovedArcs(oldRing, oldServers, newRing, newServers, merge(oldRing, oldServers, newRing, newServers));

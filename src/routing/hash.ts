@@ -3,8 +3,8 @@
  * `key[start, end)` (so a hash_tag needs no copy) and returns an unsigned 32-bit number, exactly as
  * nutcracker 0.5.0 computes it on x86-64: see each hashkit file for the C quirks kept.
  *
- * The config accepts the `HashName` subset ('md5' | 'fnv1a_64'); the rest are here so that widening
- * `HashName` is a one-line change.
+ * The config's `HashName` is exactly this list (checked at compile time below), so every hash a
+ * nutcracker.yml may name is one memshift places keys with.
  */
 import type { HashName } from '../config/types.js';
 import { hashCrc16, hashCrc32, hashCrc32a } from './hashkit/crc.js';
@@ -55,9 +55,10 @@ export const KEY_HASHES: Readonly<Record<TwemproxyHashName, KeyHash>> = Object.f
   jenkins: hashJenkins,
 });
 
-// The config's names must all be in the table: this line stops compiling if `HashName` gains a name
-// that has no implementation.
+// The config's names and twemproxy's are the same set: these lines stop compiling if `HashName` gains
+// a name that has no implementation, or twemproxy's list a name the config does not accept.
 const _configHashesCovered: readonly TwemproxyHashName[] = [] as HashName[];
+const _twemproxyHashesAccepted: readonly HashName[] = [] as TwemproxyHashName[];
 
 export function isTwemproxyHashName(name: string): name is TwemproxyHashName {
   return (TWEMPROXY_HASH_NAMES as readonly string[]).includes(name);

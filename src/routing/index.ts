@@ -2,9 +2,9 @@
  * src/routing: where a key lives. Pure code, no I/O.
  *
  *   Router.poolOf(key)         prefix route table -> pool id (index in Router.pools)
- *   Router.ring(pool).ownerOf  hash_tag + key hash + ketama / node-memcached -> index in pool.servers
+ *   Router.ring(pool).ownerOf  hash_tag + key hash + ketama / modula / node-memcached -> index in pool.servers
  */
-export { type Ring, type RingSpec, ContinuumRing, createRing } from './ring.js';
+export { type Ring, type RingSpec, ContinuumRing, ModulaRing, createRing } from './ring.js';
 export { type Location, Router } from './router.js';
 export { type PrefixRoute, RouteTable } from './route-table.js';
 export { HashTag } from './hash-tag.js';
@@ -16,6 +16,7 @@ export {
   ketamaPointCounts,
   ketamaServerName,
 } from './ketama.js';
+export { MODULA_MAX_SLOTS, modulaContinuum, modulaPoint, modulaSlots } from './modula.js';
 export { nodeMemcachedContinuum, nodeMemcachedServerString } from './node-memcached.js';
 export {
   KEY_HASHES,

@@ -75,7 +75,7 @@ default_pool: other
       [
         `${file}:4:15 pools.main.servers[0]: weight must be a positive integer, got "0"`,
         `${file}:4:35 pools.main.servers[1]: missing port: expected "host:port[:weight] [name]", got "10.0.0.2"`,
-        `${file}:5:11 pools.main.hash: must be one of "fnv1a_64", "md5", got "sha1"`,
+        `${file}:5:11 pools.main.hash: must be one of "fnv1a_64", "md5", "one_at_a_time", "crc16", "crc32", "crc32a", "fnv1_64", "fnv1_32", "fnv1a_32", "hsieh", "murmur", "jenkins", got "sha1"`,
         `${file}:6:15 default_pool: unknown pool "other"; pools are "main"`,
         `memshift: 4 problems in ${file}`,
         '',

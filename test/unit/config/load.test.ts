@@ -237,7 +237,7 @@ backend: {probe_min: 10s, probe_max: 1s}
       'm.yml:7:9 pools.main.servers[2]: duplicate server name "node-a" (also servers[1])',
       'm.yml:8:9 pools.main.servers[3]: too many ":" in "::1:11211:1"; an IPv6 address must be in brackets, e.g. "[::1]:11211"',
       'm.yml:9:9 pools.main.servers[4]: expected a server string "host:port[:weight] [name]", got 11211',
-      'm.yml:10:11 pools.main.hash: must be one of "fnv1a_64", "md5", got "sha1"',
+      'm.yml:10:11 pools.main.hash: must be one of "fnv1a_64", "md5", "one_at_a_time", "crc16", "crc32", "crc32a", "fnv1_64", "fnv1_32", "fnv1a_32", "hsieh", "murmur", "jenkins", got "sha1"',
       'm.yml:11:5 pools.main.tmeout: unknown key "tmeout"; did you mean "timeout"?',
       'm.yml:12:15 pools.main.hash_tag: must be exactly two ASCII characters such as "{}", got "{"',
       'm.yml:13:14 pools.main.timeout: expected milliseconds or a duration such as "250ms", "1s", "2m", got "1z"',
@@ -347,8 +347,8 @@ pools:
     ]);
   });
 
-  it('refuses a distribution it does not know', () => {
-    expect(problems(`${MINIMAL}    distribution: modula\n`)).toEqual(['memshift.yml:5:19 pools.main.distribution: must be one of "ketama", "node-memcached", got "modula"']);
+  it('refuses a distribution it does not know (twemproxy\'s random among them)', () => {
+    expect(problems(`${MINIMAL}    distribution: random\n`)).toEqual(['memshift.yml:5:19 pools.main.distribution: must be one of "ketama", "modula", "node-memcached", got "random"']);
   });
 });
 
