@@ -35,6 +35,15 @@ export function proxyFamilies(stats: ProxyStats): Metric[] {
         r('meta', 'all', s.cmdMeta),
       ];
     }),
+    family('memshift_errors_total', 'Errors by kind: backend (SERVER_ERROR for a backend failure), client_error (CLIENT_ERROR for bad input), unknown_command (ERROR), too_large_or_local (another SERVER_ERROR memshift gave itself), protocol_close (a connection closed where memcached closes it), binary_protocol, connection_rejected.', 'counter', () => [
+      { labels: { kind: 'backend' }, value: stats.backendErrors },
+      { labels: { kind: 'client_error' }, value: stats.clientErrors },
+      { labels: { kind: 'unknown_command' }, value: stats.unknownCommands },
+      { labels: { kind: 'too_large_or_local' }, value: stats.localServerErrors },
+      { labels: { kind: 'protocol_close' }, value: stats.protocolCloses },
+      { labels: { kind: 'binary_protocol' }, value: stats.binaryRejected },
+      { labels: { kind: 'connection_rejected' }, value: stats.rejectedConnections },
+    ]),
     family('memshift_backend_error_replies_total', 'SERVER_ERROR replies memshift gave clients for backend failures.', 'counter', one(() => stats.backendErrors)),
     family('memshift_binary_protocol_rejected_total', 'Connections that spoke the binary protocol (closed).', 'counter', one(() => stats.binaryRejected)),
   ];

@@ -94,11 +94,13 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
   }
 
   onReply(bytes: Buffer): void {
+    this.#ctx.stats.countLocal(bytes);
     this.#enqueue(new LocalSlot(this, bytes));
   }
 
   /** memcached closes here; like memcached, the replies to earlier requests still go out first. */
   onClose(): void {
+    this.#ctx.stats.protocolCloses++;
     this.#enqueue(new LocalSlot(this, null, true));
   }
 

@@ -30,6 +30,12 @@ export class ProxyStats {
   touchHits = 0;
   touchMisses = 0;
   backendErrors = 0;
+  /** Replies memshift gave itself for bad input: CLIENT_ERROR, ERROR (unknown command), SERVER_ERROR (too large, ...). */
+  clientErrors = 0;
+  unknownCommands = 0;
+  localServerErrors = 0;
+  /** Connections closed where memcached closes them (a line too long, a bad data chunk, ...). */
+  protocolCloses = 0;
   bytesRead = 0;
   bytesWritten = 0;
   clientPauses = 0;
@@ -38,6 +44,14 @@ export class ProxyStats {
     for (const k of Object.keys(this) as (keyof this)[]) {
       if (k !== 'startedAt' && k !== 'currConnections' && typeof this[k] === 'number') (this[k] as number) = 0;
     }
+  }
+
+  /** Count a reply memshift gives itself (the parser's answer to bad input). */
+  countLocal(reply: Buffer): void {
+    const c = reply[0];
+    if (c === 0x43 && isPrefix(reply, 0, 'CLIENT_ERROR')) this.clientErrors++;
+    else if (c === 0x45 && isPrefix(reply, 0, 'ERROR')) this.unknownCommands++;
+    else if (c === 0x53 && isPrefix(reply, 0, 'SERVER_ERROR')) this.localServerErrors++;
   }
 
   /** Count one single-key reply from a backend (hits and misses as memcached counts them). */
