@@ -37,6 +37,9 @@ beforeAll(async () => {
     expect(reply.match(/^VALUE /gm)?.length).toBe(KEYS.length);
     for (let i = 0; i < 10; i++) expect(await c.request(`get prom:missing:${i}`)).toBe('END\r\n');
     for (const k of KEYS.slice(0, 5)) expect(await c.request(`delete ${k}`)).toBe('DELETED\r\n');
+    // Two kinds of bad input, counted in memshift_errors_total.
+    expect(await c.request('bogus')).toBe('ERROR\r\n');
+    expect(await c.request(`get ${'k'.repeat(251)}`)).toBe('CLIENT_ERROR bad command line format\r\n');
   } finally {
     await c.close();
   }
@@ -83,6 +86,10 @@ describe('Prometheus scraping memshift /metrics', () => {
     expect(valueOf(requests, { command: 'get', result: 'miss' })).toBe(10);
     expect(valueOf(requests, { command: 'delete', result: 'hit' })).toBe(5);
     expect(valueOf(requests, { command: 'delete', result: 'miss' })).toBe(0);
+    const errors = await prom.query('memshift_errors_total{job="memshift"}');
+    expect(valueOf(errors, { kind: 'unknown_command' })).toBe(1);
+    expect(valueOf(errors, { kind: 'client_error' })).toBe(1);
+    expect(valueOf(errors, { kind: 'backend' })).toBe(0);
     // And what memshift sent each backend, per backend.
     const sent = await prom.query('memshift_backend_requests_total{job="memshift"}');
     expect(sent.map((s) => s.metric['backend']).sort()).toEqual(backends.map((b) => b.address).sort());
