@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, startNutcracker, stopAll, TextClient, type ServerHandle,
+  flushAll, freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, startNutcracker, stopAll, TextClient, type ServerHandle,
 } from '../support/harness.js';
 
 const KEYS = 20_000;
@@ -78,14 +78,6 @@ async function placement(backends: readonly ServerHandle[]): Promise<Map<string,
   return where;
 }
 
-async function flushAll(backends: readonly ServerHandle[]): Promise<void> {
-  for (const b of backends) {
-    const c = await TextClient.connect(b.port, b.host);
-    expect(await c.request('flush_all')).toBe('OK\r\n');
-    c.close();
-  }
-  await new Promise((r) => setTimeout(r, 1_100)); // flush_all marks items older than this second
-}
 
 async function compare(backends: ServerHandle[], servers: string[], hash: string): Promise<void> {
   const nut = await startNutcracker({ servers, hash, distribution: 'ketama' });

@@ -19,7 +19,7 @@ import type { Config } from '../../src/config/types.js';
 import { TWEMPROXY_HASH_NAMES, type TwemproxyHashName } from '../../src/routing/hash.js';
 import { createRing } from '../../src/routing/index.js';
 import {
-  keysOnServer, REPO_ROOT, startMemcached, startMemshift, startNutcracker, stopAll, TextClient, type ServerHandle,
+  flushAll, keysOnServer, REPO_ROOT, startMemcached, startMemshift, startNutcracker, stopAll, TextClient, type ServerHandle,
 } from '../support/harness.js';
 
 const KEYS = 20_000;
@@ -113,13 +113,6 @@ async function placement(backends: readonly ServerHandle[], keys: readonly strin
   return where;
 }
 
-async function flushAll(backends: readonly ServerHandle[]): Promise<void> {
-  for (const b of backends) {
-    const c = await TextClient.connect(b.port, b.host);
-    expect(await c.request('flush_all')).toBe('OK\r\n');
-    c.close();
-  }
-}
 
 /** `node dist/cli.js import-twemproxy FILE`: the memshift YAML it prints. */
 function importTwemproxy(file: string): string {

@@ -20,7 +20,7 @@ import { ensureTempDir, makeTempDir, ManagedProcess, sleep } from './process.js'
 import { diedBeforeListening, freePort, onFreePort, Server, waitForEndpoint, type Endpoint, type ServerHandle } from './servers.js';
 import { requireBinary } from './system-deps.js';
 
-export { keysOnServer, stats } from './inspect.js';
+export { flushAll, keysOnServer, stats } from './inspect.js';
 export { liveProcesses, stopAll, type ExitInfo } from './process.js';
 export { freePort, waitForEndpoint, type Endpoint, type ServerHandle } from './servers.js';
 export { replyLength, TextClient, type ReadUntil } from './text-client.js';

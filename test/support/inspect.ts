@@ -63,3 +63,19 @@ export async function keysOnServer(port: number, keys: Iterable<string>, host = 
   }
   return held;
 }
+
+/**
+ * `flush_all` on each backend. Exact at once: with CAS on (memcached's default) it drops every item
+ * whose CAS is older, whatever second it was set in, and items set after it stay.
+ */
+export async function flushAll(backends: readonly { port: number; host?: string }[]): Promise<void> {
+  for (const b of backends) {
+    const c = await TextClient.connect(b.port, b.host ?? '127.0.0.1');
+    try {
+      const reply = await c.request('flush_all');
+      if (reply !== 'OK\r\n') throw new Error(`flush_all on ${b.host ?? '127.0.0.1'}:${b.port} answered ${JSON.stringify(reply)}`);
+    } finally {
+      c.close();
+    }
+  }
+}

@@ -3,23 +3,15 @@
  * pool cannot do (a failover, a migration that changes the total weight).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, formatIssue, parseConfig } from '../../../src/config/index.js';
+import { parseConfig } from '../../../src/config/index.js';
 import { DISTRIBUTION_NAMES, HASH_NAMES } from '../../../src/config/schema.js';
 import { TWEMPROXY_HASH_NAMES } from '../../../src/routing/hash.js';
 import { ModulaRing, Router } from '../../../src/routing/index.js';
+import { problems } from './problems.js';
 
 const pool = (extra: string, servers = '["10.0.0.1:11211:1", "10.0.0.2:11211:2"]'): string =>
   `listen: ["127.0.0.1:0"]\npools:\n  main:\n    servers: ${servers}\n${extra}`;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'm.yml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map(formatIssue);
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('hash', () => {
   it('accepts exactly twemproxy\'s twelve hashes', () => {

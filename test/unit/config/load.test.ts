@@ -2,9 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, formatIssue, loadConfigFile, parseConfig } from '../../../src/config/index.js';
+import { ConfigError, DEFAULTS, loadConfigFile, parseConfig } from '../../../src/config/index.js';
 import type { Config } from '../../../src/config/types.js';
 import { MemshiftError } from '../../../src/errors.js';
+import { problems as refused } from './problems.js';
+
+const problems = (text: string, source = 'memshift.yml'): string[] => refused(text, source);
 
 const MINIMAL = `listen: ["127.0.0.1:11211"]
 pools:
@@ -12,16 +15,6 @@ pools:
     servers: ["10.0.0.1:11211"]
 `;
 
-/** The formatted issues of a config that must be refused. */
-function problems(text: string, source = 'memshift.yml'): string[] {
-  try {
-    parseConfig(text, source);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map(formatIssue);
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('parseConfig: defaults', () => {
   it('fills every default from a minimal file', () => {

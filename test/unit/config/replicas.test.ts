@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, formatIssue, parseConfig } from '../../../src/config/index.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { problems } from './problems.js';
 
 const BASE = `listen: ["127.0.0.1:11211"]
 pools:
@@ -9,15 +10,6 @@ pools:
       - {name: zone-b, servers: ["10.0.2.1:11211:1", "10.0.2.2:11211:1"]}
 `;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'm.yml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map(formatIssue);
-  }
-  throw new Error('expected the config to be refused');
-}
 
 afterEach(() => {
   delete process.env['MEMSHIFT_LOCAL_GROUP'];
