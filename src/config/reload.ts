@@ -25,15 +25,19 @@ export interface ReloadCheck {
 export interface ReloadContext {
   /** Accept changes that move keys without a migration. */
   force?: boolean;
-  /** The id of the pool's migration while it runs (not done), else null. */
+  /** The id of the pool's migration (or failover) while it runs (not done), else null. */
   running: (pool: string) => string | null;
+  /** The phase of the pool's configured migration (`done`, `aborted`, ...), or null when it has none. */
+  phase?: (pool: string) => string | null;
+  /** The pool has a failover on record (running or done): its ring is not its config's any more. */
+  failedOver?: (pool: string) => boolean;
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const ring = (servers: readonly ServerSpec[]): string => servers.map((s) => `${s.address}:${s.weight}${s.name === undefined ? '' : ` ${s.name}`}`).join(', ');
 const hashing = (p: PoolConfig): unknown => [p.hash, p.distribution, p.hashTag ?? null];
 const replicationOf = (p: PoolConfig): unknown =>
-  p.groups.length < 2 ? null : [p.groups.map((g) => [g.name, ring(g.servers)]), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync, p.failoverAfterMs, p.failoverSettleMs];
+  p.groups.length < 2 ? null : [p.groups.map((g) => [g.name, ring(g.servers)]), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync];
 
 
 export function checkReload(current: Config, next: Config, ctx: ReloadContext): ReloadCheck {
@@ -57,24 +61,39 @@ export function checkReload(current: Config, next: Config, ctx: ReloadContext): 
     if (!same(replicationOf(before), replicationOf(after))) refused.push(`pool ${name}: replica groups or their settings changed: needs a restart`);
     if (before.timeoutMs !== after.timeoutMs) changes.push(`pool ${name}: timeout ${after.timeoutMs} ms`);
     if (before.connections !== after.connections) refused.push(`pool ${name}: server_connections changed: needs a restart`);
+    if (before.failoverAfterMs !== after.failoverAfterMs || before.failoverSettleMs !== after.failoverSettleMs) refused.push(`pool ${name}: failover_after or failover_settle changed: needs a restart`);
     const running = ctx.running(name);
+    const phase = ctx.phase?.(name) ?? null;
     const mBefore = before.migration;
     const mAfter = after.migration;
-    if (!same(mBefore, mAfter)) {
-      if (running !== null) refused.push(`pool ${name}: migration "${running}" is running; its block cannot change until it is done (or aborted)`);
-      else if (mAfter === undefined) changes.push(`pool ${name}: migration block removed`);
-      else changes.push(`pool ${name}: migration "${mAfter.id}" starts`);
+    const blockChanged = !same(mBefore, mAfter);
+    if (blockChanged && running !== null) {
+      refused.push(`pool ${name}: migration "${running}" is running; its block cannot change until it is done (or aborted)`);
+      continue;
+    }
+    if (blockChanged && ctx.failedOver?.(name) === true) {
+      refused.push(`pool ${name}: a failover moved its keys; remove the failed server from the config and restart before a new migration`);
+      continue;
     }
     if (!same(hashing(before), hashing(after))) {
       moves(`pool ${name}: hash, distribution or hash_tag changed`);
       continue;
     }
-    if (ring(before.servers) === ring(after.servers)) continue;
-    const started = mAfter !== undefined && !same(mBefore, mAfter) && running === null;
-    const from = mAfter === undefined ? null : ring(mAfter.from[0]!.servers);
-    if (started && from === ring(before.servers)) changes.push(`pool ${name}: servers ${ring(before.servers)} -> ${ring(after.servers)} by migration "${mAfter.id}"`);
-    else if (started) refused.push(`pool ${name}: the migration's "from" (${from}) must be the servers the pool has now (${ring(before.servers)})`);
-    else moves(`pool ${name}: servers, weights or node names changed`);
+    // What the pool is served by now: `from` until its migration is done (or after a rollback).
+    const served = mBefore !== undefined && phase !== 'done' ? ring(mBefore.from[0]!.servers) : ring(before.servers);
+    if (blockChanged && mAfter !== undefined) {
+      const from = ring(mAfter.from[0]!.servers);
+      if (from !== served) refused.push(`pool ${name}: the migration's "from" (${from}) must be the servers the pool is served by now (${served})`);
+      else changes.push(`pool ${name}: migration "${mAfter.id}" starts: ${served} -> ${ring(after.servers)}`);
+      continue;
+    }
+    if (blockChanged) {
+      // The block goes: the pool is served by its servers from now on.
+      if (served === ring(after.servers)) changes.push(`pool ${name}: migration block removed`);
+      else moves(`pool ${name}: the migration block is removed before its migration is done (phase ${phase ?? 'unknown'}): the pool would move from ${served} to ${ring(after.servers)}`);
+      continue;
+    }
+    if (ring(before.servers) !== ring(after.servers)) moves(`pool ${name}: servers, weights or node names changed`);
   }
   return { refused, changes };
 }

@@ -26,6 +26,9 @@ export interface ConfigWatcher {
 
 const digest = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
 
+/** A config document larger than this is refused (memory stays bounded). */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 export class FileSource implements ConfigWatcher {
   #seen: string | null = null;
   #watching = false;
@@ -44,8 +47,15 @@ export class FileSource implements ConfigWatcher {
   }
 
   loadSync(): Config {
-    const config = loadConfigFile(this.path);
-    this.#seen = this.#digest();
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.path);
+    } catch {
+      return loadConfigFile(this.path); // throws its own error for an unreadable file
+    }
+    // The digest of the very bytes parsed: a change that lands meanwhile is seen by the next poll.
+    const config = parseConfig(bytes.toString('utf8'), this.path);
+    this.#seen = digest(bytes);
     return config;
   }
 
@@ -103,7 +113,22 @@ export class UrlSource implements ConfigWatcher {
       await res.body.dump();
       return false;
     }
-    const text = await res.body.text();
+    const length = Number(res.headers['content-length'] ?? 0);
+    if (length > MAX_CONFIG_BYTES) {
+      res.body.destroy();
+      throw new Error(`config URL ${this.url}: ${length} bytes, more than the ${MAX_CONFIG_BYTES} a config may have`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_CONFIG_BYTES) {
+        res.body.destroy();
+        throw new Error(`config URL ${this.url}: more than the ${MAX_CONFIG_BYTES} bytes a config may have`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
     if (res.statusCode !== 200) throw new Error(`config URL ${this.url} answered ${res.statusCode}`);
     const etag = res.headers.etag;
     this.#etag = typeof etag === 'string' ? etag : null;

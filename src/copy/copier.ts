@@ -150,33 +150,53 @@ export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error';
 /**
  * Makes `target` hold what `source` holds for `key` now: the value (a plain set, over whatever the
  * target had) or its absence (a delete). The second leg of a write to a key whose owner is
- * changing: every write lands on one authoritative owner and is then synced to the other, so
- * writes from several sidecars that reach the two owners in different orders still end with the
- * other owner equal to the authority. The source's CAS is read again after the set; if it moved,
- * our set is deleted (only our version, `C<ours>`): a hole there, never an older value. A later
- * sync of the newer write fills it.
+ * changing (and how replica groups follow a read-modify-write): every write lands on one
+ * authoritative owner and is then synced to the other, so writes from several sidecars that reach
+ * the two owners in different orders still end with the other owner equal to the authority.
+ * The source is read again after the set (or delete); if it changed meanwhile (a concurrent write
+ * may have reached the target before ours), the sync is done again from the newer state, up to
+ * `attempts` times; after the last, our set is deleted (only our version, `C<ours>`): a hole
+ * there, never an older value. A later sync of the newer write fills it.
  */
-export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, nowSec: () => number = () => Date.now() / 1000): Promise<SyncOutcome> {
+export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, nowSec: () => number = () => Date.now() / 1000, attempts = 3): Promise<SyncOutcome> {
+  let ours: number | null = null;
   try {
-    const read = await source.mg(key, 'v f t c');
-    if (read.status === 'EN') {
-      const r = await target.md(key, '');
-      return r.status === 'HD' || r.status === 'NF' ? 'deleted' : 'error';
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= attempts;
+      const read = await source.mg(key, 'v f t c');
+      if (read.status === 'EN') {
+        const r = await target.md(key, '');
+        if (r.status !== 'HD' && r.status !== 'NF') return 'error';
+        ours = null;
+        const again = await source.mg(key, 'c');
+        if (again.status === 'EN') return 'deleted';
+        if (last) return 'raced'; // the source has it again: a hole here until its own sync
+        continue;
+      }
+      const cas = flagNumber(read, 'c');
+      const ttl = storeTtl(flagNumber(read, 't'), nowSec());
+      if (read.status !== 'VA' || read.value === null || !(cas > 0)) return await failed(target, key, ours);
+      if (ttl === null) {
+        await target.md(key, '');
+        return 'deleted';
+      }
+      const written = await target.ms(key, read.value, `T${ttl} F${flagNumber(read, 'f')} c`);
+      if (written.status !== 'HD') return await failed(target, key, ours);
+      ours = flagNumber(written, 'c') > 0 ? flagNumber(written, 'c') : null;
+      const again = await source.mg(key, 'c');
+      if (again.status === 'HD' && flagNumber(again, 'c') === cas) return 'synced';
+      if (last) {
+        await undo(target, key, ours);
+        return 'raced';
+      }
     }
-    const cas = flagNumber(read, 'c');
-    const ttl = storeTtl(flagNumber(read, 't'), nowSec());
-    if (read.status !== 'VA' || read.value === null || !(cas > 0)) return 'error';
-    if (ttl === null) {
-      await target.md(key, '');
-      return 'deleted';
-    }
-    const written = await target.ms(key, read.value, `T${ttl} F${flagNumber(read, 'f')} c`);
-    if (written.status !== 'HD') return 'error';
-    const again = await source.mg(key, 'c');
-    if (again.status === 'HD' && flagNumber(again, 'c') === cas) return 'synced';
-    await undo(target, key, flagNumber(written, 'c') > 0 ? flagNumber(written, 'c') : null);
-    return 'raced';
   } catch {
-    return 'error';
+    return failed(target, key, ours);
   }
+}
+
+/** A sync that failed after it wrote: its (maybe older) value is taken back where it can be. */
+async function failed(target: MetaOps, key: Buffer, ours: number | null): Promise<'error'> {
+  if (ours !== null) await undo(target, key, ours).catch(() => undefined);
+  return 'error';
 }

@@ -59,24 +59,42 @@ export class FailoverWatch {
     while (Date.now() < deadline && !this.#closed) {
       const r = await this.#store.read();
       if (r.mine !== undefined) {
-        if (r.other?.failover !== undefined) await this.#join(r.other.failover, r.other.id);
+        if (r.other?.failover !== undefined && this.#applies(r.other.failover)) await this.#join(r.other.failover, r.other.id);
         break;
       }
       await sleep(200);
     }
     const loop = async (): Promise<void> => {
-      if (this.#closed || this.migration !== null) return;
+      if (this.#closed) return;
       try {
         await this.#tick();
       } catch (err) {
         this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'failover watch failed');
       }
-      if (!this.#closed && this.migration === null) this.#timer = setTimeout(() => void loop(), this.pollMs);
+      // Until this sidecar's failover is on record (another may be instead); then its Migration polls.
+      if (!this.#closed && (this.migration === null || this.migration.record === null)) this.#timer = setTimeout(() => void loop(), this.pollMs).unref();
     };
-    if (this.migration === null) this.#timer = setTimeout(() => void loop(), this.pollMs);
+    this.#timer = setTimeout(() => void loop(), this.pollMs).unref();
+  }
+
+  /**
+   * A failover record still applies while its server is in the pool's config; once the operator
+   * removed it (as the log asks), the record is history and the ring is the config's.
+   */
+  #applies(spec: FailoverSpec): boolean {
+    return this.pool.groups.some((g) => g.name === spec.group && g.servers.some((s) => s.address === spec.server));
   }
 
   async #tick(): Promise<void> {
+    // Two sidecars that decided on different servers at once: the one whose failover is not on
+    // record drops it and joins the one that is (sidecars follow the record, not their own view).
+    const own = this.migration;
+    if (own !== null) {
+      if (own.record !== null || own.blockedBy === null) return;
+      this.logger.warn({ pool: this.pool.name, id: own.id, running: own.blockedBy }, 'another failover of this pool is on record; following it instead');
+      this.migration = null;
+      await own.close();
+    }
     const now = performance.now();
     for (const b of this.backends().flat()) {
       if (b.state === 'up') this.#downSince.delete(b);
@@ -84,7 +102,7 @@ export class FailoverWatch {
     }
     const { mine, other } = await this.#store.read();
     if (mine === undefined) return; // no server answered: ask again
-    if (other?.failover !== undefined) return this.#join(other.failover, other.id);
+    if (other?.failover !== undefined && this.#applies(other.failover)) return this.#join(other.failover, other.id);
     const down = [...this.#downSince].filter(([, t]) => now - t >= this.pool.failoverAfterMs!).sort((a, b) => a[1] - b[1])[0];
     if (down === undefined) return;
     if (other !== null && isActive(other)) return this.#wait(other, down[0]);
@@ -101,6 +119,7 @@ export class FailoverWatch {
   }
 
   async #join(spec: FailoverSpec, id: string): Promise<void> {
+    if (this.#closed) return;
     const space = this.spaceFor(spec);
     const m: MigrationConfig = {
       id,
@@ -116,6 +135,7 @@ export class FailoverWatch {
     this.migration = migration;
     this.onMigration(migration, spec);
     await migration.start();
+    if (this.#closed) await migration.close();
     if (migration.record?.phase === 'done') {
       this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, id }, `backend ${spec.server} was failed over (${id}): it is out of group ${spec.group}'s ring; remove it from the config (or add it back with a migration)`);
     }

@@ -30,11 +30,14 @@ import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
 import type { RouteCounters } from './route.js';
 import { HoldQueue } from './hold-queue.js';
+import { KeySync } from './key-sync.js';
 
 export class GroupRemapRoute implements GroupRemap {
   #mode: RouteMode = 'old';
   readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
   readonly #held = new HoldQueue(this.counters);
+  /** Drops keys a shadow missed (and remembers those it cannot drop yet: reads skip them there). */
+  readonly #keys = new KeySync(this.counters);
 
   constructor(
     readonly groups: ReplicaGroups,
@@ -83,13 +86,20 @@ export class GroupRemapRoute implements GroupRemap {
     return this.#dual() ? this.newBackends[this.arcs.newOwner(i)]! : this.oldBackends[this.arcs.oldOwner(i)]!;
   }
 
+  shadowMissed(key: Buffer, shadow: Backend): void {
+    this.counters.syncErrors++;
+    void this.#keys.drop(Buffer.from(key), shadow);
+  }
+
   /** A failover took `b` out of the group's ring. */
   isOut(b: Backend): boolean {
     return this.oldBackends === null && this.#mode !== 'old' && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
   }
 
   filling(key: Buffer): boolean {
-    return this.oldBackends === null && this.#dual() && this.arcs.moved(this.arcs.locate(key));
+    if (this.oldBackends === null) return this.#dual() && this.arcs.moved(this.arcs.locate(key));
+    // A new owner whose copy of the key could not be dropped after a missed write is not read.
+    return this.#mode === 'cutover' && this.#keys.isDirty(key, this.ownerOf(key));
   }
 
   expireHeld(ms: number): void {

@@ -95,6 +95,9 @@ export async function copyParts(
     fail = reject;
   });
   gate.catch(() => undefined);
+  // A stopped run must not leave a part waiting at the gate (a part that was aborted before its
+  // copy ended never arrives there).
+  local.signal.addEventListener('abort', () => fail(new Error('the copy was stopped')), { once: true });
   const sum = (pick: (p: Progress | ProgressSnapshot) => PartsProgress['counts'][keyof PartsProgress['counts']], list: readonly (Progress | ProgressSnapshot | null)[]): number =>
     list.reduce((n, x) => n + (x === null ? 0 : pick(x)), 0);
   const totals = (list: readonly (Progress | ProgressSnapshot | null)[]): PartsProgress['counts'] => {
@@ -129,14 +132,19 @@ export async function copyParts(
       ),
     );
     const verify = reports.map((r) => r.verify);
+    if (o.signal.aborted) return { ok: false, passes: 0, left: 0, errorSample: 'stopped' };
     return {
       ok: reports.every((r) => r.ok && r.verify !== null),
       passes: Math.max(0, ...verify.map((v) => v?.passes.length ?? 0)),
       left: verify.reduce((n, v) => n + (v?.left.count ?? 0), 0),
       errorSample: reports.flatMap((r) => r.errors.sample)[0],
     };
+  } catch (err) {
+    if (o.signal.aborted) return { ok: false, passes: 0, left: 0, errorSample: 'stopped' };
+    throw err;
   } finally {
     o.signal.removeEventListener('abort', stop);
+    local.abort();
   }
 }
 

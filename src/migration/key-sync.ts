@@ -39,15 +39,22 @@ export class KeySync {
     if (outcome === 'raced') this.counters.raced++;
     else if (outcome === 'error') {
       this.counters.syncErrors++;
-      // The other owner may keep an older value: drop it (a miss is safe). If it cannot be reached,
-      // remember the key: reads of it skip that owner, and the delete is retried until it lands.
-      const dropped = await this.#metaOf(to).md(copy, '').then(
-        (r) => r.status === 'HD' || r.status === 'NF',
-        () => false,
-      );
-      if (!dropped) this.#markDirty(copy, to);
+      // The other owner may keep an older value: drop it (a miss is safe).
+      await this.drop(copy, to);
     }
     return outcome;
+  }
+
+  /**
+   * Deletes `key` on `on`; if it cannot be reached, remembers the key: reads of it skip that owner,
+   * and the delete is retried until it lands.
+   */
+  async drop(key: Buffer, on: Backend): Promise<void> {
+    const dropped = await this.#metaOf(on).md(key, '').then(
+      (r) => r.status === 'HD' || r.status === 'NF',
+      () => false,
+    );
+    if (!dropped) this.#markDirty(key, on);
   }
 
   #markDirty(key: Buffer, on: Backend): void {

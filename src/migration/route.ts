@@ -16,8 +16,8 @@
  * A `gets` is served by the owner a `cas` then runs on. The mode is set by the migration's state
  * (index.ts) from the published record.
  */
-import { Cmd, fansOut, hasFlag, type Request } from '../protocol/index.js';
-import type { Backend } from '../backend/index.js';
+import { Cmd, R, fansOut, hasFlag, type Request } from '../protocol/index.js';
+import { Backend, type BackendConnection } from '../backend/index.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -175,16 +175,48 @@ export class MigrationRoute implements MovingKey {
 }
 
 /**
+ * Stands for a failed-over server while no sidecar may use it (a plain pool's failover, before its
+ * keys move): every request to it is refused with SERVER_ERROR, as while it was down, even if it
+ * answers again, so that no write lands on it while other sidecars already write its keys elsewhere.
+ */
+class RetiredBackend extends Backend {
+  static readonly #conn = { refuse: (): Buffer => R.BACKEND_DOWN } as unknown as BackendConnection;
+
+  constructor(address: string) {
+    super(address, []);
+  }
+
+  override pick(): BackendConnection {
+    return RetiredBackend.#conn;
+  }
+}
+
+/**
  * A failover of a pool without replica groups (failover.ts): the old owner of the moved keys is
- * dead and no copy of them exists. Up to the copy phase moved keys stay on it (they fail, as they
- * did since it died); the copy phase empties the new owners' moved arcs (stale leftovers of an
- * earlier ring); from dual_read on everything goes to the new ring, where moved keys start empty.
- * No sidecar writes a new owner before the emptying is done, so nothing it deletes was written.
+ * dead and no copy of them exists.
+ *
+ *   old        the old ring (the dead server: its keys fail, as since it died)
+ *   dual_old   the old ring, the dead server refused whatever it answers: from here on nobody writes
+ *              it (a server that comes back, or that one sidecar still reaches, must not take writes
+ *              that others will not see); the copy phase empties the new owners' moved arcs
+ *   dual_read… the new ring, where moved keys start empty
+ *
+ * Every sidecar is in dual_old before the emptying starts (settle), and none writes a new owner's
+ * moved keys before it ends, so nothing the emptying deletes was written.
  */
 export class DeadOwnerRoute {
   #mode: RouteMode = 'old';
+  #active: MigrationRoute;
+  readonly #refusing: MigrationRoute;
 
-  constructor(readonly inner: MigrationRoute) {}
+  constructor(
+    readonly inner: MigrationRoute,
+    dead: string,
+  ) {
+    const old = inner.oldBackends.map((b) => (b.address === dead ? new RetiredBackend(b.address) : b));
+    this.#refusing = new MigrationRoute(inner.arcs, old, inner.newBackends, inner.dispatcher, inner.stats);
+    this.#active = inner;
+  }
 
   get mode(): RouteMode {
     return this.#mode;
@@ -192,7 +224,8 @@ export class DeadOwnerRoute {
 
   set mode(mode: RouteMode) {
     this.#mode = mode;
-    this.inner.mode = mode === 'old' || mode === 'dual_old' ? 'old' : 'new';
+    this.#active = mode === 'dual_old' ? this.#refusing : this.inner;
+    this.inner.mode = mode === 'old' ? 'old' : 'new';
   }
 
   get counters(): RouteCounters {
@@ -204,10 +237,10 @@ export class DeadOwnerRoute {
   }
 
   dispatch(req: Request, owner: SlotOwner): Slot {
-    return this.inner.dispatch(req, owner);
+    return this.#active.dispatch(req, owner);
   }
 
   readOwner(key: Buffer): Backend {
-    return this.inner.readOwner(key);
+    return this.#active.readOwner(key);
   }
 }

@@ -150,7 +150,7 @@ export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, 
     throw new Error(`no copy of ${spec.server}'s keys exists`);
   };
   const part: MovePart = { arcs, copySources: () => [], sourceOf: none, losing: [], gone: true };
-  const route = new DeadOwnerRoute(new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats));
+  const route = new DeadOwnerRoute(new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats), spec.server);
   return { parts: [part], route, recordServers: newBackends, leaseServer: firstByAddress(newBackends), failover: spec };
 }
 

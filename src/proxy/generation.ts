@@ -83,17 +83,25 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   });
   const live = prev?.live ?? { dispatcher, backends };
   const failovers = prev?.failovers ?? watchFailovers(pools, replication, live, stats, logger);
-  // A failover of a plain pool that started under the previous config keeps routing its pool.
-  for (const [p, pool] of pools.entries()) {
-    const route = failovers.find((f) => f.pool.name === pool.name)?.migration?.route;
-    if (route instanceof DeadOwnerRoute) routes[p] = route;
-  }
   if (routes.length > 0) dispatcher.useMigration(routes);
   const g: Generation = { config, backends, dispatcher, replication, migrations, failovers, live };
+  adoptFailoverRoutes(g);
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
   // Join a running migration (or failover) in its phase before taking clients.
   await Promise.all([...started.map((m) => m.start()), ...(prev === undefined ? failovers.map((f) => f.start()) : [])]);
   return g;
+}
+
+/**
+ * A failover of a plain pool routes its pool through this generation's dispatcher (one that started
+ * under an earlier config, or while this generation was being built).
+ */
+export function adoptFailoverRoutes(g: Generation): void {
+  const names = [...g.config.pools.keys()];
+  for (const f of g.failovers) {
+    const route = f.migration?.route;
+    if (route instanceof DeadOwnerRoute) g.dispatcher.setRoute(names.indexOf(f.pool.name), route);
+  }
 }
 
 /**

@@ -61,11 +61,15 @@ export async function reloadGeneration(
     logger.info({ trigger }, 'config reload: nothing changed');
     return { outcome: { result: 'unchanged', changes: [], errors: [] } };
   }
+  const indexOf = (pool: string): number => [...gen.config.pools.keys()].indexOf(pool);
+  const failoverOf = (pool: string) => gen.failovers.find((f) => f.pool.name === pool)?.migration ?? null;
   const running = (pool: string): string | null => {
-    const m = gen.migrations[[...gen.config.pools.keys()].indexOf(pool)];
-    return m?.record !== null && m?.record !== undefined && isActive(m.record) ? m.id : null;
+    for (const m of [gen.migrations[indexOf(pool)], failoverOf(pool)]) if (m?.record !== null && m?.record !== undefined && isActive(m.record)) return m.id;
+    return null;
   };
-  const check = checkReload(gen.config, next, { running, ...(opts.force === undefined ? {} : { force: opts.force }) });
+  const phase = (pool: string): string | null => gen.migrations[indexOf(pool)]?.record?.phase ?? null;
+  const failedOver = (pool: string): boolean => failoverOf(pool)?.record !== null && failoverOf(pool)?.record !== undefined;
+  const check = checkReload(gen.config, next, { running, phase, failedOver, ...(opts.force === undefined ? {} : { force: opts.force }) });
   if (check.refused.length > 0) {
     counters.refused++;
     logger.error({ trigger, refused: check.refused }, `config reload refused; the running config stays: ${check.refused.join('; ')}`);

@@ -11,7 +11,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
 import { startAdmin } from './admin-endpoints.js';
-import { closeGeneration, retireGeneration, startGeneration } from './generation.js';
+import { adoptFailoverRoutes, closeGeneration, retireGeneration, startGeneration } from './generation.js';
 import { ReloadCounters, reloadGeneration, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 
 export interface ProxyServer {
@@ -51,6 +51,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
         gen = result.generation;
         // The failover watches (kept across reloads) route through the new generation from now on.
         Object.assign(gen.live, { dispatcher: gen.dispatcher, backends: gen.backends });
+        adoptFailoverRoutes(gen);
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
         retireGeneration(prev, gen, RETIRE_GRACE_MS);

@@ -17,14 +17,14 @@
  *   belongs to the group a later `cas` runs on.
  * Every write a group missed is reported to `missed` for the failed-write log.
  */
-import { Cmd, ReplyKind, fansOut, hasFlag, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, fansOut, hasFlag, type Request } from '../protocol/index.js';
 import { sendRequest } from '../proxy/send-request.js';
 import { Op, type Backend } from '../backend/index.js';
 import { BackendMeta, syncKey } from '../copy/index.js';
 import { PrimaryWriteSlot } from './primary-write.js';
 import type { PoolConfig } from '../config/types.js';
 import type { Router } from '../routing/index.js';
-import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
+import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FanoutWriteSlot, type MissedWrite } from './write-fanout.js';
 import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read-failover.js';
@@ -43,6 +43,8 @@ export interface GroupRemap {
   ownerOf(key: Buffer): Backend;
   /** The group's other owner of `key` that gets the write too (in the background), or null. */
   shadow(key: Buffer, isDelete: boolean): Backend | null;
+  /** A write to `shadow` failed: the remap drops `key` there (or remembers it until it can). */
+  shadowMissed(key: Buffer, shadow: Backend): void;
   /** The group's owner of `key` does not hold everything yet (no reads, no read-modify-writes). */
   filling(key: Buffer): boolean;
   /** Reads that miss try the other groups too (while the remapped owners take over reads). */
@@ -73,6 +75,11 @@ export class ReplicaGroups {
   ) {
     this.#groups = pool.groups.length;
     this.#localIndex = Math.max(0, pool.groups.findIndex((g) => g.name === pool.localGroup));
+  }
+
+  /** A write the shadow of a migrating group missed: the remap drops the key there (a miss is safe). */
+  #shadowFailed(key: Buffer, shadow: Backend): void {
+    for (let g = 0; g < this.#groups; g++) this.#remap(g)?.shadowMissed(key, shadow);
   }
 
   /** Routes `remap.group` by the remap (while it is active), in place of any it had. */
@@ -152,7 +159,7 @@ export class ReplicaGroups {
   /** A write that means the same everywhere: every group's owner, and the shadows of migrating groups. */
   #fanOut(req: Request, owner: SlotOwner, key: Buffer): Slot {
     let uncounted = 0;
-    const shadows: Backend[] = [];
+    let shadows: Backend[] | null = null;
     if (this.#anyRemap) {
       const isDelete = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete;
       for (let g = 0; g < this.#groups; g++) {
@@ -160,12 +167,13 @@ export class ReplicaGroups {
         if (r === undefined) continue;
         if (r.filling(key)) uncounted |= 1 << g;
         const s = r.shadow(key, isDelete);
-        if (s !== null) shadows.push(s);
+        if (s !== null) (shadows ??= []).push(s);
       }
     }
-    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted);
-    for (let g = 0; g < this.#groups + shadows.length; g++) {
-      const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows[g - this.#groups]!, req, null, slot, g);
+    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadows === null ? undefined : (part) => this.#shadowFailed(key, shadows![part - this.#groups]!));
+    const parts = this.#groups + (shadows?.length ?? 0);
+    for (let g = 0; g < parts; g++) {
+      const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows![g - this.#groups]!, req, null, slot, g);
       if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
     }
     return slot;
@@ -183,6 +191,8 @@ export class ReplicaGroups {
   #onPrimary(req: Request, owner: SlotOwner, key: Buffer): Slot {
     const order = this.readOrder(key, true);
     const primary = order[0]!;
+    // Only a filling owner is left (every other group down): it may lack the key, so it decides nothing.
+    if (this.#remap(primary)?.filling(key) === true) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.BACKEND_DOWN);
     const from = this.ownerIn(primary, key);
     const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, from, order.slice(1)), this.pool.write !== 'one');
     return slot.start(from, primary);
@@ -214,8 +224,9 @@ export class ReplicaGroups {
       ...groups.map(async (g) => {
         if ((await sync(this.ownerIn(g, key))) === 'error') this.missed(g, req);
       }),
-      // A shadow that cannot be synced is repaired by the migration's verify (or no longer read).
-      ...shadows.map(sync),
+      ...shadows.map(async (s) => {
+        if ((await sync(s)) === 'error') this.#shadowFailed(copy, s);
+      }),
     ]);
   }
 }

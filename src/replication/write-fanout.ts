@@ -55,6 +55,8 @@ export class FanoutWriteSlot extends Slot {
      * key is still being filled by a failover: NOT_FOUND there means "not copied yet").
      */
     readonly uncounted = 0,
+    /** A shadow part (from `groups` on) failed: the write may be missing there. */
+    readonly onShadowFailed?: (part: number) => void,
   ) {
     super(owner);
     this.#allGroups = groups;
@@ -71,6 +73,7 @@ export class FanoutWriteSlot extends Slot {
 
   override onOpReply(op: Op, reply: Buffer): void {
     const rank = replyRank(reply);
+    if (rank === 3 && op.part >= this.#allGroups) this.onShadowFailed?.(op.part);
     if (rank === 3 && op.part < this.#allGroups) this.missed(op.part, this.req);
     if (this.#counts(op.part)) this.#record(reply, rank);
   }
@@ -78,6 +81,7 @@ export class FanoutWriteSlot extends Slot {
   override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
     if (op.part < this.#allGroups) this.missed(op.part, this.req);
+    else this.onShadowFailed?.(op.part);
     if (this.#counts(op.part)) this.#record(error, 3);
   }
 

@@ -39,12 +39,12 @@ describe('checkReload', () => {
   it('accepts a new server list that comes with a migration from the current one', () => {
     const r = checkReload(config(), config({ servers: [A, B, C], migration: { id: 'grow', from: [A, B] } }), notRunning);
     expect(r.refused).toEqual([]);
-    expect(r.changes).toContain('pool main: migration "grow" starts');
+    expect(r.changes).toContain(`pool main: migration "grow" starts: ${A}, ${B} -> ${A}, ${B}, ${C}`);
   });
 
   it('refuses a migration whose from is not the current server list', () => {
     const r = checkReload(config(), config({ servers: [A, C], migration: { id: 'x', from: [A, '10.0.0.9:11211:1'] } }), notRunning);
-    expect(r.refused[0]).toContain('must be the servers the pool has now');
+    expect(r.refused[0]).toContain('must be the servers the pool is served by now');
   });
 
   it('refuses a hash change even with a migration', () => {
@@ -56,7 +56,14 @@ describe('checkReload', () => {
     const running = config({ servers: [A, B, C], migration: { id: 'grow', from: [A, B] } });
     const r = checkReload(running, config({ servers: [A, B, C] }), { running: () => 'grow' });
     expect(r.refused).toEqual(['pool main: migration "grow" is running; its block cannot change until it is done (or aborted)']);
-    expect(checkReload(running, config({ servers: [A, B, C] }), notRunning).refused).toEqual([]);
+    // Once it is done the block may go (the pool is served by its servers already) ...
+    expect(checkReload(running, config({ servers: [A, B, C] }), { ...notRunning, phase: () => 'done' }).refused).toEqual([]);
+    // ... but not before: the pool is still served by `from`, and the keys would move.
+    for (const phase of ['planned', 'aborted']) {
+      expect(checkReload(running, config({ servers: [A, B, C] }), { ...notRunning, phase: () => phase }).refused[0]).toContain('removed before its migration is done');
+    }
+    // After a rollback, putting `from` back as the servers and dropping the block moves nothing.
+    expect(checkReload(running, config({ servers: [A, B] }), { ...notRunning, phase: () => 'aborted' }).refused).toEqual([]);
   });
 
   it('needs a restart for listen, pools and replica groups', () => {
@@ -65,6 +72,19 @@ describe('checkReload', () => {
     expect(checkReload(config(), two, notRunning).refused[0]).toContain('pools added, removed or reordered');
     const groups = (write: string) => config({ replicas: [{ name: 'a', servers: [A] }, { name: 'b', servers: [B] }], write });
     expect(checkReload(groups('all'), groups('one'), notRunning).refused).toEqual(['pool main: replica groups or their settings changed: needs a restart']);
+  });
+
+  it('refuses a new migration whose from is not what the pool is served by (a migration not done yet)', () => {
+    const planned = config({ servers: [A, B, C], migration: { id: 'grow', from: [A, B] } });
+    const next = config({ servers: [A, C], migration: { id: 'other', from: [A, B, C] } });
+    expect(checkReload(planned, next, { ...notRunning, phase: () => 'planned' }).refused[0]).toContain('must be the servers the pool is served by now');
+    expect(checkReload(planned, next, { ...notRunning, phase: () => 'done' }).refused).toEqual([]);
+  });
+
+  it('refuses a migration on a pool a failover moved, and failover settings changes', () => {
+    const r = checkReload(config(), config({ servers: [A, B, C], migration: { id: 'grow', from: [A, B] } }), { ...notRunning, failedOver: () => true });
+    expect(r.refused[0]).toContain('a failover moved its keys');
+    expect(checkReload(config(), config({ servers: [A, B], failover_after: '5s' }), notRunning).refused).toEqual(['pool main: failover_after or failover_settle changed: needs a restart']);
   });
 
   it('refuses a route change that would move keys between pools', () => {
