@@ -159,7 +159,12 @@ function expectClean(report: SyncReport): void {
 
 describe('copy engine against real memcached', () => {
   it('(a) copies 20,000 keys from 2 sources to 1 target; verify finds 0 mismatches and the data matches', async () => {
-    const [a, b, t] = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
+    // Exact counts need every item where the crawler looks for it: memcached's LRU maintainer moves
+    // items between LRU segments in the background, and the crawler can then miss one in a walk
+    // (seen once: 19,999 scanned). The engine copes with that (verify walks again, other tests
+    // show it); here the sources keep their items still.
+    const still = { args: ['-o', 'no_lru_maintainer'] };
+    const [a, b, t] = await Promise.all([startMemcached(still), startMemcached(still), startMemcached()]);
     const itemsA = dataset('a:', 10_000, 1);
     const itemsB = dataset('b:', 10_000, 2);
     await Promise.all([writeItems(a.port, itemsA), writeItems(b.port, itemsB)]);
