@@ -22,6 +22,15 @@ function parse(reply: Buffer): MetaReply {
 }
 
 export class BackendMeta implements MetaOps {
+  static readonly #cache = new WeakMap<Backend, BackendMeta>();
+
+  /** The one (stateless) BackendMeta of `backend`, made on first use. */
+  static of(backend: Backend): BackendMeta {
+    let m = BackendMeta.#cache.get(backend);
+    if (m === undefined) BackendMeta.#cache.set(backend, (m = new BackendMeta(backend)));
+    return m;
+  }
+
   constructor(readonly backend: Backend) {}
 
   async #meta(cmd: string, key: Buffer, flags: string, value: Buffer | null): Promise<MetaReply> {

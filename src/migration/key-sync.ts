@@ -13,21 +13,14 @@ import type { RouteCounters } from './route.js';
 const MAX_DIRTY = 100_000;
 
 export class KeySync {
-  readonly #meta = new Map<Backend, BackendMeta>();
   /** Keys whose copy on a backend may be stale (a failed sync and delete), per backend. */
   readonly #dirty = new Map<Backend, Map<string, Buffer>>();
   #dirtyTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly counters: RouteCounters) {}
 
-  #metaOf(b: Backend): BackendMeta {
-    let m = this.#meta.get(b);
-    if (m === undefined) this.#meta.set(b, (m = new BackendMeta(b)));
-    return m;
-  }
-
   async backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
-    const r = await copyKey(this.#metaOf(from), this.#metaOf(to), Buffer.from(key));
+    const r = await copyKey(BackendMeta.of(from), BackendMeta.of(to), Buffer.from(key));
     if (r.outcome === 'copied') this.counters.backfilled++;
     else if (r.outcome === 'error') this.counters.backfillErrors++;
     return r;
@@ -35,7 +28,7 @@ export class KeySync {
 
   async sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
     const copy = Buffer.from(key);
-    const outcome = await syncKey(this.#metaOf(from), this.#metaOf(to), copy);
+    const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy);
     if (outcome === 'raced') this.counters.raced++;
     else if (outcome === 'error') {
       this.counters.syncErrors++;
@@ -50,7 +43,7 @@ export class KeySync {
    * and the delete is retried until it lands.
    */
   async drop(key: Buffer, on: Backend): Promise<void> {
-    const dropped = await this.#metaOf(on).md(key, '').then(
+    const dropped = await BackendMeta.of(on).md(key, '').then(
       (r) => r.status === 'HD' || r.status === 'NF',
       () => false,
     );
@@ -75,7 +68,7 @@ export class KeySync {
     for (const [b, keys] of this.#dirty) {
       if (b.state !== 'up') continue;
       for (const [id, key] of [...keys].slice(0, 1_000)) {
-        const ok = await this.#metaOf(b).md(key, '').then(
+        const ok = await BackendMeta.of(b).md(key, '').then(
           (r) => r.status === 'HD' || r.status === 'NF',
           () => false,
         );

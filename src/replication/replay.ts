@@ -77,7 +77,7 @@ export class Replay {
     for (let round = 0; round < 5; round++) {
       const src = this.source.sourcesFor(group, key)[0];
       if (src === undefined) break;
-      const outcome = await syncKey(new BackendMeta(src), new BackendMeta(target), key);
+      const outcome = await syncKey(BackendMeta.of(src), BackendMeta.of(target), key);
       if (outcome === 'synced') {
         this.counters.copied++;
         return;

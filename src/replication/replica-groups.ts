@@ -198,14 +198,6 @@ export class ReplicaGroups {
     return slot.start(from, primary);
   }
 
-  readonly #meta = new Map<Backend, BackendMeta>();
-
-  #metaOf(b: Backend): BackendMeta {
-    let m = this.#meta.get(b);
-    if (m === undefined) this.#meta.set(b, (m = new BackendMeta(b)));
-    return m;
-  }
-
   /**
    * After a read-modify-write applied on `from` (its group's owner of `key`): `groups` follow it,
    * each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
@@ -219,7 +211,7 @@ export class ReplicaGroups {
     }
     if (groups.length === 0 && shadows.length === 0) return;
     const copy = Buffer.from(key);
-    const sync = (to: Backend): Promise<string> => syncKey(this.#metaOf(from), this.#metaOf(to), copy).catch(() => 'error' as const);
+    const sync = (to: Backend): Promise<string> => syncKey(BackendMeta.of(from), BackendMeta.of(to), copy).catch(() => 'error' as const);
     await Promise.all([
       ...groups.map(async (g) => {
         if ((await sync(this.ownerIn(g, key))) === 'error') this.missed(g, req);
