@@ -28,13 +28,13 @@ import type { GroupRemap, ReplicaGroups } from '../replication/replica-groups.js
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
-import type { RouteCounters } from './route.js';
+import { emptyRouteCounters, type RouteCounters } from './route.js';
 import { HoldQueue } from './hold-queue.js';
 import { KeySync } from './key-sync.js';
 
 export class GroupRemapRoute implements GroupRemap {
   #mode: RouteMode = 'old';
-  readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+  readonly counters: RouteCounters = emptyRouteCounters();
   readonly #held = new HoldQueue(this.counters);
   /** Drops keys a shadow missed (and remembers those it cannot drop yet: reads skip them there). */
   readonly #keys = new KeySync(this.counters);
@@ -131,7 +131,7 @@ export class GroupsRoute {
   }
 
   get counters(): RouteCounters {
-    const sum: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+    const sum = emptyRouteCounters();
     for (const r of this.remaps) for (const k of Object.keys(sum) as (keyof RouteCounters)[]) sum[k] += r.counters[k];
     return sum;
   }

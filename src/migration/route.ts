@@ -29,6 +29,11 @@ import { KeySync } from './key-sync.js';
 import { MovingReadSlot, MovingWriteSlot, type MovingKey } from './moving-slots.js';
 import { HoldQueue } from './hold-queue.js';
 
+/** Route counters, all 0. */
+export function emptyRouteCounters(): RouteCounters {
+  return { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+}
+
 /** Counters of the moved-key data path, for status and metrics. */
 export interface RouteCounters {
   /** Reads of a moved key that the new owner missed and the old owner had (copied over). */
@@ -47,7 +52,7 @@ export interface RouteCounters {
 
 export class MigrationRoute implements MovingKey {
   #mode: RouteMode = 'old';
-  readonly counters: RouteCounters = { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
+  readonly counters: RouteCounters = emptyRouteCounters();
   readonly #held = new HoldQueue(this.counters);
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
