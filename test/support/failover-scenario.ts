@@ -14,7 +14,7 @@
  */
 import { expect } from 'vitest';
 import { startMemcached, stats, TextClient, type ServerHandle } from './harness.js';
-import { finalCheck, formatReport, runModelLoad } from './model-load.js';
+import { finalCheck, formatReport, runModelLoad, type Op } from './model-load.js';
 import { abortWhen, migrationStatus, startSidecars } from './migration-scenario.js';
 import { diffGroups, groupItems } from './replication-scenario.js';
 
@@ -38,6 +38,32 @@ async function load(port: number, keys: number): Promise<void> {
     await c.read((b) => (b.toString().endsWith('MN\r\n') ? true : 0), 30_000);
   }
   c.close();
+}
+
+/**
+ * Keys with two writes (or deletes) whose intervals overlap, sent through different sidecars (model
+ * client i uses sidecar i % sidecars). One sidecar keeps its writes in one order on every group;
+ * two may not.
+ */
+function writtenConcurrently(history: readonly Op[], sidecars: number): Set<string> {
+  const writes = new Map<string, Op[]>();
+  for (const op of history) {
+    if (op.kind === 'read' || op.client === undefined) continue;
+    const list = writes.get(op.key);
+    if (list === undefined) writes.set(op.key, [op]);
+    else list.push(op);
+  }
+  const racing = new Set<string>();
+  for (const [key, list] of writes) {
+    list.sort((x, y) => x.start - y.start);
+    let open: Op[] = [];
+    for (const op of list) {
+      open = open.filter((o) => o.end > op.start);
+      if (open.some((o) => o.client! % sidecars !== op.client! % sidecars)) racing.add(key);
+      open.push(op);
+    }
+  }
+  return racing;
 }
 
 export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void> {
@@ -99,7 +125,12 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   // Group a's servers (its survivors) now hold what group b holds: every loaded key, and the load's.
   const a = await groupItems(groupA.filter((x) => x !== dead));
   const b = await groupItems(groupB);
-  expect(diffGroups(a, b).slice(0, 5)).toEqual([]);
+  // Except keys two sidecars wrote at the same moment: their writes may land in different orders on
+  // the two groups (README "Concurrent writers of one key"; also without any migration).
+  const racing = writtenConcurrently(report.history, ports.length);
+  const differ = diffGroups(a, b);
+  console.log(`groups compared: ${differ.length} keys differ, all among the ${racing.size} keys two sidecars wrote at once: ${differ.every((d) => racing.has(d.slice(0, d.indexOf(': '))))}`);
+  expect(differ.filter((d) => !racing.has(d.slice(0, d.indexOf(': ')))).slice(0, 5)).toEqual([]);
   expect(b.size).toBeGreaterThanOrEqual(s.keys);
   // Rolled back: the servers only the target listed kept no key.
   if (s.abortAt !== undefined) for (const added of [groupA[2]!, groupB[2]!]) expect((await groupItems([added])).size).toBe(0);
