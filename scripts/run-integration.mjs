@@ -33,10 +33,22 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
-function run(command, args) {
+/**
+ * Runs a command with its output streamed; with `keep`, also keeps the last 1 MiB of what it
+ * printed (stdout and stderr) in keep.text, for the failure excerpts at the end.
+ */
+function run(command, args, keep) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
+    const child = spawn(command, args, { cwd: root, stdio: keep ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
     current = child;
+    if (keep) {
+      const tee = (out) => (chunk) => {
+        out.write(chunk);
+        keep.text = (keep.text + chunk.toString()).slice(-1_048_576);
+      };
+      child.stdout.on('data', tee(process.stdout));
+      child.stderr.on('data', tee(process.stderr));
+    }
     child.on('error', (err) => {
       console.error(`run-integration: ${command}: ${err.message}`);
     });
@@ -73,8 +85,29 @@ for (const file of files) {
   if (stopping) break;
   console.log(`\n=== ${file} (--project ${project})`);
   const started = Date.now();
-  const status = await run('npx', ['vitest', 'run', '--project', project, file]);
-  results.push({ file, ok: status === 0, status, seconds: (Date.now() - started) / 1000 });
+  const keep = { text: '' };
+  const status = await run('npx', ['vitest', 'run', '--project', project, file], keep);
+  results.push({ file, ok: status === 0, status, seconds: (Date.now() - started) / 1000, output: keep.text });
+}
+
+/**
+ * What vitest printed about a failed file's failures (its "Failed Tests" section, or else the last
+ * lines), at most 120 lines: printed again just above the table, so that a log cut to its tail
+ * still says which assertion failed.
+ */
+function failureExcerpt(output) {
+  // eslint-disable-next-line no-control-regex
+  const lines = output.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  let from = lines.findIndex((l) => /Failed Tests? \d+|Unhandled Errors?/.test(l));
+  if (from < 0) from = Math.max(0, lines.length - 60);
+  const to = lines.findIndex((l, i) => i > from && /^\s*Test Files\s/.test(l));
+  const excerpt = lines.slice(from, to < 0 ? lines.length : to);
+  return excerpt.length > 120 ? [...excerpt.slice(0, 110), `... (${excerpt.length - 120} lines left out) ...`, ...excerpt.slice(-10)] : excerpt;
+}
+
+for (const r of results.filter((x) => !x.ok)) {
+  console.log(`\n--- ${r.file} failed (exit ${r.status}); what vitest said of it:`);
+  for (const line of failureExcerpt(r.output)) console.log(`  ${line}`);
 }
 
 const width = Math.max(4, ...results.map((r) => r.file.length));
