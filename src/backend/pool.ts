@@ -53,6 +53,8 @@ export class BackendPool {
    * Shared with the pool a reload replaced, whose backends it may keep.
    */
   readonly upListeners: ((backend: Backend) => void)[];
+  /** New timeouts and bounds for the connections kept from the previous pool, applied by commit(). */
+  private retunes: (() => void)[] = [];
 
   /**
    * `previous`: the pool of the config a reload replaces; a backend whose address and number of
@@ -82,10 +84,10 @@ export class BackendPool {
         maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
       };
       // A reload keeps the backend (and its connections) when it keeps its number of connections;
-      // new timeouts and bounds apply to it in place.
+      // new timeouts and bounds apply to it in place once the reload succeeded (commit()).
       const old = kept.get(server.address);
       if (old !== undefined && old.connections.length === pool.connections) {
-        for (const c of old.connections) c.retune(settings);
+        for (const c of old.connections) this.retunes.push(() => c.retune(settings));
         byAddress.set(server.address, old);
         return old;
       }
@@ -100,6 +102,12 @@ export class BackendPool {
     this.byMigration = pools.map((pool) => pool.migration?.from.map((group) => group.servers.map((server) => connect(pool, server))));
     this.byPool = this.byGroup.map((groups) => groups[0]!);
     this.all = [...byAddress.values()];
+  }
+
+  /** Applies the new settings to the connections kept from the previous pool (a reload that succeeded). */
+  commit(): void {
+    for (const retune of this.retunes) retune();
+    this.retunes = [];
   }
 
   /** Backends of this pool that `next` (the pool after a reload) does not keep. */

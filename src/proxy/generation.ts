@@ -49,7 +49,9 @@ export async function startGeneration(config: Config, stats: ProxyStats, logger:
   const backends = new BackendPool(config, pools, logger, prev?.backends);
   const started: Migration[] = [];
   try {
-    return await build(config, pools, backends, stats, logger, started, prev);
+    const g = await build(config, pools, backends, stats, logger, started, prev);
+    backends.commit();
+    return g;
   } catch (err) {
     // A reload that fails leaves nothing behind: the backends it connected and the migrations it made.
     await Promise.all(started.map((m) => m.close()));

@@ -37,7 +37,8 @@ import { mulberry32 } from './prng.js';
  *    not seen" (touch TOUCHED, cas EXISTS, delete DELETED).
  *
  * `end` is `Infinity` for a write or delete whose outcome is unknown (error reply or timeout): it
- * may or may not have taken effect ("uncertain"). Reads always have a finite end.
+ * may or may not have taken effect ("uncertain"), and `replied` says until when it could have.
+ * Reads always have a finite end.
  */
 export interface Op {
   key: string;
@@ -49,6 +50,11 @@ export interface Op {
   cmd?: string;
   /** The client id, for messages. */
   client?: number;
+  /**
+   * Uncertain ops: when the error reply came (or the client gave up waiting). The op took effect,
+   * if at all, between its start and then; without it, at its start.
+   */
+  replied?: number;
 }
 
 /** What a key holds before the history starts: nothing, or anything (then any first read is fine). */
@@ -102,51 +108,40 @@ function lowerBound(arr: Float64Array, x: number): number {
   return lo;
 }
 
-const byEnd = (a: Op, b: Op): number => (a.end < b.end ? -1 : a.end > b.end ? 1 : 0);
-const byStart = (a: Op, b: Op): number => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
+const ascending = (x: number, y: number): number => (x < y ? -1 : x > y ? 1 : 0);
 
-/** Acknowledged ops sorted by end, with the suffix minimum of their starts. */
-class ByEnd {
-  readonly ends: Float64Array;
+/** Acknowledged ops (threshold = end) or uncertain ones, sorted by threshold, with the suffix minimum of their starts. */
+class ByThreshold {
+  readonly thresholds: Float64Array;
   readonly sufMinStart: Float64Array;
   constructor(readonly ops: Op[]) {
-    ops.sort(byEnd);
+    ops.sort((a, b) => ascending(threshold(a), threshold(b)));
     const n = ops.length;
-    this.ends = new Float64Array(n);
+    this.thresholds = Float64Array.from(ops, threshold);
     this.sufMinStart = new Float64Array(n);
     let min = Infinity;
     for (let i = n - 1; i >= 0; i--) {
-      const op = ops[i]!;
-      this.ends[i] = op.end;
-      min = Math.min(min, op.start);
+      min = Math.min(min, ops[i]!.start);
       this.sufMinStart[i] = min;
     }
   }
-  /** Is there an op with end >= m (not superseded) and start < readEnd (began before the read ended)? */
+  /** Is there an op not superseded by mark m (threshold >= m) that began before the read ended? */
   anyOpen(m: number, readEnd: number): boolean {
-    const i = lowerBound(this.ends, m);
-    return i < this.ends.length && this.sufMinStart[i]! < readEnd;
-  }
-}
-
-/** Uncertain ops sorted by start. */
-class ByStart {
-  readonly starts: Float64Array;
-  constructor(readonly ops: Op[]) {
-    ops.sort(byStart);
-    this.starts = Float64Array.from(ops, (o) => o.start);
-  }
-  /** Is there an uncertain op with start >= m (its window still open) and start < readEnd? */
-  anyOpen(m: number, readEnd: number): boolean {
-    const i = lowerBound(this.starts, m);
-    return i < this.starts.length && this.starts[i]! < readEnd;
+    const i = lowerBound(this.thresholds, m);
+    return i < this.thresholds.length && this.sufMinStart[i]! < readEnd;
   }
 }
 
 const isUncertain = (op: Op): boolean => op.end === Infinity;
 
-/** The time after which a newer op's start supersedes `op`: its end, or its start when uncertain. */
-const threshold = (op: Op): number => (Number.isFinite(op.end) ? op.end : op.start);
+/**
+ * The time after which a newer op's start supersedes `op`: its end; for an uncertain op the time its
+ * error reply came (it took effect, if at all, before that), or its start when that is not known.
+ */
+function threshold(op: Op): number {
+  if (Number.isFinite(op.end)) return op.end;
+  return op.replied ?? op.start;
+}
 
 class KeyIndex {
   /** Acknowledged writes and deletes (and the initial pseudo-ops), sorted by end. */
@@ -157,11 +152,11 @@ class KeyIndex {
   readonly byValue = new Map<string, Op[]>();
   /** Acknowledged writes of an unknown value (the initial 'unknown' state). */
   readonly ackedWild: Op[] = [];
-  ackedWrites!: ByEnd;
-  ackedDeletes!: ByEnd;
-  uncWrites!: ByStart;
-  uncDeletes!: ByStart;
-  uncWild!: ByStart;
+  ackedWrites!: ByThreshold;
+  ackedDeletes!: ByThreshold;
+  uncWrites!: ByThreshold;
+  uncDeletes!: ByThreshold;
+  uncWild!: ByThreshold;
 
   constructor(key: string, ops: Op[], initial: InitialState) {
     const aw: Op[] = [];
@@ -186,7 +181,7 @@ class KeyIndex {
       }
       if (!unc) this.acked.push(op);
     }
-    this.acked.sort(byEnd);
+    this.acked.sort((a, b) => ascending(a.end, b.end));
     const n = this.acked.length;
     this.ends = new Float64Array(n);
     this.prefMaxStart = new Float64Array(n);
@@ -197,11 +192,11 @@ class KeyIndex {
       max = Math.max(max, op.start);
       this.prefMaxStart[i] = max;
     }
-    this.ackedWrites = new ByEnd(aw);
-    this.ackedDeletes = new ByEnd(ad);
-    this.uncWrites = new ByStart(uw);
-    this.uncDeletes = new ByStart(ud);
-    this.uncWild = new ByStart(uwild);
+    this.ackedWrites = new ByThreshold(aw);
+    this.ackedDeletes = new ByThreshold(ad);
+    this.uncWrites = new ByThreshold(uw);
+    this.uncDeletes = new ByThreshold(ud);
+    this.uncWild = new ByThreshold(uwild);
   }
 
   /** How many acknowledged ops finished strictly before t. */
@@ -233,7 +228,7 @@ export function describeOp(op: Op): string {
   const who = `${op.cmd ?? op.kind}${op.client === undefined ? '' : ` c${op.client}`}`;
   const what = op.kind === 'delete' ? '' : op.kind === 'write' && op.value === undefined ? ' (unknown value)' : ` ${fmtV(op.value)}`;
   const when = op.cmd === 'initial' ? ' [initial state]' : ` [${fmtT(op.start)}, ${fmtT(op.end)}]`;
-  return `${who}${op.kind === 'delete' ? ' (delete)' : ''}${what}${when}${isUncertain(op) ? ' (uncertain)' : ''}`;
+  return `${who}${op.kind === 'delete' ? ' (delete)' : ''}${what}${when}${isUncertain(op) ? ` (uncertain${op.replied === undefined ? '' : `, error at ${fmtT(op.replied)}`})` : ''}`;
 }
 
 /**
@@ -245,8 +240,10 @@ export function describeOp(op: Op): string {
  * that saw "present" (value not known) needs such a W of any value.
  *
  * An uncertain op (end = Infinity) never supersedes anything, and stays a candidate from its start
- * until an acknowledged write/delete that started after it finishes (i.e. it is superseded like an
- * op whose end is its start): either outcome is accepted in that window.
+ * until an acknowledged write/delete that started after its error reply (`replied`; its start when
+ * not known) finishes: it is superseded like an op that ended then, since it may have taken
+ * effect at any moment before its reply, after writes that began while it was in flight. Either
+ * outcome is accepted in that window.
  *
  * Classification of an invalid read: a value never written to the key (or only by writes that
  * began after the read ended) is `unexplained`; a value whose write is superseded is a stale read,
@@ -379,16 +376,17 @@ function errorKind(reply: string): string | undefined {
  *  - cas STORED: a write of the new value and a read of the value gets saw (same token);
  *    EXISTS: a read of "present"; NOT_FOUND: a miss;
  *  - touch TOUCHED / NOT_FOUND: a read of "present" / a miss.
- * An error or missing reply to set/delete/incr/cas makes that write uncertain (end = Infinity;
- * an incr's value is then unknown). Failed reads and touches record nothing.
+ * An error or missing reply to set/delete/incr/cas makes that write uncertain (end = Infinity,
+ * replied = `end`; an incr's value is then unknown). Failed reads and touches record nothing.
  */
 export function replyOps(c: Command, reply: string | null, start: number, end: number, client?: number, noReply = 'timeout'): ReplyOutcome {
   const base = { key: c.key, start, end, cmd: c.cmd, ...(client === undefined ? {} : { client }) };
   const read = (value: string | null | undefined): Op => ({ ...base, kind: 'read', value });
+  const unknown = { end: Infinity, replied: end };
   const uncertain = (): Op[] => {
-    if (c.cmd === 'set' || c.cmd === 'cas') return [{ ...base, kind: 'write', value: c.value, end: Infinity }];
-    if (c.cmd === 'incr') return [{ ...base, kind: 'write', value: undefined, end: Infinity }];
-    if (c.cmd === 'delete') return [{ ...base, kind: 'delete', end: Infinity }];
+    if (c.cmd === 'set' || c.cmd === 'cas') return [{ ...base, kind: 'write', value: c.value, ...unknown }];
+    if (c.cmd === 'incr') return [{ ...base, kind: 'write', value: undefined, ...unknown }];
+    if (c.cmd === 'delete') return [{ ...base, kind: 'delete', ...unknown }];
     return [];
   };
   if (reply === null) return { ops: uncertain(), error: noReply, desync: true };
@@ -536,6 +534,8 @@ export interface ModelReport {
   readonly keys: string[];
   /** Not enumerable: the checker's initial state. */
   readonly initial: InitialState;
+  /** Not enumerable: the first ~10 violations in full (formatReport prints their keys' histories). */
+  readonly violations: Violation[];
 }
 
 
@@ -663,6 +663,7 @@ function summarize(rec: Recorder, keys: string[], initial: InitialState, seed: n
     history: { value: rec.history, enumerable: false },
     keys: { value: keys, enumerable: false },
     initial: { value: initial, enumerable: false },
+    violations: { value: v.details, enumerable: false },
   });
   return report as ModelReport;
 }
@@ -825,6 +826,16 @@ export function formatReport(r: ModelReport): string {
       (r.final ? `; final: ${r.final.reads} keys read (${r.final.hits} hits, ${r.final.misses} misses, ${r.final.errors} errors)` : ''),
     ...r.errors.samples.map((s) => `  error ${s}`),
     ...r.samples.map((s) => `  ${s}`),
+    ...(r.violations ?? []).slice(0, 3).flatMap((v) => keyHistory(r.history, v.read)),
   ];
   return lines.join('\n');
+}
+
+/** Wall-clock time of a history time (performance.now()), to set beside the sidecars' logs. */
+const wallClock = (t: number): string => (Number.isFinite(t) ? new Date(performance.timeOrigin + t).toISOString().slice(11, 23) : String(t));
+
+/** What happened to the key of a violating read, in the 5 s before it (at most 40 ops), with wall-clock times. */
+export function keyHistory(history: readonly Op[], read: Op): string[] {
+  const ops = history.filter((o) => o.key === read.key && o.start >= read.start - 5_000 && o.start <= read.end).sort((a, b) => a.start - b.start);
+  return [`  history of ${read.key} before the read at ${wallClock(read.start)} (UTC):`, ...ops.slice(-40).map((o) => `    ${wallClock(o.start)} ${o === read ? '>> ' : ''}${o.kind} ${describeOp(o)}`)];
 }

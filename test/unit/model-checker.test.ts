@@ -131,6 +131,25 @@ describe('checkHistory', () => {
     expect(counts(checkHistory([w('a', '1', 0, 1), w('a', 'u', 2, U), r('a', '1', 1000, 1001)]))).toEqual(NONE);
   });
 
+  it('keeps an uncertain write open until its error reply: writes that began while it was in flight do not close it', () => {
+    const u = (start: number, replied: number): Op => ({ ...w('a', 'u', start, U), replied });
+    // The set erred at 10; an incr acknowledged at 6 began while it was in flight, so it may have
+    // landed after it: reading 'u' later is fine. A set that began after 10 closes the window.
+    const inFlight = [w('a', '1', 0, 1), u(2, 10), w('a', '2', 5, 6), r('a', 'u', 100, 101), r('a', '2', 100, 101)];
+    expect(counts(checkHistory(inFlight))).toEqual(NONE);
+    const after = [...inFlight, w('a', '3', 200, 201), r('a', 'u', 300, 301), r('a', '2', 300, 301), r('a', '3', 300, 301)];
+    const v = checkHistory(after);
+    expect(counts(v)).toEqual({ ...NONE, stale: 2, total: 2 });
+    expect(v.samples[0]).toContain('(uncertain, error at 10.000)');
+    // Without the reply time the window closes at the start, as before.
+    expect(counts(checkHistory([w('a', '1', 0, 1), w('a', 'u', 2, U), w('a', '2', 5, 6), r('a', 'u', 100, 101)]))).toEqual({ ...NONE, stale: 1, total: 1 });
+    // The same for a delete that erred: a miss stays explained until a write that began after its reply.
+    const del = [w('a', '1', 0, 1), { ...d('a', 2, U), replied: 10 }, w('a', '2', 5, 6), r('a', null, 100, 101), w('a', '3', 200, 201), r('a', null, 300, 301)];
+    expect(counts(checkHistory(del))).toEqual({ ...NONE, lost: 1, total: 1 });
+    // replyOps records when the error came.
+    expect(replyOps({ cmd: 'set', key: 'k', value: 'v' }, 'SERVER_ERROR backend unavailable\r\n', 3, 7).ops).toEqual([{ key: 'k', kind: 'write', value: 'v', start: 3, end: U, replied: 7, cmd: 'set' }]);
+  });
+
   it('accepts both outcomes of an uncertain delete', () => {
     const h = [w('a', '1', 0, 1), d('a', 2, U), r('a', null, 3, 4), r('a', '1', 3, 4), w('a', '2', 5, 6), r('a', null, 7, 8)];
     expect(counts(checkHistory(h))).toEqual({ ...NONE, lost: 1, total: 1 });
