@@ -7,12 +7,10 @@
  * - commands whose result depends on what a group already holds (add, replace,
  *   cas, incr/decr, append/prepend, meta arithmetic, meta set with a mode or a
  *   CAS) run on ONE group, the first healthy one in order (the primary unless it
- *   is TKO), and the client gets that group's reply. The others then follow it,
- *   so the groups cannot drift apart: when the command stored a value memshift
- *   knows (add, replace, cas), the same value is `set` on the other groups; when
- *   the result is only on the backend (incr/decr, append/prepend, ma), the other
- *   groups drop the key (`delete`), so none of them can serve a value that missed
- *   the operation (their next read misses, or fails over with errors_and_misses).
+ *   is TKO), and the client gets that group's reply. The others then follow it
+ *   (`follow`: each is synced from the primary's owner with syncKey: its value,
+ *   flags and TTL, or a delete when it has none), before the reply unless the
+ *   write policy is `one`, so the groups cannot drift apart.
  * - gets/gats read from the same first healthy group, so a CAS token always
  *   belongs to the group a later `cas` runs on.
  * Every write a group missed is reported to `missed` for the failed-write log.
