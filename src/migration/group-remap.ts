@@ -86,9 +86,9 @@ export class GroupRemapRoute implements GroupRemap {
     return this.#dual() ? this.newBackends[this.arcs.newOwner(i)]! : this.oldBackends[this.arcs.oldOwner(i)]!;
   }
 
-  shadowMissed(key: Buffer, shadow: Backend): void {
+  shadowMissed(key: Buffer, shadow: Backend): Promise<void> {
     this.counters.syncErrors++;
-    void this.#keys.drop(Buffer.from(key), shadow);
+    return this.#keys.drop(Buffer.from(key), shadow);
   }
 
   /** A failover took `b` out of the group's ring. */

@@ -39,10 +39,10 @@ export interface GroupRemap {
   readonly active: boolean;
   /** The group's owner of `key` under the remap. */
   ownerOf(key: Buffer): Backend;
-  /** The group's other owner of `key` that gets the write too (in the background), or null. */
+  /** The group's other owner of `key` that gets the write too (the reply waits for it), or null. */
   shadow(key: Buffer, isDelete: boolean): Backend | null;
   /** A write to `shadow` failed: the remap drops `key` there (or remembers it until it can). */
-  shadowMissed(key: Buffer, shadow: Backend): void;
+  shadowMissed(key: Buffer, shadow: Backend): Promise<void>;
   /** The group's owner of `key` does not hold everything yet (no reads, no read-modify-writes). */
   filling(key: Buffer): boolean;
   /** Reads that miss try the other groups too (while the remapped owners take over reads). */
@@ -76,8 +76,13 @@ export class ReplicaGroups {
   }
 
   /** A write the shadow of a migrating group missed: the remap drops the key there (a miss is safe). */
-  #shadowFailed(key: Buffer, shadow: Backend): void {
-    for (let g = 0; g < this.#groups; g++) this.#remap(g)?.shadowMissed(key, shadow);
+  async #shadowFailed(key: Buffer, shadow: Backend): Promise<void> {
+    const drops: Promise<void>[] = [];
+    for (let g = 0; g < this.#groups; g++) {
+      const r = this.#remap(g);
+      if (r !== undefined) drops.push(r.shadowMissed(key, shadow));
+    }
+    await Promise.all(drops);
   }
 
   /** Routes `remap.group` by the remap (while it is active), in place of any it had. */
@@ -168,7 +173,8 @@ export class ReplicaGroups {
         if (s !== null) (shadows ??= []).push(s);
       }
     }
-    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadows === null ? undefined : (part) => this.#shadowFailed(key, shadows![part - this.#groups]!));
+    const shadowParts = shadows === null ? undefined : { count: shadows.length, failed: (part: number) => this.#shadowFailed(key, shadows![part - this.#groups]!) };
+    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts);
     const parts = this.#groups + (shadows?.length ?? 0);
     for (let g = 0; g < parts; g++) {
       const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows![g - this.#groups]!, req, null, slot, g);
@@ -199,7 +205,8 @@ export class ReplicaGroups {
   /**
    * After a read-modify-write applied on `from` (its group's owner of `key`): `groups` follow it,
    * each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
-   * that cannot be synced gets the write in its failed-write log, for replay.
+   * that cannot be synced has the key dropped where it can be, and the write in its failed-write
+   * log, for replay.
    */
   async follow(req: Request, key: Buffer, from: Backend, groups: readonly number[]): Promise<void> {
     const shadows: Backend[] = [];
@@ -212,10 +219,15 @@ export class ReplicaGroups {
     const sync = (to: Backend): Promise<string> => syncKey(BackendMeta.of(from), BackendMeta.of(to), copy).catch(() => 'error' as const);
     await Promise.all([
       ...groups.map(async (g) => {
-        if ((await sync(this.ownerIn(g, key))) === 'error') this.missed(g, req);
+        const to = this.ownerIn(g, key);
+        if ((await sync(to)) !== 'error') return;
+        // It may still hold the value from before the command: drop it (a miss is safe, a stale hit
+        // is not). The failed-write log has the key for the replay (a backend that is down now).
+        if (to.state === 'up') await BackendMeta.of(to).md(copy, '').catch(() => undefined);
+        this.missed(g, req);
       }),
       ...shadows.map(async (s) => {
-        if ((await sync(s)) === 'error') this.#shadowFailed(copy, s);
+        if ((await sync(s)) === 'error') await this.#shadowFailed(copy, s);
       }),
     ]);
   }

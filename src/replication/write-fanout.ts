@@ -31,6 +31,13 @@ export function acksNeeded(policy: WritePolicy, groups: number): number {
 
 export type MissedWrite = (group: number, req: Request) => void;
 
+/** The shadow parts of a write (a migrating group's other owner of the key): parts `groups` on. */
+export interface ShadowParts {
+  readonly count: number;
+  /** Part `part` failed: the write may be missing there (resolves once the key was dropped there, or remembered). */
+  failed(part: number): Promise<void>;
+}
+
 export class FanoutWriteSlot extends Slot {
   readonly #need: number;
   readonly #groups: number;
@@ -39,7 +46,10 @@ export class FanoutWriteSlot extends Slot {
   #succeeded = 0;
   #worstSuccess: Buffer | null = null;
   #worstAll: Buffer | null = null;
-  #answered = false;
+  /** The reply, once the policy decided it; sent when no shadow part is pending. */
+  #answer: Buffer | null = null;
+  #shadowsPending: number;
+  #sent = false;
 
   readonly #allGroups: number;
 
@@ -55,8 +65,11 @@ export class FanoutWriteSlot extends Slot {
      * key is still being filled by a failover: NOT_FOUND there means "not copied yet").
      */
     readonly uncounted = 0,
-    /** A shadow part (from `groups` on) failed: the write may be missing there. */
-    readonly onShadowFailed?: (part: number) => void,
+    /**
+     * Shadow parts: never counted or logged, but the client is answered only once they landed (or,
+     * failed, were dropped): a sidecar still a phase behind may read the shadow right after the reply.
+     */
+    readonly shadows?: ShadowParts,
   ) {
     super(owner);
     this.#allGroups = groups;
@@ -64,25 +77,34 @@ export class FanoutWriteSlot extends Slot {
     this.#groups = groups;
     this.#need = acksNeeded(policy, groups);
     this.#waitForAll = policy === 'all';
+    this.#shadowsPending = shadows?.count ?? 0;
   }
 
-  /** Parts from `groups` on are shadow copies (a migrating group's other owner): never counted or logged. */
   #counts(part: number): boolean {
-    return part < this.#allGroups && (this.uncounted & (1 << part)) === 0;
+    return (this.uncounted & (1 << part)) === 0;
   }
 
   override onOpReply(op: Op, reply: Buffer): void {
     const rank = replyRank(reply);
-    if (rank === 3 && op.part >= this.#allGroups) this.onShadowFailed?.(op.part);
-    if (rank === 3 && op.part < this.#allGroups) this.missed(op.part, this.req);
+    if (op.part >= this.#allGroups) return this.#shadowDone(op.part, rank === 3);
+    if (rank === 3) this.missed(op.part, this.req);
     if (this.#counts(op.part)) this.#record(reply, rank);
   }
 
   override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
-    if (op.part < this.#allGroups) this.missed(op.part, this.req);
-    else this.onShadowFailed?.(op.part);
+    if (op.part >= this.#allGroups) return this.#shadowDone(op.part, true);
+    this.missed(op.part, this.req);
     if (this.#counts(op.part)) this.#record(error, 3);
+  }
+
+  #shadowDone(part: number, failed: boolean): void {
+    const done = (): void => {
+      this.#shadowsPending--;
+      this.#send();
+    };
+    if (failed && this.shadows !== undefined) void this.shadows.failed(part).then(done, done);
+    else done();
   }
 
   #record(reply: Buffer, rank: number): void {
@@ -92,19 +114,22 @@ export class FanoutWriteSlot extends Slot {
       this.#succeeded++;
       if (this.#worstSuccess === null || rank > replyRank(this.#worstSuccess)) this.#worstSuccess = reply;
     }
-    if (this.#answered) return;
+    if (this.#answer !== null) return;
     const failed = this.#replied - this.#succeeded;
-    let answer: Buffer | null = null;
     if (this.#waitForAll) {
-      if (this.#replied === this.#groups) answer = this.#worstAll;
+      if (this.#replied === this.#groups) this.#answer = this.#worstAll;
     } else if (this.#succeeded >= this.#need) {
-      answer = this.#worstSuccess;
+      this.#answer = this.#worstSuccess;
     } else if (this.#groups - failed < this.#need) {
-      answer = this.#worstAll; // the policy can no longer be met
+      this.#answer = this.#worstAll; // the policy can no longer be met
     }
-    if (answer === null) return;
-    this.#answered = true;
-    this.stats.countReply(this.req, answer);
-    this.complete(visible(this.req, answer));
+    this.#send();
+  }
+
+  #send(): void {
+    if (this.#sent || this.#answer === null || this.#shadowsPending > 0) return;
+    this.#sent = true;
+    this.stats.countReply(this.req, this.#answer);
+    this.complete(visible(this.req, this.#answer));
   }
 }

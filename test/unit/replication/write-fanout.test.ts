@@ -1,0 +1,92 @@
+/**
+ * FanoutWriteSlot (a write to every replica group): when the reply is sent, with and without the
+ * shadow parts of a migrating group (the reply waits until every shadow landed, or failed and was
+ * dropped there), and which parts count for the write policy.
+ */
+import { describe, expect, it } from 'vitest';
+import { RequestParser, ReplyKind, type ParserSink, type Request } from '../../../src/protocol/index.js';
+import { Op } from '../../../src/backend/index.js';
+import { FanoutWriteSlot, type ShadowParts } from '../../../src/replication/write-fanout.js';
+import { ProxyStats } from '../../../src/proxy/stats.js';
+import type { Slot } from '../../../src/proxy/reply-slots.js';
+import { LIMITS } from '../protocol/parse-helpers.js';
+
+function request(text: string): Request {
+  let req: Request | undefined;
+  const sink: ParserSink = { onRequest: (r) => (req = r), onReply: () => undefined, onClose: () => undefined, onQuit: () => undefined, wantsMore: () => true };
+  new RequestParser(sink, LIMITS).feed(Buffer.from(text));
+  return req!;
+}
+
+function fanout(groups: number, policy: 'all' | 'majority' | 'one', shadows?: ShadowParts, uncounted = 0) {
+  const done: Slot[] = [];
+  const missed: number[] = [];
+  const slot = new FanoutWriteSlot({ slotDone: (s) => done.push(s) }, request('set k 0 0 1\r\nv\r\n'), new ProxyStats(), groups, policy, (g) => missed.push(g), uncounted, shadows);
+  const reply = (part: number, text: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, part), Buffer.from(text));
+  const error = (part: number): void => slot.onOpError(new Op(slot, ReplyKind.Line, part), Buffer.from('SERVER_ERROR backend unavailable\r\n'));
+  const sent = (): string | null => (done.length === 0 ? null : String(done[0]!.reply));
+  return { slot, reply, error, sent, missed, done };
+}
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('FanoutWriteSlot', () => {
+  it('answers with write: all once every group replied, the worst reply', () => {
+    const f = fanout(2, 'all');
+    f.reply(0, 'STORED\r\n');
+    expect(f.sent()).toBeNull();
+    f.error(1);
+    expect(f.sent()).toBe('SERVER_ERROR backend unavailable\r\n');
+    expect(f.missed).toEqual([1]);
+  });
+
+  it('answers with write: one at the first success', () => {
+    const f = fanout(2, 'one');
+    f.reply(1, 'STORED\r\n');
+    expect(f.sent()).toBe('STORED\r\n');
+  });
+
+  it('waits for a shadow part to land before it answers, and never counts it', () => {
+    const dropped: number[] = [];
+    const f = fanout(2, 'all', { count: 1, failed: async (p) => void dropped.push(p) });
+    f.reply(0, 'STORED\r\n');
+    f.reply(1, 'STORED\r\n');
+    expect(f.sent()).toBeNull();
+    f.reply(2, 'STORED\r\n');
+    expect(f.sent()).toBe('STORED\r\n');
+    expect(f.done).toHaveLength(1);
+    expect(dropped).toEqual([]);
+    expect(f.missed).toEqual([]);
+  });
+
+  it('answers after a failed shadow only once the key was dropped there; the shadow is not a missed write', async () => {
+    let release!: () => void;
+    const dropped: number[] = [];
+    const f = fanout(2, 'all', {
+      count: 2,
+      failed: (p) => {
+        dropped.push(p);
+        return new Promise<void>((r) => (release = r));
+      },
+    });
+    f.reply(2, 'STORED\r\n');
+    f.error(3);
+    f.reply(0, 'STORED\r\n');
+    f.reply(1, 'STORED\r\n');
+    expect(dropped).toEqual([3]);
+    await flush();
+    expect(f.sent()).toBeNull();
+    release();
+    await flush();
+    expect(f.sent()).toBe('STORED\r\n');
+    expect(f.missed).toEqual([]);
+  });
+
+  it('leaves a filling group (uncounted) out of the policy', () => {
+    const f = fanout(2, 'all', undefined, 0b10);
+    f.reply(0, 'STORED\r\n');
+    expect(f.sent()).toBe('STORED\r\n');
+    f.reply(1, 'NOT_FOUND\r\n');
+    expect(f.done).toHaveLength(1);
+  });
+});
