@@ -4,6 +4,7 @@
  * stopped (SIGSTOP); the load ends while it is stopped; it continues; after the replay both groups
  * must hold identical data (value, flags, TTL within 2 s) and no deleted key may have come back.
  */
+import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, startMemcached, startMemshift, TextClient, type ServerHandle } from './harness.js';
@@ -88,21 +89,29 @@ export async function startReplicatedPool(pool: Record<string, unknown>, top: Re
 export async function replayScenario(stopMs: number): Promise<{ compared: number; deleted: number; errors: string[] }> {
   const { zoneA, zoneB, port } = await startReplicatedPool({ write: 'one', timeout: 200 });
   const errors: string[] = [];
-  const deleted = new Set<string>();
+  // Per key, the acknowledged sets and deletes with when each began and ended (clients overlap on keys).
+  const history = new Map<string, { del: boolean; start: number; end: number }[]>();
+  const record = (key: string, del: boolean, start: number): void => {
+    const op = { del, start, end: performance.now() };
+    const list = history.get(key);
+    if (list === undefined) history.set(key, [op]);
+    else list.push(op);
+  };
   let stop = false;
   const client = async (id: number): Promise<void> => {
     const c = await TextClient.connect(port);
     for (let i = 0; !stop; i++) {
       const key = `k${(i * 7 + id * 13) % 400}`;
+      const start = performance.now();
       if (i % 4 === 3) {
         const r = await c.request(`delete ${key}`, 5_000);
         if (r !== 'DELETED\r\n' && r !== 'NOT_FOUND\r\n') errors.push(`delete ${key}: ${r}`);
-        deleted.add(key);
+        record(key, true, start);
       } else {
         const v = `${id}-${i}`;
         const r = await c.request(`set ${key} ${id} ${i % 2 ? 0 : 3600} ${v.length}\r\n${v}`, 5_000);
         if (r !== 'STORED\r\n') errors.push(`set ${key}: ${r}`);
-        deleted.delete(key);
+        record(key, false, start);
       }
     }
     c.close();
@@ -115,6 +124,13 @@ export async function replayScenario(stopMs: number): Promise<{ compared: number
   // The load ends while the backend is still stopped: only the replay can bring it up to date.
   stop = true;
   await Promise.all(clients);
+  // A key is surely deleted when some delete began after every set of it had ended (a set that
+  // overlaps the last delete may land on either side of it).
+  const deleted = new Set<string>();
+  for (const [key, ops] of history) {
+    const lastSetEnd = Math.max(-Infinity, ...ops.filter((o) => !o.del).map((o) => o.end));
+    if (ops.some((o) => o.del && o.start > lastSetEnd)) deleted.add(key);
+  }
   victim.resume();
   // Replay: a first pass once the backend answers its probe, a second after the grace period.
   await new Promise((r) => setTimeout(r, 4_000));
