@@ -19,53 +19,12 @@ import type { Config } from '../../src/config/types.js';
 import { TWEMPROXY_HASH_NAMES, type TwemproxyHashName } from '../../src/routing/hash.js';
 import { createRing } from '../../src/routing/index.js';
 import {
-  flushAll, keysOnServer, REPO_ROOT, startMemcached, startMemshift, startNutcracker, stopAll, TextClient, type ServerHandle,
+  flushAll, REPO_ROOT, startMemcached, startMemshift, startNutcracker, stopAll, TextClient, type ServerHandle,
 } from '../support/harness.js';
+import { placement, setAll, variedKeys } from '../support/placement.js';
 
 const KEYS = 20_000;
 afterAll(stopAll);
-
-/** Keys of many shapes, all starting with `prefix`: numbers, words, hash tags, punctuation, long ones. */
-function makeKeys(prefix: string, n: number, seed: number): string[] {
-  let s = seed;
-  const rnd = (m: number): number => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s % m;
-  };
-  const chars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-.{}/|';
-  const keys = new Set<string>();
-  for (let i = 0; keys.size < n; i++) {
-    switch (i % 4) {
-      case 0:
-        keys.add(`${prefix}user:${i}`);
-        break;
-      case 1:
-        keys.add(`${prefix}${i}`);
-        break;
-      case 2:
-        keys.add(`${prefix}{t${i % 997}}:item:${i}`);
-        break;
-      default:
-        keys.add(`${prefix}${Array.from({ length: 1 + rnd(i % 50 === 3 ? 200 : 40) }, () => chars[rnd(chars.length)]).join('')}`);
-    }
-  }
-  return [...keys];
-}
-
-/** Sets every key through the proxy at host:port, pipelined in batches, checking each STORED. */
-async function setAll(port: number, keys: readonly string[], host = '127.0.0.1'): Promise<void> {
-  const c = await TextClient.connect(port, host);
-  try {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      await c.write(batch.map((k) => `set ${k} 0 0 1\r\nv\r\n`).join(''));
-      const want = 'STORED\r\n'.repeat(batch.length);
-      expect((await c.read(want.length, 20_000)).toString()).toBe(want);
-    }
-  } finally {
-    c.close();
-  }
-}
 
 /** How many of `keys` a get through host:port finds (multi-gets of 100 keys). */
 async function hits(port: number, keys: readonly string[], host = '127.0.0.1'): Promise<number> {
@@ -82,37 +41,6 @@ async function hits(port: number, keys: readonly string[], host = '127.0.0.1'): 
   }
   return found;
 }
-
-/**
- * The address of the memcached holding each of `keys`, from each one's metadump; keys a metadump
- * missed (it is no snapshot) are then asked for with `me` on every server.
- */
-async function placement(backends: readonly ServerHandle[], keys: readonly string[]): Promise<Map<string, string>> {
-  const wanted = new Set(keys);
-  const where = new Map<string, string>();
-  const claim = (key: string, b: ServerHandle): void => {
-    expect(where.get(key), `${key} on two servers`).toBeUndefined();
-    where.set(key, b.address);
-  };
-  for (const b of backends) {
-    const c = await TextClient.connect(b.port, b.host);
-    try {
-      await c.write('lru_crawler metadump all\r\n');
-      const dump = (await c.read((buf) => (buf.length >= 5 && buf.subarray(-5).toString() === 'END\r\n' ? true : 0), 30_000)).toString();
-      for (const line of dump.split('\n')) {
-        if (!line.startsWith('key=')) continue;
-        const key = decodeURIComponent(line.slice(4, line.indexOf(' ')));
-        if (wanted.has(key)) claim(key, b);
-      }
-    } finally {
-      c.close();
-    }
-  }
-  const unlisted = keys.filter((k) => !where.has(k));
-  for (const b of backends) for (const key of await keysOnServer(b.port, unlisted, b.host)) claim(key, b);
-  return where;
-}
-
 
 /** `node dist/cli.js import-twemproxy FILE`: the memshift YAML it prints. */
 function importTwemproxy(file: string): string {
@@ -179,7 +107,7 @@ describe('import-twemproxy places 20,000 keys exactly as live nutcracker does', 
         expect(config.listen).toEqual([expect.objectContaining({ kind: 'tcp', host: nut.host, port: nut.port })]);
         expect([...config.pools.values()][0]).toMatchObject({ hash: c.hash, distribution: c.distribution, ...(c.hashTag === undefined ? {} : { hashTag: c.hashTag }) });
 
-        const keys = makeKeys(`c${n}:`, KEYS, 1000 + n);
+        const keys = variedKeys(KEYS, `c${n}:`, 1000 + n);
         await setAll(nut.port, keys);
         const viaNutcracker = await placement(backends, keys);
         expect(viaNutcracker.size).toBe(KEYS);
@@ -205,7 +133,7 @@ describe('import-twemproxy places 20,000 keys exactly as live nutcracker does', 
       await flushAll(backends);
       const nut = await startNutcracker({ servers: serversOf(c), hash: c.hash, distribution: c.distribution, ...(c.hashTag === undefined ? {} : { hashTag: c.hashTag }) });
       const yaml = importTwemproxy(nut.configFile);
-      const keys = makeKeys(`e2e-${c.distribution}:`, KEYS, 77);
+      const keys = variedKeys(KEYS, `e2e-${c.distribution}:`, 77);
       let viaNutcracker: Map<string, string>;
       try {
         await setAll(nut.port, keys);
