@@ -75,14 +75,19 @@ export class ReplicaGroups {
     this.#localIndex = Math.max(0, pool.groups.findIndex((g) => g.name === pool.localGroup));
   }
 
-  /** A write the shadow of a migrating group missed: the remap drops the key there (a miss is safe). */
-  async #shadowFailed(key: Buffer, shadow: Backend): Promise<void> {
-    const drops: Promise<void>[] = [];
-    for (let g = 0; g < this.#groups; g++) {
-      const r = this.#remap(g);
-      if (r !== undefined) drops.push(r.shadowMissed(key, shadow));
+  /** A write the shadow of migrating group `group` missed: its remap drops the key there (a miss is safe). */
+  async #shadowFailed(key: Buffer, group: number, shadow: Backend): Promise<void> {
+    await this.#remap(group)?.shadowMissed(key, shadow);
+  }
+
+  /** The shadows of `key` (migrating groups' other owners that get the write too), with their groups. */
+  #shadowsOf(key: Buffer, isDelete: boolean): { group: number; backend: Backend }[] | null {
+    let shadows: { group: number; backend: Backend }[] | null = null;
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) {
+      const backend = this.#remap(g)?.shadow(key, isDelete) ?? null;
+      if (backend !== null) (shadows ??= []).push({ group: g, backend });
     }
-    await Promise.all(drops);
+    return shadows;
   }
 
   /** Routes `remap.group` by the remap (while it is active), in place of any it had. */
@@ -162,22 +167,19 @@ export class ReplicaGroups {
   /** A write that means the same everywhere: every group's owner, and the shadows of migrating groups. */
   #fanOut(req: Request, owner: SlotOwner, key: Buffer): Slot {
     let uncounted = 0;
-    let shadows: Backend[] | null = null;
-    if (this.#anyRemap) {
-      const isDelete = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete;
-      for (let g = 0; g < this.#groups; g++) {
-        const r = this.#remap(g);
-        if (r === undefined) continue;
-        if (r.filling(key)) uncounted |= 1 << g;
-        const s = r.shadow(key, isDelete);
-        if (s !== null) (shadows ??= []).push(s);
-      }
-    }
-    const shadowParts = shadows === null ? undefined : { count: shadows.length, failed: (part: number) => this.#shadowFailed(key, shadows![part - this.#groups]!) };
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) if (this.#remap(g)?.filling(key) === true) uncounted |= 1 << g;
+    const shadows = this.#shadowsOf(key, req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete);
+    const shadowParts = shadows === null ? undefined : {
+      count: shadows.length,
+      failed: (part: number) => {
+        const s = shadows[part - this.#groups]!;
+        return this.#shadowFailed(key, s.group, s.backend);
+      },
+    };
     const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts);
     const parts = this.#groups + (shadows?.length ?? 0);
     for (let g = 0; g < parts; g++) {
-      const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows![g - this.#groups]!, req, null, slot, g);
+      const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows![g - this.#groups]!.backend, req, null, slot, g);
       if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
     }
     return slot;
@@ -209,11 +211,7 @@ export class ReplicaGroups {
    * log, for replay.
    */
   async follow(req: Request, key: Buffer, from: Backend, groups: readonly number[]): Promise<void> {
-    const shadows: Backend[] = [];
-    for (let g = 0; this.#anyRemap && g < this.#groups; g++) {
-      const s = this.#remap(g)?.shadow(key, false);
-      if (s !== null && s !== undefined) shadows.push(s);
-    }
+    const shadows = this.#shadowsOf(key, false) ?? [];
     if (groups.length === 0 && shadows.length === 0) return;
     const copy = Buffer.from(key);
     const sync = (to: Backend): Promise<string> => syncKey(BackendMeta.of(from), BackendMeta.of(to), copy).catch(() => 'error' as const);
@@ -227,7 +225,7 @@ export class ReplicaGroups {
         this.missed(g, req);
       }),
       ...shadows.map(async (s) => {
-        if ((await sync(s)) === 'error') await this.#shadowFailed(copy, s);
+        if ((await sync(s.backend)) === 'error') await this.#shadowFailed(copy, s.group, s.backend);
       }),
     ]);
   }
