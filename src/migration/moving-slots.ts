@@ -28,6 +28,8 @@ export interface MovingKey {
   backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
   /** Make `to` hold what `from` holds for `key` (syncKey); a failed sync leaves a hole in `to`. */
   sync(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
+  /** Delete `key` on `on` (remembered and retried when it cannot be reached). */
+  drop(key: Buffer, on: Backend): Promise<unknown>;
 }
 
 function isMiss(req: Request, reply: Buffer): boolean {
@@ -116,6 +118,11 @@ export interface WritePlan {
   fallbackTo?: Backend;
   /** Called with the authority's reply before the sync (replica groups other than these two follow it). */
   onReply?: (reply: Buffer) => void;
+  /**
+   * `second` only loses the key, never gets a value (a delete in the grace window after cutover:
+   * the old owner is being emptied, and a value synced onto it after the cleanup walked past would stay).
+   */
+  dropSecond?: boolean;
 }
 
 /**
@@ -160,7 +167,9 @@ export class MovingWriteSlot extends Slot {
     }
     p.onReply?.(reply);
     // Whatever the reply (even an error: the write may have landed), the other owner follows the authority.
-    void this.ctx.sync(this.req.hashKey!, this.plan.first, this.plan.second).then(() => this.#finish(reply));
+    const key = this.req.hashKey!;
+    const follow = this.plan.dropSecond === true ? this.ctx.drop(Buffer.from(key), this.plan.second) : this.ctx.sync(key, this.plan.first, this.plan.second);
+    void follow.then(() => this.#finish(reply));
   }
 
   #finish(reply: Buffer): void {

@@ -11,6 +11,7 @@
  *   cutover           new, miss → old (no backfill)                 new owner, sync to old         held
  *                                                                   (deletes: old owner, sync)
  *   new_deletes_both  new owner                                     new owner; deletes: both       new owner
+ *                                                                   (the old owner only loses keys)
  *   new               new ring                                      new ring                       new ring
  *
  * A `gets` is served by the owner a `cas` then runs on. The mode is set by the migration's state
@@ -152,7 +153,7 @@ export class MigrationRoute implements MovingKey {
     const cmd = req.cmd;
     if (mode === 'new_deletes_both') {
       if (cmd !== Cmd.Delete && cmd !== Cmd.MetaDelete) return this.dispatcher.keyed(req, owner, n);
-      return new MovingWriteSlot(owner, req, this, { first: n, second: o }).start();
+      return new MovingWriteSlot(owner, req, this, { first: n, second: o, dropSecond: true }).start();
     }
     if (mode === 'cutover') {
       // A read-modify-write waits until every sidecar has left verify: until then some still run them on the old owner.
@@ -171,6 +172,10 @@ export class MigrationRoute implements MovingKey {
 
   sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
     return this.keys.sync(key, from, to);
+  }
+
+  drop(key: Buffer, on: Backend): Promise<unknown> {
+    return this.keys.drop(key, on);
   }
 
   /** The key may be stale on `b` (reads go to the other owner). */
