@@ -34,3 +34,8 @@ export function removeTicking(t: Ticking): void {
     timer = null;
   }
 }
+
+/** Resolves after `ms`; the timer does not keep the process alive (background loops use it). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

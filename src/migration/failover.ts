@@ -24,8 +24,8 @@ import { isActive } from './phases.js';
 import { Migration } from './index.js';
 import { RecordStore, type MigrationRecord } from './record.js';
 import type { FailoverSpec, MigrationSpace } from './space.js';
+import { sleep } from '../backend/clock.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export const failoverId = (s: FailoverSpec): string => `failover-${s.group}-${s.server}`.replace(/[^A-Za-z0-9_.-]/g, '_');
 

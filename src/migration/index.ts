@@ -15,6 +15,7 @@ import { PhaseError, durations, initialState, isActive, next, routeMode, type Ph
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
 import type { RouteCounters } from './route.js';
 import { movedShare, movingServers, type MigrationSpace, type MovePart, type MoveRoute } from './space.js';
+import { sleep } from '../backend/clock.js';
 
 export { DeadOwnerRoute, MigrationRoute } from './route.js';
 export { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from './space.js';
@@ -24,7 +25,6 @@ const INSTANCE = `${hostname()}:${process.pid}`;
 /** Test hook: shifts this process's clock (MEMSHIFT_CLOCK_SKEW_MS) to show skew does not matter. */
 const SKEW = Number(process.env.MEMSHIFT_CLOCK_SKEW_MS ?? 0) || 0;
 const now = (): number => Date.now() + SKEW;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export interface MigrationStatus {
   pool: string;

@@ -30,6 +30,7 @@ import { Progress, syncServers, type ProgressSnapshot } from '../copy/index.js';
 import { backendRequest, backendStats, line } from '../backend/index.js';
 import type { Replay } from './replay.js';
 import type { WriteLog } from './write-log.js';
+import { sleep } from '../backend/clock.js';
 
 const LEASE_TTL_SEC = 30;
 const DONE_TTL_SEC = 3_600;
@@ -76,7 +77,6 @@ interface Identity {
   pid: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export class Recovery {
   /** The last sync of each backend (running or finished), for GET /replication. */
