@@ -2,29 +2,17 @@ import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../../src/migration/index.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { MIGRATION_PHASES, migrationFamilies } from '../../../src/observability/migration-metrics.js';
+import { migrationStatus } from '../../support/migration-status.js';
 
-function status(over: Partial<MigrationStatus> = {}): MigrationStatus {
-  return {
-    pool: 'main',
-    id: 'm1',
-    phase: 'copy',
-    paused: false,
-    rolled_back: false,
-    leader: 'web-1:42:m1',
-    this_process_leads: true,
+/** Small counts, so the metrics test reads each one back. */
+const status = (over: Partial<MigrationStatus> = {}): MigrationStatus =>
+  migrationStatus({
     counts: { scanned: 100, copied: 90, skipped: 10, verified: 0, mismatched: 0, repaired: 0, backfilled: 3, errors: 1, cleaned: 0 },
-    t_copy_s: null,
-    t_sync_s: null,
-    t_verify_s: null,
-    t_total_s: null,
-    t_cleanup_s: null,
     progress: { phase: 'copy', expected: 1000, walked: 120, eta_s: 8 },
-    verify: null,
     moved_share: 0.25,
     route: { backfilled: 3, backfillErrors: 0, raced: 2, syncErrors: 1, dirtyOverflow: 0, held: 5 },
     ...over,
-  };
-}
+  });
 
 async function scrape(statuses: () => readonly MigrationStatus[]): Promise<string> {
   const m = new Metrics({ processMetrics: false });
