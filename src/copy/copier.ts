@@ -64,6 +64,12 @@ export interface CopyKeyOptions {
    * the add tried once more: when in doubt, delete.
    */
   distrustTarget?: boolean;
+  /**
+   * Asked just before anything is written to the target; false skips the write (outcome
+   * 'skipped'). A migration's data path passes whether its phase is still current (phase-view.ts):
+   * a value read before the process stalled must not be written after.
+   */
+  proceed?: () => boolean;
 }
 
 function errorOf(err: unknown): Error {
@@ -105,6 +111,7 @@ export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opt
 
   const value = read.value;
   if (opts.beforeWrite !== undefined) await opts.beforeWrite(value.length);
+  if (opts.proceed?.() === false) return { outcome: 'skipped', bytes: 0, sourceCas: cas };
   let written;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -145,7 +152,8 @@ export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opt
   return { outcome: 'raced', bytes: value.length, sourceCas: cas };
 }
 
-export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error';
+/** 'stale': `proceed` said no before a write to the target (nothing was written by this attempt). */
+export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error' | 'stale';
 
 /**
  * Makes `target` hold what `source` holds for `key` now: the value (a plain set, over whatever the
@@ -156,14 +164,23 @@ export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error';
  * The source is read again after the set (or delete); if it changed meanwhile (a concurrent write
  * may have reached the target before ours), the sync is done again from the newer state, up to
  * `attempts` times; after the last, our set is deleted (only our version, `C<ours>`): a hole
- * there, never an older value. A later sync of the newer write fills it.
+ * there, never an older value. A later sync of the newer write fills it. `proceed` (copyKey's) is
+ * asked before each write to the target; when it says no, the sync stops with 'stale'.
  */
-export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, nowSec: () => number = () => Date.now() / 1000, attempts = 3): Promise<SyncOutcome> {
+export async function syncKey(
+  source: MetaOps,
+  target: MetaOps,
+  key: Buffer,
+  nowSec: () => number = () => Date.now() / 1000,
+  attempts = 3,
+  proceed: () => boolean = () => true,
+): Promise<SyncOutcome> {
   let ours: number | null = null;
   try {
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts;
       const read = await source.mg(key, 'v f t c');
+      if (!proceed()) return 'stale';
       if (read.status === 'EN') {
         const r = await target.md(key, '');
         if (r.status !== 'HD' && r.status !== 'NF') return 'error';

@@ -124,6 +124,17 @@ export class MovedArcs {
     return this.movedFlags[i] === 1;
   }
 
+  /** Whether a request names a key on a moved arc: its hash key, or any key of a multi-key get. */
+  movesAny(req: { readonly keys: readonly Buffer[]; readonly hashKey: Buffer | null }): boolean {
+    const keys = req.keys;
+    if (keys.length <= 1) {
+      const key = req.hashKey ?? keys[0];
+      return key !== undefined && this.moved(this.locate(key));
+    }
+    for (let k = 0; k < keys.length; k++) if (this.moved(this.locate(keys[k]!))) return true;
+    return false;
+  }
+
   /** How many of the 2^32 hashes arc i holds: (b[i-1], b[i]], and for i = 0 also the wrap. */
   arcLength(i: number): number {
     const b = this.boundaries;

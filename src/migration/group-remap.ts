@@ -61,7 +61,23 @@ export class GroupRemapRoute implements GroupRemap {
   /** Switches the mode; read-modify-writes held in cutover run under the new one. */
   set mode(mode: RouteMode) {
     this.#mode = mode;
-    if (mode !== 'cutover') this.#held.release((req, owner) => this.groups.dispatch(req, owner));
+    this.#release();
+  }
+
+  #validUntil = Infinity;
+
+  get validUntil(): number {
+    return this.#validUntil;
+  }
+
+  /** Past this time (performance.now()) the phase may be out of date: requests for the group's moved keys wait (phase-view.ts). */
+  set validUntil(t: number) {
+    this.#validUntil = t;
+    this.#release();
+  }
+
+  #release(): void {
+    if (this.#mode !== 'cutover' && performance.now() <= this.#validUntil) this.#held.release((req, owner) => this.groups.dispatch(req, owner));
   }
 
   get fallbackOnMiss(): boolean {
@@ -110,6 +126,7 @@ export class GroupRemapRoute implements GroupRemap {
   intercept(req: Request, owner: SlotOwner): Slot | null {
     // A connection with a held request keeps its order: what it sends after waits too.
     if (this.#held.holds(owner)) return this.#held.hold(req, owner);
+    if (performance.now() > this.#validUntil && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
     if (this.#mode !== 'cutover') return null;
     const cmd = req.cmd;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;
@@ -128,6 +145,14 @@ export class GroupsRoute {
 
   set mode(mode: RouteMode) {
     for (const r of this.remaps) r.mode = mode;
+  }
+
+  get validUntil(): number {
+    return this.remaps[0]!.validUntil;
+  }
+
+  set validUntil(t: number) {
+    for (const r of this.remaps) r.validUntil = t;
   }
 
   get counters(): RouteCounters {

@@ -4,17 +4,21 @@
  * and runs the background jobs (jobs.ts). Every sidecar runs the same code; exactly one of them
  * holds the lease at a time, and another takes over when it dies (the lease lapses).
  *
- *   every poll:  read record ─► adopt a higher seq ─► route.mode = routeMode(phase)
+ *   every poll:  read record ─► adopt a higher seq ─► route.mode = routeMode(phase) ─► view confirmed
  *   leader:      renew lease ─► start (when due) ─► tick (settle) ─► the phase's job ─► publish
+ *
+ * Both run every `pollMs` (at most `settle`/4), on their own timers: a slow lease server does not
+ * delay the reads. A view not confirmed for a little under `settle` holds moved keys (phase-view.ts).
  */
 import { hostname } from 'node:os';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { copyParts, deleteMoved, reconcileNew } from './jobs.js';
+import { cleanPart, copyParts, reconcileNew } from './jobs.js';
 import { PhaseError, durations, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
+import { PhaseView } from './phase-view.js';
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
 import type { RouteCounters } from './route.js';
-import { movedShare, movingServers, type MigrationSpace, type MovePart, type MoveRoute } from './space.js';
+import { movedShare, type MigrationSpace, type MoveRoute } from './space.js';
 import { sleep } from '../backend/clock.js';
 
 export { DeadOwnerRoute, MigrationRoute } from './route.js';
@@ -58,8 +62,13 @@ export class Migration {
   #job: { phase: Phase; abort: AbortController } | null = null;
   #progress: MigrationStatus['progress'] = null;
   #lastPublish = 0;
-  #timer: NodeJS.Timeout | null = null;
+  readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** How often the record is read and the leader works: `pollMs`, or `settle`/4 when shorter (50 ms at least). */
+  readonly #every: number;
+  readonly #view: PhaseView;
+  /** How long a read waits for the record servers (a hung one must not outlast the view). */
+  readonly #readWait: number;
 
   /**
    * `m` is the pool's `migration:` block, or one a failover made up (failover.ts); `space` says what
@@ -74,6 +83,13 @@ export class Migration {
   ) {
     this.#m = m;
     this.route = space.route;
+    this.#every = m.settleMs > 0 ? Math.min(pollMs, Math.max(50, m.settleMs / 4)) : pollMs;
+    // A view is good for `settle` less one read interval (the overlap covers requests in flight).
+    const valid = m.settleMs > 0 ? Math.max(m.settleMs - this.#every, m.settleMs / 2) : 0;
+    this.#readWait = valid > 0 ? valid / 2 : Infinity;
+    this.#view = new PhaseView(this.route, valid, (age) =>
+      logger.warn({ pool: pool.name, id: m.id, ageMs: Math.round(age) }, 'migration record not read for too long: requests for moved keys wait until it is'),
+    );
     this.#store = new RecordStore(pool.name, m.id, space.recordServers);
     this.#lease = new Lease(pool.name, space.leaseServer, `${INSTANCE}:${m.id}`);
   }
@@ -94,20 +110,27 @@ export class Migration {
     // Join in the right phase: wait (up to 10 s) until some server has answered whether a record exists.
     const deadline = Date.now() + 10_000;
     while (!(await Promise.race([this.#poll(), sleep(3_000).then(() => false)])) && Date.now() < deadline) await sleep(200);
-    if (!this.#answered) this.logger.error({ pool: this.pool.name, id: this.#m.id }, 'no server answered for the migration record; routing by the old ring until one does');
+    if (!this.#answered) {
+      this.logger.error({ pool: this.pool.name, id: this.#m.id }, 'no server answered for the migration record; requests for moved keys wait until one does');
+      this.#view.unconfirmed();
+    }
+    this.#repeat(async () => {
+      await this.#poll();
+      // A cutover normally ends after `settle`; held requests do not wait forever.
+      this.route.expireHeld(2 * this.#m.settleMs + 10_000);
+    });
+    this.#repeat(() => this.#lead());
+  }
+
+  /** Runs `work` every interval, each run after the previous one ended, until close. */
+  #repeat(work: () => Promise<void>): void {
+    const slot = this.#timers.length;
     const loop = async (): Promise<void> => {
       if (this.#closed) return;
-      try {
-        await this.#poll();
-        // A cutover normally ends after `settle`; held read-modify-writes do not wait forever.
-        this.route.expireHeld(2 * this.#m.settleMs + 10_000);
-        await this.#lead();
-      } catch (err) {
-        this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'migration loop failed');
-      }
-      if (!this.#closed) this.#timer = setTimeout(() => void loop(), this.pollMs);
+      await work().catch((err: unknown) => this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'migration loop failed'));
+      if (!this.#closed) this.#timers[slot] = setTimeout(() => void loop(), this.#every);
     };
-    this.#timer = setTimeout(() => void loop(), this.pollMs);
+    this.#timers.push(setTimeout(() => void loop(), this.#every));
   }
 
   get running(): boolean {
@@ -116,7 +139,8 @@ export class Migration {
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#view.close();
     this.#job?.abort.abort();
     await this.#lease.release().catch(() => {});
   }
@@ -135,14 +159,23 @@ export class Migration {
     if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
   }
 
+  /** The phase this process routes by was current at `at` (performance.now()); a finished migration needs no guard. */
+  #confirm(at: number): void {
+    const r = this.record;
+    this.#view.confirmed(at, r === null || (r.phase !== 'done' && !(r.phase === 'aborted' && r.rolledBack)));
+  }
+
   /** Some server has answered a record read (with or without a record). */
   #answered = false;
 
   /** Reads the record; true when some server answered. */
   async #poll(): Promise<boolean> {
-    const { mine: r, other } = await this.#store.read();
+    const sentAt = performance.now();
+    const { mine: r, other } = await this.#store.read(this.#readWait);
     if (r !== undefined) this.#answered = true;
     if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r);
+    // A record of ours (any seq) confirms the phase; so does no record while none was ever seen.
+    if (r !== undefined && (r !== null || this.record === null)) this.#confirm(sentAt);
     const blocking = other !== null && isActive(other) && this.record === null ? other.id : null;
     if (blocking !== this.blockedBy && blocking !== null) {
       this.logger.error({ pool: this.pool.name, id: this.#m.id, running: blocking }, `pool ${this.pool.name} already has migration "${blocking}" running; "${this.#m.id}" waits until it ends`);
@@ -172,8 +205,11 @@ export class Migration {
   }
 
   async #publish(r: MigrationRecord): Promise<void> {
+    // Made from a record older than the one this process has now (a poll adopted an operator's action meanwhile).
+    if (this.record !== null && r.seq < this.record.seq) return;
     const rec: MigrationRecord = { ...r, counts: { ...r.counts, backfilled: Math.max(r.counts.backfilled, this.route.counters.backfilled) }, updatedAt: now() };
     this.#adopt(rec);
+    this.#confirm(performance.now());
     this.#lastPublish = Date.now();
     const stored = await this.#store.publish(rec);
     if (stored === 0) this.logger.warn({ pool: this.pool.name, id: rec.id }, 'migration record not stored on any server');
@@ -274,7 +310,7 @@ export class Migration {
         if (copy) await this.#reconcileCounts(signal);
         // The copy is done: every sidecar reads dual once the record says so, and verify starts after settle.
         if (copy) await this.apply({ type: 'copied' });
-        while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.pollMs);
+        while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.#every);
       },
       settleMs: Math.min(2_000, this.#m.settleMs),
     });
@@ -296,11 +332,11 @@ export class Migration {
   async #startEmpty(copy: boolean, signal: AbortSignal): Promise<void> {
     if (copy) {
       let errors = 0;
-      for (const part of this.space.parts) if (!signal.aborted) errors += await this.#cleanPart(part, 'new', signal);
+      for (const part of this.space.parts) if (!signal.aborted) errors += await cleanPart(part, 'new', signal, this.#countCleaned);
       if (signal.aborted) return;
       if (errors > 0) throw new Error(`emptying the new owners: ${errors} deletes failed`);
       await this.apply({ type: 'copied' });
-      while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.pollMs);
+      while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.#every);
     }
     if (signal.aborted) return;
     await this.#publish({ ...this.record!, verify: { passes: 0, left: 0, note: "no copy of the dead server's keys exists: they start empty on their new owners" } });
@@ -325,45 +361,20 @@ export class Migration {
     this.record = { ...this.record!, counts: { ...c, verified: c.verified + checked - deleted, repaired: c.repaired + deleted } };
   }
 
+  readonly #countCleaned = (n: number): void => {
+    this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
+  };
+
   async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
     const started = now();
     let errors = 0;
     for (const part of this.space.parts) {
-      if (!signal.aborted) errors += await this.#cleanPart(part, side, signal);
+      if (!signal.aborted) errors += await cleanPart(part, side, signal, this.#countCleaned);
     }
     if (signal.aborted) return;
     if (errors > 0) throw new Error(`${errors} deletes failed`);
     if (side === 'old') await this.apply({ type: 'cleaned' });
     else await this.#publish({ ...this.record!, seq: this.record!.seq + 1, times: { ...this.record!.times, cleanupStart: started, cleanupEnd: now() } });
-  }
-
-  /** Deletes one part's moved keys from its old owners (cleanup) or new owners (after an abort); resolves to the errors. */
-  async #cleanPart(part: MovePart, side: 'old' | 'new', signal: AbortSignal): Promise<number> {
-    const arcs = part.arcs;
-    const servers = side === 'old' ? part.losing : movingServers(arcs).gaining;
-    // A metadump can miss an item that moves between LRU segments while it walks: walk again until a
-    // pass finds nothing left to delete (at most 3 passes).
-    let errors = 0;
-    for (let pass = 0; pass < 3 && !signal.aborted; pass++) {
-      let deleted = 0;
-      errors = await deleteMoved({
-        servers,
-        // Only keys this server held as the old owner (cleanup) or got as the new owner (after an abort).
-        filter: (server, k) => {
-          const i = arcs.locate(k);
-          if (!arcs.moved(i)) return false;
-          const owner = side === 'old' ? arcs.oldServers[arcs.oldOwner(i)]! : arcs.newServers[arcs.newOwner(i)]!;
-          return owner.address === server.address;
-        },
-        signal,
-        onDeleted: (n) => {
-          deleted += n;
-          this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
-        },
-      });
-      if (deleted === 0 && errors === 0) break;
-    }
-    return errors;
   }
 
   status(): MigrationStatus {

@@ -227,3 +227,34 @@ export async function deleteMoved(o: DeleteJobOptions): Promise<number> {
   }
   return errors;
 }
+
+/**
+ * Deletes one part's moved keys from its old owners (cleanup) or its new owners (after an abort);
+ * resolves to the errors. A metadump can miss an item that moves between LRU segments while it
+ * walks: walk again until a pass finds nothing left to delete (at most 3 passes).
+ */
+export async function cleanPart(part: MovePart, side: 'old' | 'new', signal: AbortSignal, onDeleted: (n: number) => void): Promise<number> {
+  const arcs = part.arcs;
+  const servers = side === 'old' ? part.losing : movingServers(arcs).gaining;
+  let errors = 0;
+  for (let pass = 0; pass < 3 && !signal.aborted; pass++) {
+    let deleted = 0;
+    errors = await deleteMoved({
+      servers,
+      // Only keys this server held as the old owner (cleanup) or got as the new owner (after an abort).
+      filter: (server, k) => {
+        const i = arcs.locate(k);
+        if (!arcs.moved(i)) return false;
+        const owner = side === 'old' ? arcs.oldServers[arcs.oldOwner(i)]! : arcs.newServers[arcs.newOwner(i)]!;
+        return owner.address === server.address;
+      },
+      signal,
+      onDeleted: (n) => {
+        deleted += n;
+        onDeleted(n);
+      },
+    });
+    if (deleted === 0 && errors === 0) break;
+  }
+  return errors;
+}

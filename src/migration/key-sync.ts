@@ -4,9 +4,11 @@
  * current value, or its absence, then a re-check). A failed sync drops the other owner's copy (a
  * miss is safe); when even that delete fails, the key is remembered as dirty on that server (reads
  * skip it) and the delete is retried every second until it lands. Bounded: MAX_DIRTY per server.
+ * Neither writes a value it read once `current` says the phase may be out of date (phase-view.ts):
+ * a backfill is skipped, a sync ends 'stale' and its caller decides again under the new phase.
  */
 import type { Backend } from '../backend/index.js';
-import { BackendMeta, copyKey, syncKey } from '../copy/index.js';
+import { BackendMeta, copyKey, syncKey, type SyncOutcome } from '../copy/index.js';
 import type { RouteCounters } from './route.js';
 
 /** Keys remembered per backend whose stale copy could not be deleted yet. */
@@ -17,18 +19,22 @@ export class KeySync {
   readonly #dirty = new Map<Backend, Map<string, Buffer>>();
   #dirtyTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly counters: RouteCounters) {}
+  constructor(
+    readonly counters: RouteCounters,
+    /** Whether this sidecar's phase is current (the route's view). */
+    readonly current: () => boolean = () => true,
+  ) {}
 
   async backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
-    const r = await copyKey(BackendMeta.of(from), BackendMeta.of(to), Buffer.from(key));
+    const r = await copyKey(BackendMeta.of(from), BackendMeta.of(to), Buffer.from(key), { proceed: this.current });
     if (r.outcome === 'copied') this.counters.backfilled++;
     else if (r.outcome === 'error') this.counters.backfillErrors++;
     return r;
   }
 
-  async sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+  async sync(key: Buffer, from: Backend, to: Backend): Promise<SyncOutcome> {
     const copy = Buffer.from(key);
-    const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy);
+    const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, undefined, undefined, this.current);
     if (outcome === 'raced') this.counters.raced++;
     else if (outcome === 'error') {
       this.counters.syncErrors++;

@@ -13,8 +13,15 @@
  *            is backfilled to the new one (CAS-guarded add and re-check). Deletes reach the old owner
  *            first, so a backfill can never put back a deleted value. In cutover the fallback reads
  *            the old owner without backfilling (deletes reach the new owner first then).
+ *
+ * A request whose next step comes when this sidecar's phase may be out of date (phase-view.ts: it
+ * stalled, or has not read the record for too long) does not take it on the old assumptions: a read
+ * answers SERVER_ERROR rather than fall back to the old owner; a write waits until the phase is
+ * current, then follows the authority of that phase, or, when the authority moved meanwhile (the
+ * write ran on an owner that no longer is one), deletes what it wrote there and answers SERVER_ERROR.
  */
-import { Cmd, ReplyKind, isPrefix, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, isPrefix, type Request } from '../protocol/index.js';
+import type { SyncOutcome } from '../copy/index.js';
 import { Op, type Backend, type OpHandler } from '../backend/index.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -27,9 +34,15 @@ export interface MovingKey {
   /** Copy the key from `from` to `to` unless `to` has it (add + re-check); resolves when done. */
   backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
   /** Make `to` hold what `from` holds for `key` (syncKey); a failed sync leaves a hole in `to`. */
-  sync(key: Buffer, from: Backend, to: Backend): Promise<unknown>;
+  sync(key: Buffer, from: Backend, to: Backend): Promise<SyncOutcome>;
   /** Delete `key` on `on` (remembered and retried when it cannot be reached). */
   drop(key: Buffer, on: Backend): Promise<unknown>;
+  /** Whether this sidecar's phase is current (phase-view.ts). */
+  current(): boolean;
+  /** Resolves true once it is current again; false when that takes too long. */
+  whenCurrent(): Promise<boolean>;
+  /** Where a write of the key runs under the phase now, and which owner follows it (none: one owner). */
+  planNow(req: Request): WritePlan | { first: Backend; second: null };
 }
 
 function isMiss(req: Request, reply: Buffer): boolean {
@@ -72,7 +85,7 @@ export class MovingReadSlot extends Slot {
 
   override onOpReply(op: Op, reply: Buffer): void {
     if (op.part === 0) {
-      if (isMiss(this.req, reply) || isPrefix(reply, 0, 'SERVER_ERROR')) return send(this.oldB, this.req, this, 1);
+      if (isMiss(this.req, reply) || isPrefix(reply, 0, 'SERVER_ERROR')) return this.#fallBack();
       return this.#finish(reply);
     }
     if (op.part === 1) {
@@ -91,8 +104,14 @@ export class MovingReadSlot extends Slot {
     this.#finish(isMiss(this.req, reply) || isPrefix(reply, 0, 'SERVER_ERROR') ? this.#oldReply! : reply);
   }
 
+  /** The new owner missed: the old one may have it, unless the phase may have moved on since. */
+  #fallBack(): void {
+    if (!this.ctx.current()) return this.#finish(R.MIGRATION_BUSY, false);
+    send(this.oldB, this.req, this, 1);
+  }
+
   override onOpError(op: Op, error: Buffer): void {
-    if (op.part === 0) return send(this.oldB, this.req, this, 1);
+    if (op.part === 0) return this.#fallBack();
     if (op.part === 2) return this.#finish(this.#oldReply!);
     this.ctx.stats.backendErrors++;
     if (this.req.cmd <= Cmd.Gats) this.ctx.stats.getErrors++;
@@ -116,8 +135,6 @@ export interface WritePlan {
    * server instead (the other owner) and sync from it (cutover, where the new owner answers).
    */
   fallbackTo?: Backend;
-  /** Called with the authority's reply before the sync (replica groups other than these two follow it). */
-  onReply?: (reply: Buffer) => void;
   /**
    * `second` only loses the key, never gets a value (a delete in the grace window after cutover:
    * the old owner is being emptied, and a value synced onto it after the cleanup walked past would stay).
@@ -158,6 +175,7 @@ export class MovingWriteSlot extends Slot {
   }
 
   #onFirst(reply: Buffer): void {
+    if (!this.ctx.current()) return this.#afterStall(reply);
     const p = this.plan;
     if (replyRank(reply) === 2 && p.fallbackTo !== undefined && !this.#retried && isNotThere(reply)) {
       this.#retried = true;
@@ -165,11 +183,32 @@ export class MovingWriteSlot extends Slot {
       send(this.plan.first, this.req, this, 0);
       return;
     }
-    p.onReply?.(reply);
-    // Whatever the reply (even an error: the write may have landed), the other owner follows the authority.
+    this.#follow(reply);
+  }
+
+  /** Whatever the reply (even an error: the write may have landed), the other owner follows the authority. */
+  #follow(reply: Buffer): void {
     const key = this.req.hashKey!;
     const follow = this.plan.dropSecond === true ? this.ctx.drop(Buffer.from(key), this.plan.second) : this.ctx.sync(key, this.plan.first, this.plan.second);
-    void follow.then(() => this.#finish(reply));
+    void follow.then((outcome) => (outcome === 'stale' ? this.#afterStall(reply) : this.#finish(reply)));
+  }
+
+  /** The write ran, but the phase may have moved on before the other owner followed: decide under the phase now. */
+  #afterStall(reply: Buffer): void {
+    void this.ctx.whenCurrent().then((current) => {
+      if (!current) return this.#finish(R.MIGRATION_BUSY);
+      const now = this.ctx.planNow(this.req);
+      // Cutover's fallback ran it on the old owner, and the phase still sends such writes there.
+      if (this.#retried && now.second !== null && now.fallbackTo === this.plan.first) return this.#follow(reply);
+      if (now.first !== this.plan.first) {
+        // It ran on an owner that is no longer the authority (the authority only moves at cutover, to the
+        // new owner, which holds every acknowledged write): take it back there; the client may retry.
+        return void this.ctx.drop(Buffer.from(this.req.hashKey!), this.plan.first).then(() => this.#finish(R.MIGRATION_BUSY));
+      }
+      if (now.second === null) return this.#finish(reply);
+      this.plan = now;
+      this.#onFirst(reply);
+    });
   }
 
   #finish(reply: Buffer): void {

@@ -64,6 +64,14 @@ function parseRecord(reply: Buffer, key: string): MigrationRecord | null {
   }
 }
 
+/** `p`, or null when it has not settled within `ms`. */
+function within<T>(p: Promise<T | null>, ms: number): Promise<T | null> {
+  if (ms === Infinity) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export class RecordStore {
   readonly #key: string;
 
@@ -80,8 +88,9 @@ export class RecordStore {
    * This migration's record with the highest seq (null when servers answered without one; undefined
    * when none answered), and the newest record of another migration of the pool, if any.
    */
-  async read(): Promise<{ mine: MigrationRecord | null | undefined; other: MigrationRecord | null }> {
-    const replies = await Promise.all(this.servers.map((b) => backendRequest(b, line(`get ${this.#key}`), ReplyKind.Retrieval)));
+  async read(waitMs = Infinity): Promise<{ mine: MigrationRecord | null | undefined; other: MigrationRecord | null }> {
+    // A server that has not answered within `waitMs` counts as not answering: one hung server must not stall every read.
+    const replies = await Promise.all(this.servers.map((b) => within(backendRequest(b, line(`get ${this.#key}`), ReplyKind.Retrieval), waitMs)));
     let mine: MigrationRecord | null | undefined;
     let other: MigrationRecord | null = null;
     for (const r of replies) {

@@ -27,7 +27,8 @@ import { sendRequest } from '../proxy/send-request.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
 import { KeySync } from './key-sync.js';
-import { MovingReadSlot, MovingWriteSlot, type MovingKey } from './moving-slots.js';
+import { MovingReadSlot, MovingWriteSlot, type MovingKey, type WritePlan } from './moving-slots.js';
+import type { SyncOutcome } from '../copy/index.js';
 import { HoldQueue } from './hold-queue.js';
 
 /** Route counters, all 0. */
@@ -57,7 +58,7 @@ export class MigrationRoute implements MovingKey {
   readonly #held = new HoldQueue(this.counters);
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
-  readonly keys = new KeySync(this.counters);
+  readonly keys = new KeySync(this.counters, () => this.current());
   readonly #readOwner = (key: Buffer): Backend => this.readOwner(key);
 
   constructor(
@@ -77,7 +78,42 @@ export class MigrationRoute implements MovingKey {
   /** Switches the mode; read-modify-writes held by the old mode run under the new one. */
   set mode(mode: RouteMode) {
     this.#mode = mode;
-    if (mode !== 'cutover') this.#held.release((req, owner) => this.dispatch(req, owner));
+    this.#release();
+  }
+
+  #validUntil = Infinity;
+
+  get validUntil(): number {
+    return this.#validUntil;
+  }
+
+  /** Past this time (performance.now()) the phase may be out of date: requests for moved keys wait (phase-view.ts). */
+  set validUntil(t: number) {
+    this.#validUntil = t;
+    this.#release();
+  }
+
+  /** Runs the held requests once nothing holds them: the phase is current and not cutover. */
+  #release(): void {
+    if (!this.current()) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w.resolve(true);
+    if (this.#mode !== 'cutover') this.#held.release((req, owner) => this.dispatch(req, owner));
+  }
+
+  /** Whether this sidecar's phase is current (phase-view.ts). */
+  current(): boolean {
+    return performance.now() <= this.#validUntil;
+  }
+
+  /** Requests that stopped halfway while the phase was out of date, waiting for it to be current again. */
+  #waiting: { at: number; resolve: (current: boolean) => void }[] = [];
+
+  /** Resolves true once the phase is current again, or false when that takes longer than held requests may wait. */
+  whenCurrent(): Promise<boolean> {
+    if (this.current()) return Promise.resolve(true);
+    return new Promise((resolve) => this.#waiting.push({ at: performance.now(), resolve }));
   }
 
   /** The authoritative owner of `key` for a plain read: the old one until cutover. */
@@ -86,9 +122,11 @@ export class MigrationRoute implements MovingKey {
     return m === 'old' || m === 'dual_old' || m === 'dual_new' ? this.#old(key) : this.#new(key);
   }
 
-  /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end). */
+  /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end, a phase not read again). */
   expireHeld(ms: number): void {
     this.#held.expire(ms);
+    const cutoff = performance.now() - ms;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.at < cutoff) this.#waiting.shift()!.resolve(false);
   }
 
 
@@ -96,6 +134,8 @@ export class MigrationRoute implements MovingKey {
     const mode = this.#mode;
     // A connection with a held request keeps its order: what it sends after waits too.
     if (this.#held.holds(owner)) return this.#held.hold(req, owner);
+    // A clock read, not a timer: requests that waited in the socket while the process stalled are checked too.
+    if (performance.now() > this.#validUntil && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
@@ -150,27 +190,41 @@ export class MigrationRoute implements MovingKey {
   }
 
   #write(req: Request, owner: SlotOwner, mode: RouteMode, o: Backend, n: Backend): Slot {
-    const cmd = req.cmd;
-    if (mode === 'new_deletes_both') {
-      if (cmd !== Cmd.Delete && cmd !== Cmd.MetaDelete) return this.dispatcher.keyed(req, owner, n);
-      return new MovingWriteSlot(owner, req, this, { first: n, second: o, dropSecond: true }).start();
+    // A read-modify-write waits in cutover until every sidecar has left verify: until then some still run them on the old owner.
+    if (mode === 'cutover' && !fansOut(req)) return this.#held.hold(req, owner);
+    const plan = this.#plan(req, mode, o, n);
+    return plan.second === null ? this.dispatcher.keyed(req, owner, plan.first) : new MovingWriteSlot(owner, req, this, plan).start();
+  }
+
+  /** Where a write of the moved key `req` names runs now, and which owner follows it (none: one owner). */
+  planNow(req: Request): WritePlan | { first: Backend; second: null } {
+    const i = this.arcs.locate(req.hashKey!);
+    return this.#plan(req, this.#mode, this.oldBackends[this.arcs.oldOwner(i)]!, this.newBackends[this.arcs.newOwner(i)]!);
+  }
+
+  #plan(req: Request, mode: RouteMode, o: Backend, n: Backend): WritePlan | { first: Backend; second: null } {
+    const isDelete = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete;
+    switch (mode) {
+      case 'old':
+        return { first: o, second: null };
+      case 'new':
+        return { first: n, second: null };
+      case 'new_deletes_both':
+        return isDelete ? { first: n, second: o, dropSecond: true } : { first: n, second: null };
+      case 'cutover':
+        // A delete still reaches the old owner first: a sidecar not yet out of verify may backfill from it.
+        // Other writes: the new owner may still have a hole a sidecar in verify is about to fill; then the old owner runs it.
+        return isDelete ? { first: o, second: n } : { first: n, second: o, fallbackTo: o };
+      default:
+        return { first: o, second: n };
     }
-    if (mode === 'cutover') {
-      // A read-modify-write waits until every sidecar has left verify: until then some still run them on the old owner.
-      if (!fansOut(req)) return this.#held.hold(req, owner);
-      // A delete still reaches the old owner first: a sidecar not yet out of verify may backfill from it.
-      if (cmd === Cmd.Delete || cmd === Cmd.MetaDelete) return new MovingWriteSlot(owner, req, this, { first: o, second: n }).start();
-      // The new owner may still have a hole a sidecar in verify is about to fill: then the old owner runs it.
-      return new MovingWriteSlot(owner, req, this, { first: n, second: o, fallbackTo: o }).start();
-    }
-    return new MovingWriteSlot(owner, req, this, { first: o, second: n }).start();
   }
 
   backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
     return this.keys.backfill(key, from, to);
   }
 
-  sync(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
+  sync(key: Buffer, from: Backend, to: Backend): Promise<SyncOutcome> {
     return this.keys.sync(key, from, to);
   }
 
@@ -238,12 +292,22 @@ export class DeadOwnerRoute {
     this.inner.mode = mode === 'old' ? 'old' : 'new';
   }
 
+  get validUntil(): number {
+    return this.inner.validUntil;
+  }
+
+  set validUntil(t: number) {
+    this.inner.validUntil = t;
+    this.#refusing.validUntil = t;
+  }
+
   get counters(): RouteCounters {
     return this.inner.counters;
   }
 
   expireHeld(ms: number): void {
     this.inner.expireHeld(ms);
+    this.#refusing.expireHeld(ms);
   }
 
   dispatch(req: Request, owner: SlotOwner): Slot {

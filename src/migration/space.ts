@@ -22,6 +22,11 @@ import { DeadOwnerRoute, MigrationRoute, type RouteCounters } from './route.js';
 /** The data path of the moved keys, switched by the record's phase. */
 export interface MoveRoute {
   mode: RouteMode;
+  /**
+   * performance.now() until which this sidecar's phase is known to be current (phase-view.ts); past
+   * it, requests for moved keys wait. Infinity when nothing is guarded. Setting it releases them.
+   */
+  validUntil: number;
   readonly counters: RouteCounters;
   expireHeld(ms: number): void;
 }

@@ -13,7 +13,7 @@
  *     small target, and an abort stops a copy.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { MetaClient, syncServers, verifyKey, type Endpoint, type SyncReport } from '../../src/copy/index.js';
+import { MetaClient, copyKey, syncKey, syncServers, verifyKey, type Endpoint, type SyncReport } from '../../src/copy/index.js';
 import { startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { mulberry32 } from '../support/prng.js';
 
@@ -417,6 +417,27 @@ describe('copy engine against real memcached', () => {
       expect(await verdict).toBe('repaired');
       const [onT] = await readItems(t.port, [key]);
       expect(onT?.value.toString()).toBe('new');
+    } finally {
+      source.close();
+      target.close();
+    }
+  });
+
+  it('a data-path copy or sync writes nothing once `proceed` says the phase is out of date', async () => {
+    const [s, t] = await Promise.all([startMemcached(), startMemcached()]);
+    const [a, b] = [Buffer.from('proceed:a'), Buffer.from('proceed:b')];
+    await writeItems(s.port, [a, b].map((key) => ({ key, value: Buffer.from('source'), flags: 0, exptime: 0 })));
+    await writeItems(t.port, [{ key: b, value: Buffer.from('target'), flags: 0, exptime: 0 }]);
+    const source = new MetaClient(ep(s));
+    const target = new MetaClient(ep(t));
+    try {
+      expect((await copyKey(source, target, a, { proceed: () => false })).outcome).toBe('skipped');
+      expect(await syncKey(source, target, b, undefined, undefined, () => false)).toBe('stale');
+      expect((await readItems(t.port, [a, b])).map((i) => i?.value.toString() ?? null)).toEqual([null, 'target']);
+      // And with a current phase both write, as always.
+      expect((await copyKey(source, target, a, { proceed: () => true })).outcome).toBe('copied');
+      expect(await syncKey(source, target, b, undefined, undefined, () => true)).toBe('synced');
+      expect((await readItems(t.port, [a, b])).map((i) => i?.value.toString() ?? null)).toEqual(['source', 'source']);
     } finally {
       source.close();
       target.close();

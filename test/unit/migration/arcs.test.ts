@@ -188,3 +188,29 @@ function continuumAt(ring: ContinuumRing, hash: number): number {
   for (let i = 0; i < v.length; i++) if (v[i]! >= hash) return i;
   return 0;
 }
+
+describe('MovedArcs.movesAny', () => {
+  const { arcs } = build(servers(2), servers(3));
+  const keys = randomKeys(2_000);
+  const moved = keys.filter((k) => arcs.moved(arcs.locate(k)));
+  const stays = keys.filter((k) => !arcs.moved(arcs.locate(k)));
+
+  it('is true for a request whose hash key is on a moved arc, false for one whose key stays', () => {
+    expect(moved.length).toBeGreaterThan(100);
+    expect(stays.length).toBeGreaterThan(100);
+    expect(moved.every((k) => arcs.movesAny({ keys: [Buffer.from('ignored')], hashKey: k }))).toBe(true);
+    expect(stays.some((k) => arcs.movesAny({ keys: [k], hashKey: k }))).toBe(false);
+    // Without a hash key the one key counts; a keyless request moves nothing.
+    expect(arcs.movesAny({ keys: [moved[0]!], hashKey: null })).toBe(true);
+    expect(arcs.movesAny({ keys: [], hashKey: null })).toBe(false);
+  });
+
+  it('is true for a multi-key get when any one key moves, wherever it stands', () => {
+    const five = stays.slice(0, 5);
+    expect(arcs.movesAny({ keys: five, hashKey: five[0]! })).toBe(false);
+    for (let at = 0; at <= five.length; at++) {
+      const mixed = [...five.slice(0, at), moved[at]!, ...five.slice(at)];
+      expect(arcs.movesAny({ keys: mixed, hashKey: mixed[0]! })).toBe(true);
+    }
+  });
+});
