@@ -47,7 +47,7 @@ export interface RouteCounters {
   syncErrors: number;
   /** Keys not remembered for a retried delete because the list was full. */
   dirtyOverflow: number;
-  /** Read-modify-writes held while their serializing owner changed. */
+  /** Requests held: read-modify-writes while their serializing owner changed, and any for a moved key while the phase was out of date. */
   held: number;
 }
 

@@ -51,7 +51,7 @@ export function migrationFamilies(migrations: () => readonly MigrationStatus[]):
     one('memshift_migration_backfilled_total', 'Reads of a moved key the new owner missed, copied from the old owner (this process).', 'counter', (s) => s.route.backfilled),
     one('memshift_migration_sync_races_total', 'Writes whose sync to the other owner raced a newer write and left a hole there (this process).', 'counter', (s) => s.route.raced),
     one('memshift_migration_sync_errors_total', 'Writes whose sync to the other owner failed; the key was dropped there (this process).', 'counter', (s) => s.route.syncErrors),
-    one('memshift_migration_held_total', 'Read-modify-writes held while their serializing owner changed (this process).', 'counter', (s) => s.route.held),
+    one('memshift_migration_held_total', 'Requests for moved keys held: read-modify-writes while their serializing owner changed, any while the phase was out of date (this process).', 'counter', (s) => s.route.held),
     one('memshift_migration_paused', '1 while the migration is paused.', 'gauge', (s) => (s.paused ? 1 : 0)),
     one('memshift_migration_leader', '1 when this process holds the lease: it runs the copy, verify and cleanup.', 'gauge', (s) => (s.this_process_leads ? 1 : 0)),
   ];
