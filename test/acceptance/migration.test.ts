@@ -5,7 +5,7 @@
  */
 import { afterAll, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
-import { migrationStatus, runMigrationScenario } from '../support/migration-scenario.js';
+import { leaderOf, runMigrationScenario, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -34,13 +34,8 @@ it('the lease holder dies mid-copy', async () => {
     to: [0, 1, 2],
     keys: KEYS,
     during: async (sidecars, admins) => {
-      for (let i = 0; i < 1_200; i++) {
-        if ((await migrationStatus(admins[0]!)).phase === 'copy') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const leads = await Promise.all(admins.map(async (a) => (await migrationStatus(a)).this_process_leads === true));
-      const leader = leads.indexOf(true);
-      if (leader < 0) throw new Error('no sidecar leads the migration');
+      await waitForPhase(admins[0]!, ['copy'], 60_000);
+      const leader = await leaderOf(admins);
       sidecars[leader]!.kill('SIGKILL');
       await sidecars[leader]!.waitExit();
     },

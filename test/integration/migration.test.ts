@@ -4,7 +4,7 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { stopAll, type ServerHandle } from '../support/harness.js';
-import { migrationStatus, runMigrationScenario } from '../support/migration-scenario.js';
+import { leaderOf, runMigrationScenario, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -36,14 +36,8 @@ it('the other sidecar takes over when the lease holder dies mid-copy; skewed clo
     env: [{ MEMSHIFT_CLOCK_SKEW_MS: '5000' }, { MEMSHIFT_CLOCK_SKEW_MS: '-5000' }],
     during: async (sidecars, admins) => {
       // Wait for the copy, then kill whichever sidecar leads it.
-      for (let i = 0; i < 200; i++) {
-        const s = await migrationStatus(admins[0]!);
-        if (s.phase === 'copy' || s.phase === 'dual_read') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const leads = await Promise.all(admins.map(async (a) => (await migrationStatus(a)).this_process_leads === true));
-      const leader = leads.indexOf(true);
-      expect(leader).toBeGreaterThanOrEqual(0);
+      await waitForPhase(admins[0]!, ['copy', 'dual_read'], 10_000);
+      const leader = await leaderOf(admins);
       sidecars[leader]!.kill('SIGKILL');
       await sidecars[leader]!.waitExit();
     },
@@ -61,10 +55,7 @@ it('a new server stopped for 3 s during the copy: the copy is done again, the ch
     to: [0, 1, 2],
     keys: KEYS,
     during: async (_sidecars, admins, backends) => {
-      for (let i = 0; i < 1_200; i++) {
-        if ((await migrationStatus(admins[0]!)).phase === 'copy') break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await waitForPhase(admins[0]!, ['copy'], 30_000);
       backends[2]!.pause();
       await new Promise((r) => setTimeout(r, 3_000));
       backends[2]!.resume();
@@ -80,14 +71,10 @@ it('a sidecar stopped across phase switches holds moved keys until it has read t
     to: [0, 1, 2],
     keys: KEYS,
     during: async (sidecars, admins) => {
-      for (let i = 0; i < 2_400; i++) {
-        if ((await migrationStatus(admins[0]!)).phase === 'dual_read') break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await waitForPhase(admins[0]!, ['dual_read'], 60_000);
       // The one that does not lead: while it stands still the leader goes on (settle is 2 s), and the
       // requests its clients send meanwhile wait in its sockets, to be read when it runs again.
-      const leads = await Promise.all(admins.map(async (a) => (await migrationStatus(a)).this_process_leads === true));
-      stopped = sidecars[leads.indexOf(true) === 0 ? 1 : 0]!;
+      stopped = sidecars[(await leaderOf(admins)) === 0 ? 1 : 0]!;
       stopped.pause();
       await new Promise((r) => setTimeout(r, 6_000));
       stopped.resume();

@@ -50,11 +50,23 @@ async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; o
   return { keys: where.size, onTwo: [...where].filter(([, n]) => n > 1).map(([k]) => k) };
 }
 
-export async function abortWhen(admin: number, phase: string): Promise<void> {
-  for (let i = 0; i < 2_400; i++) {
-    if ((await migrationStatus(admin)).phase === phase) break;
-    await new Promise((r) => setTimeout(r, 50));
+/** Polls the sidecar's status every 25 ms until its phase is one of `phases` (at most `timeoutMs`; then it just returns). */
+export async function waitForPhase(admin: number, phases: readonly string[], timeoutMs = 120_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    if (phases.includes(String((await migrationStatus(admin)).phase))) return;
+    await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The index of the sidecar that holds the migration's lease. */
+export async function leaderOf(admins: readonly number[]): Promise<number> {
+  const leads = await Promise.all(admins.map(async (a) => (await migrationStatus(a)).this_process_leads === true));
+  if (!leads.includes(true)) throw new Error('no sidecar leads the migration');
+  return leads.indexOf(true);
+}
+
+export async function abortWhen(admin: number, phase: string): Promise<void> {
+  await waitForPhase(admin, [phase]);
   const r = await fetch(`http://127.0.0.1:${admin}/migration/abort`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
   expect(r.status, await r.text()).toBe(200);
 }
