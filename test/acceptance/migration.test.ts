@@ -5,7 +5,7 @@
  */
 import { afterAll, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
-import { leaderOf, runMigrationScenario, waitForPhase } from '../support/migration-scenario.js';
+import { killLeaderIn, runMigrationScenario } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -33,11 +33,6 @@ it('the lease holder dies mid-copy', async () => {
     from: [0, 1],
     to: [0, 1, 2],
     keys: KEYS,
-    during: async (sidecars, admins) => {
-      await waitForPhase(admins[0]!, ['copy'], 60_000);
-      const leader = await leaderOf(admins);
-      sidecars[leader]!.kill('SIGKILL');
-      await sidecars[leader]!.waitExit();
-    },
+    during: killLeaderIn(['copy'], 60_000),
   });
 }, 600_000);

@@ -4,7 +4,7 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { stopAll, type ServerHandle } from '../support/harness.js';
-import { leaderOf, runMigrationScenario, waitForPhase } from '../support/migration-scenario.js';
+import { killLeaderIn, leaderOf, runMigrationScenario, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -34,13 +34,8 @@ it('the other sidecar takes over when the lease holder dies mid-copy; skewed clo
     to: [0, 1, 2],
     keys: KEYS,
     env: [{ MEMSHIFT_CLOCK_SKEW_MS: '5000' }, { MEMSHIFT_CLOCK_SKEW_MS: '-5000' }],
-    during: async (sidecars, admins) => {
-      // Wait for the copy, then kill whichever sidecar leads it.
-      await waitForPhase(admins[0]!, ['copy', 'dual_read'], 10_000);
-      const leader = await leaderOf(admins);
-      sidecars[leader]!.kill('SIGKILL');
-      await sidecars[leader]!.waitExit();
-    },
+    // Once the copy runs, kill whichever sidecar leads it.
+    during: killLeaderIn(['copy', 'dual_read'], 10_000),
   });
 }, 300_000);
 

@@ -65,6 +65,16 @@ export async function leaderOf(admins: readonly number[]): Promise<number> {
   return leads.indexOf(true);
 }
 
+/** A `during` that waits for one of `phases` (at most `timeoutMs`), then kills the sidecar holding the lease. */
+export function killLeaderIn(phases: readonly string[], timeoutMs: number): NonNullable<MigrationScenario['during']> {
+  return async (sidecars, admins) => {
+    await waitForPhase(admins[0]!, phases, timeoutMs);
+    const leader = await leaderOf(admins);
+    sidecars[leader]!.kill('SIGKILL');
+    await sidecars[leader]!.waitExit();
+  };
+}
+
 export async function abortWhen(admin: number, phase: string): Promise<void> {
   await waitForPhase(admin, [phase]);
   const r = await fetch(`http://127.0.0.1:${admin}/migration/abort`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
