@@ -118,7 +118,8 @@ export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opt
       written = await target.ms(key, value, `T${ttl} F${flags} ME c`);
     } catch (err) {
       // SERVER_ERROR (out of memory, too large): nothing was stored. Anything else: we cannot know.
-      const undone = isCopyError(err, 'COPY_SERVER_ERROR') ? null : await undo(target, key, null);
+      // (Not when `proceed` says no: the target may have taken newer writes since this one was sent.)
+      const undone = isCopyError(err, 'COPY_SERVER_ERROR') || opts.proceed?.() === false ? null : await undo(target, key, null);
       return { outcome: 'error', bytes: value.length, sourceCas: cas, error: errorOf(err), stale: undone !== null };
     }
     if (written.status !== 'NS' || opts.distrustTarget !== true || attempt > 0) break;

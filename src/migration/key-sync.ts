@@ -37,6 +37,9 @@ export class KeySync {
     const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, undefined, undefined, this.current);
     if (outcome === 'raced') this.counters.raced++;
     else if (outcome === 'error') {
+      // After a stall the error may be a request that timed out only because this process stood still,
+      // and the other owner may have taken newer writes meanwhile: not ours to delete. The caller decides again.
+      if (!this.current()) return 'stale';
       this.counters.syncErrors++;
       // The other owner may keep an older value: drop it (a miss is safe).
       await this.drop(copy, to);

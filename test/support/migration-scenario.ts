@@ -98,6 +98,14 @@ export async function startSidecars(pool: (i: number) => Record<string, unknown>
   return { sidecars, admins };
 }
 
+/** After a violation: when each sidecar switched phase (and went stale), to read next to the key histories. */
+export function printPhases(report: ModelReport, sidecars: readonly ServerHandle[]): void {
+  if (report.samples.length === 0) return;
+  for (const [i, p] of sidecars.entries()) {
+    for (const l of p.logs().split('\n').filter((x) => x.includes('"msg":"migration '))) console.log(`  sidecar ${i}: ${l.slice(0, 200)}`);
+  }
+}
+
 export async function runMigrationScenario(s: MigrationScenario): Promise<MigrationResult> {
   const backends = await Promise.all(Array.from({ length: s.servers }, () => startMemcached({ memoryMb: 256 })));
   const spec = (i: number): string => `${backends[i]!.address}:1`;
@@ -145,15 +153,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   console.log(
     `T_copy ${String(status.t_copy_s)} s + T_sync ${String(status.t_sync_s)} s + T_verify ${String(status.t_verify_s)} s = T_total ${String(status.t_total_s)} s; cleanup ${String(status.t_cleanup_s)} s; counts ${JSON.stringify(status.counts)}`,
   );
-  if (report.samples.length > 0) {
-    // The first bad key's whole history, and when each sidecar switched phase, to debug from the log.
-    const key = /(?:read|write|delete) (\S+):/.exec(report.samples[0]!)?.[1];
-    const t0 = performance.timeOrigin;
-    for (const op of report.history.filter((o) => o.key === key)) console.log(`  ${key}: ${JSON.stringify({ ...op, startWall: new Date(t0 + op.start).toISOString() })}`);
-    for (const [i, p] of sidecars.entries()) {
-      for (const l of p.logs().split('\n').filter((x) => x.includes('"msg":"migration '))) console.log(`  sidecar ${i}: ${l.slice(0, 200)}`);
-    }
-  }
+  printPhases(report, sidecars);
   expect(status.phase).toBe(s.abortAt === undefined ? 'done' : 'aborted');
   expect(report.samples).toEqual([]);
   expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, lost: report.lostWrites, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
