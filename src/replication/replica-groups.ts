@@ -27,6 +27,8 @@ import type { ProxyStats } from '../proxy/stats.js';
 import { FanoutWriteSlot, type MissedWrite } from './write-fanout.js';
 import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read-failover.js';
 
+const NO_SHADOWS: readonly { group: number; backend: Backend }[] = [];
+
 /**
  * A change of which server of one group owns some keys (a migration of the group's ring, or a
  * failover's, src/migration): while it is active the group's owner of a key is the remap's, an
@@ -200,24 +202,32 @@ export class ReplicaGroups {
     // Only a filling owner is left (every other group down): it may lack the key, so it decides nothing.
     if (this.#remap(primary)?.filling(key) === true) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.BACKEND_DOWN);
     const from = this.ownerIn(primary, key);
-    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, from, order.slice(1)), this.pool.write !== 'one');
+    // Who follows is decided now, with where it runs: a migrating group may switch owners (cutover)
+    // while the command runs, and its new owner must still be synced from the old one it ran on.
+    const followers = order.slice(1).map((g) => ({ group: g, to: this.ownerIn(g, key) }));
+    const shadows = this.#shadowsOf(key, false) ?? NO_SHADOWS;
+    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, from, followers, shadows), this.pool.write !== 'one');
     return slot.start(from, primary);
   }
 
   /**
-   * After a read-modify-write applied on `from` (its group's owner of `key`): `groups` follow it,
-   * each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
+   * After a read-modify-write applied on `from` (its group's owner of `key`): the other groups'
+   * owners and the migrating groups' shadows, as they were when it was sent, follow it, each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
    * that cannot be synced has the key dropped where it can be, and the write in its failed-write
    * log, for replay.
    */
-  async follow(req: Request, key: Buffer, from: Backend, groups: readonly number[]): Promise<void> {
-    const shadows = this.#shadowsOf(key, false) ?? [];
-    if (groups.length === 0 && shadows.length === 0) return;
+  async follow(
+    req: Request,
+    key: Buffer,
+    from: Backend,
+    followers: readonly { group: number; to: Backend }[],
+    shadows: readonly { group: number; backend: Backend }[],
+  ): Promise<void> {
+    if (followers.length === 0 && shadows.length === 0) return;
     const copy = Buffer.from(key);
     const sync = (to: Backend): Promise<string> => syncKey(BackendMeta.of(from), BackendMeta.of(to), copy).catch(() => 'error' as const);
     await Promise.all([
-      ...groups.map(async (g) => {
-        const to = this.ownerIn(g, key);
+      ...followers.map(async ({ group: g, to }) => {
         if ((await sync(to)) !== 'error') return;
         // It may still hold the value from before the command: drop it (a miss is safe, a stale hit
         // is not). The failed-write log has the key for the replay (a backend that is down now).
