@@ -30,6 +30,7 @@ import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
 import { emptyRouteCounters, type RouteCounters } from './route.js';
 import { HoldQueue } from './hold-queue.js';
+import { CurrentPhase } from './current-phase.js';
 import { KeySync } from './key-sync.js';
 
 export class GroupRemapRoute implements GroupRemap {
@@ -64,20 +65,28 @@ export class GroupRemapRoute implements GroupRemap {
     this.#release();
   }
 
-  #validUntil = Infinity;
+  readonly #phase = new CurrentPhase();
 
   get validUntil(): number {
-    return this.#validUntil;
+    return this.#phase.validUntil;
   }
 
   /** Past this time (performance.now()) the phase may be out of date: requests for the group's moved keys wait (phase-view.ts). */
   set validUntil(t: number) {
-    this.#validUntil = t;
+    this.#phase.set(t);
     this.#release();
   }
 
   #release(): void {
-    if (this.#mode !== 'cutover' && performance.now() <= this.#validUntil) this.#held.release((req, owner) => this.groups.dispatch(req, owner));
+    if (this.#mode !== 'cutover' && this.#phase.current()) this.#held.release((req, owner) => this.groups.dispatch(req, owner));
+  }
+
+  current(): boolean {
+    return this.#phase.current();
+  }
+
+  whenCurrent(): Promise<boolean> {
+    return this.#phase.whenCurrent();
   }
 
   get fallbackOnMiss(): boolean {
@@ -120,13 +129,13 @@ export class GroupRemapRoute implements GroupRemap {
 
   expireHeld(ms: number): void {
     this.#held.expire(ms);
+    this.#phase.expire(ms);
   }
-
 
   intercept(req: Request, owner: SlotOwner): Slot | null {
     // A connection with a held request keeps its order: what it sends after waits too.
     if (this.#held.holds(owner)) return this.#held.hold(req, owner);
-    if (performance.now() > this.#validUntil && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
+    if (!this.#phase.current() && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
     if (this.#mode !== 'cutover') return null;
     const cmd = req.cmd;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;

@@ -30,6 +30,7 @@ import { KeySync } from './key-sync.js';
 import { MovingReadSlot, MovingWriteSlot, type MovingKey, type WritePlan } from './moving-slots.js';
 import type { SyncOutcome } from '../copy/index.js';
 import { HoldQueue } from './hold-queue.js';
+import { CurrentPhase } from './current-phase.js';
 
 /** Route counters, all 0. */
 export function emptyRouteCounters(): RouteCounters {
@@ -81,39 +82,31 @@ export class MigrationRoute implements MovingKey {
     this.#release();
   }
 
-  #validUntil = Infinity;
+  readonly #phase = new CurrentPhase();
 
   get validUntil(): number {
-    return this.#validUntil;
+    return this.#phase.validUntil;
   }
 
   /** Past this time (performance.now()) the phase may be out of date: requests for moved keys wait (phase-view.ts). */
   set validUntil(t: number) {
-    this.#validUntil = t;
+    this.#phase.set(t);
     this.#release();
   }
 
   /** Runs the held requests once nothing holds them: the phase is current and not cutover. */
   #release(): void {
-    if (!this.current()) return;
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const w of waiting) w.resolve(true);
-    if (this.#mode !== 'cutover') this.#held.release((req, owner) => this.dispatch(req, owner));
+    if (this.#mode !== 'cutover' && this.#phase.current()) this.#held.release((req, owner) => this.dispatch(req, owner));
   }
 
   /** Whether this sidecar's phase is current (phase-view.ts). */
   current(): boolean {
-    return performance.now() <= this.#validUntil;
+    return this.#phase.current();
   }
-
-  /** Requests that stopped halfway while the phase was out of date, waiting for it to be current again. */
-  #waiting: { at: number; resolve: (current: boolean) => void }[] = [];
 
   /** Resolves true once the phase is current again, or false when that takes longer than held requests may wait. */
   whenCurrent(): Promise<boolean> {
-    if (this.current()) return Promise.resolve(true);
-    return new Promise((resolve) => this.#waiting.push({ at: performance.now(), resolve }));
+    return this.#phase.whenCurrent();
   }
 
   /** The authoritative owner of `key` for a plain read: the old one until cutover. */
@@ -125,8 +118,7 @@ export class MigrationRoute implements MovingKey {
   /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end, a phase not read again). */
   expireHeld(ms: number): void {
     this.#held.expire(ms);
-    const cutoff = performance.now() - ms;
-    while (this.#waiting.length > 0 && this.#waiting[0]!.at < cutoff) this.#waiting.shift()!.resolve(false);
+    this.#phase.expire(ms);
   }
 
 
@@ -135,7 +127,7 @@ export class MigrationRoute implements MovingKey {
     // A connection with a held request keeps its order: what it sends after waits too.
     if (this.#held.holds(owner)) return this.#held.hold(req, owner);
     // A clock read, not a timer: requests that waited in the socket while the process stalled are checked too.
-    if (performance.now() > this.#validUntil && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
+    if (!this.#phase.current() && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;

@@ -4,7 +4,8 @@
  * group, the primary, and when it applied there the other groups follow (`follow`: each is synced
  * from the primary, syncKey in src/copy). The client is answered once they have, unless the write
  * policy is `one` (then at once, and they follow in the background): a read or a fanned-out write
- * (touch, say) right after the reply then finds the same value on every group.
+ * (touch, say) right after the reply then finds the same value on every group. When a migration's
+ * phase moved on while it ran (this sidecar stood still), `follow` may answer SERVER_ERROR instead.
  */
 import { Cmd, ReplyKind, type Request } from '../protocol/index.js';
 import { Op, type Backend } from '../backend/index.js';
@@ -18,8 +19,11 @@ export class PrimaryWriteSlot extends Slot {
     owner: SlotOwner,
     readonly req: Request,
     readonly stats: ProxyStats,
-    /** Brings the other groups in line with the primary once it applied the command. */
-    readonly follow: () => Promise<void>,
+    /**
+     * Brings the other groups in line with the primary once it applied the command; resolves to a
+     * reply to send instead (SERVER_ERROR: a migration's phase moved on meanwhile), or null.
+     */
+    readonly follow: () => Promise<Buffer | null>,
     /** Answer only after the other groups followed. */
     readonly wait: boolean,
   ) {
@@ -37,7 +41,10 @@ export class PrimaryWriteSlot extends Slot {
     if (replyRank(reply) !== 1) return this.complete(visible(this.req, reply));
     const followed = this.follow();
     if (!this.wait) return this.complete(visible(this.req, reply));
-    void followed.then(() => this.complete(visible(this.req, reply)));
+    void followed.then((instead) => {
+      if (instead === null) return this.complete(visible(this.req, reply));
+      this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : instead);
+    });
   }
 
   override onOpError(_op: Op, error: Buffer): void {

@@ -53,6 +53,10 @@ export interface GroupRemap {
   isOut(b: Backend): boolean;
   /** A slot for a request the remap routes itself (a held or synced read-modify-write), or null. */
   intercept(req: Request, owner: SlotOwner): Slot | null;
+  /** This sidecar's phase of the migration is current (src/migration/phase-view.ts). */
+  current(): boolean;
+  /** Resolves true once it is current again; false when that takes too long. */
+  whenCurrent(): Promise<boolean>;
 }
 
 export class ReplicaGroups {
@@ -101,6 +105,17 @@ export class ReplicaGroups {
   /** The remap of `group`, when one is set. */
   remapOf(group: number): GroupRemap | undefined {
     return this.#remaps[group];
+  }
+
+  /** Every migrating group's phase is current (true without any). */
+  readonly #current = (): boolean => {
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) if (this.#remap(g)?.current() === false) return false;
+    return true;
+  };
+
+  async #whenCurrent(): Promise<boolean> {
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) if ((await this.#remap(g)?.whenCurrent()) === false) return false;
+    return true;
   }
 
   #remap(group: number): GroupRemap | undefined {
@@ -204,10 +219,17 @@ export class ReplicaGroups {
     const from = this.ownerIn(primary, key);
     // Who follows is decided now, with where it runs: a migrating group may switch owners (cutover)
     // while the command runs, and its new owner must still be synced from the old one it ran on.
-    const followers = order.slice(1).map((g) => ({ group: g, to: this.ownerIn(g, key) }));
+    const followers = this.#followers(key, primary);
     const shadows = this.#shadowsOf(key, false) ?? NO_SHADOWS;
-    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, from, followers, shadows), this.pool.write !== 'one');
+    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows), this.pool.write !== 'one');
     return slot.start(from, primary);
+  }
+
+  /** The owners of `key` in every group but `primary`, in read order. */
+  #followers(key: Buffer, primary: number): { group: number; to: Backend }[] {
+    return this.readOrder(key, true)
+      .filter((g) => g !== primary)
+      .map((g) => ({ group: g, to: this.ownerIn(g, key) }));
   }
 
   /**
@@ -219,24 +241,49 @@ export class ReplicaGroups {
   async follow(
     req: Request,
     key: Buffer,
-    from: Backend,
+    ran: { group: number; to: Backend },
     followers: readonly { group: number; to: Backend }[],
     shadows: readonly { group: number; backend: Backend }[],
-  ): Promise<void> {
-    if (followers.length === 0 && shadows.length === 0) return;
+  ): Promise<Buffer | null> {
+    if (followers.length === 0 && shadows.length === 0) return null;
+    // A migrating group's phase may have moved on while this sidecar stood still: decide under the phase now.
+    if (!this.#current()) return this.#refollow(req, key, ran);
+    const from = ran.to;
     const copy = Buffer.from(key);
-    const sync = (to: Backend): Promise<string> => syncKey(BackendMeta.of(from), BackendMeta.of(to), copy).catch(() => 'error' as const);
+    let stale = false;
+    // Nothing is written (or dropped) once the phase is out of date: an error then is no evidence either.
+    const sync = async (to: Backend): Promise<boolean> => {
+      const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, undefined, undefined, this.#current).catch(() => 'error' as const);
+      const late = outcome === 'stale' || (outcome === 'error' && !this.#current());
+      if (late) stale = true;
+      return outcome !== 'error' || late;
+    };
     await Promise.all([
       ...followers.map(async ({ group: g, to }) => {
-        if ((await sync(to)) !== 'error') return;
+        if (await sync(to)) return;
         // It may still hold the value from before the command: drop it (a miss is safe, a stale hit
         // is not). The failed-write log has the key for the replay (a backend that is down now).
         if (to.state === 'up') await BackendMeta.of(to).md(copy, '').catch(() => undefined);
         this.missed(g, req);
       }),
       ...shadows.map(async (s) => {
-        if ((await sync(s.backend)) === 'error') await this.#shadowFailed(copy, s.group, s.backend);
+        if (!(await sync(s.backend))) await this.#shadowFailed(copy, s.group, s.backend);
       }),
     ]);
+    return stale ? this.#refollow(req, key, ran) : null;
+  }
+
+  /**
+   * The phase went out of date while a read-modify-write ran: once it is current, the groups follow
+   * by the phase now if the server it ran on still owns the key in its group; if not (the group's
+   * owner changed meanwhile), it is taken back there and the client gets SERVER_ERROR.
+   */
+  async #refollow(req: Request, key: Buffer, ran: { group: number; to: Backend }): Promise<Buffer | null> {
+    if (!(await this.#whenCurrent())) return R.MIGRATION_BUSY;
+    if (this.ownerIn(ran.group, key) !== ran.to) {
+      await BackendMeta.of(ran.to).md(Buffer.from(key), '').catch(() => undefined);
+      return R.MIGRATION_BUSY;
+    }
+    return this.follow(req, key, ran, this.#followers(key, ran.group), this.#shadowsOf(key, false) ?? NO_SHADOWS);
   }
 }

@@ -3,9 +3,10 @@
  * passive migration (acceptance 5: failover_after 3s here, 5s in `npm run acceptance` at 100,000
  * keys), an operator's migration of every group on its own ring, and its abort (rollback).
  */
-import { afterAll, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
 import { runReplicatedScenario } from '../support/failover-scenario.js';
+import { STALE_VIEW_LOG, stopFollowerIn } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -15,6 +16,12 @@ it('a backend down longer than failover_after has its keys moved to the rest of 
 
 it('grows both replica groups 2 -> 3, each on its own ring, with no stale read, resurrected delete or lost write', async () => {
   await runReplicatedScenario({ kind: 'grow', keys: 20_000, settle: '2s' });
+}, 300_000);
+
+it('grows both groups while one sidecar is stopped across phase switches: it holds, then rejoins, and its read-modify-writes follow the phase', async () => {
+  const stop = stopFollowerIn('dual_read', 6_000);
+  await runReplicatedScenario({ kind: 'grow', keys: 20_000, settle: '2s', during: stop.during });
+  expect(stop.stopped().logs()).toContain(STALE_VIEW_LOG);
 }, 300_000);
 
 it('an abort in verify rolls every group back to its old servers without losing a write, and clears the new ones', async () => {

@@ -26,6 +26,8 @@ export interface ReplicatedScenario {
   failoverAfter?: string;
   /** grow only: abort when the first sidecar reports this phase; the run then ends rolled back. */
   abortAt?: string;
+  /** Called while the migration runs, with the two sidecars and their admin ports. */
+  during?: (sidecars: ServerHandle[], admins: number[]) => Promise<void>;
 }
 
 const spec = (b: ServerHandle): string => `${b.address}:1`;
@@ -103,6 +105,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   }
   const t0 = Date.now();
   if (s.abortAt !== undefined) await abortWhen(admins[0]!, s.abortAt);
+  await s.during?.(sidecars, admins);
   const finished = (x: Record<string, unknown>): boolean => (s.abortAt === undefined ? x.phase === 'done' : x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null);
   const deadline = Date.now() + 240_000;
   let all: Record<string, unknown>[] = [];

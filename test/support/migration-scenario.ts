@@ -75,6 +75,31 @@ export function killLeaderIn(phases: readonly string[], timeoutMs: number): NonN
   };
 }
 
+/**
+ * Stops (SIGSTOP) the sidecar that does not hold the lease once the first one reports `phase`, for
+ * `ms`: the leader goes on meanwhile, and the requests its clients send wait in its sockets, to be
+ * read when it runs again. `stopped()` is that sidecar, to check its log afterwards.
+ */
+export function stopFollowerIn(phase: string, ms: number): { during: (sidecars: ServerHandle[], admins: number[]) => Promise<void>; stopped: () => ServerHandle } {
+  let stopped: ServerHandle | undefined;
+  return {
+    during: async (sidecars, admins) => {
+      await waitForPhase(admins[0]!, [phase], 60_000);
+      stopped = sidecars[(await leaderOf(admins)) === 0 ? 1 : 0]!;
+      stopped.pause();
+      await new Promise((r) => setTimeout(r, ms));
+      stopped.resume();
+    },
+    stopped: () => {
+      if (stopped === undefined) throw new Error('no sidecar was stopped');
+      return stopped;
+    },
+  };
+}
+
+/** What the stopped sidecar logs when its phase went out of date (src/migration/index.ts). */
+export const STALE_VIEW_LOG = 'migration record not read for too long';
+
 export async function abortWhen(admin: number, phase: string): Promise<void> {
   await waitForPhase(admin, [phase]);
   const r = await fetch(`http://127.0.0.1:${admin}/migration/abort`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });

@@ -1,0 +1,74 @@
+/**
+ * PrimaryWriteSlot (a read-modify-write in a pool with replica groups): the reply waits for the
+ * other groups to follow, unless the policy is `one`, and a follow that gave up (a migration's
+ * phase moved on while the command ran) answers in its place.
+ */
+import { describe, expect, it } from 'vitest';
+import { RequestParser, ReplyKind, type ParserSink, type Request } from '../../../src/protocol/index.js';
+import { Op } from '../../../src/backend/index.js';
+import { PrimaryWriteSlot } from '../../../src/replication/primary-write.js';
+import { ProxyStats } from '../../../src/proxy/stats.js';
+import type { Slot } from '../../../src/proxy/reply-slots.js';
+import { LIMITS } from '../protocol/parse-helpers.js';
+
+function request(text: string): Request {
+  let req: Request | undefined;
+  const sink: ParserSink = { onRequest: (r) => (req = r), onReply: () => undefined, onClose: () => undefined, onQuit: () => undefined, wantsMore: () => true };
+  new RequestParser(sink, LIMITS).feed(Buffer.from(text));
+  return req!;
+}
+
+const BUSY = Buffer.from('SERVER_ERROR migration busy, retry\r\n');
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function primary(text: string, wait: boolean) {
+  const done: Slot[] = [];
+  let settle!: (instead: Buffer | null) => void;
+  let follows = 0;
+  const follow = (): Promise<Buffer | null> => {
+    follows++;
+    return new Promise((r) => (settle = r));
+  };
+  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow, wait);
+  const reply = (text: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from(text));
+  const sent = (): string | null | undefined => (done.length === 0 ? undefined : done[0]!.reply === null ? null : String(done[0]!.reply));
+  return { reply, sent, settle: (b: Buffer | null) => settle(b), follows: () => follows };
+}
+
+describe('PrimaryWriteSlot', () => {
+  it('answers once the other groups followed', async () => {
+    const p = primary('incr k 1\r\n', true);
+    p.reply('2\r\n');
+    expect(p.sent()).toBeUndefined();
+    p.settle(null);
+    await flush();
+    expect(p.sent()).toBe('2\r\n');
+  });
+
+  it('a follow that gave up answers in the reply place; with noreply nothing is sent', async () => {
+    const p = primary('incr k 1\r\n', true);
+    p.reply('2\r\n');
+    p.settle(BUSY);
+    await flush();
+    expect(p.sent()).toBe(BUSY.toString());
+    const q = primary('add k 0 0 1 noreply\r\nv\r\n', true);
+    q.reply('STORED\r\n');
+    q.settle(BUSY);
+    await flush();
+    expect(q.sent()).toBeNull();
+  });
+
+  it('with write: one it answers at once and the groups follow in the background', () => {
+    const p = primary('incr k 1\r\n', false);
+    p.reply('2\r\n');
+    expect(p.sent()).toBe('2\r\n');
+    expect(p.follows()).toBe(1);
+  });
+
+  it('a command that did not apply (NOT_FOUND) is answered without a follow', () => {
+    const p = primary('incr k 1\r\n', true);
+    p.reply('NOT_FOUND\r\n');
+    expect(p.sent()).toBe('NOT_FOUND\r\n');
+    expect(p.follows()).toBe(0);
+  });
+});
