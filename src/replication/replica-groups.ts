@@ -233,10 +233,11 @@ export class ReplicaGroups {
   }
 
   /**
-   * After a read-modify-write applied on `from` (its group's owner of `key`): the other groups'
-   * owners and the migrating groups' shadows, as they were when it was sent, follow it, each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
+   * After a read-modify-write applied on `ran.to` (group `ran.group`'s owner of `key`): the other
+   * groups' owners and the migrating groups' shadows, as they were when it was sent, follow it,
+   * each synced from it (its value, flags and TTL, or a delete when it has none; syncKey). A group
    * that cannot be synced has the key dropped where it can be, and the write in its failed-write
-   * log, for replay.
+   * log, for replay. Resolves to a reply to send instead, or null (see #refollow).
    */
   async follow(
     req: Request,
