@@ -153,6 +153,14 @@ export async function copyKey(source: MetaOps, target: MetaOps, key: Buffer, opt
   return { outcome: 'raced', bytes: value.length, sourceCas: cas };
 }
 
+export interface SyncKeyOptions {
+  nowSec?: () => number;
+  /** Syncs from a source that changed meanwhile, at most (default 3). */
+  attempts?: number;
+  /** As copyKey's. */
+  proceed?: () => boolean;
+}
+
 /** 'stale': `proceed` said no before a write to the target (nothing was written by this attempt). */
 export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error' | 'stale';
 
@@ -168,14 +176,8 @@ export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error' | 'stale';
  * there, never an older value. A later sync of the newer write fills it. `proceed` (copyKey's) is
  * asked before each write to the target; when it says no, the sync stops with 'stale'.
  */
-export async function syncKey(
-  source: MetaOps,
-  target: MetaOps,
-  key: Buffer,
-  nowSec: () => number = () => Date.now() / 1000,
-  attempts = 3,
-  proceed: () => boolean = () => true,
-): Promise<SyncOutcome> {
+export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opts: SyncKeyOptions = {}): Promise<SyncOutcome> {
+  const { nowSec = () => Date.now() / 1000, attempts = 3, proceed = () => true } = opts;
   let ours: number | null = null;
   try {
     for (let attempt = 1; ; attempt++) {

@@ -28,83 +28,50 @@ import type { GroupRemap, ReplicaGroups } from '../replication/replica-groups.js
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
-import { emptyRouteCounters, type RouteCounters } from './route.js';
-import { HoldQueue } from './hold-queue.js';
-import { CurrentPhase } from './current-phase.js';
+import { PhasedRoute, emptyRouteCounters, type RouteCounters } from './phased-route.js';
 import { KeySync } from './key-sync.js';
 
-export class GroupRemapRoute implements GroupRemap {
-  #mode: RouteMode = 'old';
-  readonly counters: RouteCounters = emptyRouteCounters();
-  readonly #held = new HoldQueue(this.counters);
+export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
   /** Drops keys a shadow missed (and remembers those it cannot drop yet: reads skip them there). */
   readonly #keys = new KeySync(this.counters);
 
   constructor(
     readonly groups: ReplicaGroups,
     readonly group: number,
-    readonly arcs: MovedArcs,
+    arcs: MovedArcs,
     /** The group's servers on the old ring, in its order; null when the old owner is gone (a failover). */
     readonly oldBackends: readonly Backend[] | null,
     /** The group's servers on the new ring, in its order. */
     readonly newBackends: readonly Backend[],
-  ) {}
+  ) {
+    super(arcs);
+  }
+
+  protected redispatch(req: Request, owner: SlotOwner): Slot {
+    return this.groups.dispatch(req, owner);
+  }
 
   /** An operator's migration routes the group by its old ring until the migration starts (and after a rollback). */
   get active(): boolean {
-    return this.#mode !== 'old' || this.oldBackends !== null;
-  }
-
-  get mode(): RouteMode {
-    return this.#mode;
-  }
-
-  /** Switches the mode; read-modify-writes held in cutover run under the new one. */
-  set mode(mode: RouteMode) {
-    this.#mode = mode;
-    this.#release();
-  }
-
-  readonly #phase = new CurrentPhase();
-
-  get validUntil(): number {
-    return this.#phase.validUntil;
-  }
-
-  /** Past this time (performance.now()) the phase may be out of date: requests for the group's moved keys wait (phase-view.ts). */
-  set validUntil(t: number) {
-    this.#phase.set(t);
-    this.#release();
-  }
-
-  #release(): void {
-    if (this.#mode !== 'cutover' && this.#phase.current()) this.#held.release((req, owner) => this.groups.dispatch(req, owner));
-  }
-
-  current(): boolean {
-    return this.#phase.current();
-  }
-
-  whenCurrent(): Promise<boolean> {
-    return this.#phase.whenCurrent();
+    return this.mode !== 'old' || this.oldBackends !== null;
   }
 
   get fallbackOnMiss(): boolean {
-    return this.#mode === 'cutover';
+    return this.mode === 'cutover';
   }
 
   #dual(): boolean {
-    return this.#mode === 'dual_old' || this.#mode === 'dual_new';
+    return this.mode === 'dual_old' || this.mode === 'dual_new';
   }
 
   ownerOf(key: Buffer): Backend {
     const i = this.arcs.locate(key);
-    if (this.oldBackends !== null && (this.#dual() || this.#mode === 'old')) return this.oldBackends[this.arcs.oldOwner(i)]!;
+    if (this.oldBackends !== null && (this.#dual() || this.mode === 'old')) return this.oldBackends[this.arcs.oldOwner(i)]!;
     return this.newBackends[this.arcs.newOwner(i)]!;
   }
 
   shadow(key: Buffer, isDelete: boolean): Backend | null {
-    const m = this.#mode;
+    const m = this.mode;
     if (this.oldBackends === null || m === 'old' || m === 'new' || (m === 'new_deletes_both' && !isDelete)) return null;
     const i = this.arcs.locate(key);
     if (!this.arcs.moved(i)) return null;
@@ -118,29 +85,23 @@ export class GroupRemapRoute implements GroupRemap {
 
   /** A failover took `b` out of the group's ring. */
   isOut(b: Backend): boolean {
-    return this.oldBackends === null && this.#mode !== 'old' && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
+    return this.oldBackends === null && this.mode !== 'old' && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
   }
 
   filling(key: Buffer): boolean {
     if (this.oldBackends === null) return this.#dual() && this.arcs.moved(this.arcs.locate(key));
     // A new owner whose copy of the key could not be dropped after a missed write is not read.
-    return this.#mode === 'cutover' && this.#keys.isDirty(key, this.ownerOf(key));
-  }
-
-  expireHeld(ms: number): void {
-    this.#held.expire(ms);
-    this.#phase.expire(ms);
+    return this.mode === 'cutover' && this.#keys.isDirty(key, this.ownerOf(key));
   }
 
   intercept(req: Request, owner: SlotOwner): Slot | null {
-    // A connection with a held request keeps its order: what it sends after waits too.
-    if (this.#held.holds(owner)) return this.#held.hold(req, owner);
-    if (!this.#phase.current() && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
-    if (this.#mode !== 'cutover') return null;
+    const waiting = this.waits(req, owner);
+    if (waiting !== null) return waiting;
+    if (this.mode !== 'cutover') return null;
     const cmd = req.cmd;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;
     // The group that serializes this key's read-modify-writes changes at cutover: hold them meanwhile.
-    return this.arcs.moved(this.arcs.locate(req.hashKey ?? req.keys[0]!)) ? this.#held.hold(req, owner) : null;
+    return this.arcs.moved(this.arcs.locate(req.hashKey ?? req.keys[0]!)) ? this.held.hold(req, owner) : null;
   }
 }
 

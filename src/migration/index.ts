@@ -162,7 +162,7 @@ export class Migration {
   /** The phase this process routes by was current at `at` (performance.now()); a finished migration needs no guard. */
   #confirm(at: number): void {
     const r = this.record;
-    this.#view.confirmed(at, r === null || (r.phase !== 'done' && !(r.phase === 'aborted' && r.rolledBack)));
+    this.#view.confirmed(at, r === null || r.phase === 'planned' || isActive(r));
   }
 
   /** Some server has answered a record read (with or without a record). */

@@ -34,7 +34,7 @@ export class KeySync {
 
   async sync(key: Buffer, from: Backend, to: Backend): Promise<SyncOutcome> {
     const copy = Buffer.from(key);
-    const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, undefined, undefined, this.current);
+    const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, { proceed: this.current });
     if (outcome === 'raced') this.counters.raced++;
     else if (outcome === 'error') {
       // After a stall the error may be a request that timed out only because this process stood still,

@@ -29,105 +29,42 @@ import type { RouteMode } from './phases.js';
 import { KeySync } from './key-sync.js';
 import { MovingReadSlot, MovingWriteSlot, type MovingKey, type WritePlan } from './moving-slots.js';
 import type { SyncOutcome } from '../copy/index.js';
-import { HoldQueue } from './hold-queue.js';
-import { CurrentPhase } from './current-phase.js';
+import { PhasedRoute, type RouteCounters } from './phased-route.js';
 
-/** Route counters, all 0. */
-export function emptyRouteCounters(): RouteCounters {
-  return { backfilled: 0, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 };
-}
+export { emptyRouteCounters, type RouteCounters } from './phased-route.js';
 
-/** Counters of the moved-key data path, for status and metrics. */
-export interface RouteCounters {
-  /** Reads of a moved key that the new owner missed and the old owner had (copied over). */
-  backfilled: number;
-  backfillErrors: number;
-  /** Syncs whose authority changed meanwhile (the other owner was left without the key). */
-  raced: number;
-  /** Syncs that failed (the key was then deleted from the other owner, when it answered). */
-  syncErrors: number;
-  /** Keys not remembered for a retried delete because the list was full. */
-  dirtyOverflow: number;
-  /** Requests held: read-modify-writes while their serializing owner changed, and any for a moved key while the phase was out of date. */
-  held: number;
-}
-
-
-export class MigrationRoute implements MovingKey {
-  #mode: RouteMode = 'old';
-  readonly counters: RouteCounters = emptyRouteCounters();
-  readonly #held = new HoldQueue(this.counters);
+export class MigrationRoute extends PhasedRoute implements MovingKey {
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
   readonly keys = new KeySync(this.counters, () => this.current());
   readonly #readOwner = (key: Buffer): Backend => this.readOwner(key);
 
   constructor(
-    readonly arcs: MovedArcs,
+    arcs: MovedArcs,
     /** In old ring order. */
     readonly oldBackends: readonly Backend[],
     /** In new ring order. */
     readonly newBackends: readonly Backend[],
     readonly dispatcher: Dispatcher,
     readonly stats: ProxyStats,
-  ) {}
-
-  get mode(): RouteMode {
-    return this.#mode;
+  ) {
+    super(arcs);
   }
 
-  /** Switches the mode; read-modify-writes held by the old mode run under the new one. */
-  set mode(mode: RouteMode) {
-    this.#mode = mode;
-    this.#release();
-  }
-
-  readonly #phase = new CurrentPhase();
-
-  get validUntil(): number {
-    return this.#phase.validUntil;
-  }
-
-  /** Past this time (performance.now()) the phase may be out of date: requests for moved keys wait (phase-view.ts). */
-  set validUntil(t: number) {
-    this.#phase.set(t);
-    this.#release();
-  }
-
-  /** Runs the held requests once nothing holds them: the phase is current and not cutover. */
-  #release(): void {
-    if (this.#mode !== 'cutover' && this.#phase.current()) this.#held.release((req, owner) => this.dispatch(req, owner));
-  }
-
-  /** Whether this sidecar's phase is current (phase-view.ts). */
-  current(): boolean {
-    return this.#phase.current();
-  }
-
-  /** Resolves true once the phase is current again, or false when that takes longer than held requests may wait. */
-  whenCurrent(): Promise<boolean> {
-    return this.#phase.whenCurrent();
+  protected redispatch(req: Request, owner: SlotOwner): Slot {
+    return this.dispatch(req, owner);
   }
 
   /** The authoritative owner of `key` for a plain read: the old one until cutover. */
   readOwner(key: Buffer): Backend {
-    const m = this.#mode;
+    const m = this.mode;
     return m === 'old' || m === 'dual_old' || m === 'dual_new' ? this.#old(key) : this.#new(key);
   }
 
-  /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end, a phase not read again). */
-  expireHeld(ms: number): void {
-    this.#held.expire(ms);
-    this.#phase.expire(ms);
-  }
-
-
   dispatch(req: Request, owner: SlotOwner): Slot {
-    const mode = this.#mode;
-    // A connection with a held request keeps its order: what it sends after waits too.
-    if (this.#held.holds(owner)) return this.#held.hold(req, owner);
-    // A clock read, not a timer: requests that waited in the socket while the process stalled are checked too.
-    if (!this.#phase.current() && this.arcs.movesAny(req)) return this.#held.hold(req, owner);
+    const waiting = this.waits(req, owner);
+    if (waiting !== null) return waiting;
+    const mode = this.mode;
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
@@ -183,7 +120,7 @@ export class MigrationRoute implements MovingKey {
 
   #write(req: Request, owner: SlotOwner, mode: RouteMode, o: Backend, n: Backend): Slot {
     // A read-modify-write waits in cutover until every sidecar has left verify: until then some still run them on the old owner.
-    if (mode === 'cutover' && !fansOut(req)) return this.#held.hold(req, owner);
+    if (mode === 'cutover' && !fansOut(req)) return this.held.hold(req, owner);
     const plan = this.#plan(req, mode, o, n);
     return plan.second === null ? this.dispatcher.keyed(req, owner, plan.first) : new MovingWriteSlot(owner, req, this, plan).start();
   }
@@ -191,7 +128,7 @@ export class MigrationRoute implements MovingKey {
   /** Where a write of the moved key `req` names runs now, and which owner follows it (none: one owner). */
   planNow(req: Request): WritePlan | { first: Backend; second: null } {
     const i = this.arcs.locate(req.hashKey!);
-    return this.#plan(req, this.#mode, this.oldBackends[this.arcs.oldOwner(i)]!, this.newBackends[this.arcs.newOwner(i)]!);
+    return this.#plan(req, this.mode, this.oldBackends[this.arcs.oldOwner(i)]!, this.newBackends[this.arcs.newOwner(i)]!);
   }
 
   #plan(req: Request, mode: RouteMode, o: Backend, n: Backend): WritePlan | { first: Backend; second: null } {

@@ -254,7 +254,7 @@ export class ReplicaGroups {
     let stale = false;
     // Nothing is written (or dropped) once the phase is out of date: an error then is no evidence either.
     const sync = async (to: Backend): Promise<boolean> => {
-      const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, undefined, undefined, this.#current).catch(() => 'error' as const);
+      const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, { proceed: this.#current }).catch(() => 'error' as const);
       const late = outcome === 'stale' || (outcome === 'error' && !this.#current());
       if (late) stale = true;
       return outcome !== 'error' || late;

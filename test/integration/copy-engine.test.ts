@@ -432,11 +432,11 @@ describe('copy engine against real memcached', () => {
     const target = new MetaClient(ep(t));
     try {
       expect((await copyKey(source, target, a, { proceed: () => false })).outcome).toBe('skipped');
-      expect(await syncKey(source, target, b, undefined, undefined, () => false)).toBe('stale');
+      expect(await syncKey(source, target, b, { proceed: () => false })).toBe('stale');
       expect((await readItems(t.port, [a, b])).map((i) => i?.value.toString() ?? null)).toEqual([null, 'target']);
       // And with a current phase both write, as always.
       expect((await copyKey(source, target, a, { proceed: () => true })).outcome).toBe('copied');
-      expect(await syncKey(source, target, b, undefined, undefined, () => true)).toBe('synced');
+      expect(await syncKey(source, target, b, { proceed: () => true })).toBe('synced');
       expect((await readItems(t.port, [a, b])).map((i) => i?.value.toString() ?? null)).toEqual(['source', 'source']);
     } finally {
       source.close();

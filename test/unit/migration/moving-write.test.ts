@@ -66,7 +66,19 @@ function moving(text: string, plan: WritePlan) {
   const slot = new MovingWriteSlot({ slotDone: (s) => done.push(s) }, request(text), ctx, plan);
   const first = (reply: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from(reply));
   const sent = (): string | null | undefined => (done.length === 0 ? undefined : done[0]!.reply === null ? null : String(done[0]!.reply));
-  return { f, first, sent };
+  /** The first leg's reply comes while the phase is out of date. */
+  const stalledFirst = (reply: string): void => {
+    f.current = false;
+    first(reply);
+  };
+  /** The phase is current again, with `plan` for the key under it. */
+  const resume = async (plan: Fake['now']): Promise<void> => {
+    f.current = true;
+    f.now = plan;
+    f.wake(true);
+    await flush();
+  };
+  return { f, first, sent, stalledFirst, resume };
 }
 
 describe('MovingWriteSlot', () => {
@@ -81,27 +93,19 @@ describe('MovingWriteSlot', () => {
 
   it('a phase gone out of date before the follow: waits, then follows as usual when the authority stayed', async () => {
     const m = moving('set k 0 0 1\r\nv\r\n', { first: OLD, second: NEW });
-    m.f.current = false;
-    m.first('STORED\r\n');
+    m.stalledFirst('STORED\r\n');
     await flush();
     expect(m.f.syncs).toEqual([]);
     expect(m.sent()).toBeUndefined();
-    m.f.current = true;
-    m.f.now = { first: OLD, second: NEW }; // dual_read, say: the old owner is still the authority
-    m.f.wake(true);
-    await flush();
+    await m.resume({ first: OLD, second: NEW }); // dual_read, say: the old owner is still the authority
     expect(m.f.syncs).toEqual(['old:11211->new:11211']);
     expect(m.sent()).toBe('STORED\r\n');
   });
 
   it('the authority moved meanwhile: what it wrote is taken back there, nothing is synced, SERVER_ERROR', async () => {
     const m = moving('set k 0 0 1\r\nv\r\n', { first: OLD, second: NEW });
-    m.f.current = false;
-    m.first('STORED\r\n');
-    m.f.current = true;
-    m.f.now = { first: NEW, second: null }; // the migration is done by the time this sidecar knows
-    m.f.wake(true);
-    await flush();
+    m.stalledFirst('STORED\r\n');
+    await m.resume({ first: NEW, second: null }); // the migration is done by the time this sidecar knows
     expect(m.f.syncs).toEqual([]);
     expect(m.f.drops).toEqual(['old:11211']);
     expect(m.sent()).toBe(BUSY);
@@ -109,12 +113,8 @@ describe('MovingWriteSlot', () => {
 
   it('the same for a noreply write: no reply at all', async () => {
     const m = moving('set k 0 0 1 noreply\r\nv\r\n', { first: OLD, second: NEW });
-    m.f.current = false;
-    m.first('STORED\r\n');
-    m.f.current = true;
-    m.f.now = { first: NEW, second: OLD, dropSecond: true };
-    m.f.wake(true);
-    await flush();
+    m.stalledFirst('STORED\r\n');
+    await m.resume({ first: NEW, second: OLD, dropSecond: true });
     expect(m.f.drops).toEqual(['old:11211']);
     expect(m.sent()).toBeNull();
   });
@@ -130,12 +130,8 @@ describe('MovingWriteSlot', () => {
 
   it('the authority now has no one to follow it (one owner): the reply goes out without a sync', async () => {
     const m = moving('set k 0 0 1\r\nv\r\n', { first: OLD, second: NEW });
-    m.f.current = false;
-    m.first('STORED\r\n');
-    m.f.current = true;
-    m.f.now = { first: OLD, second: null }; // rolled back: the old ring again
-    m.f.wake(true);
-    await flush();
+    m.stalledFirst('STORED\r\n');
+    await m.resume({ first: OLD, second: null }); // rolled back: the old ring again
     expect(m.f.syncs).toEqual([]);
     expect(m.f.drops).toEqual([]);
     expect(m.sent()).toBe('STORED\r\n');
@@ -143,8 +139,7 @@ describe('MovingWriteSlot', () => {
 
   it('a phase that does not become current in time: SERVER_ERROR, nothing synced or dropped', async () => {
     const m = moving('set k 0 0 1\r\nv\r\n', { first: OLD, second: NEW });
-    m.f.current = false;
-    m.first('STORED\r\n');
+    m.stalledFirst('STORED\r\n');
     m.f.wake(false);
     await flush();
     expect(m.f.syncs).toEqual([]);
