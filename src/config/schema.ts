@@ -40,7 +40,7 @@ export const DEFAULTS = deepFreeze({
   readFailover: 'errors',
   writeLogMaxBytes: 64 * 1024 * 1024,
   resyncRate: 20_000,
-  migration: { copy: 'eager', rate: 20_000, settleMs: 10_000, cleanup: true },
+  migration: { copy: 'eager', rate: 20_000, settleMs: 1_000, cleanup: true },
   adminHost: '127.0.0.1',
 } as const);
 

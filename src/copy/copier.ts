@@ -161,8 +161,26 @@ export interface SyncKeyOptions {
   proceed?: () => boolean;
 }
 
-/** 'stale': `proceed` said no before a write to the target (nothing was written by this attempt). */
-export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error' | 'stale';
+/**
+ * 'stale': `proceed` said no before a write to the target (nothing was written by this attempt).
+ * 'source_error': the source could not be read (nothing of ours is left on the target); 'error':
+ * anything else failed.
+ */
+export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error' | 'source_error' | 'stale';
+
+/** The source failed a read (thrown, or a reply that is neither a value nor a miss). */
+class SourceFailed extends Error {}
+
+async function readSource(source: MetaOps, key: Buffer, flags: string): Promise<Awaited<ReturnType<MetaOps['mg']>>> {
+  let r;
+  try {
+    r = await source.mg(key, flags);
+  } catch (err) {
+    throw new SourceFailed((err as Error).message);
+  }
+  if (r.status !== 'VA' && r.status !== 'HD' && r.status !== 'EN') throw new SourceFailed(r.status);
+  return r;
+}
 
 /**
  * Makes `target` hold what `source` holds for `key` now: the value (a plain set, over whatever the
@@ -182,13 +200,13 @@ export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opt
   try {
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts;
-      const read = await source.mg(key, 'v f t c');
+      const read = await readSource(source, key, 'v f t c');
       if (!proceed()) return 'stale';
       if (read.status === 'EN') {
         const r = await target.md(key, '');
         if (r.status !== 'HD' && r.status !== 'NF') return 'error';
         ours = null;
-        const again = await source.mg(key, 'c');
+        const again = await readSource(source, key, 'c');
         if (again.status === 'EN') return 'deleted';
         if (last) return 'raced'; // the source has it again: a hole here until its own sync
         continue;
@@ -203,14 +221,17 @@ export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opt
       const written = await target.ms(key, read.value, `T${ttl} F${flagNumber(read, 'f')} c`);
       if (written.status !== 'HD') return await failed(target, key, ours);
       ours = flagNumber(written, 'c') > 0 ? flagNumber(written, 'c') : null;
-      const again = await source.mg(key, 'c');
+      const again = await readSource(source, key, 'c');
       if (again.status === 'HD' && flagNumber(again, 'c') === cas) return 'synced';
       if (last) {
         await undo(target, key, ours);
         return 'raced';
       }
     }
-  } catch {
+  } catch (err) {
+    // The source failed (a server that died): what we wrote is the value it held after the command
+    // (a miss here would lose a write acknowledged before it), so it stays.
+    if (err instanceof SourceFailed) return 'source_error';
     return failed(target, key, ours);
   }
 }

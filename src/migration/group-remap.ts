@@ -9,18 +9,19 @@
  *   old                the old one (the old ring)                                  as replica groups do
  *   dual_old/dual_new  the old one: reads, writes, RMWs    the new one             where replica groups run them;
  *                                                                                  the new owner is synced too
- *   cutover            the new one (a miss: other groups)  the old one             held (moved keys)
+ *   cutover            the new one (a miss: other groups)  the old one             held (moved keys) until
+ *                                                                                  rmwFrom, then the new one
  *   new_deletes_both   the new one                         the old one (deletes)   as replica groups do
  *   new                the new one                                                 as replica groups do
  *
  * A failover (failover.ts: the old owner died, the copy reads another group):
  *
  *   dual_old/dual_new  the new one, `filling`: no reads, no RMWs, its write replies do not count
- *   cutover            the new one (a miss: other groups); RMWs of moved keys held
+ *   cutover            the new one (a miss: other groups); RMWs of moved keys held until rmwFrom
  *   new_deletes_both/new  the new one
  *
  * Read-modify-writes of moved keys wait in cutover while the owner that serializes them changes
- * (about `settle`), as in a plain pool's migration (route.ts).
+ * (until `rmwFrom`: at most `settle`), as in a plain pool's migration (route.ts).
  */
 import { Cmd, fansOut, type Request } from '../protocol/index.js';
 import type { Backend } from '../backend/index.js';
@@ -28,7 +29,8 @@ import type { GroupRemap, ReplicaGroups } from '../replication/replica-groups.js
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
-import { PhasedRoute, emptyRouteCounters, type RouteCounters } from './phased-route.js';
+import { HOLD_BUCKETS_SEC, PhasedRoute, emptyRouteCounters, type RouteCounters } from './phased-route.js';
+import { LatencyHistogram } from '../observability/histogram.js';
 import { KeySync } from './key-sync.js';
 
 export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
@@ -88,6 +90,10 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
     return this.oldBackends === null && this.mode !== 'old' && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
   }
 
+  moving(key: Buffer): boolean {
+    return this.mode !== 'old' && this.mode !== 'new' && this.arcs.moved(this.arcs.locate(key));
+  }
+
   filling(key: Buffer): boolean {
     if (this.oldBackends === null) return this.#dual() && this.arcs.moved(this.arcs.locate(key));
     // A new owner whose copy of the key could not be dropped after a missed write is not read.
@@ -97,7 +103,7 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
   intercept(req: Request, owner: SlotOwner): Slot | null {
     const waiting = this.waits(req, owner);
     if (waiting !== null) return waiting;
-    if (this.mode !== 'cutover') return null;
+    if (!this.rmwHeld()) return null;
     const cmd = req.cmd;
     if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;
     // The group that serializes this key's read-modify-writes changes at cutover: hold them meanwhile.
@@ -119,6 +125,20 @@ export class GroupsRoute {
 
   get validUntil(): number {
     return this.remaps[0]!.validUntil;
+  }
+
+  get rmwFrom(): number {
+    return this.remaps[0]!.rmwFrom;
+  }
+
+  set rmwFrom(t: number) {
+    for (const r of this.remaps) r.rmwFrom = t;
+  }
+
+  get holds(): LatencyHistogram {
+    const h = new LatencyHistogram(HOLD_BUCKETS_SEC);
+    for (const r of this.remaps) h.merge(r.holds);
+    return h;
   }
 
   set validUntil(t: number) {

@@ -8,6 +8,7 @@
 import { Cmd, R, type Request } from '../protocol/index.js';
 import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import { HeldSlot } from './moving-slots.js';
+import type { LatencyHistogram } from '../observability/histogram.js';
 
 /** Held read-modify-writes at most; past it they are refused (SERVER_ERROR) rather than queued. */
 const MAX_HELD = 10_000;
@@ -17,8 +18,11 @@ export class HoldQueue {
   /** Held requests per client connection. */
   readonly #heldBy = new Map<SlotOwner, number>();
 
-  /** `counters.held` counts the requests held since start (for status and metrics). */
-  constructor(readonly counters: { held: number }) {}
+  /** `counters.held` counts the requests held since start, `waited` how long each waited (for status and metrics). */
+  constructor(
+    readonly counters: { held: number },
+    readonly waited: LatencyHistogram,
+  ) {}
 
   /** The connection has a held request: what it sends now must wait behind it. */
   holds(owner: SlotOwner): boolean {
@@ -44,7 +48,11 @@ export class HoldQueue {
     const held = this.#held;
     this.#held = [];
     this.#heldBy.clear();
-    for (const h of held) h.release(dispatch);
+    const now = performance.now();
+    for (const h of held) {
+      this.waited.observe(now - h.heldAt);
+      h.release(dispatch);
+    }
   }
 
   /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end). */
@@ -55,6 +63,7 @@ export class HoldQueue {
       const n = (this.#heldBy.get(h.owner) ?? 1) - 1;
       if (n <= 0) this.#heldBy.delete(h.owner);
       else this.#heldBy.set(h.owner, n);
+      this.waited.observe(performance.now() - h.heldAt);
       h.fail(R.MIGRATION_BUSY);
     }
   }

@@ -151,10 +151,19 @@ export class Migration {
   /** performance.now() when this process first saw the current phase (the record's `since`). */
   #seenAt = 0;
 
-  #adopt(r: MigrationRecord): void {
+  /**
+   * `sentAt`: performance.now() when the read that returned `r` was sent (or this process published
+   * it). The leader published a phase before any read of it was sent, and switches `settle` after
+   * it began to publish; a sidecar whose view is current read its phase less than `settle` ago. So
+   * `settle` after this sidecar's first read of cutover was sent, no sidecar with a current view is
+   * still in verify, running read-modify-writes on the old owner: they run on the new one from then
+   * (PhasedRoute.rmwFrom), instead of waiting for the next phase's record to be read.
+   */
+  #adopt(r: MigrationRecord, sentAt: number): void {
     const before = this.record?.phase;
     if (this.record === null || this.record.since !== r.since || this.record.phase !== r.phase) this.#seenAt = performance.now();
     this.record = r;
+    if (r.phase === 'cutover' && before !== 'cutover') this.route.rmwFrom = sentAt + this.#m.settleMs;
     this.route.mode = routeMode(r);
     if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
   }
@@ -173,7 +182,7 @@ export class Migration {
     const sentAt = performance.now();
     const { mine: r, other } = await this.#store.read(this.#readWait);
     if (r !== undefined) this.#answered = true;
-    if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r);
+    if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r, sentAt);
     // A record of ours (any seq) confirms the phase; so does no record while none was ever seen.
     if (r !== undefined && (r !== null || this.record === null)) this.#confirm(sentAt);
     const blocking = other !== null && isActive(other) && this.record === null ? other.id : null;
@@ -208,8 +217,9 @@ export class Migration {
     // Made from a record older than the one this process has now (a poll adopted an operator's action meanwhile).
     if (this.record !== null && r.seq < this.record.seq) return;
     const rec: MigrationRecord = { ...r, counts: { ...r.counts, backfilled: Math.max(r.counts.backfilled, this.route.counters.backfilled) }, updatedAt: now() };
-    this.#adopt(rec);
-    this.#confirm(performance.now());
+    const at = performance.now();
+    this.#adopt(rec, at);
+    this.#confirm(at);
     this.#lastPublish = Date.now();
     const stored = await this.#store.publish(rec);
     if (stored === 0) this.logger.warn({ pool: this.pool.name, id: rec.id }, 'migration record not stored on any server');

@@ -36,7 +36,7 @@ export class KeySync {
     const copy = Buffer.from(key);
     const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, { proceed: this.current });
     if (outcome === 'raced') this.counters.raced++;
-    else if (outcome === 'error') {
+    else if (outcome === 'error' || outcome === 'source_error') {
       // After a stall the error may be a request that timed out only because this process stood still,
       // and the other owner may have taken newer writes meanwhile: not ours to delete. The caller decides again.
       if (!this.current()) return 'stale';

@@ -3,13 +3,17 @@
  * group-remap.ts) keeps about the migration's phase: the mode it routes by, until when that phase is
  * known to be current (phase-view.ts), the requests it holds (hold-queue.ts) and the requests that
  * stopped halfway to wait for a current phase. Held requests run again, through `redispatch`, once
- * the phase is current and not cutover.
+ * the phase is current and read-modify-writes may run (not in cutover before `rmwFrom`).
  */
 import type { Request } from '../protocol/index.js';
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { MovedArcs } from './arcs.js';
 import type { RouteMode } from './phases.js';
 import { HoldQueue } from './hold-queue.js';
+import { LatencyHistogram } from '../observability/histogram.js';
+
+/** Buckets of `memshift_migration_hold_seconds`. */
+export const HOLD_BUCKETS_SEC = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30] as const;
 
 /** Counters of the moved-key data path, for status and metrics. */
 export interface RouteCounters {
@@ -34,8 +38,12 @@ export function emptyRouteCounters(): RouteCounters {
 export abstract class PhasedRoute {
   #mode: RouteMode = 'old';
   readonly counters: RouteCounters = emptyRouteCounters();
-  protected readonly held = new HoldQueue(this.counters);
+  /** How long held requests waited (memshift_migration_hold_seconds). */
+  readonly holds = new LatencyHistogram(HOLD_BUCKETS_SEC);
+  protected readonly held = new HoldQueue(this.counters, this.holds);
   #validUntil = Infinity;
+  #rmwFrom = Infinity;
+  #rmwTimer: NodeJS.Timeout | null = null;
   #waiting: { at: number; resolve: (current: boolean) => void }[] = [];
 
   constructor(readonly arcs: MovedArcs) {}
@@ -50,7 +58,34 @@ export abstract class PhasedRoute {
   /** Switches the mode; requests held by the old mode run under the new one. */
   set mode(mode: RouteMode) {
     this.#mode = mode;
+    if (mode !== 'cutover') this.rmwFrom = Infinity;
     this.#release();
+  }
+
+  /**
+   * performance.now() from which read-modify-writes of moved keys run in cutover (on the new
+   * owner): `settle` after this sidecar's read that first showed cutover was sent, when no sidecar
+   * whose view is current can still be in verify (index.ts). Infinity: held for the whole cutover.
+   */
+  get rmwFrom(): number {
+    return this.#rmwFrom;
+  }
+
+  set rmwFrom(t: number) {
+    this.#rmwFrom = t;
+    if (this.#rmwTimer !== null) clearTimeout(this.#rmwTimer);
+    this.#rmwTimer = null;
+    if (t === Infinity) return;
+    this.#rmwTimer = setTimeout(() => {
+      this.#rmwTimer = null;
+      this.#release();
+    }, Math.max(0, t - performance.now()) + 1);
+    this.#rmwTimer.unref();
+  }
+
+  /** Read-modify-writes of moved keys wait: cutover, before `rmwFrom`. */
+  protected rmwHeld(): boolean {
+    return this.#mode === 'cutover' && performance.now() < this.#rmwFrom;
   }
 
   /** performance.now() until which the phase is current; Infinity when nothing is guarded. */
@@ -64,7 +99,11 @@ export abstract class PhasedRoute {
     if (!this.current()) return;
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const w of waiting) w.resolve(true);
+    const now = performance.now();
+    for (const w of waiting) {
+      this.holds.observe(now - w.at);
+      w.resolve(true);
+    }
     this.#release();
   }
 
@@ -82,8 +121,13 @@ export abstract class PhasedRoute {
   /** Held requests, and requests waiting for a current phase, older than `ms` fail (a cutover that does not end, a phase not read again). */
   expireHeld(ms: number): void {
     this.held.expire(ms);
-    const cutoff = performance.now() - ms;
-    while (this.#waiting.length > 0 && this.#waiting[0]!.at < cutoff) this.#waiting.shift()!.resolve(false);
+    const now = performance.now();
+    const cutoff = now - ms;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.at < cutoff) {
+      const w = this.#waiting.shift()!;
+      this.holds.observe(now - w.at);
+      w.resolve(false);
+    }
   }
 
   /**
@@ -98,6 +142,6 @@ export abstract class PhasedRoute {
   }
 
   #release(): void {
-    if (this.#mode !== 'cutover' && this.current()) this.held.release((req, owner) => this.redispatch(req, owner));
+    if (!this.rmwHeld() && this.current()) this.held.release((req, owner) => this.redispatch(req, owner));
   }
 }

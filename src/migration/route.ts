@@ -8,8 +8,9 @@
  *   old               old ring                                      old ring                       old ring
  *   dual_old          old owner                                     old owner, sync to new         same
  *   dual_new          new, miss → old + backfill; gets: old owner   old owner, sync to new         same
- *   cutover           new, miss → old (no backfill)                 new owner, sync to old         held
- *                                                                   (deletes: old owner, sync)
+ *   cutover           new, miss → old (no backfill)                 new owner, sync to old         held until rmwFrom,
+ *                                                                   (deletes: old owner, sync)     then new owner,
+ *                                                                                                  sync to old
  *   new_deletes_both  new owner                                     new owner; deletes: both       new owner
  *                                                                   (the old owner only loses keys)
  *   new               new ring                                      new ring                       new ring
@@ -29,7 +30,8 @@ import type { RouteMode } from './phases.js';
 import { KeySync } from './key-sync.js';
 import { MovingReadSlot, MovingWriteSlot, type MovingKey, type WritePlan } from './moving-slots.js';
 import type { SyncOutcome } from '../copy/index.js';
-import { PhasedRoute, type RouteCounters } from './phased-route.js';
+import { HOLD_BUCKETS_SEC, PhasedRoute, type RouteCounters } from './phased-route.js';
+import { LatencyHistogram } from '../observability/histogram.js';
 
 export { emptyRouteCounters, type RouteCounters } from './phased-route.js';
 
@@ -120,7 +122,7 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
 
   #write(req: Request, owner: SlotOwner, mode: RouteMode, o: Backend, n: Backend): Slot {
     // A read-modify-write waits in cutover until every sidecar has left verify: until then some still run them on the old owner.
-    if (mode === 'cutover' && !fansOut(req)) return this.held.hold(req, owner);
+    if (!fansOut(req) && this.rmwHeld()) return this.held.hold(req, owner);
     const plan = this.#plan(req, mode, o, n);
     return plan.second === null ? this.dispatcher.keyed(req, owner, plan.first) : new MovingWriteSlot(owner, req, this, plan).start();
   }
@@ -141,6 +143,8 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
       case 'new_deletes_both':
         return isDelete ? { first: n, second: o, dropSecond: true } : { first: n, second: null };
       case 'cutover':
+        // A read-modify-write (past rmwFrom: no sidecar runs them on the old owner any more) as in cleanup, the old owner synced.
+        if (!fansOut(req)) return { first: n, second: o };
         // A delete still reaches the old owner first: a sidecar not yet out of verify may backfill from it.
         // Other writes: the new owner may still have a hole a sidecar in verify is about to fill; then the old owner runs it.
         return isDelete ? { first: o, second: n } : { first: n, second: o, fallbackTo: o };
@@ -230,8 +234,24 @@ export class DeadOwnerRoute {
     this.#refusing.validUntil = t;
   }
 
+  get rmwFrom(): number {
+    return this.inner.rmwFrom;
+  }
+
+  set rmwFrom(t: number) {
+    this.inner.rmwFrom = t;
+    this.#refusing.rmwFrom = t;
+  }
+
   get counters(): RouteCounters {
     return this.inner.counters;
+  }
+
+  get holds(): LatencyHistogram {
+    const h = new LatencyHistogram(HOLD_BUCKETS_SEC);
+    h.merge(this.inner.holds);
+    h.merge(this.#refusing.holds);
+    return h;
   }
 
   expireHeld(ms: number): void {

@@ -8,6 +8,7 @@
  *   failoverSpace  a dead server of one replica group (failover.ts): its arcs move to the group's
  *                  other servers; the copy reads a healthy group; routing is GroupRemapRoute.
  */
+import type { LatencyHistogram } from '../observability/histogram.js';
 import type { Backend, BackendPool } from '../backend/index.js';
 import type { PoolConfig, ServerSpec } from '../config/types.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
@@ -27,7 +28,11 @@ export interface MoveRoute {
    * it, requests for moved keys wait. Infinity when nothing is guarded. Setting it releases them.
    */
   validUntil: number;
+  /** performance.now() from which read-modify-writes of moved keys run in cutover (phased-route.ts). */
+  rmwFrom: number;
   readonly counters: RouteCounters;
+  /** How long held requests waited. */
+  readonly holds: LatencyHistogram;
   expireHeld(ms: number): void;
 }
 

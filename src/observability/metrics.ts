@@ -7,7 +7,7 @@
  * so counters kept elsewhere are published as they are (no reset-and-inc dance).
  */
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { LATENCY_BUCKETS_SEC, type LatencyHistogram } from './histogram.js';
+import type { LatencyHistogram } from './histogram.js';
 
 export type Labels = Record<string, string>;
 export interface Sample {
@@ -33,7 +33,7 @@ export function family(name: string, help: string, type: FamilyType, samples: ()
 export function histogramSamples(name: string, labels: Labels, h: LatencyHistogram): Sample[] {
   const out: Sample[] = [];
   let cumulative = 0;
-  LATENCY_BUCKETS_SEC.forEach((le, i) => {
+  h.bucketsSec.forEach((le, i) => {
     cumulative += h.counts[i]!;
     out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(le) }, value: cumulative });
   });

@@ -8,7 +8,15 @@ import type { Metric } from 'prom-client';
 import type { MigrationStatus } from '../migration/index.js';
 import type { Phase } from '../migration/phases.js';
 import type { MigrationCounts } from '../migration/record.js';
-import { family, type Sample } from './metrics.js';
+import { family, histogramSamples, type Sample } from './metrics.js';
+import type { LatencyHistogram } from './histogram.js';
+
+/** How long one migration's held requests waited, in this process. */
+export interface MigrationHolds {
+  pool: string;
+  id: string;
+  holds: LatencyHistogram;
+}
 
 /** Every phase, in the order a migration goes through them. */
 export const MIGRATION_PHASES: readonly Phase[] = ['planned', 'dual_write', 'copy', 'dual_read', 'verify', 'cutover', 'cleanup', 'done', 'aborted'];
@@ -23,7 +31,7 @@ const DURATIONS = [
   ['cleanup', 't_cleanup_s'],
 ] as const satisfies readonly (readonly [string, keyof MigrationStatus])[];
 
-export function migrationFamilies(migrations: () => readonly MigrationStatus[]): Metric[] {
+export function migrationFamilies(migrations: () => readonly MigrationStatus[], holds: () => readonly MigrationHolds[] = () => []): Metric[] {
   const labels = (s: MigrationStatus): { pool: string; id: string } => ({ pool: s.pool, id: s.id });
   const each = (samples: (s: MigrationStatus) => Sample[]) => (): Sample[] => migrations().flatMap(samples);
   const one = (name: string, help: string, type: 'counter' | 'gauge', value: (s: MigrationStatus) => number): Metric =>
@@ -52,6 +60,12 @@ export function migrationFamilies(migrations: () => readonly MigrationStatus[]):
     one('memshift_migration_sync_races_total', 'Writes whose sync to the other owner raced a newer write and left a hole there (this process).', 'counter', (s) => s.route.raced),
     one('memshift_migration_sync_errors_total', 'Writes whose sync to the other owner failed; the key was dropped there (this process).', 'counter', (s) => s.route.syncErrors),
     one('memshift_migration_held_total', 'Requests for moved keys held: read-modify-writes while their serializing owner changed, any while the phase was out of date (this process).', 'counter', (s) => s.route.held),
+    family(
+      'memshift_migration_hold_seconds',
+      'How long requests for moved keys were held (this process): read-modify-writes in cutover (at most settle), any while the phase was out of date.',
+      'histogram',
+      () => holds().flatMap((h) => histogramSamples('memshift_migration_hold_seconds', { pool: h.pool, id: h.id }, h.holds)),
+    ),
     one('memshift_migration_paused', '1 while the migration is paused.', 'gauge', (s) => (s.paused ? 1 : 0)),
     one('memshift_migration_leader', '1 when this process holds the lease: it runs the copy, verify and cleanup.', 'gauge', (s) => (s.this_process_leads ? 1 : 0)),
   ];

@@ -39,6 +39,8 @@ export const R = {
   BACKEND_CLOSED: line('SERVER_ERROR backend connection closed'),
   BACKEND_OUT_OF_STEP: line('SERVER_ERROR backend out of step'),
   BACKEND_QUEUE_FULL: line('SERVER_ERROR backend queue full'),
+  /** A read-modify-write applied on a server that failed before the other groups could follow it. */
+  OUTCOME_UNKNOWN: line('SERVER_ERROR backend failed, outcome unknown'),
   CLIENT_QUEUE_FULL: line('SERVER_ERROR too many requests in flight'),
 } as const;
 

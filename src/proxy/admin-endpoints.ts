@@ -53,7 +53,10 @@ export async function startAdmin(
     ...proxyFamilies(stats),
     ...backendFamilies(() => gen().backends),
     ...replicationFamilies(() => gen()),
-    ...migrationFamilies(() => migrationsOf(gen()).map((m) => m.status())),
+    ...migrationFamilies(
+      () => migrationsOf(gen()).map((m) => m.status()),
+      () => migrationsOf(gen()).map((m) => ({ pool: m.pool.name, id: m.id, holds: m.route.holds })),
+    ),
     ...reloadFamilies(reloads),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));

@@ -2,10 +2,12 @@
  * A command whose result depends on what a group holds (add, replace, cas, incr/decr,
  * append/prepend, ma, ms with a mode or a CAS) in a pool with replica groups: it runs on one
  * group, the primary, and when it applied there the other groups follow (`follow`: each is synced
- * from the primary, syncKey in src/copy). The client is answered once they have, unless the write
- * policy is `one` (then at once, and they follow in the background): a read or a fanned-out write
- * (touch, say) right after the reply then finds the same value on every group. When a migration's
- * phase moved on while it ran (this sidecar stood still), `follow` may answer SERVER_ERROR instead.
+ * from the primary, syncKey in src/copy). The client is answered once they have, whatever the write
+ * policy: a read or a fanned-out write (touch, say) right after the reply then finds the same value
+ * on every group, and an acknowledged result is never only on one server (with `write: one` too:
+ * if that server dies, another group has it). When a migration's phase moved on while it ran (this
+ * sidecar stood still), or the primary failed before its result could be read, `follow` answers
+ * SERVER_ERROR instead.
  */
 import { Cmd, ReplyKind, type Request } from '../protocol/index.js';
 import { Op, type Backend } from '../backend/index.js';
@@ -24,8 +26,6 @@ export class PrimaryWriteSlot extends Slot {
      * reply to send instead (SERVER_ERROR: a migration's phase moved on meanwhile), or null.
      */
     readonly follow: () => Promise<Buffer | null>,
-    /** Answer only after the other groups followed. */
-    readonly wait: boolean,
   ) {
     super(owner);
   }
@@ -39,9 +39,7 @@ export class PrimaryWriteSlot extends Slot {
   override onOpReply(_op: Op, reply: Buffer): void {
     this.stats.countReply(this.req, reply);
     if (replyRank(reply) !== 1) return this.complete(visible(this.req, reply));
-    const followed = this.follow();
-    if (!this.wait) return this.complete(visible(this.req, reply));
-    void followed.then((instead) => {
+    void this.follow().then((instead) => {
       if (instead === null) return this.complete(visible(this.req, reply));
       this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : instead);
     });

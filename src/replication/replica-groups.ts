@@ -51,6 +51,8 @@ export interface GroupRemap {
   readonly fallbackOnMiss: boolean;
   /** `b` is a server of the group that the remap took out of its ring. */
   isOut(b: Backend): boolean;
+  /** `key` is changing owners in the group (sidecars a phase apart may read different groups first). */
+  moving(key: Buffer): boolean;
   /** A slot for a request the remap routes itself (a held or synced read-modify-write), or null. */
   intercept(req: Request, owner: SlotOwner): Slot | null;
   /** This sidecar's phase of the migration is current (src/migration/phase-view.ts). */
@@ -193,13 +195,26 @@ export class ReplicaGroups {
         return this.#shadowFailed(key, s.group, s.backend);
       },
     };
-    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts);
+    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts, this.#waitFor(key, uncounted));
     const parts = this.#groups + (shadows?.length ?? 0);
     for (let g = 0; g < parts; g++) {
       const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows![g - this.#groups]!.backend, req, null, slot, g);
       if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
     }
     return slot;
+  }
+
+  /**
+   * With `write: one`, the groups a fanned-out write waits for beyond the first success: the group
+   * that reads of `key` try first (so a read through any connection after the reply finds the
+   * write, not the value from before it); while a migration or failover moves the key, every
+   * counted group (sidecars a phase apart may read different groups first).
+   */
+  #waitFor(key: Buffer, uncounted: number): number {
+    if (this.pool.write !== 'one') return 0;
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) if (this.#remap(g)?.moving(key) === true) return ((1 << this.#groups) - 1) & ~uncounted;
+    const first = this.readOrder(key, false)[0]!;
+    return this.#readable(first, key) ? 1 << first : 0;
   }
 
   #reader(order: number[]): GroupReader {
@@ -221,7 +236,7 @@ export class ReplicaGroups {
     // while the command runs, and its new owner must still be synced from the old one it ran on.
     const followers = this.#followers(key, primary);
     const shadows = this.#shadowsOf(key, false) ?? NO_SHADOWS;
-    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows), this.pool.write !== 'one');
+    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows));
     return slot.start(from, primary);
   }
 
@@ -252,11 +267,14 @@ export class ReplicaGroups {
     const from = ran.to;
     const copy = Buffer.from(key);
     let stale = false;
+    let sourceLost = false;
     // Nothing is written (or dropped) once the phase is out of date: an error then is no evidence either.
     const sync = async (to: Backend): Promise<boolean> => {
       const outcome = await syncKey(BackendMeta.of(from), BackendMeta.of(to), copy, { proceed: this.#current }).catch(() => 'error' as const);
-      const late = outcome === 'stale' || (outcome === 'error' && !this.#current());
+      const late = outcome === 'stale' || ((outcome === 'error' || outcome === 'source_error') && !this.#current());
       if (late) stale = true;
+      // The server it ran on failed before its result could be read: the others keep what they had.
+      else if (outcome === 'source_error') sourceLost = true;
       return outcome !== 'error' || late;
     };
     await Promise.all([
@@ -271,7 +289,12 @@ export class ReplicaGroups {
         if (!(await sync(s.backend))) await this.#shadowFailed(copy, s.group, s.backend);
       }),
     ]);
-    return stale ? this.#refollow(req, key, ran) : null;
+    if (stale) return this.#refollow(req, key, ran);
+    if (!sourceLost) return null;
+    // Its result is only where it ran (a server that died, say): the client hears that the outcome
+    // is unknown, and that server's log gets the key (its replay copies the other groups' value).
+    this.missed(ran.group, req);
+    return R.OUTCOME_UNKNOWN;
   }
 
   /**

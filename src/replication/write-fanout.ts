@@ -4,7 +4,9 @@
  * the replies it waited for:
  *   all       wait for every group; the worst of all replies (an error is worst)
  *   majority  wait for more than half of the groups to succeed; the worst of those
- *   one       wait for one group to succeed
+ *   one       wait for one group to succeed, and for the parts in `waitFor` to reply (the group
+ *             that reads of the key go to first: a read through another connection right after
+ *             the reply must find the write there, not the value from before)
  * If the policy can no longer be met (too many groups failed) the client gets the
  * worst reply, an error. The remaining groups complete in the background. A group
  * whose write failed (error reply, timeout, TKO) is reported as a missed write,
@@ -43,6 +45,8 @@ export class FanoutWriteSlot extends Slot {
   readonly #groups: number;
   readonly #waitForAll: boolean;
   #replied = 0;
+  /** Bit g: group g replied (or failed). */
+  #repliedParts = 0;
   #succeeded = 0;
   #worstSuccess: Buffer | null = null;
   #worstAll: Buffer | null = null;
@@ -70,6 +74,8 @@ export class FanoutWriteSlot extends Slot {
      * failed, were dropped): a sidecar still a phase behind may read the shadow right after the reply.
      */
     readonly shadows?: ShadowParts,
+    /** Groups whose reply (or failure) the answer waits for too, beyond what the policy needs. */
+    readonly waitFor = 0,
   ) {
     super(owner);
     this.#allGroups = groups;
@@ -88,14 +94,14 @@ export class FanoutWriteSlot extends Slot {
     const rank = replyRank(reply);
     if (op.part >= this.#allGroups) return this.#shadowDone(op.part, rank === 3);
     if (rank === 3) this.missed(op.part, this.req);
-    if (this.#counts(op.part)) this.#record(reply, rank);
+    if (this.#counts(op.part)) this.#record(reply, rank, op.part);
   }
 
   override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
     if (op.part >= this.#allGroups) return this.#shadowDone(op.part, true);
     this.missed(op.part, this.req);
-    if (this.#counts(op.part)) this.#record(error, 3);
+    if (this.#counts(op.part)) this.#record(error, 3, op.part);
   }
 
   #shadowDone(part: number, failed: boolean): void {
@@ -107,8 +113,9 @@ export class FanoutWriteSlot extends Slot {
     else done();
   }
 
-  #record(reply: Buffer, rank: number): void {
+  #record(reply: Buffer, rank: number, part: number): void {
     this.#replied++;
+    this.#repliedParts |= 1 << part;
     if (this.#worstAll === null || rank > replyRank(this.#worstAll)) this.#worstAll = reply;
     if (rank < 3) {
       this.#succeeded++;
@@ -118,6 +125,8 @@ export class FanoutWriteSlot extends Slot {
     const failed = this.#replied - this.#succeeded;
     if (this.#waitForAll) {
       if (this.#replied === this.#groups) this.#answer = this.#worstAll;
+    } else if ((this.#repliedParts & this.waitFor) !== this.waitFor) {
+      return; // a group that reads go to first has yet to reply
     } else if (this.#succeeded >= this.#need) {
       this.#answer = this.#worstSuccess;
     } else if (this.#groups - failed < this.#need) {

@@ -490,6 +490,17 @@ export interface ModelLoadOptions {
   initial?: 'clear' | InitialState;
   /** Continue the model of an earlier run (same keys): its history is kept, nothing is cleared. */
   previous?: ModelReport;
+  /**
+   * Keys partitioned between the clients (client i uses the keys whose index is i modulo
+   * `clients`), so that every read has exactly one right answer. Default: shared.
+   */
+  partition?: boolean;
+  /** Each op goes through a randomly chosen port (a connection per port and client). Default: client i uses port i modulo the ports. */
+  portPerOp?: boolean;
+  /** Before the load, set every key (data and counter) once, recorded, instead of `initial`'s clearing. */
+  preset?: boolean;
+  /** Called when the load itself begins (after the clearing or preset). */
+  onStart?: () => void;
 }
 
 export interface ErrorSummary {
@@ -498,6 +509,8 @@ export interface ErrorSummary {
   byKind: Record<string, number>;
   /** The first few, with the request and the reply. */
   samples: string[];
+  /** Every error (the first 1000), with its time (performance.now() when the reply or the give-up came). */
+  events: { at: number; kind: string; sample: string }[];
 }
 
 export interface ModelReport {
@@ -545,7 +558,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 class Recorder {
   readonly history: Op[];
   readonly byCommand: Record<string, number> = {};
-  readonly errors: ErrorSummary = { total: 0, byKind: {}, samples: [] };
+  readonly errors: ErrorSummary = { total: 0, byKind: {}, samples: [], events: [] };
   ops = 0;
 
   constructor(previous?: ModelReport) {
@@ -555,6 +568,7 @@ class Recorder {
       for (const [k, n] of Object.entries(previous.errors.byKind)) this.errors.byKind[k] = n;
       this.errors.total = previous.errors.total;
       this.errors.samples.push(...previous.errors.samples);
+      this.errors.events.push(...previous.errors.events);
       this.ops = previous.ops;
     }
   }
@@ -563,6 +577,7 @@ class Recorder {
     this.errors.total++;
     this.errors.byKind[kind] = (this.errors.byKind[kind] ?? 0) + 1;
     if (this.errors.samples.length < 5) this.errors.samples.push(`${kind}: ${sample}`);
+    if (this.errors.events.length < 1000) this.errors.events.push({ at: performance.now(), kind, sample });
   }
 
   record(c: Command, out: ReplyOutcome, reply: string | null, detail: string): void {
@@ -573,31 +588,34 @@ class Recorder {
   }
 }
 
-/** One connection, one request at a time, reconnecting after a timeout or an unexpected reply. */
+/** One connection per port, one request at a time, reconnecting after a timeout or an unexpected reply. */
 class LoadClient {
-  #conn: TextClient | undefined;
+  readonly #conns: (TextClient | undefined)[];
 
   constructor(
     readonly id: number,
-    readonly port: number,
+    readonly ports: readonly number[],
     readonly host: string,
     readonly timeoutMs: number,
     readonly rec: Recorder,
-  ) {}
+  ) {
+    this.#conns = ports.map(() => undefined);
+  }
 
-  /** Sends one command and records its outcome; undefined when no connection could be made. */
-  async exchange(c: Command): Promise<ReplyOutcome | undefined> {
-    if (this.#conn === undefined || this.#conn.isClosed()) {
+  /** Sends one command through `ports[p]` and records its outcome; undefined when no connection could be made. */
+  async exchange(c: Command, p = 0): Promise<ReplyOutcome | undefined> {
+    const port = this.ports[p]!;
+    let conn = this.#conns[p];
+    if (conn === undefined || conn.isClosed()) {
       try {
-        this.#conn = await TextClient.connect(this.port, this.host, this.timeoutMs);
+        conn = this.#conns[p] = await TextClient.connect(port, this.host, this.timeoutMs);
       } catch (e) {
-        this.#conn = undefined;
-        this.rec.error('connect', `${this.host}:${this.port}: ${(e as Error).message}`);
+        this.#conns[p] = undefined;
+        this.rec.error('connect', `${this.host}:${port}: ${(e as Error).message}`);
         await sleep(50);
         return undefined;
       }
     }
-    const conn = this.#conn;
     let reply: string | null = null;
     let detail = '';
     const start = performance.now();
@@ -609,18 +627,17 @@ class LoadClient {
     const end = performance.now();
     const noReply = /timed out/.test(detail) ? 'timeout' : 'closed';
     const out = replyOps(c, reply, start, end, this.id, noReply);
-    this.rec.record(c, out, reply, detail.slice(0, 200));
+    this.rec.record(c, out, reply, `${detail.slice(0, 200)} (port ${port})`);
     if (out.desync) {
-      this.#conn = undefined;
+      this.#conns[p] = undefined;
       void conn.close();
     }
     return out;
   }
 
   async close(): Promise<void> {
-    const conn = this.#conn;
-    this.#conn = undefined;
-    await conn?.close();
+    const conns = this.#conns.splice(0, this.#conns.length, ...this.ports.map(() => undefined));
+    await Promise.all(conns.map((c) => c?.close()));
   }
 }
 
@@ -648,7 +665,7 @@ function summarize(rec: Recorder, keys: string[], initial: InitialState, seed: n
     deletes,
     uncertain,
     byCommand: { ...rec.byCommand },
-    errors: { total: rec.errors.total, byKind: { ...rec.errors.byKind }, samples: [...rec.errors.samples] },
+    errors: { total: rec.errors.total, byKind: { ...rec.errors.byKind }, samples: [...rec.errors.samples], events: [...rec.errors.events] },
     staleReads: v.staleReads,
     resurrectedDeletes: v.resurrectedDeletes,
     lostWrites: v.lostWrites,
@@ -697,15 +714,18 @@ export async function runModelLoad(opts: ModelLoadOptions): Promise<ModelReport>
   const tag = 1 + Math.floor(random() * 999);
   const pad = opts.valueBytes ?? 0;
 
-  const clients = Array.from({ length: nClients }, (_, i) => new LoadClient(i, opts.ports[i % opts.ports.length]!, host, timeoutMs, rec));
+  const clients = Array.from({ length: nClients }, (_, i) => new LoadClient(i, opts.portPerOp === true ? opts.ports : [opts.ports[i % opts.ports.length]!], host, timeoutMs, rec));
+  const counterSet = new Set(counterKeys);
+  const presetValue = (key: string, id: number): string => (counterSet.has(key) ? String(BigInt(tag) * 10n ** 16n + BigInt(id % 1000) * 10n ** 13n) : `v${tag}.${id}.0`);
 
-  if (!previous && initialOpt === 'clear') {
+  if (!previous && (initialOpt === 'clear' || opts.preset === true)) {
     await Promise.all(
       clients.map(async (cl) => {
         for (let i = cl.id; i < keys.length; i += nClients) {
+          const key = keys[i]!;
           // Retry until acknowledged (or given up after a few failures: the model knows either way).
           for (let attempt = 0; attempt < 5; attempt++) {
-            const out = await cl.exchange({ cmd: 'delete', key: keys[i]! });
+            const out = await cl.exchange(opts.preset === true ? { cmd: 'set', key, value: presetValue(key, cl.id) } : { cmd: 'delete', key });
             if (out !== undefined && out.error === undefined) break;
           }
         }
@@ -714,6 +734,7 @@ export async function runModelLoad(opts: ModelLoadOptions): Promise<ModelReport>
   }
 
   const loadStart = performance.now();
+  opts.onStart?.();
   const deadline = opts.durationMs !== undefined ? loadStart + opts.durationMs : opts.stop ? Infinity : loadStart + 3_000;
   const stopped = (): boolean => performance.now() >= deadline || (opts.stop?.() ?? false);
 
@@ -726,10 +747,14 @@ export async function runModelLoad(opts: ModelLoadOptions): Promise<ModelReport>
     return mixEntries[mixEntries.length - 1]![0];
   };
   const pick = (list: string[]): string => list[Math.floor(random() * list.length)]!;
+  const own = (list: string[], id: number): string[] => (opts.partition === true ? list.filter((_, i) => i % nClients === id) : list);
 
   const runClient = async (cl: LoadClient): Promise<void> => {
     let seq = 0;
-    let counterSeq = 0;
+    let counterSeq = 1;
+    const myData = own(dataKeys, cl.id);
+    const myCounters = own(counterKeys, cl.id);
+    const via = (): number => Math.floor(random() * cl.ports.length);
     const dataValue = (): string => {
       const v = `v${tag}.${cl.id}.${seq}`;
       return v.length >= pad ? v : `${v}-${'x'.repeat(pad - v.length - 1)}`;
@@ -740,25 +765,26 @@ export async function runModelLoad(opts: ModelLoadOptions): Promise<ModelReport>
       seq++;
       const op = pickOp();
       const counter = op === 'incr' || random() < counterShare;
-      const key = pick(counter ? counterKeys : dataKeys);
+      const key = pick(counter ? myCounters : myData);
+      const p = via();
       const newValue = (): string => (counter ? counterValue() : dataValue());
       switch (op) {
         case 'get':
         case 'gets':
         case 'touch':
         case 'delete':
-          await cl.exchange({ cmd: op, key });
+          await cl.exchange({ cmd: op, key }, p);
           break;
         case 'set':
-          await cl.exchange({ cmd: 'set', key, value: newValue() });
+          await cl.exchange({ cmd: 'set', key, value: newValue() }, p);
           break;
         case 'incr':
-          await cl.exchange({ cmd: 'incr', key, delta: 1 + Math.floor(random() * 9) });
+          await cl.exchange({ cmd: 'incr', key, delta: 1 + Math.floor(random() * 9) }, p);
           break;
         case 'cas': {
-          const seen = await cl.exchange({ cmd: 'gets', key });
+          const seen = await cl.exchange({ cmd: 'gets', key }, p);
           const hit = seen?.hit;
-          if (hit?.token !== undefined && !stopped()) await cl.exchange({ cmd: 'cas', key, value: newValue(), token: hit.token, seen: hit.value });
+          if (hit?.token !== undefined && !stopped()) await cl.exchange({ cmd: 'cas', key, value: newValue(), token: hit.token, seen: hit.value }, via());
           break;
         }
       }
@@ -793,7 +819,7 @@ export async function finalCheck(ports: number[], report: ModelReport, opts: Fin
   const keys = report.keys;
   await Promise.all(
     Array.from({ length: n }, async (_, id) => {
-      const cl = new LoadClient(id, ports[id % ports.length]!, host, opts.timeoutMs ?? 5_000, rec);
+      const cl = new LoadClient(id, [ports[id % ports.length]!], host, opts.timeoutMs ?? 5_000, rec);
       for (let i = id; i < keys.length; i += n) {
         for (let attempt = 0; attempt < 3; attempt++) {
           const out = await cl.exchange({ cmd: 'get', key: keys[i]! });

@@ -1,8 +1,8 @@
 /**
  * The system programs the integration and acceptance tests start: memcached, nutcracker
  * (twemproxy), memccapable and memcaslap (libmemcached-tools), /usr/bin/python3 with pymemcache,
- * perl with Cache::Memcached, php with the memcached extension (the real-client tests) and
- * prometheus (the scrape test). `ensureSystemDeps()` checks them (a few stat calls and one
+ * perl with Cache::Memcached, php with the memcached extension (the real-client tests),
+ * prometheus (the scrape test) and libfaketime (a sidecar whose clock is behind). `ensureSystemDeps()` checks them (a few stat calls and one
  * python, perl and php start each, no apt when all is present). When one is missing and we run as root it runs `apt-get update` once and
  * installs the missing Debian packages; otherwise it throws naming the package to install.
  */
@@ -34,10 +34,21 @@ const PERL = '/usr/bin/perl';
 const PHP = '/usr/bin/php';
 /** Debian's prometheus package; the scrape test starts it itself on a free port. */
 export const PROMETHEUS = '/usr/bin/prometheus';
+/** libfaketime (Debian's faketime package): a sidecar with its wall clock off. */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isReadable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
     return true;
   } catch {
     return false;
@@ -83,6 +94,7 @@ const DEPS: readonly Dep[] = [
   { what: PHP, pkg: 'php-cli', present: () => isExecutable(PHP) },
   { what: `${PHP} with the memcached extension`, pkg: 'php-memcached', present: phpHasMemcached },
   { what: PROMETHEUS, pkg: 'prometheus', present: () => isExecutable(PROMETHEUS) },
+  { what: LIBFAKETIME, pkg: 'faketime', present: () => isReadable(LIBFAKETIME) },
 ];
 
 /**

@@ -30,7 +30,7 @@ describe('parseConfig: defaults', () => {
           read: 'primary',
           readFailover: 'errors',
           resync: { rateKeysPerSec: 20_000 },
-          failoverSettleMs: 10_000,
+          failoverSettleMs: 1_000,
           hash: 'fnv1a_64',
           distribution: 'ketama',
           timeoutMs: 1000,

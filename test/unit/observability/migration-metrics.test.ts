@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../../src/migration/index.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { MIGRATION_PHASES, migrationFamilies } from '../../../src/observability/migration-metrics.js';
+import { LatencyHistogram } from '../../../src/observability/histogram.js';
+import { HOLD_BUCKETS_SEC } from '../../../src/migration/phased-route.js';
 import { migrationStatus } from '../../support/migration-status.js';
 
 /** Small counts, so the metrics test reads each one back. */
@@ -83,6 +85,23 @@ describe('migrationFamilies', () => {
     expect(samples(text, 'memshift_migration_phase')).toHaveLength(2 * MIGRATION_PHASES.length);
   });
 
+  it('publishes how long held requests waited as a histogram per migration', async () => {
+    const h = new LatencyHistogram(HOLD_BUCKETS_SEC);
+    h.observe(40);
+    h.observe(900);
+    h.observe(12_000);
+    const m = new Metrics({ processMetrics: false });
+    m.add(...migrationFamilies(() => [status()], () => [{ pool: 'main', id: 'm1', holds: h }]));
+    const text = await m.text();
+    expect(text).toContain('# TYPE memshift_migration_hold_seconds histogram\n');
+    expect(text).toContain('memshift_migration_hold_seconds_bucket{pool="main",id="m1",le="0.05"} 1\n');
+    expect(text).toContain('memshift_migration_hold_seconds_bucket{pool="main",id="m1",le="1"} 2\n');
+    expect(text).toContain('memshift_migration_hold_seconds_bucket{pool="main",id="m1",le="10"} 2\n');
+    expect(text).toContain('memshift_migration_hold_seconds_bucket{pool="main",id="m1",le="+Inf"} 3\n');
+    expect(text).toContain('memshift_migration_hold_seconds_count{pool="main",id="m1"} 3\n');
+    expect(text).toContain('memshift_migration_hold_seconds_sum{pool="main",id="m1"} 12.94\n');
+  });
+
   it('has families but no samples without migrations', async () => {
     const m = new Metrics({ processMetrics: false });
     m.add(...migrationFamilies(() => []));
@@ -96,6 +115,7 @@ describe('migrationFamilies', () => {
       'memshift_migration_sync_races_total',
       'memshift_migration_sync_errors_total',
       'memshift_migration_held_total',
+      'memshift_migration_hold_seconds',
       'memshift_migration_paused',
       'memshift_migration_leader',
     ]);

@@ -4,7 +4,7 @@
  * phase moved on while the command ran) answers in its place.
  */
 import { describe, expect, it } from 'vitest';
-import { RequestParser, ReplyKind, type ParserSink, type Request } from '../../../src/protocol/index.js';
+import { R, RequestParser, ReplyKind, type ParserSink, type Request } from '../../../src/protocol/index.js';
 import { Op } from '../../../src/backend/index.js';
 import { PrimaryWriteSlot } from '../../../src/replication/primary-write.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
@@ -21,7 +21,7 @@ function request(text: string): Request {
 const BUSY = Buffer.from('SERVER_ERROR migration busy, retry\r\n');
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function primary(text: string, wait: boolean) {
+function primary(text: string) {
   const done: Slot[] = [];
   let settle!: (instead: Buffer | null) => void;
   let follows = 0;
@@ -29,7 +29,7 @@ function primary(text: string, wait: boolean) {
     follows++;
     return new Promise((r) => (settle = r));
   };
-  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow, wait);
+  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow);
   const reply = (text: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from(text));
   const sent = (): string | null | undefined => (done.length === 0 ? undefined : done[0]!.reply === null ? null : String(done[0]!.reply));
   return { reply, sent, settle: (b: Buffer | null) => settle(b), follows: () => follows };
@@ -37,7 +37,7 @@ function primary(text: string, wait: boolean) {
 
 describe('PrimaryWriteSlot', () => {
   it('answers once the other groups followed', async () => {
-    const p = primary('incr k 1\r\n', true);
+    const p = primary('incr k 1\r\n');
     p.reply('2\r\n');
     expect(p.sent()).toBeUndefined();
     p.settle(null);
@@ -46,27 +46,31 @@ describe('PrimaryWriteSlot', () => {
   });
 
   it('a follow that gave up answers in the reply place; with noreply nothing is sent', async () => {
-    const p = primary('incr k 1\r\n', true);
+    const p = primary('incr k 1\r\n');
     p.reply('2\r\n');
     p.settle(BUSY);
     await flush();
     expect(p.sent()).toBe(BUSY.toString());
-    const q = primary('add k 0 0 1 noreply\r\nv\r\n', true);
+    const q = primary('add k 0 0 1 noreply\r\nv\r\n');
     q.reply('STORED\r\n');
     q.settle(BUSY);
     await flush();
     expect(q.sent()).toBeNull();
   });
 
-  it('with write: one it answers at once and the groups follow in the background', () => {
-    const p = primary('incr k 1\r\n', false);
+  it('whatever the write policy, an applied result is not answered before the groups followed; a lost source answers outcome unknown', async () => {
+    const p = primary('incr k 1\r\n');
     p.reply('2\r\n');
-    expect(p.sent()).toBe('2\r\n');
     expect(p.follows()).toBe(1);
+    await flush();
+    expect(p.sent()).toBeUndefined();
+    p.settle(R.OUTCOME_UNKNOWN);
+    await flush();
+    expect(p.sent()).toBe('SERVER_ERROR backend failed, outcome unknown\r\n');
   });
 
   it('a command that did not apply (NOT_FOUND) is answered without a follow', () => {
-    const p = primary('incr k 1\r\n', true);
+    const p = primary('incr k 1\r\n');
     p.reply('NOT_FOUND\r\n');
     expect(p.sent()).toBe('NOT_FOUND\r\n');
     expect(p.follows()).toBe(0);

@@ -18,10 +18,10 @@ function request(text: string): Request {
   return req!;
 }
 
-function fanout(groups: number, policy: 'all' | 'majority' | 'one', shadows?: ShadowParts, uncounted = 0) {
+function fanout(groups: number, policy: 'all' | 'majority' | 'one', shadows?: ShadowParts, uncounted = 0, waitFor = 0) {
   const done: Slot[] = [];
   const missed: number[] = [];
-  const slot = new FanoutWriteSlot({ slotDone: (s) => done.push(s) }, request('set k 0 0 1\r\nv\r\n'), new ProxyStats(), groups, policy, (g) => missed.push(g), uncounted, shadows);
+  const slot = new FanoutWriteSlot({ slotDone: (s) => done.push(s) }, request('set k 0 0 1\r\nv\r\n'), new ProxyStats(), groups, policy, (g) => missed.push(g), uncounted, shadows, waitFor);
   const reply = (part: number, text: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, part), Buffer.from(text));
   const error = (part: number): void => slot.onOpError(new Op(slot, ReplyKind.Line, part), Buffer.from('SERVER_ERROR backend unavailable\r\n'));
   const sent = (): string | null => (done.length === 0 ? null : String(done[0]!.reply));
@@ -88,5 +88,25 @@ describe('FanoutWriteSlot', () => {
     expect(f.sent()).toBe('STORED\r\n');
     f.reply(1, 'NOT_FOUND\r\n');
     expect(f.done).toHaveLength(1);
+  });
+
+  it('with write: one waits for the group reads go to first as well (or its failure)', () => {
+    const f = fanout(2, 'one', undefined, 0, 0b01);
+    f.reply(1, 'STORED\r\n');
+    expect(f.sent()).toBeNull();
+    f.reply(0, 'STORED\r\n');
+    expect(f.sent()).toBe('STORED\r\n');
+    const g = fanout(2, 'one', undefined, 0, 0b01);
+    g.reply(1, 'STORED\r\n');
+    g.error(0);
+    expect(g.sent()).toBe('STORED\r\n');
+    expect(g.missed).toEqual([0]);
+    const h = fanout(3, 'one', undefined, 0, 0b011);
+    h.error(0);
+    expect(h.sent()).toBeNull();
+    h.reply(2, 'STORED\r\n');
+    expect(h.sent()).toBeNull();
+    h.reply(1, 'NOT_FOUND\r\n');
+    expect(h.sent()).toBe('NOT_FOUND\r\n');
   });
 });
