@@ -8,7 +8,7 @@
  * Nothing here decides what to do with a key; `sync.ts` (copy) and `verifier.ts` (compare, repair)
  * do. A worker never throws into the pool: failures are counted and sampled by `recordError`.
  */
-import { isCopyError } from './copy-error.js';
+import { CopyError, isCopyError } from './copy-error.js';
 import { endpointId, MetaClient, type Endpoint, type MetaClientOptions } from './meta-client.js';
 import { Progress } from './progress.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -26,6 +26,12 @@ export interface EngineOptions {
   /** Keys in flight at once (default 32). */
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * Asked before every write (a copy's add, a verify's delete or repair): false stops the run with
+   * COPY_ABORTED before it writes (a migration's leader whose lease may have lapsed: a stall longer
+   * than its TTL must not let a step it had begun land after another leader moved on).
+   */
+  fence?: () => boolean;
   progress?: Progress;
   client?: MetaClientOptions;
   scan?: Pick<ScanOptions, 'busyInitialMs' | 'busyMaxMs' | 'busyTimeoutMs' | 'connectTimeoutMs' | 'idleTimeoutMs' | 'highWaterBytes'> & { mode?: DumpMode };
@@ -127,8 +133,22 @@ export class Engine {
     }
   }
 
-  /** Awaited before each write with its value size (bytes/s). */
-  readonly beforeWrite = (bytes: number): Promise<void> => this.limiter.acquireBytes(bytes, this.signal);
+  /** Awaited before each write with its value size (bytes/s); rejects with COPY_ABORTED once the fence says no. */
+  readonly beforeWrite = async (bytes: number): Promise<void> => {
+    await this.limiter.acquireBytes(bytes, this.signal);
+    this.checkFence();
+  };
+
+  /** Throws COPY_ABORTED when the run may no longer write (EngineOptions.fence). */
+  checkFence(): void {
+    if (this.#opts.fence?.() === false) {
+      this.fenced = true;
+      throw new CopyError('COPY_ABORTED', 'fenced: this process may no longer write (its lease may have lapsed)');
+    }
+  }
+
+  /** A write was refused by the fence. */
+  fenced = false;
 
   /** Runs `work` for every item, at most `concurrency` at once; stops taking items on abort. */
   async pump<T>(items: AsyncIterable<T> | Iterable<T>, work: (item: T) => Promise<void>): Promise<void> {

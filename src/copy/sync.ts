@@ -49,6 +49,8 @@ export interface SyncOptions {
   /** The copy compares a key the target already holds and replaces a different one (copier.ts). */
   distrustTarget?: boolean;
   signal?: AbortSignal;
+  /** Asked before every write: false stops the run before it writes (EngineOptions.fence). */
+  fence?: () => boolean;
   /** Called every `progressIntervalMs` (default 1000) and once at the end. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
   progressIntervalMs?: number;

@@ -114,8 +114,10 @@ export async function verifyKey(source: MetaClient, target: MetaClient, key: Buf
   }
   for (let i = 0; i < (opts.maxRepairs ?? 3); i++) {
     if (!s.present) {
+      await opts.beforeWrite?.(0);
       await dropTarget(target, key, t.cas);
     } else if (t.present) {
+      await opts.beforeWrite?.(0);
       await dropTarget(target, key, t.cas);
       await sleep(opts.settleMs ?? 2_000, opts.signal);
     } else {
@@ -132,12 +134,13 @@ export async function verifyKey(source: MetaClient, target: MetaClient, key: Buf
  * A target key in scope that no source holds is deleted (only the version the dump listed:
  * `md C<cas>`; a fresh client write makes it EX and stays). True when it was deleted.
  */
-export async function sweepOrphan(sources: readonly MetaClient[], target: MetaClient, key: Buffer, targetCas: number): Promise<boolean> {
+export async function sweepOrphan(sources: readonly MetaClient[], target: MetaClient, key: Buffer, targetCas: number, fence: () => void = () => {}): Promise<boolean> {
   const held = await Promise.all(sources.map((s) => s.mg(key, 'u')));
   for (const r of held) {
     if (r.status === 'HD') return false;
     if (r.status !== 'EN') throw new Error(`mg answered ${r.status}`);
   }
+  fence();
   const r = await target.md(key, `C${targetCas}`);
   if (r.status !== 'HD' && r.status !== 'NF' && r.status !== 'EX') throw new Error(`md answered ${r.status}`);
   return r.status === 'HD';
@@ -283,7 +286,7 @@ async function sweep(engine: Engine, targets: readonly Endpoint[], rep: VerifyPa
       await engine.pump(engine.paced(engine.scan(target, mine)), async (e) => {
         rep.swept++;
         try {
-          if (await sweepOrphan(sources, engine.client(target), e.key, e.cas)) {
+          if (await sweepOrphan(sources, engine.client(target), e.key, e.cas, () => engine.checkFence())) {
             deleted++;
             rep.mismatched++;
             rep.repaired++;

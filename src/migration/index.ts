@@ -277,14 +277,22 @@ export class Migration {
     const done = (): void => {
       if (this.#job === job) this.#job = null;
     };
+    // The fence: a leader that stood still past its lease's TTL may have lost it without knowing (its
+    // next acquire would say so); no step of its job writes once the lease is not surely held.
+    const fence = (): boolean => {
+      if (this.#lease.fresh()) return true;
+      if (!abort.signal.aborted) this.logger.warn({ pool: this.pool.name, id: this.#m.id, phase: want }, 'migration lease not surely held: the background job stops before its next write');
+      abort.abort();
+      return false;
+    };
     const run =
       want === 'cleanup'
-        ? this.#cleanup(abort.signal, 'old')
+        ? this.#cleanup(abort.signal, fence, 'old')
         : want === 'aborted'
-          ? this.#cleanup(abort.signal, 'new')
+          ? this.#cleanup(abort.signal, fence, 'new')
           : want === 'dual_write'
-            ? this.#reconcile(abort.signal)
-            : this.#copyVerify(want === 'copy', abort.signal);
+            ? this.#reconcile(abort.signal, fence)
+            : this.#copyVerify(want === 'copy', abort.signal, fence);
     void run
       .catch(async (err: unknown) => {
         this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying');
@@ -293,10 +301,11 @@ export class Migration {
       .finally(done);
   }
 
-  async #copyVerify(copy: boolean, signal: AbortSignal): Promise<void> {
-    if (this.space.parts.every((p) => p.gone === true)) return this.#startEmpty(copy, signal);
+  async #copyVerify(copy: boolean, signal: AbortSignal, fence: () => boolean): Promise<void> {
+    if (this.space.parts.every((p) => p.gone === true)) return this.#startEmpty(copy, signal, fence);
     const report = await copyParts(this.space.parts, {
       copy,
+      fence,
       rateKeysPerSec: this.#m.rateKeysPerSec,
       ...(this.#m.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#m.rateBytesPerSec }),
       signal,
@@ -317,14 +326,14 @@ export class Migration {
         }
         // What the new owners got by dual-writes while some sidecars still wrote the old owners only
         // (a delete there, say) is checked against the old owners before reads move.
-        if (copy) await this.#reconcileCounts(signal);
+        if (copy) await this.#reconcileCounts(signal, fence);
         // The copy is done: every sidecar reads dual once the record says so, and verify starts after settle.
-        if (copy) await this.apply({ type: 'copied' });
+        if (copy && fence()) await this.apply({ type: 'copied' });
         while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.#every);
       },
       settleMs: Math.min(2_000, this.#m.settleMs),
     });
-    if (signal.aborted) return;
+    if (signal.aborted || !fence()) return;
     if (report.ok) {
       await this.#publish({ ...this.record!, verify: { passes: report.passes, left: 0, note: 'the last pass found no difference' } });
       await this.apply({ type: 'verified' });
@@ -339,30 +348,30 @@ export class Migration {
    * A failover without a copy (plain pool): the copy phase empties the new owners' moved arcs
    * (leftovers of an earlier ring would be stale), then reads move, and there is nothing to verify.
    */
-  async #startEmpty(copy: boolean, signal: AbortSignal): Promise<void> {
+  async #startEmpty(copy: boolean, signal: AbortSignal, fence: () => boolean): Promise<void> {
     if (copy) {
       let errors = 0;
-      for (const part of this.space.parts) if (!signal.aborted) errors += await cleanPart(part, 'new', signal, this.#countCleaned);
-      if (signal.aborted) return;
+      for (const part of this.space.parts) if (!signal.aborted) errors += await cleanPart(part, 'new', signal, fence, this.#countCleaned);
+      if (signal.aborted || !fence()) return;
       if (errors > 0) throw new Error(`emptying the new owners: ${errors} deletes failed`);
       await this.apply({ type: 'copied' });
       while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.#every);
     }
-    if (signal.aborted) return;
+    if (signal.aborted || !fence()) return;
     await this.#publish({ ...this.record!, verify: { passes: 0, left: 0, note: "no copy of the dead server's keys exists: they start empty on their new owners" } });
     await this.apply({ type: 'verified' });
   }
 
-  async #reconcile(signal: AbortSignal): Promise<void> {
-    await this.#reconcileCounts(signal);
-    if (!signal.aborted) await this.apply({ type: 'copied' });
+  async #reconcile(signal: AbortSignal, fence: () => boolean): Promise<void> {
+    await this.#reconcileCounts(signal, fence);
+    if (!signal.aborted && fence()) await this.apply({ type: 'copied' });
   }
 
   /** reconcileNew (jobs.ts), counted; throws when keys could not be compared. */
-  async #reconcileCounts(signal: AbortSignal): Promise<void> {
+  async #reconcileCounts(signal: AbortSignal, fence: () => boolean): Promise<void> {
     let [checked, deleted, errors] = [0, 0, 0];
     for (const part of this.space.parts) {
-      const [c, d, e] = await reconcileNew(part.arcs, part.sourceOf, signal);
+      const [c, d, e] = await reconcileNew(part.arcs, part.sourceOf, signal, fence);
       [checked, deleted, errors] = [checked + c, deleted + d, errors + e];
     }
     if (signal.aborted) return;
@@ -375,13 +384,13 @@ export class Migration {
     this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
   };
 
-  async #cleanup(signal: AbortSignal, side: 'old' | 'new'): Promise<void> {
+  async #cleanup(signal: AbortSignal, fence: () => boolean, side: 'old' | 'new'): Promise<void> {
     const started = now();
     let errors = 0;
     for (const part of this.space.parts) {
-      if (!signal.aborted) errors += await cleanPart(part, side, signal, this.#countCleaned);
+      if (!signal.aborted) errors += await cleanPart(part, side, signal, fence, this.#countCleaned);
     }
-    if (signal.aborted) return;
+    if (signal.aborted || !fence()) return;
     if (errors > 0) throw new Error(`${errors} deletes failed`);
     if (side === 'old') await this.apply({ type: 'cleaned' });
     else await this.#publish({ ...this.record!, seq: this.record!.seq + 1, times: { ...this.record!.times, cleanupStart: started, cleanupEnd: now() } });

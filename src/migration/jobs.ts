@@ -29,6 +29,8 @@ export interface CopyJobOptions {
   beforeVerify: (progress: Progress) => Promise<void>;
   maxVerifyPasses?: number;
   settleMs?: number;
+  /** Asked before every write: false stops the run before it writes (the lease may have lapsed). */
+  fence: () => boolean;
 }
 
 export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
@@ -48,6 +50,7 @@ export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
     rateKeysPerSec: o.rateKeysPerSec,
     ...(o.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: o.rateBytesPerSec }),
     signal: o.signal,
+    fence: o.fence,
     orphanSweep: gaining.map(endpoint),
     progress: new Progress(),
     onProgress: o.onProgress,
@@ -154,7 +157,7 @@ export async function copyParts(
  * with its old owner (`sourceOf`) and a different (or orphaned) version is deleted by its CAS. A miss then reads
  * the old owner and backfills. Resolves to [checked, deleted, errors].
  */
-export async function reconcileNew(arcs: MovedArcs, sourceOf: (key: Buffer) => ServerSpec, signal: AbortSignal): Promise<[number, number, number]> {
+export async function reconcileNew(arcs: MovedArcs, sourceOf: (key: Buffer) => ServerSpec, signal: AbortSignal, fence: () => boolean): Promise<[number, number, number]> {
   const { gaining } = movingServers(arcs);
   const clients = new Map<string, MetaClient>();
   const client = (s: ServerSpec): MetaClient => {
@@ -175,6 +178,7 @@ export async function reconcileNew(arcs: MovedArcs, sourceOf: (key: Buffer) => S
           if (n.status !== 'VA') continue;
           const same = o.status === 'VA' && o.value !== null && n.value !== null && o.value.equals(n.value) && flagValue(o, 'f') === flagValue(n, 'f');
           if (same) continue;
+          if (!fence()) break;
           const r = await client(s).md(entry.key, `C${flagValue(n, 'c') ?? ''}`);
           if (r.status === 'HD') deleted++;
         } catch {
@@ -193,6 +197,8 @@ export interface DeleteJobOptions {
   /** Keys to delete from `server` (reserved keys are never deleted). */
   filter: (server: ServerSpec, key: Buffer) => boolean;
   signal: AbortSignal;
+  /** Asked before each batch of deletes: false stops (the lease may have lapsed). */
+  fence: () => boolean;
   onDeleted: (n: number) => void;
 }
 
@@ -205,6 +211,7 @@ export async function deleteMoved(o: DeleteJobOptions): Promise<number> {
       const scan = scanServer(endpoint(s), { filter: (k) => !isReserved(k) && o.filter(s, k), signal: o.signal });
       let batch: Promise<unknown>[] = [];
       for await (const entry of scan) {
+        if (batch.length === 0 && !o.fence()) break;
         batch.push(
           client.md(entry.key, '').then(
             (r) => {
@@ -233,7 +240,7 @@ export async function deleteMoved(o: DeleteJobOptions): Promise<number> {
  * resolves to the errors. A metadump can miss an item that moves between LRU segments while it
  * walks: walk again until a pass finds nothing left to delete (at most 3 passes).
  */
-export async function cleanPart(part: MovePart, side: 'old' | 'new', signal: AbortSignal, onDeleted: (n: number) => void): Promise<number> {
+export async function cleanPart(part: MovePart, side: 'old' | 'new', signal: AbortSignal, fence: () => boolean, onDeleted: (n: number) => void): Promise<number> {
   const arcs = part.arcs;
   const servers = side === 'old' ? part.losing : movingServers(arcs).gaining;
   let errors = 0;
@@ -249,6 +256,7 @@ export async function cleanPart(part: MovePart, side: 'old' | 'new', signal: Abo
         return owner.address === server.address;
       },
       signal,
+      fence,
       onDeleted: (n) => {
         deleted += n;
         onDeleted(n);

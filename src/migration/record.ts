@@ -127,16 +127,36 @@ export class Lease {
     this.#key = leaseKey(pool);
   }
 
+  /** performance.now() until which the lease is surely still ours (see fresh()). */
+  #heldUntil = -Infinity;
+
+  /**
+   * Whether the lease is surely still held: it was taken or renewed less than its TTL ago, counted
+   * from when that request was sent, less 2 s (memcached counts TTLs in whole seconds on a clock
+   * that ticks once a second). A leader that stood still longer may have lost it without knowing:
+   * its background work checks this before every write (the fence), not only the next `acquire`.
+   */
+  fresh(): boolean {
+    return this.held && performance.now() < this.#heldUntil;
+  }
+
+  #took(sentAt: number): true {
+    this.#heldUntil = sentAt + (this.ttlSec - 2) * 1000;
+    return (this.held = true);
+  }
+
   /** Takes the lease if it is free, or keeps it if this process holds it; true when held. */
   async acquire(): Promise<boolean> {
     const v = Buffer.from(this.holder, 'utf8');
+    const sentAt = performance.now();
     const r = await backendRequest(this.server, Buffer.concat([line(`add ${this.#key} 0 ${this.ttlSec} ${v.length}`), v, line('')]), ReplyKind.Line);
-    if (r !== null && isPrefix(r, 0, 'STORED')) return (this.held = true);
+    if (r !== null && isPrefix(r, 0, 'STORED')) return this.#took(sentAt);
     return (this.held = await this.renew());
   }
 
   /** Extends the lease only if this process still holds it (gets + cas). */
   async renew(): Promise<boolean> {
+    const sentAt = performance.now();
     const r = await backendRequest(this.server, line(`gets ${this.#key}`), ReplyKind.Retrieval);
     if (r === null) return (this.held = false);
     const m = /^VALUE \S+ \d+ (\d+) (\d+)\r\n/.exec(r.toString('latin1'));
@@ -144,7 +164,8 @@ export class Lease {
     const value = r.subarray(r.indexOf('\r\n') + 2, r.indexOf('\r\n') + 2 + Number(m[1]));
     if (value.toString('utf8') !== this.holder) return (this.held = false);
     const c = await backendRequest(this.server, Buffer.concat([line(`cas ${this.#key} 0 ${this.ttlSec} ${value.length} ${m[2]}`), value, line('')]), ReplyKind.Line);
-    return (this.held = c !== null && isPrefix(c, 0, 'STORED'));
+    if (c !== null && isPrefix(c, 0, 'STORED')) return this.#took(sentAt);
+    return (this.held = false);
   }
 
   async release(): Promise<void> {

@@ -14,7 +14,7 @@ import { Op, type Backend } from '../backend/index.js';
 import { sendRequest } from '../proxy/send-request.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
-import { replyRank } from './write-fanout.js';
+import { replyRank, type MissedWrite } from './write-fanout.js';
 
 export class PrimaryWriteSlot extends Slot {
   constructor(
@@ -26,6 +26,8 @@ export class PrimaryWriteSlot extends Slot {
      * reply to send instead (SERVER_ERROR: a migration's phase moved on meanwhile), or null.
      */
     readonly follow: () => Promise<Buffer | null>,
+    /** Where a command that got no reply is logged for replay (the failed-write log of its group). */
+    readonly missed?: MissedWrite,
   ) {
     super(owner);
   }
@@ -45,8 +47,11 @@ export class PrimaryWriteSlot extends Slot {
     });
   }
 
-  override onOpError(_op: Op, error: Buffer): void {
+  override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
+    // No reply (a timeout, a closed connection): the server may still apply it, late, and no other
+    // group would follow. Its failed-write log gets the key: replay copies a healthy group's value.
+    this.missed?.(op.part, this.req);
     this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : error);
   }
 }

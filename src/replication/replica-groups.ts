@@ -83,8 +83,15 @@ export class ReplicaGroups {
     this.#localIndex = Math.max(0, pool.groups.findIndex((g) => g.name === pool.localGroup));
   }
 
-  /** A write the shadow of migrating group `group` missed: its remap drops the key there (a miss is safe). */
-  async #shadowFailed(key: Buffer, group: number, shadow: Backend): Promise<void> {
+  /**
+   * A write the shadow of migrating group `group` missed: its remap drops the key there (a miss is
+   * safe). Decided under the phase now: after this sidecar stood still the shadow may have become
+   * the group's owner (cutover), which took newer writes meanwhile; then it is a missed write of
+   * the group (its failed-write log, for replay from a healthy group), never a delete.
+   */
+  async #shadowFailed(req: Request, key: Buffer, group: number, shadow: Backend): Promise<void> {
+    // (A phase that stays unknown: dropped as before; a miss is safer than a stale hit.)
+    if ((this.#current() || (await this.#whenCurrent())) && this.ownerIn(group, key) === shadow) return this.missed(group, req);
     await this.#remap(group)?.shadowMissed(key, shadow);
   }
 
@@ -192,7 +199,7 @@ export class ReplicaGroups {
       count: shadows.length,
       failed: (part: number) => {
         const s = shadows[part - this.#groups]!;
-        return this.#shadowFailed(key, s.group, s.backend);
+        return this.#shadowFailed(req, key, s.group, s.backend);
       },
     };
     const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts, this.#waitFor(key, uncounted));
@@ -236,7 +243,7 @@ export class ReplicaGroups {
     // while the command runs, and its new owner must still be synced from the old one it ran on.
     const followers = this.#followers(key, primary);
     const shadows = this.#shadowsOf(key, false) ?? NO_SHADOWS;
-    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows));
+    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows), this.missed);
     return slot.start(from, primary);
   }
 
@@ -286,7 +293,7 @@ export class ReplicaGroups {
         this.missed(g, req);
       }),
       ...shadows.map(async (s) => {
-        if (!(await sync(s.backend))) await this.#shadowFailed(copy, s.group, s.backend);
+        if (!(await sync(s.backend))) await this.#shadowFailed(req, copy, s.group, s.backend);
       }),
     ]);
     if (stale) return this.#refollow(req, key, ran);

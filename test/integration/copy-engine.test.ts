@@ -458,4 +458,25 @@ describe('copy engine against real memcached', () => {
     expect(report.progress.counts.copied).toBeLessThan(5_000);
     expect(report.errors.count).toBe(0);
   });
+
+  it('a fenced run (its lease may have lapsed) stops before its next write: copy, verify repairs and the orphan sweep', async () => {
+    const [s, t] = await Promise.all([startMemcached(), startMemcached()]);
+    const keys = Array.from({ length: 2_000 }, (_, i) => Buffer.from(`fe:${i}`));
+    await writeItems(s.port, keys.map((key) => ({ key, value: Buffer.from('v'), flags: 0, exptime: 0 })));
+    // The target holds an orphan and a different value: what verify would delete, were it allowed.
+    await writeItems(t.port, [
+      { key: Buffer.from('orphan'), value: Buffer.from('o'), flags: 0, exptime: 0 },
+      { key: keys[0]!, value: Buffer.from('different'), flags: 0, exptime: 0 },
+    ]);
+    let writes = 0;
+    const report = await syncServers({ sources: [ep(s)], target: ep(t), rateKeysPerSec: Infinity, verify: true, fence: () => ++writes <= 100 });
+    expect(report.ok).toBe(false);
+    const copied = (await readItems(t.port, keys)).filter((r) => r !== null).length;
+    // At most the 100 writes the fence let through (the different value stays: copy adds, never overwrites).
+    expect(copied).toBeLessThanOrEqual(100);
+    expect(report.progress.counts.copied).toBeLessThanOrEqual(100);
+    const [orphan, different] = await readItems(t.port, [Buffer.from('orphan'), keys[0]!]);
+    expect(orphan?.value.toString()).toBe('o');
+    expect(different?.value.toString()).toBe('different');
+  });
 });

@@ -497,6 +497,8 @@ export interface ModelLoadOptions {
   partition?: boolean;
   /** Each op goes through a randomly chosen port (a connection per port and client). Default: client i uses port i modulo the ports. */
   portPerOp?: boolean;
+  /** With portPerOp: only ports this allows are chosen (a load balancer's view: a proxy being restarted is left out). */
+  portUp?: (port: number) => boolean;
   /** Before the load, set every key (data and counter) once, recorded, instead of `initial`'s clearing. */
   preset?: boolean;
   /** Called when the load itself begins (after the clearing or preset). */
@@ -754,7 +756,12 @@ export async function runModelLoad(opts: ModelLoadOptions): Promise<ModelReport>
     let counterSeq = 1;
     const myData = own(dataKeys, cl.id);
     const myCounters = own(counterKeys, cl.id);
-    const via = (): number => Math.floor(random() * cl.ports.length);
+    const via = (): number => {
+      const p = Math.floor(random() * cl.ports.length);
+      if (opts.portUp === undefined || opts.portUp(cl.ports[p]!)) return p;
+      const up = cl.ports.findIndex((port) => opts.portUp!(port));
+      return up < 0 ? p : up;
+    };
     const dataValue = (): string => {
       const v = `v${tag}.${cl.id}.${seq}`;
       return v.length >= pad ? v : `${v}-${'x'.repeat(pad - v.length - 1)}`;

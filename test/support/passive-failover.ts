@@ -45,6 +45,34 @@ export function fakeClock(offset: string): Record<string, string> {
 
 const spec = (b: ServerHandle): string => `${b.address}:1`;
 
+/**
+ * The issue's load through `ports`: four clients (3 s timeout), keys partitioned between them, each
+ * op through a random port (one that `up` allows), get 42% set 25% delete 10% gets+cas 10% touch
+ * 5% incr (50 counters per client) 8%; every key set first. Resolves once the load itself began.
+ */
+export async function issueLoad(ports: number[], keys: number, stop: () => boolean, up?: (port: number) => boolean): Promise<{ model: Promise<ModelReport> }> {
+  const clients = 4;
+  let begin = (): void => {};
+  const started = new Promise<void>((r) => (begin = r));
+  const model = runModelLoad({
+    ports,
+    keys,
+    counterKeys: 50 * clients,
+    counterShare: 0,
+    clients,
+    partition: true,
+    portPerOp: true,
+    preset: true,
+    timeoutMs: 3_000,
+    mix: { get: 42, gets: 0, set: 25, delete: 10, cas: 10, touch: 5, incr: 8 },
+    stop,
+    onStart: () => begin(),
+    ...(up === undefined ? {} : { portUp: up }),
+  });
+  await Promise.race([started, model.then(() => Promise.reject(new Error('the load ended before it began')))]);
+  return { model };
+}
+
 export async function runPassiveFailover(s: PassiveFailover = {}): Promise<PassiveFailoverResult> {
   const [a1, a2, b1, b2] = await Promise.all(Array.from({ length: 4 }, () => startMemcached({ memoryMb: 128 })));
   const logDir = makeTempDir('wlog');
@@ -66,26 +94,8 @@ export async function runPassiveFailover(s: PassiveFailover = {}): Promise<Passi
     s.env,
   );
   const ports = sidecars.map((p) => p.port);
-  const clients = 4;
   let stop = false;
-  let begin = (): void => {};
-  const started = new Promise<void>((r) => (begin = r));
-  const model = runModelLoad({
-    ports,
-    keys: s.keys ?? 20_000,
-    counterKeys: 50 * clients,
-    counterShare: 0,
-    clients,
-    partition: true,
-    portPerOp: true,
-    preset: true,
-    timeoutMs: 3_000,
-    mix: { get: 42, gets: 0, set: 25, delete: 10, cas: 10, touch: 5, incr: 8 },
-    stop: () => stop,
-    onStart: () => begin(),
-  });
-  // The load starts once every key is set (the preset takes a few seconds).
-  await Promise.race([started, model.then(() => Promise.reject(new Error('the load ended before it began')))]);
+  const { model } = await issueLoad(ports, s.keys ?? 20_000, () => stop);
   await new Promise((r) => setTimeout(r, s.loadBeforeKillMs ?? 5_000));
   a2!.kill('SIGKILL');
   await a2!.waitExit();

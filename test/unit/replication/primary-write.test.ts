@@ -29,10 +29,12 @@ function primary(text: string) {
     follows++;
     return new Promise((r) => (settle = r));
   };
-  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow);
+  const missed: number[] = [];
+  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow, (g) => missed.push(g));
   const reply = (text: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from(text));
   const sent = (): string | null | undefined => (done.length === 0 ? undefined : done[0]!.reply === null ? null : String(done[0]!.reply));
-  return { reply, sent, settle: (b: Buffer | null) => settle(b), follows: () => follows };
+  const error = (part: number): void => slot.onOpError(new Op(slot, ReplyKind.Line, part), Buffer.from('SERVER_ERROR backend timeout\r\n'));
+  return { reply, error, sent, missed, settle: (b: Buffer | null) => settle(b), follows: () => follows };
 }
 
 describe('PrimaryWriteSlot', () => {
@@ -73,6 +75,14 @@ describe('PrimaryWriteSlot', () => {
     const p = primary('incr k 1\r\n');
     p.reply('NOT_FOUND\r\n');
     expect(p.sent()).toBe('NOT_FOUND\r\n');
+    expect(p.follows()).toBe(0);
+  });
+
+  it('no reply from the primary (a timeout): the error is the reply, and the key goes to the failed-write log of that group', () => {
+    const p = primary('incr k 1\r\n');
+    p.error(1);
+    expect(p.sent()).toBe('SERVER_ERROR backend timeout\r\n');
+    expect(p.missed).toEqual([1]);
     expect(p.follows()).toBe(0);
   });
 });
