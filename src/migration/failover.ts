@@ -79,10 +79,14 @@ export class FailoverWatch {
 
   /**
    * A failover record still applies while its server is in the pool's config; once the operator
-   * removed it (as the log asks), the record is history and the ring is the config's.
+   * removed it (as the log asks), the record is history and the ring is the config's. So it is once
+   * the config has a migration whose `from` leaves the server out of its group: the operator wrote
+   * it knowing the server was out (bringing it back in, say), and the migration's ring rules.
    */
   #applies(spec: FailoverSpec): boolean {
-    return this.pool.groups.some((g) => g.name === spec.group && g.servers.some((s) => s.address === spec.server));
+    const inGroup = (groups: PoolConfig['groups']): boolean => groups.some((g) => g.name === spec.group && g.servers.some((s) => s.address === spec.server));
+    const from = this.pool.migration?.from;
+    return inGroup(this.pool.groups) && (from === undefined || inGroup(from));
   }
 
   async #tick(): Promise<void> {

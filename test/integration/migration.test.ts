@@ -4,7 +4,7 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { stopAll } from '../support/harness.js';
-import { STALE_VIEW_LOG, killLeaderIn, runMigrationScenario, stopFollowerIn, waitForPhase } from '../support/migration-scenario.js';
+import { FENCED_LOG, STALE_VIEW_LOG, killLeaderIn, runMigrationScenario, stopFollowerIn, stopLeaderIn, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -64,4 +64,11 @@ it('a sidecar stopped across phase switches holds moved keys until it has read t
   await runMigrationScenario({ servers: 3, from: [0, 1], to: [0, 1, 2], keys: KEYS, during: stop.during });
   // The model checks above passed; this says the guard, not luck, had the stopped sidecar's view.
   expect(stop.stopped().logs()).toContain(STALE_VIEW_LOG);
+}, 300_000);
+
+it('a leader stopped past its lease TTL mid-copy writes nothing when it wakes: its job is fenced, the other sidecar finished it', async () => {
+  // 12 s > the lease's 10 s TTL; the copy runs at 1,000 keys/s, so the stop lands in it.
+  const stop = stopLeaderIn('copy', 12_000);
+  await runMigrationScenario({ servers: 3, from: [0, 1], to: [0, 1, 2], keys: KEYS, rate: 1_000, during: stop.during });
+  expect(stop.stopped().logs()).toContain(FENCED_LOG);
 }, 300_000);

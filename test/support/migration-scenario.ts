@@ -23,6 +23,8 @@ export interface MigrationScenario {
   env?: Record<string, string>[];
   /** Abort when the first sidecar reports this phase; the run then ends rolled back, not done. */
   abortAt?: string;
+  /** Keys/s of the copy and verify (default 50,000). */
+  rate?: number;
 }
 
 export interface MigrationResult {
@@ -76,16 +78,18 @@ export function killLeaderIn(phases: readonly string[], timeoutMs: number): NonN
 }
 
 /**
- * Stops (SIGSTOP) the sidecar that does not hold the lease once the first one reports `phase`, for
- * `ms`: the leader goes on meanwhile, and the requests its clients send wait in its sockets, to be
- * read when it runs again. `stopped()` is that sidecar, to check its log afterwards.
+ * Stops (SIGSTOP) one sidecar once the first one reports `phase`, for `ms`, then resumes it: the one
+ * that does not hold the lease (the leader goes on meanwhile; the requests its clients send wait in
+ * its sockets, to be read when it runs again), or the leader itself (longer than the lease's TTL:
+ * the other takes over). `stopped()` is that sidecar, to check its log afterwards.
  */
-export function stopFollowerIn(phase: string, ms: number): { during: (sidecars: ServerHandle[], admins: number[]) => Promise<void>; stopped: () => ServerHandle } {
+function stopSidecarIn(which: 'leader' | 'follower', phase: string, ms: number): { during: (sidecars: ServerHandle[], admins: number[]) => Promise<void>; stopped: () => ServerHandle } {
   let stopped: ServerHandle | undefined;
   return {
     during: async (sidecars, admins) => {
       await waitForPhase(admins[0]!, [phase], 60_000);
-      stopped = sidecars[(await leaderOf(admins)) === 0 ? 1 : 0]!;
+      const leader = await leaderOf(admins);
+      stopped = sidecars[which === 'leader' ? leader : leader === 0 ? 1 : 0]!;
       stopped.pause();
       await new Promise((r) => setTimeout(r, ms));
       stopped.resume();
@@ -96,6 +100,12 @@ export function stopFollowerIn(phase: string, ms: number): { during: (sidecars: 
     },
   };
 }
+
+export const stopFollowerIn = (phase: string, ms: number): ReturnType<typeof stopSidecarIn> => stopSidecarIn('follower', phase, ms);
+export const stopLeaderIn = (phase: string, ms: number): ReturnType<typeof stopSidecarIn> => stopSidecarIn('leader', phase, ms);
+
+/** What a leader logs when its lease is not surely held any more: its job stops before the next write (src/migration/index.ts). */
+export const FENCED_LOG = 'migration lease not surely held';
 
 /** What the stopped sidecar logs when its phase went out of date (src/migration/index.ts). */
 export const STALE_VIEW_LOG = 'migration record not read for too long';
@@ -139,7 +149,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
     () => ({
       servers: s.to.map(spec),
       timeout: 2000,
-      migration: { id: 'test-move', from: s.from.map(spec), copy: s.copy ?? 'eager', rate: 50_000, start: startAt, settle: s.settle ?? '2s', cleanup: true },
+      migration: { id: 'test-move', from: s.from.map(spec), copy: s.copy ?? 'eager', rate: s.rate ?? 50_000, start: startAt, settle: s.settle ?? '2s', cleanup: true },
     }),
     s.env,
   );

@@ -11,13 +11,12 @@
  *   5. a shrink: ga -> [A1, A2], gb -> [B1, B2].
  *
  * A replicated pool's migration block needs a restart of the sidecar (README "Hot reload"), so each
- * config change is a rolling restart, one sidecar at a time; the load leaves a sidecar out while it
- * restarts, as a load balancer would. At the end: the model checker's verdict (0 stale, 0
+ * config change is a rolling restart, one sidecar at a time (on the same ports); the load leaves a
+ * sidecar out while it restarts, as a load balancer would. At the end: the model checker's verdict (0 stale, 0
  * resurrected, 0 lost, 0 wrong reads) and every client error with its time and cause.
  */
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { writeFileSync } from 'node:fs';
 import { freePort, startMemcached, startMemshift, type MemshiftHandle, type ServerHandle } from './harness.js';
 import { makeTempDir } from './process.js';
 import { finalCheck, formatReport, type ModelReport } from './model-load.js';
@@ -82,8 +81,8 @@ export async function runSoak(minutes: number): Promise<SoakResult> {
     for (const i of [0, 1]) {
       down.add(ports[i]!);
       await sleep(200); // requests already sent to it finish
-      writeFileSync(sidecars[i]!.configFile, config(i, groups, migration));
-      await sidecars[i]!.restart();
+      await sidecars[i]!.stop();
+      sidecars[i] = await startMemshift(config(i, groups, migration));
       down.delete(ports[i]!);
     }
   };

@@ -37,23 +37,17 @@ export const PROMETHEUS = '/usr/bin/prometheus';
 /** libfaketime (Debian's faketime package): a sidecar with its wall clock off. */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
-function isExecutable(path: string): boolean {
+function hasAccess(path: string, mode: number): boolean {
   try {
-    accessSync(path, constants.X_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;
   }
 }
 
-function isReadable(path: string): boolean {
-  try {
-    accessSync(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const isExecutable = (path: string): boolean => hasAccess(path, constants.X_OK);
+const isReadable = (path: string): boolean => hasAccess(path, constants.R_OK);
 
 /** The absolute path of an executable, or undefined. */
 export function findBinary(name: string): string | undefined {
