@@ -35,7 +35,7 @@ import { KeySync } from './key-sync.js';
 
 export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
   /** Drops keys a shadow missed (and remembers those it cannot drop yet: reads skip them there). */
-  readonly #keys = new KeySync(this.counters);
+  readonly #keys = new KeySync(this.counters, undefined, (key, b) => (this.mode === 'new' ? 'sole' : this.ownerOf(key) === b ? 'owner' : 'other'));
 
   constructor(
     readonly groups: ReplicaGroups,

@@ -3,7 +3,11 @@
  * copy): a read's backfill (copyKey: add + re-check) and a write's sync (syncKey: the authority's
  * current value, or its absence, then a re-check). A failed sync drops the other owner's copy (a
  * miss is safe); when even that delete fails, the key is remembered as dirty on that server (reads
- * skip it) and the delete is retried every second until it lands. Bounded: MAX_DIRTY per server.
+ * skip it) and the delete is retried every second until it lands, but never once that server has
+ * become the key's owner (cutover made the new owner authoritative): writes land there first now,
+ * and a late delete would take a newer one with it. The key then stays dirty (reads skip that
+ * server, to the other owner or group) until the migration ends, when it is forgotten.
+ * Bounded: MAX_DIRTY per server.
  * Neither writes a value it read once `current` says the phase may be out of date (phase-view.ts):
  * a backfill is skipped, a sync ends 'stale' and its caller decides again under the new phase.
  */
@@ -23,6 +27,11 @@ export class KeySync {
     readonly counters: RouteCounters,
     /** Whether this sidecar's phase is current (the route's view). */
     readonly current: () => boolean = () => true,
+    /**
+     * Whose `key` is on `b` now: 'other' (b is not the authority: deleting there is safe), 'owner'
+     * (b is the authority, with another owner still there), 'sole' (the migration is over).
+     */
+    readonly role: (key: Buffer, b: Backend) => 'other' | 'owner' | 'sole' = () => 'other',
   ) {}
 
   async backfill(key: Buffer, from: Backend, to: Backend): Promise<unknown> {
@@ -75,8 +84,11 @@ export class KeySync {
 
   async #retryDirty(): Promise<void> {
     for (const [b, keys] of this.#dirty) {
-      if (b.state !== 'up') continue;
+      if (b.state !== 'up' && [...keys.values()].every((k) => this.role(k, b) !== 'sole')) continue;
       for (const [id, key] of [...keys].slice(0, 1_000)) {
+        const role = this.role(key, b);
+        if (role === 'sole') keys.delete(id);
+        if (role !== 'other') continue;
         const ok = await BackendMeta.of(b).md(key, '').then(
           (r) => r.status === 'HD' || r.status === 'NF',
           () => false,

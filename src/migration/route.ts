@@ -38,7 +38,11 @@ export { emptyRouteCounters, type RouteCounters } from './phased-route.js';
 export class MigrationRoute extends PhasedRoute implements MovingKey {
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
-  readonly keys = new KeySync(this.counters, () => this.current());
+  readonly keys = new KeySync(
+    this.counters,
+    () => this.current(),
+    (key, b) => (this.mode === 'new' ? 'sole' : this.readOwner(key) === b ? 'owner' : 'other'),
+  );
   readonly #readOwner = (key: Buffer): Backend => this.readOwner(key);
 
   constructor(
@@ -92,7 +96,8 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
     const i = this.arcs.locate(req.hashKey!);
     const n = this.newBackends[this.arcs.newOwner(i)]!;
     if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);
-    if (backfill && this.isDirty(req.hashKey!, n)) return this.dispatcher.keyed(req, owner, this.oldBackends[this.arcs.oldOwner(i)]!);
+    // A new owner whose copy may be stale (a sync there failed, and so did the delete) is not read: the old owner has every write up to cleanup.
+    if ((backfill || this.mode === 'cutover') && this.isDirty(req.hashKey!, n)) return this.dispatcher.keyed(req, owner, this.oldBackends[this.arcs.oldOwner(i)]!);
     return new MovingReadSlot(owner, req, this, this.oldBackends[this.arcs.oldOwner(i)]!, n, wantsCas, backfill).start();
   }
 

@@ -2,10 +2,12 @@
  * Replay of the failed-write log when a backend comes back (DESIGN: never lose
  * an acknowledged write). While it runs, the backend serves no reads (the read
  * order puts it last), so no client reads a value it missed.
- * - a logged delete is replayed as a delete;
- * - a logged set is replayed by copying the CURRENT value from a healthy group
- *   (value, flags and remaining TTL), never an old value; when no healthy group
- *   has the key, it is deleted on the returning backend.
+ * - every logged key, set or delete, is replayed by copying the CURRENT value
+ *   from a healthy group (value, flags and remaining TTL), never an old value;
+ *   when no healthy group has the key, it is deleted on the returning backend.
+ *   (A delete is not replayed as a delete: another sidecar, whose own log did
+ *   not have it, may have written the key again through the backend since, and
+ *   the healthy group has whichever came last.)
  * A write that timed out may still be applied late by a backend that was only
  * stopped (SIGSTOP keeps it in its socket buffer). memshift replays on a fresh
  * connection that has answered a `version` probe, and then replays the same keys
@@ -47,8 +49,8 @@ export class Replay {
     try {
       const seen: Buffer[] = [];
       for await (const batch of this.log.drain(backend.address, 500)) {
-        await Promise.all(batch.map((e) => (e.op === 'delete' ? this.#delete(backend, e.key) : this.#copy(group, backend, e.key))));
-        for (const e of batch) if (e.op === 'set') seen.push(Buffer.from(e.key)); // not a view of the log's read chunk
+        await Promise.all(batch.map((e) => this.#copy(group, backend, e.key)));
+        for (const e of batch) seen.push(Buffer.from(e.key)); // not a view of the log's read chunk
       }
       // A write the stopped backend applies late is overwritten by the current value.
       await new Promise((r) => setTimeout(r, this.graceMs));

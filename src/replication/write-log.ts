@@ -1,7 +1,7 @@
 /**
  * The failed-write log: for each backend, the keys whose write (`set`) or `delete` failed there,
- * so that once the backend is healthy again they can be replayed (a delete as a delete, a set by
- * re-copying the CURRENT value from a healthy group — so no values are stored here).
+ * so that once the backend is healthy again they can be replayed (each key by re-copying the
+ * CURRENT value from a healthy group, or deleting it where none has it — so no values are stored here).
  *
  * Files: one per backend, `<dir>/<sanitized id>-<sha256 prefix>.wlog` (see write-log/format.ts):
  * a header (magic, backend id, a needsResync flag and the replay cursor, each part with a crc)
