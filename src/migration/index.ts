@@ -228,6 +228,7 @@ export class Migration {
   async #lead(): Promise<void> {
     if (!(await this.#lease.acquire())) {
       if (this.#job !== null) {
+        if (!this.#job.abort.signal.aborted) this.logger.warn({ pool: this.pool.name, id: this.#m.id, phase: this.#job.phase }, 'migration lease held by another sidecar: the background job stops');
         this.#job.abort.abort();
         this.#job = null;
       }

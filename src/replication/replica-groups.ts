@@ -192,8 +192,14 @@ export class ReplicaGroups {
 
   /** A write that means the same everywhere: every group's owner, and the shadows of migrating groups. */
   #fanOut(req: Request, owner: SlotOwner, key: Buffer): Slot {
+    // A group whose owner of the key is still filling (a failover's new owner) or recovering (back
+    // empty, being rebuilt or replayed) gets the write, but its reply says nothing about the key.
     let uncounted = 0;
-    for (let g = 0; this.#anyRemap && g < this.#groups; g++) if (this.#remap(g)?.filling(key) === true) uncounted |= 1 << g;
+    for (let g = 0; g < this.#groups; g++) {
+      if ((this.held.size > 0 && this.held.has(this.ownerIn(g, key))) || (this.#anyRemap && this.#remap(g)?.filling(key) === true)) uncounted |= 1 << g;
+    }
+    // None left to count: count them all rather than answer nothing.
+    if (uncounted === (1 << this.#groups) - 1) uncounted = 0;
     const shadows = this.#shadowsOf(key, req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete);
     const shadowParts = shadows === null ? undefined : {
       count: shadows.length,

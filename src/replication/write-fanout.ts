@@ -49,6 +49,8 @@ export class FanoutWriteSlot extends Slot {
   #repliedParts = 0;
   #succeeded = 0;
   #worstSuccess: Buffer | null = null;
+  /** The worst success among the `waitFor` groups: with `write: one`, the answer when there is one. */
+  #waitedSuccess: Buffer | null = null;
   #worstAll: Buffer | null = null;
   /** The reply, once the policy decided it; sent when no shadow part is pending. */
   #answer: Buffer | null = null;
@@ -120,6 +122,7 @@ export class FanoutWriteSlot extends Slot {
     if (rank < 3) {
       this.#succeeded++;
       if (this.#worstSuccess === null || rank > replyRank(this.#worstSuccess)) this.#worstSuccess = reply;
+      if ((this.waitFor & (1 << part)) !== 0 && (this.#waitedSuccess === null || rank > replyRank(this.#waitedSuccess))) this.#waitedSuccess = reply;
     }
     if (this.#answer !== null) return;
     const failed = this.#replied - this.#succeeded;
@@ -127,6 +130,8 @@ export class FanoutWriteSlot extends Slot {
       if (this.#replied === this.#groups) this.#answer = this.#worstAll;
     } else if ((this.#repliedParts & this.waitFor) !== this.waitFor) {
       return; // a group that reads go to first has yet to reply
+    } else if (this.#waitedSuccess !== null) {
+      this.#answer = this.#waitedSuccess; // what the group that reads go to first now holds
     } else if (this.#succeeded >= this.#need) {
       this.#answer = this.#worstSuccess;
     } else if (this.#groups - failed < this.#need) {

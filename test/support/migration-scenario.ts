@@ -104,8 +104,11 @@ function stopSidecarIn(which: 'leader' | 'follower', phase: string, ms: number):
 export const stopFollowerIn = (phase: string, ms: number): ReturnType<typeof stopSidecarIn> => stopSidecarIn('follower', phase, ms);
 export const stopLeaderIn = (phase: string, ms: number): ReturnType<typeof stopSidecarIn> => stopSidecarIn('leader', phase, ms);
 
-/** What a leader logs when its lease is not surely held any more: its job stops before the next write (src/migration/index.ts). */
-export const FENCED_LOG = 'migration lease not surely held';
+/**
+ * What a leader that lost its lease logs when its background job stops (src/migration/index.ts):
+ * its fence said no before a write, or its next lease check found another holder, whichever came first.
+ */
+export const FENCED_LOG = /migration lease (not surely held|held by another sidecar)/;
 
 /** What the stopped sidecar logs when its phase went out of date (src/migration/index.ts). */
 export const STALE_VIEW_LOG = 'migration record not read for too long';

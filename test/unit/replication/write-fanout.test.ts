@@ -109,4 +109,12 @@ describe('FanoutWriteSlot', () => {
     h.reply(1, 'NOT_FOUND\r\n');
     expect(h.sent()).toBe('NOT_FOUND\r\n');
   });
+
+  it('with write: one the reply is what the group reads go to first answered, not another group (a touch that group 1 lacks)', () => {
+    const f = fanout(2, 'one', undefined, 0, 0b01);
+    f.reply(1, 'NOT_FOUND\r\n');
+    expect(f.sent()).toBeNull();
+    f.reply(0, 'TOUCHED\r\n');
+    expect(f.sent()).toBe('TOUCHED\r\n');
+  });
 });
