@@ -14,45 +14,22 @@ import { hostname } from 'node:os';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { cleanPart, copyParts, reconcileNew } from './jobs.js';
-import { PhaseError, durations, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
+import { PhaseError, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { PhaseView } from './phase-view.js';
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
-import type { RouteCounters } from './route.js';
-import { movedShare, type MigrationSpace, type MoveRoute } from './space.js';
+import type { MigrationSpace, MoveRoute } from './space.js';
+import { statusOf, type MigrationStatus } from './status.js';
 import { sleep } from '../backend/clock.js';
 
 export { DeadOwnerRoute, MigrationRoute } from './route.js';
 export { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from './space.js';
 export { PhaseError } from './phases.js';
+export type { MigrationStatus } from './status.js';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
 /** Test hook: shifts this process's clock (MEMSHIFT_CLOCK_SKEW_MS) to show skew does not matter. */
 const SKEW = Number(process.env.MEMSHIFT_CLOCK_SKEW_MS ?? 0) || 0;
 const now = (): number => Date.now() + SKEW;
-
-export interface MigrationStatus {
-  pool: string;
-  id: string;
-  phase: Phase | null;
-  paused: boolean;
-  rolled_back: boolean;
-  leader: string | null;
-  this_process_leads: boolean;
-  counts: MigrationRecord['counts'];
-  t_copy_s: number | null;
-  t_sync_s: number | null;
-  t_verify_s: number | null;
-  t_total_s: number | null;
-  t_cleanup_s: number | null;
-  progress: { phase: string; expected: number | null; walked: number; eta_s: number | null } | null;
-  verify: MigrationRecord['verify'];
-  /** Why this migration does not start (another one of the pool is running). */
-  error?: string;
-  moved_share: number;
-  route: RouteCounters;
-  /** Set for a passive migration: the replica group and the server that died. */
-  failover?: MigrationSpace['failover'];
-}
 
 export class Migration {
   readonly route: MoveRoute;
@@ -398,29 +375,16 @@ export class Migration {
   }
 
   status(): MigrationStatus {
-    const r = this.record;
-    const d = r === null ? null : durations(r.times);
-    return {
+    return statusOf({
       pool: this.pool.name,
       id: this.#m.id,
-      phase: r?.phase ?? 'planned',
-      paused: r?.paused ?? false,
-      rolled_back: r?.rolledBack ?? false,
-      leader: r?.leader ?? null,
-      this_process_leads: this.#lease.held,
-      counts: { ...(r?.counts ?? emptyCounts()), backfilled: Math.max(r?.counts.backfilled ?? 0, this.route.counters.backfilled) },
-      t_copy_s: d?.t_copy_s ?? null,
-      t_sync_s: d?.t_sync_s ?? null,
-      t_verify_s: d?.t_verify_s ?? null,
-      t_total_s: d?.t_total_s ?? null,
-      t_cleanup_s: d?.t_cleanup_s ?? null,
+      record: this.record,
+      leads: this.#lease.held,
       progress: this.#progress,
-      verify: r?.verify ?? null,
-      ...(this.blockedBy === null ? {} : { error: `pool ${this.pool.name} already has migration "${this.blockedBy}" running; this one waits` }),
-      moved_share: movedShare(this.space),
-      route: { ...this.route.counters },
-      ...(this.space.failover === undefined ? {} : { failover: this.space.failover }),
-    };
+      blockedBy: this.blockedBy,
+      space: this.space,
+      route: this.route.counters,
+    });
   }
 }
 

@@ -1,0 +1,67 @@
+/**
+ * A migration's status as GET /migration, `memshift migrate status` and the metrics show it: the
+ * record's phase, counts and times, and this process's view (lease, progress, route counters).
+ */
+import { durations, type Phase } from './phases.js';
+import { emptyCounts, type MigrationRecord } from './record.js';
+import type { RouteCounters } from './phased-route.js';
+import { movedShare, type MigrationSpace } from './space.js';
+
+export interface MigrationStatus {
+  pool: string;
+  id: string;
+  phase: Phase | null;
+  paused: boolean;
+  rolled_back: boolean;
+  leader: string | null;
+  this_process_leads: boolean;
+  counts: MigrationRecord['counts'];
+  t_copy_s: number | null;
+  t_sync_s: number | null;
+  t_verify_s: number | null;
+  t_total_s: number | null;
+  t_cleanup_s: number | null;
+  progress: { phase: string; expected: number | null; walked: number; eta_s: number | null } | null;
+  verify: MigrationRecord['verify'];
+  /** Why this migration does not start (another one of the pool is running). */
+  error?: string;
+  moved_share: number;
+  route: RouteCounters;
+  /** Set for a passive migration: the replica group and the server that died. */
+  failover?: MigrationSpace['failover'];
+}
+
+export function statusOf(m: {
+  pool: string;
+  id: string;
+  record: MigrationRecord | null;
+  leads: boolean;
+  progress: MigrationStatus['progress'];
+  blockedBy: string | null;
+  space: MigrationSpace;
+  route: RouteCounters;
+}): MigrationStatus {
+  const r = m.record;
+  const d = r === null ? null : durations(r.times);
+  return {
+    pool: m.pool,
+    id: m.id,
+    phase: r?.phase ?? 'planned',
+    paused: r?.paused ?? false,
+    rolled_back: r?.rolledBack ?? false,
+    leader: r?.leader ?? null,
+    this_process_leads: m.leads,
+    counts: { ...(r?.counts ?? emptyCounts()), backfilled: Math.max(r?.counts.backfilled ?? 0, m.route.backfilled) },
+    t_copy_s: d?.t_copy_s ?? null,
+    t_sync_s: d?.t_sync_s ?? null,
+    t_verify_s: d?.t_verify_s ?? null,
+    t_total_s: d?.t_total_s ?? null,
+    t_cleanup_s: d?.t_cleanup_s ?? null,
+    progress: m.progress,
+    verify: r?.verify ?? null,
+    ...(m.blockedBy === null ? {} : { error: `pool ${m.pool} already has migration "${m.blockedBy}" running; this one waits` }),
+    moved_share: movedShare(m.space),
+    route: { ...m.route },
+    ...(m.space.failover === undefined ? {} : { failover: m.space.failover }),
+  };
+}
