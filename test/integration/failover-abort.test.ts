@@ -8,7 +8,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
-import { migrationStatus, printPhases, startSidecars, waitForPhase } from '../support/migration-scenario.js';
+import { printPhases, startSidecars, untilAll, waitForPhase } from '../support/migration-scenario.js';
 import { groupItems } from '../support/replication-scenario.js';
 
 afterAll(stopAll);
@@ -55,12 +55,8 @@ it('an aborted failover: the dead server, back empty, is rebuilt from the other 
   await waitForPhase(admins[0]!, ['copy', 'dual_read'], 60_000);
   const r = await fetch(`http://127.0.0.1:${admins[0]}/migration/abort`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
   expect(r.status, await r.text()).toBe(200);
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    const all = await Promise.all(admins.map((a) => migrationStatus(a)));
-    if (all.every((x) => x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null)) break;
-    await new Promise((res) => setTimeout(res, 250));
-  }
-  expect((await Promise.all(admins.map((a) => migrationStatus(a)))).map((x) => [x.phase, x.rolled_back])).toEqual([['aborted', true], ['aborted', true]]);
+  const rolledBack = await untilAll(admins, (x) => x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null, 60_000);
+  expect(rolledBack.map((x) => [x.phase, x.rolled_back])).toEqual([['aborted', true], ['aborted', true]]);
 
   await a2!.restart();
   // Each sidecar sees it come back (probes back off to 30 s at most), one rebuilds it, both wait for that.

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { REPO_ROOT, keysOnServer, startMemcached, stopAll, TextClient } from '../support/harness.js';
 import { checkHistory, finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
-import { migrationStatus, startSidecars } from '../support/migration-scenario.js';
+import { startSidecars, untilAll } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -49,13 +49,7 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
   await new Promise((r) => setTimeout(r, 500));
   dead.kill('SIGKILL');
   await dead.waitExit();
-  const deadline = Date.now() + 60_000;
-  let all: Record<string, unknown>[] = [];
-  while (Date.now() < deadline) {
-    all = await Promise.all(admins.map((a) => migrationStatus(a)));
-    if (all.every((x) => x.phase === 'done')) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const all = await untilAll(admins, (x) => x.phase === 'done', 60_000);
   await new Promise((r) => setTimeout(r, 1_000));
   stop = true;
   const report = await finalCheck(ports, await model);

@@ -52,6 +52,17 @@ async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; o
   return { keys: where.size, onTwo: [...where].filter(([, n]) => n > 1).map(([k]) => k) };
 }
 
+/** Polls every sidecar's status (every `everyMs`) until `done` holds for all, or `timeoutMs` passed; resolves to the last statuses. */
+export async function untilAll(admins: readonly number[], done: (s: Record<string, unknown>) => boolean, timeoutMs: number, everyMs = 250): Promise<Record<string, unknown>[]> {
+  let all: Record<string, unknown>[] = [];
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    all = await Promise.all(admins.map((a) => migrationStatus(a)));
+    if (all.every(done)) break;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return all;
+}
+
 /** Polls the sidecar's status every 25 ms until its phase is one of `phases` (at most `timeoutMs`; then it just returns). */
 export async function waitForPhase(admin: number, phases: readonly string[], timeoutMs = 120_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {

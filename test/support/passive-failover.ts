@@ -17,7 +17,7 @@ import { startMemcached, type ServerHandle } from './harness.js';
 import { makeTempDir } from './process.js';
 import { LIBFAKETIME, requireDep } from './system-deps.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
-import { migrationStatus, printPhases, startSidecars } from './migration-scenario.js';
+import { printPhases, startSidecars, untilAll } from './migration-scenario.js';
 
 export interface PassiveFailover {
   /** Data keys of the model (set before the load); default 20,000. */
@@ -101,13 +101,7 @@ export async function runPassiveFailover(s: PassiveFailover = {}): Promise<Passi
   await a2!.waitExit();
   const killedAt = performance.now();
 
-  const deadline = Date.now() + 240_000;
-  let all: Record<string, unknown>[] = [];
-  while (Date.now() < deadline) {
-    all = await Promise.all(admins.map((a) => migrationStatus(a)));
-    if (all.every((x) => x.phase === 'done')) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const all = await untilAll(admins, (x) => x.phase === 'done', 240_000);
   // A little load on the smaller ring, after every sidecar is done.
   await new Promise((r) => setTimeout(r, 2_000));
   stop = true;
