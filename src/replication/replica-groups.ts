@@ -226,8 +226,15 @@ export class ReplicaGroups {
   #waitFor(key: Buffer, uncounted: number): number {
     if (this.pool.write !== 'one') return 0;
     for (let g = 0; this.#anyRemap && g < this.#groups; g++) if (this.#remap(g)?.moving(key) === true) return ((1 << this.#groups) - 1) & ~uncounted;
-    const first = this.readOrder(key, false)[0]!;
-    return this.#readable(first, key) ? 1 << first : 0;
+    if (this.pool.read === 'fastest') {
+      const first = this.readOrder(key, false)[0]!;
+      return this.#readable(first, key) ? 1 << first : 0;
+    }
+    // primary and local without building the read order (the hot path): the first readable group.
+    const local = this.pool.read === 'local' ? this.#localIndex : -1;
+    if (local >= 0 && this.#readable(local, key)) return 1 << local;
+    for (let g = 0; g < this.#groups; g++) if (g !== local && this.#readable(g, key)) return 1 << g;
+    return 0;
   }
 
   #reader(order: number[]): GroupReader {
