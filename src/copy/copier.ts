@@ -163,7 +163,8 @@ export interface SyncKeyOptions {
 
 /**
  * 'stale': `proceed` said no before a write to the target (nothing was written by this attempt).
- * 'source_error': the source could not be read (nothing of ours is left on the target); 'error':
+ * 'source_error': the source could not be read before anything was written to the target; a
+ * source that fails after the target got its value ends 'synced' (or 'deleted'); 'error':
  * anything else failed.
  */
 export type SyncOutcome = 'synced' | 'deleted' | 'raced' | 'error' | 'source_error' | 'stale';
@@ -197,6 +198,8 @@ async function readSource(source: MetaOps, key: Buffer, flags: string): Promise<
 export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opts: SyncKeyOptions = {}): Promise<SyncOutcome> {
   const { nowSec = () => Date.now() / 1000, attempts = 3, proceed = () => true } = opts;
   let ours: number | null = null;
+  /** What the target got from the source's last read, once it got it. */
+  let applied: 'synced' | 'deleted' | null = null;
   try {
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts;
@@ -206,6 +209,7 @@ export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opt
         const r = await target.md(key, '');
         if (r.status !== 'HD' && r.status !== 'NF') return 'error';
         ours = null;
+        applied = 'deleted';
         const again = await readSource(source, key, 'c');
         if (again.status === 'EN') return 'deleted';
         if (last) return 'raced'; // the source has it again: a hole here until its own sync
@@ -221,6 +225,7 @@ export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opt
       const written = await target.ms(key, read.value, `T${ttl} F${flagNumber(read, 'f')} c`);
       if (written.status !== 'HD') return await failed(target, key, ours);
       ours = flagNumber(written, 'c') > 0 ? flagNumber(written, 'c') : null;
+      applied = 'synced';
       const again = await readSource(source, key, 'c');
       if (again.status === 'HD' && flagNumber(again, 'c') === cas) return 'synced';
       if (last) {
@@ -229,9 +234,10 @@ export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opt
       }
     }
   } catch (err) {
-    // The source failed (a server that died): what we wrote is the value it held after the command
-    // (a miss here would lose a write acknowledged before it), so it stays.
-    if (err instanceof SourceFailed) return 'source_error';
+    // The source failed (a server that died). Before we wrote: the target keeps what it had
+    // ('source_error'). After: the target holds what the source held last, and it stays (taking it
+    // back would leave neither with the write).
+    if (err instanceof SourceFailed) return applied ?? 'source_error';
     return failed(target, key, ours);
   }
 }

@@ -246,18 +246,36 @@ export class ReplicaGroups {
   }
 
   /** Run on the first healthy group; the others follow it (primary-write.ts). */
-  #onPrimary(req: Request, owner: SlotOwner, key: Buffer): Slot {
-    const order = this.readOrder(key, true);
-    const primary = order[0]!;
+  /** `tried`: bit g set, group g failed this command already (a retry runs on the next group). */
+  #onPrimary(req: Request, owner: SlotOwner, key: Buffer, tried = 0): Slot {
+    const down = (): Slot => new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.BACKEND_DOWN);
+    const primary = this.readOrder(key, true).find((g) => (tried & (1 << g)) === 0);
+    if (primary === undefined) return down();
     // Only a filling owner is left (every other group down): it may lack the key, so it decides nothing.
-    if (this.#remap(primary)?.filling(key) === true) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.BACKEND_DOWN);
+    if (this.#remap(primary)?.filling(key) === true) return down();
     const from = this.ownerIn(primary, key);
     // Who follows is decided now, with where it runs: a migrating group may switch owners (cutover)
     // while the command runs, and its new owner must still be synced from the old one it ran on.
     const followers = this.#followers(key, primary);
     const shadows = this.#shadowsOf(key, false) ?? NO_SHADOWS;
-    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows), this.missed);
+    const slot = new PrimaryWriteSlot(owner, req, this.stats, () => this.follow(req, key, { group: primary, to: from }, followers, shadows), this.missed, (failed, as) =>
+      this.#retry(req, as, key, tried | (1 << failed)),
+    );
     return slot.start(from, primary);
+  }
+
+  /**
+   * A read-modify-write whose group failed with it in flight, or died before the others followed:
+   * it runs on the next readable group, which holds the state from before it (PrimaryWriteSlot).
+   * Classic text commands only (meta commands keep the error); a `cas` answers EXISTS there, its
+   * token belonging to the group that failed. Null when no readable group is left.
+   */
+  #retry(req: Request, owner: SlotOwner, key: Buffer, tried: number): Slot | null {
+    if (req.cmd >= Cmd.MetaGet) return null;
+    const next = this.readOrder(key, true).find((g) => (tried & (1 << g)) === 0);
+    if (next === undefined || !this.#readable(next, key)) return null;
+    if (req.cmd === Cmd.Cas) return new LocalSlot(owner, req.noreply ? null : R.EXISTS);
+    return this.#onPrimary(req, owner, key, tried);
   }
 
   /** The owners of `key` in every group but `primary`, in read order. */

@@ -8,7 +8,7 @@ import { R, RequestParser, ReplyKind, type ParserSink, type Request } from '../.
 import { Op } from '../../../src/backend/index.js';
 import { PrimaryWriteSlot } from '../../../src/replication/primary-write.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
-import type { Slot } from '../../../src/proxy/reply-slots.js';
+import { LocalSlot, type Slot, type SlotOwner } from '../../../src/proxy/reply-slots.js';
 import { LIMITS } from '../protocol/parse-helpers.js';
 
 function request(text: string): Request {
@@ -21,7 +21,7 @@ function request(text: string): Request {
 const BUSY = Buffer.from('SERVER_ERROR migration busy, retry\r\n');
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function primary(text: string) {
+function primary(text: string, retry?: (failed: number, owner: SlotOwner) => Slot | null) {
   const done: Slot[] = [];
   let settle!: (instead: Buffer | null) => void;
   let follows = 0;
@@ -30,7 +30,7 @@ function primary(text: string) {
     return new Promise((r) => (settle = r));
   };
   const missed: number[] = [];
-  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow, (g) => missed.push(g));
+  const slot = new PrimaryWriteSlot({ slotDone: (s) => done.push(s) }, request(text), new ProxyStats(), follow, (g) => missed.push(g), retry);
   const reply = (text: string): void => slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from(text));
   const sent = (): string | null | undefined => (done.length === 0 ? undefined : done[0]!.reply === null ? null : String(done[0]!.reply));
   const error = (part: number): void => slot.onOpError(new Op(slot, ReplyKind.Line, part), Buffer.from('SERVER_ERROR backend timeout\r\n'));
@@ -84,5 +84,30 @@ describe('PrimaryWriteSlot', () => {
     expect(p.sent()).toBe('SERVER_ERROR backend timeout\r\n');
     expect(p.missed).toEqual([1]);
     expect(p.follows()).toBe(0);
+  });
+
+  it('a primary that failed with the command in flight: it runs on the next group, whose reply the client gets', () => {
+    const failed: number[] = [];
+    const p = primary('incr k 1\r\n', (g, owner) => {
+      failed.push(g);
+      return new LocalSlot(owner, Buffer.from('7\r\n'));
+    });
+    p.error(0);
+    expect(failed).toEqual([0]);
+    expect(p.missed).toEqual([0]);
+    expect(p.sent()).toBe('7\r\n');
+  });
+
+  it('a primary that died before the others followed (outcome unknown): the next group runs it; without one the client hears so', async () => {
+    const p = primary('incr k 1\r\n', (_g, owner) => new LocalSlot(owner, Buffer.from('7\r\n')));
+    p.reply('7\r\n');
+    p.settle(R.OUTCOME_UNKNOWN);
+    await flush();
+    expect(p.sent()).toBe('7\r\n');
+    const q = primary('incr k 1\r\n', () => null);
+    q.reply('7\r\n');
+    q.settle(R.OUTCOME_UNKNOWN);
+    await flush();
+    expect(q.sent()).toBe('SERVER_ERROR backend failed, outcome unknown\r\n');
   });
 });
