@@ -199,7 +199,7 @@ export async function syncKey(source: MetaOps, target: MetaOps, key: Buffer, opt
   const { nowSec = () => Date.now() / 1000, attempts = 3, proceed = () => true } = opts;
   let ours: number | null = null;
   /** What the target got from the source's last read, once it got it. */
-  let applied: 'synced' | 'deleted' | null = null;
+  let applied: 'synced' | 'deleted' | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts;
