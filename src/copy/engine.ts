@@ -74,8 +74,9 @@ export class Engine {
     this.signal = opts.signal;
   }
 
+  /** The signal aborted the run, or the fence stopped it (a fenced run is an aborted one). */
   get aborted(): boolean {
-    return this.signal?.aborted === true;
+    return this.signal?.aborted === true || this.fenced;
   }
 
   /** The engine's connection to `e` (one per server, made on first use). */
