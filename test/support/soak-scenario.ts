@@ -20,7 +20,7 @@ import { stringify } from 'yaml';
 import { freePort, startMemcached, startMemshift, type MemshiftHandle, type ServerHandle } from './harness.js';
 import { makeTempDir } from './process.js';
 import { finalCheck, formatReport, type ModelReport } from './model-load.js';
-import { migrationStatus } from './migration-scenario.js';
+import { untilAll } from './migration-scenario.js';
 import { issueLoad } from './passive-failover.js';
 
 const spec = (b: ServerHandle): string => `${b.address}:1`;
@@ -87,17 +87,10 @@ export async function runSoak(minutes: number): Promise<SoakResult> {
     }
   };
   const waitDone = async (id: string | RegExp, timeoutMs = 180_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const all = await Promise.all(admin.map((a) => migrationStatus(a)));
-      const ok = all.every((x) => x.phase === 'done' && (typeof id === 'string' ? x.id === id : id.test(String(x.id))));
-      if (ok) {
-        step(`${String(all[0]!.id)} done on both sidecars: T_copy ${String(all[0]!.t_copy_s)} s + T_sync ${String(all[0]!.t_sync_s)} s + T_verify ${String(all[0]!.t_verify_s)} s = T_total ${String(all[0]!.t_total_s)} s`);
-        return;
-      }
-      if (Date.now() > deadline) throw new Error(`${String(id)} not done within ${timeoutMs} ms: ${JSON.stringify(all.map((x) => [x.id, x.phase]))}`);
-      await sleep(500);
-    }
+    const done = (x: Record<string, unknown>): boolean => x.phase === 'done' && (typeof id === 'string' ? x.id === id : id.test(String(x.id)));
+    const all = await untilAll(admin, done, timeoutMs, 500);
+    if (!all.every(done)) throw new Error(`${String(id)} not done within ${timeoutMs} ms: ${JSON.stringify(all.map((x) => [x.id, x.phase]))}`);
+    step(`${String(all[0]!.id)} done on both sidecars: T_copy ${String(all[0]!.t_copy_s)} s + T_sync ${String(all[0]!.t_sync_s)} s + T_verify ${String(all[0]!.t_verify_s)} s = T_total ${String(all[0]!.t_total_s)} s`);
   };
   const start = (): string => new Date(Date.now() + 6_000).toISOString();
   const full = [group('ga', [a1!, a2!, a3!]), group('gb', [b1!, b2!, b3!])];
