@@ -6,7 +6,7 @@
  * not allow (an abort after cutover) answers 409 with the reason.
  */
 import { AdminHttpError, type AdminServer } from '../admin/index.js';
-import { control, type Migration, type MigrationStatus } from './index.js';
+import type { Migration, MigrationStatus } from './index.js';
 import { PhaseError } from './phases.js';
 
 const ACTIONS = ['start', 'pause', 'resume', 'abort'] as const;
@@ -32,7 +32,8 @@ export function registerMigration(admin: AdminServer, list: () => readonly Migra
         throw new AdminHttpError(404, known.length === 0 ? 'no pool has a migration configured' : `name the pool: {"pool": one of ${known.map((n) => `"${n}"`).join(', ')}}`);
       }
       try {
-        return { status: 200, body: await control(m, action) };
+        await m.apply({ type: action });
+        return { status: 200, body: m.status() };
       } catch (err) {
         if (err instanceof PhaseError) throw new AdminHttpError(409, err.message);
         throw err;

@@ -4,33 +4,45 @@
  * machine and jobs as an operator's migration (index.ts, with failoverSpace or plainFailoverSpace
  * from space.ts): copied from a healthy replica group, or, without one, started empty.
  *
- *   every poll, while this pool runs no failover here:
- *     read the pool's record ─► a failover record ─► join it (build its space, route by its phase)
- *                           └► no record running ─► a server down ≥ failover_after (this sidecar's
- *                                                   view) ─► start one: its Migration publishes the
- *                                                   record once it holds the lease
+ *   every poll, while no failover of this pool runs here:
+ *     read the pool's record ─► a failover record not joined yet ─► join it (build its space, route by its phase)
+ *                           ├► none (evicted everywhere), ours finished ─► publish ours again
+ *                           └► no record running ─► a server in the ring down ≥ failover_after (this
+ *                                                   sidecar's view) ─► start one: its Migration
+ *                                                   publishes the record once it holds the lease
  *
  * Only the published record moves keys: every sidecar routes by it, never by its own view of
- * health, so they switch together. The id names the group and the server, so sidecars that decide
- * at the same time start the same migration. A done failover keeps its record (the lease holder
- * re-publishes it), and a sidecar that starts later joins it in `done`: the server stays out of its
- * group's ring until the operator removes it from the config (the log says so). One failover per
- * pool: while one is on record, another dead server of the pool waits (logged).
+ * health, so they switch together. The id names the group and the server (and, after the first,
+ * how many servers the pool's failovers took out), so sidecars that decide at the same time start
+ * the same migration. Failovers chain, one at a time: each record lists the servers earlier ones
+ * took out (`out`), its rings start from the config's less those, and a finished one releases the
+ * lease for the next. A sidecar that starts later joins the newest record and builds every ring
+ * from it. The servers stay out until the operator removes them from the config (the log says so).
+ * A failover the operator aborted is not started again for the same server while its record stands.
  */
 import type { Backend } from '../backend/index.js';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { isActive } from './phases.js';
+import { isActive, isFinished } from './phases.js';
 import { Migration } from './index.js';
 import { RecordStore, type MigrationRecord } from './record.js';
-import type { FailoverSpec, MigrationSpace } from './space.js';
+import type { FailedServer, FailoverSpec, MigrationSpace } from './space.js';
 import { sleep } from '../backend/clock.js';
 
+export const failoverId = (s: FailoverSpec): string => {
+  const n = s.out?.length ?? 0;
+  return `failover-${s.group}-${s.server}${n > 0 ? `-${n + 1}` : ''}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+};
 
-export const failoverId = (s: FailoverSpec): string => `failover-${s.group}-${s.server}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+/** The servers out of the ring once failover record `r` has run (its own server once it is done). */
+export function outAfter(r: MigrationRecord | null): FailedServer[] {
+  const f = r?.failover;
+  if (f === undefined) return [];
+  return [...(f.out ?? []), ...(r!.phase === 'done' ? [{ group: f.group, server: f.server }] : [])];
+}
 
 export class FailoverWatch {
-  /** The failover this sidecar runs or follows, once there is one. */
+  /** The newest failover this sidecar runs or follows, once there is one. */
   migration: Migration | null = null;
   readonly #downSince = new Map<Backend, number>();
   readonly #store: RecordStore;
@@ -45,7 +57,7 @@ export class FailoverWatch {
     /** What moves for a failover, and how moved keys are routed (space.ts). */
     readonly spaceFor: (spec: FailoverSpec) => MigrationSpace,
     readonly logger: Logger,
-    /** Called once a failover exists here (to mark the dead server's failed-write log, route the pool). */
+    /** Called once a failover exists here (to mark the failed servers' write logs, route the pool). */
     readonly onMigration: (m: Migration, spec: FailoverSpec) => void,
     readonly pollMs = 500,
   ) {
@@ -71,8 +83,7 @@ export class FailoverWatch {
       } catch (err) {
         this.logger.error({ pool: this.pool.name, err: (err as Error).message }, 'failover watch failed');
       }
-      // Until this sidecar's failover is on record (another may be instead); then its Migration polls.
-      if (!this.#closed && (this.migration === null || this.migration.record === null)) this.#timer = setTimeout(() => void loop(), this.pollMs).unref();
+      if (!this.#closed) this.#timer = setTimeout(() => void loop(), this.pollMs).unref();
     };
     this.#timer = setTimeout(() => void loop(), this.pollMs).unref();
   }
@@ -90,14 +101,16 @@ export class FailoverWatch {
   }
 
   async #tick(): Promise<void> {
-    // Two sidecars that decided on different servers at once: the one whose failover is not on
-    // record drops it and joins the one that is (sidecars follow the record, not their own view).
     const own = this.migration;
     if (own !== null) {
-      if (own.record !== null || own.blockedBy === null) return;
-      this.logger.warn({ pool: this.pool.name, id: own.id, running: own.blockedBy }, 'another failover of this pool is on record; following it instead');
-      this.migration = null;
-      await own.close();
+      if (own.record === null) {
+        // Two sidecars that decided on different servers at once: the one whose failover is not on
+        // record drops it and joins the one that is (sidecars follow the record, not their own view).
+        if (own.blockedBy === null) return;
+        this.logger.warn({ pool: this.pool.name, id: own.id, running: own.blockedBy }, 'another failover of this pool is on record; following it instead');
+        this.migration = null;
+        await own.close();
+      } else if (!isFinished(own.record)) return; // its Migration polls the record
     }
     const now = performance.now();
     for (const b of this.backends().flat()) {
@@ -106,13 +119,19 @@ export class FailoverWatch {
     }
     const { mine, other } = await this.#store.read();
     if (mine === undefined) return; // no server answered: ask again
-    if (other?.failover !== undefined && this.#applies(other.failover)) return this.#join(other.failover, other.id);
-    const down = [...this.#downSince].filter(([, t]) => now - t >= this.pool.failoverAfterMs!).sort((a, b) => a[1] - b[1])[0];
+    const newest = other?.failover !== undefined && this.#applies(other.failover) ? other : null;
+    if (newest !== null && newest.id !== this.migration?.id) return this.#join(newest.failover!, newest.id);
+    // The record was evicted from every server: a finished failover's must stay (its servers stay out).
+    if (other === null && own !== null && own === this.migration && own.record !== null) return own.republish();
+    const out = outAfter(newest);
+    // Servers out of the ring are not failed over again; nor is one whose failover the operator aborted.
+    const skip = new Set([...out.map((o) => o.server), ...(newest?.phase === 'aborted' ? [newest.failover!.server] : [])]);
+    const down = [...this.#downSince].filter(([b, t]) => !skip.has(b.address) && now - t >= this.pool.failoverAfterMs!).sort((a, b) => a[1] - b[1])[0];
     if (down === undefined) return;
     if (other !== null && isActive(other)) return this.#wait(other, down[0]);
     const g = this.backends().findIndex((servers) => servers.includes(down[0]));
-    const spec: FailoverSpec = { group: this.pool.groups[g]!.name, server: down[0].address };
-    this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, down_s: Math.round((now - down[1]) / 1000) }, `backend ${spec.server} down longer than failover_after: migrating its keys to the rest of group ${spec.group}`);
+    const spec: FailoverSpec = { group: this.pool.groups[g]!.name, server: down[0].address, ...(out.length > 0 ? { out } : {}) };
+    this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, down_s: Math.round((now - down[1]) / 1000), out: out.map((o) => o.server) }, `backend ${spec.server} down longer than failover_after: migrating its keys to the rest of group ${spec.group}`);
     await this.#join(spec, failoverId(spec));
   }
 
@@ -124,6 +143,10 @@ export class FailoverWatch {
 
   async #join(spec: FailoverSpec, id: string): Promise<void> {
     if (this.#closed) return;
+    // The previous failover is over: the next one's space takes over its routes (and rings).
+    const prev = this.migration;
+    this.migration = null;
+    await prev?.close();
     const space = this.spaceFor(spec);
     const m: MigrationConfig = {
       id,
@@ -141,7 +164,8 @@ export class FailoverWatch {
     await migration.start();
     if (this.#closed) await migration.close();
     if (migration.record?.phase === 'done') {
-      this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, id }, `backend ${spec.server} was failed over (${id}): it is out of group ${spec.group}'s ring; remove it from the config (or add it back with a migration)`);
+      const gone = outAfter(migration.record).map((o) => o.server);
+      this.logger.warn({ pool: this.pool.name, group: spec.group, backend: spec.server, id, out: gone }, `backend ${spec.server} was failed over (${id}): ${gone.join(', ')} ${gone.length > 1 ? 'are' : 'is'} out of the ring; remove ${gone.length > 1 ? 'them' : 'it'} from the config (or add ${gone.length > 1 ? 'them' : 'it'} back with a migration)`);
     }
   }
 

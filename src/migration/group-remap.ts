@@ -36,26 +36,38 @@ import { KeySync } from './key-sync.js';
 export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
   /** Drops keys a shadow missed (and remembers those it cannot drop yet: reads skip them there). */
   readonly #keys = new KeySync(this.counters, undefined, (key, b) => (this.mode === 'new' ? 'sole' : this.ownerOf(key) === b ? 'owner' : 'other'));
+  /** The old ring is not the group's configured one (servers earlier failovers took out are not in it). */
+  readonly #narrowed: boolean;
 
   constructor(
     readonly groups: ReplicaGroups,
     readonly group: number,
     arcs: MovedArcs,
-    /** The group's servers on the old ring, in its order; null when the old owner is gone (a failover). */
-    readonly oldBackends: readonly Backend[] | null,
+    /** The group's servers on the old ring, in its order. */
+    readonly oldBackends: readonly Backend[],
     /** The group's servers on the new ring, in its order. */
     readonly newBackends: readonly Backend[],
+    /** The old owners are alive (an operator's migration), or one is gone (a failover). */
+    readonly oldAlive: boolean,
   ) {
     super(arcs);
+    this.#narrowed = oldBackends.length !== groups.backends[group]!.length;
+  }
+
+  /** The servers earlier failovers took out of `group`'s ring, out for good (not driven by a migration). */
+  static failedOver(groups: ReplicaGroups, group: number, arcs: MovedArcs, oldBackends: readonly Backend[], newBackends: readonly Backend[]): GroupRemapRoute {
+    const r = new GroupRemapRoute(groups, group, arcs, oldBackends, newBackends, false);
+    r.mode = 'new';
+    return r;
   }
 
   protected redispatch(req: Request, owner: SlotOwner): Slot {
     return this.groups.dispatch(req, owner);
   }
 
-  /** An operator's migration routes the group by its old ring until the migration starts (and after a rollback). */
+  /** The group's configured ring applies before a failover starts (and after a rollback), unless earlier ones narrowed it. */
   get active(): boolean {
-    return this.mode !== 'old' || this.oldBackends !== null;
+    return this.mode !== 'old' || this.oldAlive || this.#narrowed;
   }
 
   get fallbackOnMiss(): boolean {
@@ -68,13 +80,13 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
 
   ownerOf(key: Buffer): Backend {
     const i = this.arcs.locate(key);
-    if (this.oldBackends !== null && (this.#dual() || this.mode === 'old')) return this.oldBackends[this.arcs.oldOwner(i)]!;
+    if (this.mode === 'old' || (this.oldAlive && this.#dual())) return this.oldBackends[this.arcs.oldOwner(i)]!;
     return this.newBackends[this.arcs.newOwner(i)]!;
   }
 
   shadow(key: Buffer, isDelete: boolean): Backend | null {
     const m = this.mode;
-    if (this.oldBackends === null || m === 'old' || m === 'new' || (m === 'new_deletes_both' && !isDelete)) return null;
+    if (!this.oldAlive || m === 'old' || m === 'new' || (m === 'new_deletes_both' && !isDelete)) return null;
     const i = this.arcs.locate(key);
     if (!this.arcs.moved(i)) return null;
     return this.#dual() ? this.newBackends[this.arcs.newOwner(i)]! : this.oldBackends[this.arcs.oldOwner(i)]!;
@@ -85,9 +97,9 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
     return this.#keys.drop(Buffer.from(key), shadow);
   }
 
-  /** A failover took `b` out of the group's ring. */
+  /** A failover (this one, or an earlier one) took `b` out of the group's ring. */
   isOut(b: Backend): boolean {
-    return this.oldBackends === null && this.mode !== 'old' && this.groups.backends[this.group]!.includes(b) && !this.newBackends.includes(b);
+    return !this.oldAlive && this.groups.backends[this.group]!.includes(b) && !(this.mode === 'old' ? this.oldBackends : this.newBackends).includes(b);
   }
 
   moving(key: Buffer): boolean {
@@ -95,7 +107,7 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
   }
 
   filling(key: Buffer): boolean {
-    if (this.oldBackends === null) return this.#dual() && this.arcs.moved(this.arcs.locate(key));
+    if (!this.oldAlive) return this.#dual() && this.arcs.moved(this.arcs.locate(key));
     // A new owner whose copy of the key could not be dropped after a missed write is not read.
     return this.mode === 'cutover' && this.#keys.isDirty(key, this.ownerOf(key));
   }

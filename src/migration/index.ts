@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { cleanPart, copyParts, reconcileNew } from './jobs.js';
-import { PhaseError, initialState, isActive, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
+import { PhaseError, initialState, isActive, isFinished, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { PhaseView } from './phase-view.js';
 import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
 import type { MigrationSpace, MoveRoute } from './space.js';
@@ -202,7 +202,14 @@ export class Migration {
     if (stored === 0) this.logger.warn({ pool: this.pool.name, id: rec.id }, 'migration record not stored on any server');
   }
 
+  /** Publishes the record this process has again (a finished failover's, evicted from every server). */
+  republish(): Promise<void> {
+    return this.record === null ? Promise.resolve() : this.#publish({ ...this.record, seq: this.record.seq + 1 });
+  }
+
   async #lead(): Promise<void> {
+    // A finished failover needs no leader: the pool's next failover takes the lease (failover.ts).
+    if (this.space.failover !== undefined && this.record !== null && isFinished(this.record)) return this.#lease.held ? this.#lease.release() : undefined;
     if (!(await this.#lease.acquire())) {
       if (this.#job !== null) {
         if (!this.#job.abort.signal.aborted) this.logger.warn({ pool: this.pool.name, id: this.#m.id, phase: this.#job.phase }, 'migration lease held by another sidecar: the background job stops');
@@ -387,10 +394,3 @@ export class Migration {
     });
   }
 }
-
-/** Control from the admin API; PhaseError for an event the phase does not allow. */
-export async function control(m: Migration, action: 'start' | 'pause' | 'resume' | 'abort'): Promise<MigrationStatus> {
-  await m.apply({ type: action });
-  return m.status();
-}
-

@@ -98,6 +98,11 @@ export function isActive(s: PhaseState): boolean {
   return s.phase !== 'planned' && s.phase !== 'done' && !(s.phase === 'aborted' && s.rolledBack);
 }
 
+/** Over, with nothing left to run: done, or rolled back and cleaned up. */
+export function isFinished(s: PhaseState): boolean {
+  return s.phase === 'done' || (s.phase === 'aborted' && s.rolledBack && s.times.cleanupEnd !== null);
+}
+
 export function routeMode(s: PhaseState): RouteMode {
   switch (s.phase) {
     case 'planned':

@@ -36,12 +36,27 @@ export interface MoveRoute {
   expireHeld(ms: number): void;
 }
 
-/** What a failover removed (kept in its record, so that every sidecar builds the same rings). */
-export interface FailoverSpec {
-  /** The replica group's name. */
+/** A server a failover takes out of its group's ring (of its pool's, without replica groups). */
+export interface FailedServer {
+  /** The replica group's name (the pool's name without replica groups). */
   group: string;
-  /** The address of the server that died (out of the group's ring from now on). */
+  /** The server's address. */
   server: string;
+}
+
+/**
+ * What a failover removes (kept in its record, so that every sidecar builds the same rings): the
+ * server that died, and the servers earlier failovers of the pool took out (`out`, oldest first),
+ * which stay out. The config's servers less `out` is the ring the failover starts from.
+ */
+export interface FailoverSpec extends FailedServer {
+  out?: FailedServer[];
+}
+
+/** The servers of `group` still in the ring before `spec` runs (the config's, less earlier failovers'). */
+export function serversBefore(servers: readonly ServerSpec[], group: string, spec: FailoverSpec): ServerSpec[] {
+  const out = new Set((spec.out ?? []).filter((o) => o.group === group).map((o) => o.server));
+  return servers.filter((s) => !out.has(s.address));
 }
 
 /** One ring that changes: a plain pool's, or one replica group's. */
@@ -137,7 +152,7 @@ export function replicatedSpace(pool: PoolConfig, p: number, router: Router, bac
     const arcs = MovedArcs.between(oldRing, from.servers, router.groupRing(p, g), group.servers);
     if (arcs.movedShare === 0) return;
     parts.push(oldOwnersPart(arcs, group.name));
-    remaps.push(new GroupRemapRoute(groups, g, arcs, oldBackends, backends.byGroup[p]![g]!));
+    remaps.push(new GroupRemapRoute(groups, g, arcs, oldBackends, backends.byGroup[p]![g]!, true));
   });
   if (parts.length === 0) throw new Error(`pool ${pool.name}: the migration moves no key in any group`);
   for (const r of remaps) groups.setRemap(r);
@@ -150,12 +165,15 @@ export function replicatedSpace(pool: PoolConfig, p: number, router: Router, bac
  * start empty on their new owners (DeadOwnerRoute).
  */
 export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats, spec: FailoverSpec): MigrationSpace & { route: DeadOwnerRoute } {
-  const before = pool.servers;
+  const before = serversBefore(pool.servers, spec.group, spec);
   const after = before.filter((s) => s.address !== spec.server);
   if (after.length === 0 || after.length === before.length) throw new Error(`failover of ${spec.server} in pool ${pool.name}: nothing would remain or nothing moves`);
-  const arcs = MovedArcs.between(router.ring(p), before, createRing({ ...pool, name: `${pool.name} (after failover)`, servers: after }), after);
-  const oldBackends = backends.byPool[p]!;
-  const newBackends = after.map((s) => oldBackends[before.indexOf(s)]!);
+  const ring = (servers: readonly ServerSpec[], tag: string) => createRing({ ...pool, name: `${pool.name} (${tag})`, servers });
+  const oldRing = before.length === pool.servers.length ? router.ring(p) : ring(before, 'before failover');
+  const arcs = MovedArcs.between(oldRing, before, ring(after, 'after failover'), after);
+  const backendOf = (s: ServerSpec): Backend => backends.byPool[p]![pool.servers.indexOf(s)]!;
+  const oldBackends = before.map(backendOf);
+  const newBackends = after.map(backendOf);
   const none = (): never => {
     throw new Error(`no copy of ${spec.server}'s keys exists`);
   };
@@ -165,29 +183,36 @@ export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, 
 }
 
 /**
- * A failover of one replica group: `spec.server` leaves its ring. The copy reads the first other
- * group whose servers are all up. (One failover per pool: the record holds one; see failover.ts.)
+ * A failover of one replica group: `spec.server` leaves its ring (the group's servers less those
+ * earlier failovers took out). The copy reads the first other group whose servers in the ring are
+ * all up. The other groups keep earlier failovers' servers out (a fixed remap each).
  */
 export function failoverSpace(pool: PoolConfig, groups: ReplicaGroups, spec: FailoverSpec): MigrationSpace & { route: GroupRemapRoute } {
   const g = pool.groups.findIndex((x) => x.name === spec.group);
   if (g < 0) throw new Error(`pool ${pool.name} has no replica group "${spec.group}"`);
-  const before = pool.groups[g]!.servers;
+  const ring = (group: number, servers: readonly ServerSpec[], tag: string) => createRing({ ...pool, name: `${pool.name}/${pool.groups[group]!.name} (${tag})`, servers });
+  const inRing = pool.groups.map((x) => serversBefore(x.servers, x.name, spec));
+  const backendsOf = (group: number, servers: readonly ServerSpec[]): Backend[] => servers.map((s) => groups.backends[group]![pool.groups[group]!.servers.indexOf(s)]!);
+  // Earlier failovers of other groups: their servers stay out.
+  pool.groups.forEach((x, o) => {
+    if (o === g || inRing[o]!.length === x.servers.length) return;
+    const arcs = MovedArcs.between(ring(o, x.servers, 'configured'), x.servers, ring(o, inRing[o]!, 'after failovers'), inRing[o]!);
+    groups.setRemap(GroupRemapRoute.failedOver(groups, o, arcs, groups.backends[o]!, backendsOf(o, inRing[o]!)));
+  });
+  const before = inRing[g]!;
   const after = before.filter((s) => s.address !== spec.server);
   if (after.length === 0 || after.length === before.length) throw new Error(`failover of ${spec.server} in group ${spec.group}: nothing would remain or nothing moves`);
-  const ring = (servers: readonly ServerSpec[], tag: string) => createRing({ ...pool, name: `${pool.name}/${spec.group} (${tag})`, servers });
-  const arcs = MovedArcs.between(ring(before, 'before'), before, ring(after, 'after'), after);
-  const backendOf = (s: ServerSpec): Backend => groups.backends[g]![before.indexOf(s)]!;
-  const newBackends = after.map(backendOf);
+  const arcs = MovedArcs.between(ring(g, before, 'before'), before, ring(g, after, 'after'), after);
   const others = pool.groups.map((_, i) => i).filter((i) => i !== g);
-  const source = (): number => others.find((o) => groups.backends[o]!.every((b) => b.state === 'up')) ?? others[0]!;
-  const live = groups.backends.flat().filter((b) => b.address !== spec.server);
+  const healthy = (o: number): boolean => backendsOf(o, inRing[o]!).every((b) => b.state === 'up');
+  const source = (): number => others.find(healthy) ?? others[0]!;
   const part: MovePart = {
     group: spec.group,
     arcs,
     copySources: () => {
       const o = source();
-      if (!groups.backends[o]!.every((b) => b.state === 'up')) throw new Error(`no replica group of pool ${pool.name} is healthy to copy from`);
-      return pool.groups[o]!.servers.slice();
+      if (!healthy(o)) throw new Error(`no replica group of pool ${pool.name} is healthy to copy from`);
+      return inRing[o]!.slice();
     },
     sourceOf: (key) => {
       const o = source();
@@ -196,7 +221,8 @@ export function failoverSpace(pool: PoolConfig, groups: ReplicaGroups, spec: Fai
     },
     losing: [],
   };
-  const route = new GroupRemapRoute(groups, g, arcs, null, newBackends);
+  const route = new GroupRemapRoute(groups, g, arcs, backendsOf(g, before), backendsOf(g, after), false);
   groups.setRemap(route);
+  const live = pool.groups.flatMap((_, o) => backendsOf(o, inRing[o]!)).filter((b) => b.address !== spec.server);
   return { parts: [part], route, recordServers: live, leaseServer: firstByAddress(live), failover: spec };
 }

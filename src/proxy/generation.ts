@@ -132,7 +132,10 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
     if (pool.failoverAfterMs === undefined) return [];
     const groups = replication.byPool[p];
     if (groups !== undefined) {
-      const mark = (m: Migration, spec: FailoverSpec): void => replication.markResync(p, spec.server, `failed over (${m.id})`);
+      // Every server out of the ring (a sidecar that starts later learns earlier failovers from the newest record).
+      const mark = (m: Migration, spec: FailoverSpec): void => {
+        for (const s of [...(spec.out ?? []), spec]) replication.markResync(p, s.server, `failed over (${m.id})`);
+      };
       return [new FailoverWatch(pool, () => groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
     }
     const spaceFor = (spec: FailoverSpec): MigrationSpace => {

@@ -80,7 +80,8 @@ export class Replication {
       const recovery = new Recovery({
         pool,
         backends: groupBackends,
-        ring: (g) => router.groupRing(p, g),
+        ownerIn: (g, key) => groups.ownerIn(g, key),
+        inRing: (g) => groups.inRing(g),
         log,
         replay,
         held,
@@ -91,7 +92,7 @@ export class Replication {
       this.#replays.push(replay);
       backends.upListeners.push((backend) => {
         // A server a failover took out of its group's ring is not recovered (it serves nothing).
-        if (groups.pool.groups.some((_, g) => groups.remapOf(g)?.isOut(backend) === true)) return;
+        if (groups.isOut(backend)) return;
         groupBackends.forEach((servers, g) => {
           if (servers.includes(backend)) recovery.onUp(g, backend);
         });

@@ -24,7 +24,6 @@
 import type { Backend } from '../backend/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { PoolConfig } from '../config/types.js';
-import type { ContinuumRing } from '../routing/index.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix, isReserved } from '../protocol/index.js';
 import { Progress, syncServers, type ProgressSnapshot } from '../copy/index.js';
 import { backendRequest, backendStats, line } from '../backend/index.js';
@@ -52,7 +51,10 @@ export interface RecoveryDeps {
   pool: PoolConfig;
   /** backends[group][server], in ring order. */
   backends: readonly (readonly Backend[])[];
-  ring: (group: number) => ContinuumRing;
+  /** The group's owner of a key now (its ring, or a migration's or failover's remap of it). */
+  ownerIn: (group: number, key: Buffer) => Backend;
+  /** The group's servers in its ring now (less those a failover took out). */
+  inRing: (group: number) => readonly Backend[];
   log: WriteLog;
   replay: Replay;
   /** Backends that serve no reads; recovery adds and removes them. */
@@ -214,11 +216,9 @@ export class Recovery {
     }
     status.source = d.pool.groups[source]!.name;
     this.counters.syncs++;
-    const index = d.backends[group]!.indexOf(backend);
-    const server = d.pool.groups[group]!.servers[index]!;
-    const ring = d.ring(group);
+    const server = d.pool.groups[group]!.servers[d.backends[group]!.indexOf(backend)]!;
     const progress = new Progress();
-    const sources = d.backends[source]!;
+    const sources = d.inRing(source);
     const logged = sources.map((b) => d.log.pending(b.address));
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
@@ -236,9 +236,9 @@ export class Recovery {
     d.logger.warn({ backend: backend.address, reason, from: status.source }, 'rebuilding backend from a healthy group');
     try {
       const report = await syncServers({
-        sources: d.pool.groups[source]!.servers.map((s) => ({ host: s.host, port: s.port })),
+        sources: sources.map((b) => d.pool.groups[source]!.servers[d.backends[source]!.indexOf(b)]!).map((s) => ({ host: s.host, port: s.port })),
         target: { host: server.host, port: server.port },
-        filter: (key) => !isReserved(key) && ring.ownerOf(key) === index,
+        filter: (key) => !isReserved(key) && d.ownerIn(group, key) === backend,
         rateKeysPerSec: d.pool.resync.rateKeysPerSec,
         watchEventLoop: true,
         verify: true,
@@ -271,11 +271,11 @@ export class Recovery {
     }
   }
 
-  /** The first other group whose backends are all up and not held; null when there is none. */
+  /** The first other group whose backends in its ring are all up and not held; null when there is none. */
   #healthySource(group: number): number | null {
     const d = this.#d;
     for (let g = 0; g < d.backends.length; g++) {
-      if (g !== group && d.backends[g]!.every((b) => b.state === 'up' && !d.held.has(b))) return g;
+      if (g !== group && d.inRing(g).every((b) => b.state === 'up' && !d.held.has(b))) return g;
     }
     return null;
   }

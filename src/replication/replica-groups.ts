@@ -111,9 +111,15 @@ export class ReplicaGroups {
     this.#anyRemap = true;
   }
 
-  /** The remap of `group`, when one is set. */
-  remapOf(group: number): GroupRemap | undefined {
-    return this.#remaps[group];
+  /** A failover took `b` out of its group's ring. */
+  isOut(b: Backend): boolean {
+    return this.#remaps.some((r) => r?.isOut(b) === true);
+  }
+
+  /** The servers of `group` in its ring now (less those a failover took out). */
+  inRing(group: number): readonly Backend[] {
+    const r = this.#remaps[group];
+    return r === undefined ? this.backends[group]! : this.backends[group]!.filter((b) => !r.isOut(b));
   }
 
   /** Every migrating group's phase is current (true without any). */

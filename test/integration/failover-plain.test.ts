@@ -78,5 +78,34 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
   }
   a!.close();
   b!.close();
+
+  // A second server dies, with no config edit in between: the pool's second failover starts from
+  // the first one's ring (the record lists the first server as out) and leaves one server.
+  const second = servers[0]!;
+  const survivor = servers[2]!;
+  const configured = ownedBy(sidecars[0]!.configFile, keys.filter((x) => !onDead.has(x)));
+  const kept = [...configured].filter(([, server]) => server === survivor.address).map(([k]) => k).slice(0, 200);
+  expect(kept.length).toBe(200);
+  let stop2 = false;
+  const model2 = runModelLoad({ ports, keys: 1_000, prefix: 'm2:', counterPrefix: 'c2:', clients: 4, stop: () => stop2, timeoutMs: 10_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  second.kill('SIGKILL');
+  await second.waitExit();
+  const id = `failover-main-${second.address.replace(/:/g, '_')}-2`;
+  const after = await untilAll(admins, (x) => x.id === id && x.phase === 'done', 60_000);
+  await new Promise((r) => setTimeout(r, 1_000));
+  stop2 = true;
+  const report2 = await finalCheck(ports, await model2);
+  console.log(`second plain failover, of ${second.address}: ${formatReport(report2)}; counts ${JSON.stringify(after[0]?.counts)}`);
+  expect(after.map((x) => [x.id, x.phase, x.failover])).toEqual([0, 1].map(() => [id, 'done', { group: 'main', server: second.address, out: [{ group: 'main', server: dead.address }] }]));
+  expect({ stale: report2.staleReads, resurrected: report2.resurrectedDeletes, unexplained: report2.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, unexplained: 0 });
+  // Every key now lives on the survivor: its own keys kept their values, through either sidecar.
+  for (const port of ports) {
+    const r = await TextClient.connect(port);
+    for (const k of kept) expect(await r.request(`get ${k}`)).toBe(`VALUE ${k} 0 ${k.length}\r\n${k}\r\nEND\r\n`);
+    expect(await r.request(`set chain:${port} 0 0 2\r\nok`)).toBe('STORED\r\n');
+    r.close();
+  }
+  expect((await keysOnServer(survivor.port, ports.map((port) => `chain:${port}`))).size).toBe(ports.length);
   c.close();
-}, 120_000);
+}, 180_000);

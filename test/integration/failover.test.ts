@@ -14,6 +14,10 @@ it('a backend down longer than failover_after has its keys moved to the rest of 
   await runReplicatedScenario({ kind: 'failover', keys: 20_000, failoverAfter: '3s', settle: '2s' });
 }, 300_000);
 
+it('three failovers in a row with no config edit: two servers of group a, then one of group b', async () => {
+  await runReplicatedScenario({ kind: 'failover', keys: 20_000, failoverAfter: '3s', settle: '2s', chain: true });
+}, 400_000);
+
 it('grows both replica groups 2 -> 3, each on its own ring, with no stale read, resurrected delete or lost write', async () => {
   await runReplicatedScenario({ kind: 'grow', keys: 20_000, settle: '2s' });
 }, 300_000);

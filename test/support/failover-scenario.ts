@@ -24,6 +24,11 @@ export interface ReplicatedScenario {
   settle: string;
   /** failover only. */
   failoverAfter?: string;
+  /**
+   * failover only: after the first failover is done, kill a second server of group a, then (that
+   * one done) one of group b: three failovers in a row, with no config edit in between.
+   */
+  chain?: boolean;
   /** grow only: abort when the first sidecar reports this phase; the run then ends rolled back. */
   abortAt?: string;
   /** Called while the migration runs, with the two sidecars and their admin ports. */
@@ -98,39 +103,53 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   let stop = false;
   const model = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
   await new Promise((r) => setTimeout(r, 1_000));
-  const dead = s.kind === 'failover' ? groupA[1]! : null;
-  if (dead !== null) {
+  // The servers killed, in order, and the failover each one starts (its group, and its id: the
+  // pool's second and third failovers carry their number).
+  const kills = s.kind !== 'failover' ? [] : s.chain === true ? [groupA[1]!, groupA[0]!, groupB[1]!] : [groupA[1]!];
+  const killed: ServerHandle[] = [];
+  const t0 = Date.now();
+  const finished = (x: Record<string, unknown>, id: string): boolean => x.id === id && (s.abortAt === undefined ? x.phase === 'done' : x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null);
+  let all: Record<string, unknown>[] = [];
+  let id = 'grow-groups';
+  let failover: Record<string, unknown> | undefined;
+  const waitFinished = async (): Promise<void> => {
+    const deadline = Date.now() + 240_000;
+    while (Date.now() < deadline) {
+      all = await Promise.all(admins.map((a) => migrationStatus(a)));
+      if (all.every((x) => finished(x, id))) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  for (const dead of kills) {
     dead.kill('SIGKILL');
     await dead.waitExit();
+    const out = killed.map((k) => ({ group: groupA.includes(k) ? 'a' : 'b', server: k.address }));
+    const group = groupA.includes(dead) ? 'a' : 'b';
+    failover = { group, server: dead.address, ...(out.length > 0 ? { out } : {}) };
+    id = `failover-${group}-${dead.address.replace(/:/g, '_')}${out.length > 0 ? `-${out.length + 1}` : ''}`;
+    killed.push(dead);
+    await waitFinished();
+    console.log(`failover ${id}: ${String(all[0]?.phase)} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (!all.every((x) => finished(x, id))) break;
   }
-  const t0 = Date.now();
   if (s.abortAt !== undefined) await abortWhen(admins[0]!, s.abortAt);
   await s.during?.(sidecars, admins);
-  const finished = (x: Record<string, unknown>): boolean => (s.abortAt === undefined ? x.phase === 'done' : x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null);
-  const deadline = Date.now() + 240_000;
-  let all: Record<string, unknown>[] = [];
-  while (Date.now() < deadline) {
-    all = await Promise.all(admins.map((a) => migrationStatus(a)));
-    if (all.every(finished)) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  if (kills.length === 0) await waitFinished();
   stop = true;
   const report = await finalCheck(ports, await model);
   const status = all[0]!;
-  console.log(`${s.kind === 'failover' ? `failover of ${dead!.address} (group a)` : 'grow 2 -> 3 in both groups'}, ${s.keys} keys, ${s.abortAt === undefined ? 'done' : `aborted in ${s.abortAt}, rolled back`} after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${formatReport(report)}`);
+  console.log(`${kills.length > 0 ? `failover of ${killed.map((k) => k.address).join(', then ')}` : 'grow 2 -> 3 in both groups'}, ${s.keys} keys, ${s.abortAt === undefined ? 'done' : `aborted in ${s.abortAt}, rolled back`} after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${formatReport(report)}`);
   printPhases(report, sidecars);
   console.log(`T_copy ${String(status.t_copy_s)} s + T_sync ${String(status.t_sync_s)} s + T_verify ${String(status.t_verify_s)} s = T_total ${String(status.t_total_s)} s; counts ${JSON.stringify(status.counts)}`);
-  // Both sidecars ran the same migration to the end.
-  const id = dead === null ? 'grow-groups' : `failover-a-${dead.address.replace(/:/g, '_')}`;
-  const failover = dead === null ? undefined : { group: 'a', server: dead.address };
+  // Both sidecars ran the same migration (the last failover) to the end.
   expect(all.map((x) => [x.id, x.phase, x.failover])).toEqual([0, 1].map(() => [id, s.abortAt === undefined ? 'done' : 'aborted', failover]));
   expect(report.samples).toEqual([]);
   expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, lost: report.lostWrites, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
-  const live = [...groupA, ...groupB].filter((x) => x !== dead);
+  const live = [...groupA, ...groupB].filter((x) => !killed.includes(x));
   for (const b of live) expect((await stats(b.port)).get('evictions')).toBe('0');
   // Group a's servers (its survivors) now hold what group b holds: every loaded key, and the load's.
-  const a = await groupItems(groupA.filter((x) => x !== dead));
-  const b = await groupItems(groupB);
+  const a = await groupItems(groupA.filter((x) => !killed.includes(x)));
+  const b = await groupItems(groupB.filter((x) => !killed.includes(x)));
   // Except keys two sidecars wrote at the same moment: their writes may land in different orders on
   // the two groups (README "Concurrent writers of one key"; also without any migration).
   const racing = writtenConcurrently(report.history, ports.length);
@@ -141,7 +160,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   // Rolled back: the servers only the target listed kept no key.
   if (s.abortAt !== undefined) for (const added of [groupA[2]!, groupB[2]!]) expect((await groupItems([added])).size).toBe(0);
   // Cleanup left no key on two servers of a group (the ones that are, with their servers, values and expiries).
-  for (const group of [groupA.filter((x) => x !== dead), groupB]) {
+  for (const group of [groupA, groupB].map((g) => g.filter((x) => !killed.includes(x)))) {
     const where = new Map<string, string[]>();
     for (const server of group) for (const [key, item] of await groupItems([server])) where.set(key, [...(where.get(key) ?? []), `${server.address} ${JSON.stringify(item)}`]);
     expect([...where].filter(([, on]) => on.length > 1).slice(0, 5)).toEqual([]);
