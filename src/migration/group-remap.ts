@@ -14,8 +14,10 @@
  *   new_deletes_both   the new one                         the old one (deletes)   as replica groups do
  *   new                the new one                                                 as replica groups do
  *
- * A failover (failover.ts: the old owner died, the copy reads another group):
+ * A failover (failover.ts: the old owner died, the copy reads another group; `oldAlive` false):
  *
+ *   old                the old ring: the group's configured one, or (after earlier failovers of
+ *                      the pool) the one they left; servers they took out are out (`isOut`)
  *   dual_old/dual_new  the new one, `filling`: no reads, no RMWs, its write replies do not count
  *   cutover            the new one (a miss: other groups); RMWs of moved keys held until rmwFrom
  *   new_deletes_both/new  the new one

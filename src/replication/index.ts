@@ -68,8 +68,8 @@ export class Replication {
       const log = new WriteLog({ dir, maxBytes: pool.writeLog?.maxBytes ?? 64 * 1024 * 1024, logger });
       this.#logs.set(p, log);
       const groupBackends = backends.byGroup[p]!;
-      const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request) => {
-        const backend = groups.ownerIn(group, req.hashKey ?? req.keys[0]!);
+      const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request, to?: Backend) => {
+        const backend = to ?? groups.ownerIn(group, req.hashKey ?? req.keys[0]!);
         this.missedWrites.set(backend.address, (this.missedWrites.get(backend.address) ?? 0) + 1);
         const op = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete ? 'delete' : 'set';
         log.append(backend.address, op, req.hashKey ?? req.keys[0]!);

@@ -24,6 +24,7 @@ import { replyRank, type MissedWrite } from './write-fanout.js';
 
 export class PrimaryWriteSlot extends Slot implements SlotOwner {
   #group = 0;
+  #primary: Backend | undefined;
 
   constructor(
     owner: SlotOwner,
@@ -44,6 +45,7 @@ export class PrimaryWriteSlot extends Slot implements SlotOwner {
 
   start(primary: Backend, group: number): this {
     this.#group = group;
+    this.#primary = primary;
     const refused = sendRequest(primary, this.req, null, this, group);
     if (refused !== null) this.onOpError(new Op(this, ReplyKind.Line, group), refused);
     return this;
@@ -63,7 +65,7 @@ export class PrimaryWriteSlot extends Slot implements SlotOwner {
     this.stats.backendErrors++;
     // No reply (a timeout, a closed connection): the server may still apply it, late, and no other
     // group would follow. Its failed-write log gets the key: replay copies a healthy group's value.
-    this.missed?.(op.part, this.req);
+    this.missed?.(op.part, this.req, this.#primary);
     if (this.#retried(op.part)) return;
     this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : error);
   }

@@ -4,7 +4,9 @@
  * order puts it last), so no client reads a value it missed.
  * - every logged key, set or delete, is replayed by copying the CURRENT value
  *   from a healthy group (value, flags and remaining TTL), never an old value;
- *   when no healthy group has the key, it is deleted on the returning backend.
+ *   when no healthy group has the key, it is deleted on the returning backend,
+ *   and so it is when the backend no longer owns the key (its group's ring
+ *   changed since: a migration or a failover).
  *   (A delete is not replayed as a delete: another sidecar, whose own log did
  *   not have it, may have written the key again through the backend since, and
  *   the healthy group has whichever came last.)
@@ -26,6 +28,8 @@ import type { WriteLog } from './write-log.js';
 export interface ReplaySource {
   /** The other groups' owners of `key`, in read order, that are up and not replaying. */
   sourcesFor(group: number, key: Buffer): Backend[];
+  /** The group's owner of `key` now. */
+  ownerIn(group: number, key: Buffer): Backend;
 }
 
 export class Replay {
@@ -76,6 +80,13 @@ export class Replay {
    */
   async #copy(group: number, target: Backend, key: Buffer): Promise<void> {
     this.counters.replayed++;
+    // The group's ring changed since the write was missed (a migration or a failover): the key is
+    // not the backend's any more, and a copy there would be a stray one nothing keeps current.
+    if (this.source.ownerIn(group, key) !== target) {
+      await this.#delete(target, key);
+      this.counters.replayed--;
+      return;
+    }
     for (let round = 0; round < 5; round++) {
       const src = this.source.sourcesFor(group, key)[0];
       if (src === undefined) break;

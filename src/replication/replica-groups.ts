@@ -91,7 +91,7 @@ export class ReplicaGroups {
    */
   async #shadowFailed(req: Request, key: Buffer, group: number, shadow: Backend): Promise<void> {
     // (A phase that stays unknown: dropped as before; a miss is safer than a stale hit.)
-    if ((this.#current() || (await this.#whenCurrent())) && this.ownerIn(group, key) === shadow) return this.missed(group, req);
+    if ((this.#current() || (await this.#whenCurrent())) && this.ownerIn(group, key) === shadow) return this.missed(group, req, shadow);
     await this.#remap(group)?.shadowMissed(key, shadow);
   }
 
@@ -214,10 +214,12 @@ export class ReplicaGroups {
         return this.#shadowFailed(req, key, s.group, s.backend);
       },
     };
-    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts, this.#waitFor(key, uncounted));
+    const targets: Backend[] = [];
+    for (let g = 0; g < this.#groups; g++) targets.push(this.ownerIn(g, key));
+    const slot = new FanoutWriteSlot(owner, req, this.stats, this.#groups, this.pool.write, this.missed, uncounted, shadowParts, this.#waitFor(key, uncounted), targets);
     const parts = this.#groups + (shadows?.length ?? 0);
     for (let g = 0; g < parts; g++) {
-      const refused = sendRequest(g < this.#groups ? this.ownerIn(g, key) : shadows![g - this.#groups]!.backend, req, null, slot, g);
+      const refused = sendRequest(g < this.#groups ? targets[g]! : shadows![g - this.#groups]!.backend, req, null, slot, g);
       if (refused !== null) slot.onOpError(new Op(slot, ReplyKind.Line, g), refused);
     }
     return slot;
@@ -327,7 +329,7 @@ export class ReplicaGroups {
         // It may still hold the value from before the command: drop it (a miss is safe, a stale hit
         // is not). The failed-write log has the key for the replay (a backend that is down now).
         if (to.state === 'up') await BackendMeta.of(to).md(copy, '').catch(() => undefined);
-        this.missed(g, req);
+        this.missed(g, req, to);
       }),
       ...shadows.map(async (s) => {
         if (!(await sync(s.backend))) await this.#shadowFailed(req, copy, s.group, s.backend);
@@ -337,7 +339,7 @@ export class ReplicaGroups {
     if (!sourceLost) return null;
     // Its result is only where it ran (a server that died, say): the client hears that the outcome
     // is unknown, and that server's log gets the key (its replay copies the other groups' value).
-    this.missed(ran.group, req);
+    this.missed(ran.group, req, ran.to);
     return R.OUTCOME_UNKNOWN;
   }
 

@@ -13,7 +13,7 @@
  * for the failed-write log and its replay.
  */
 import { isPrefix, type Request } from '../protocol/index.js';
-import type { Op } from '../backend/index.js';
+import type { Backend, Op } from '../backend/index.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import type { WritePolicy } from '../config/types.js';
@@ -31,7 +31,8 @@ export function acksNeeded(policy: WritePolicy, groups: number): number {
   return policy === 'all' ? groups : policy === 'majority' ? Math.floor(groups / 2) + 1 : 1;
 }
 
-export type MissedWrite = (group: number, req: Request) => void;
+/** Group `group`'s server `backend` missed `req` (the one it was sent to; the group's owner of its key now when not given). */
+export type MissedWrite = (group: number, req: Request, backend?: Backend) => void;
 
 /** The shadow parts of a write (a migrating group's other owner of the key): parts `groups` on. */
 export interface ShadowParts {
@@ -78,6 +79,11 @@ export class FanoutWriteSlot extends Slot {
     readonly shadows?: ShadowParts,
     /** Groups whose reply (or failure) the answer waits for too, beyond what the policy needs. */
     readonly waitFor = 0,
+    /**
+     * Each group's server the write was sent to: a failure is logged for that one, even if the
+     * group's owner of the key changed since (this sidecar stood still across a phase switch).
+     */
+    readonly targets?: readonly Backend[],
   ) {
     super(owner);
     this.#allGroups = groups;
@@ -95,14 +101,14 @@ export class FanoutWriteSlot extends Slot {
   override onOpReply(op: Op, reply: Buffer): void {
     const rank = replyRank(reply);
     if (op.part >= this.#allGroups) return this.#shadowDone(op.part, rank === 3);
-    if (rank === 3) this.missed(op.part, this.req);
+    if (rank === 3) this.missed(op.part, this.req, this.targets?.[op.part]);
     if (this.#counts(op.part)) this.#record(reply, rank, op.part);
   }
 
   override onOpError(op: Op, error: Buffer): void {
     this.stats.backendErrors++;
     if (op.part >= this.#allGroups) return this.#shadowDone(op.part, true);
-    this.missed(op.part, this.req);
+    this.missed(op.part, this.req, this.targets?.[op.part]);
     if (this.#counts(op.part)) this.#record(error, 3, op.part);
   }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RequestParser, ReplyKind, type ParserSink, type Request } from '../../../src/protocol/index.js';
-import { Op } from '../../../src/backend/index.js';
+import { Backend, Op } from '../../../src/backend/index.js';
 import { FanoutWriteSlot, type ShadowParts } from '../../../src/replication/write-fanout.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 import type { Slot } from '../../../src/proxy/reply-slots.js';
@@ -31,6 +31,16 @@ function fanout(groups: number, policy: 'all' | 'majority' | 'one', shadows?: Sh
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('FanoutWriteSlot', () => {
+  it('logs a failed part for the server it was sent to, not the group\'s owner of the key now', () => {
+    const targets = [new Backend('127.0.0.1:1', []), new Backend('127.0.0.1:2', [])];
+    const logged: [number, string | undefined][] = [];
+    const slot = new FanoutWriteSlot({ slotDone: () => undefined }, request('set k 0 0 1\r\nv\r\n'), new ProxyStats(), 2, 'one', (g, _req, b) => logged.push([g, b?.address]), 0, undefined, 0, targets);
+    slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from('STORED\r\n'));
+    slot.onOpError(new Op(slot, ReplyKind.Line, 1), Buffer.from('SERVER_ERROR backend unavailable\r\n'));
+    slot.onOpReply(new Op(slot, ReplyKind.Line, 0), Buffer.from('SERVER_ERROR out of memory\r\n'));
+    expect(logged).toEqual([[1, '127.0.0.1:2'], [0, '127.0.0.1:1']]);
+  });
+
   it('answers with write: all once every group replied, the worst reply', () => {
     const f = fanout(2, 'all');
     f.reply(0, 'STORED\r\n');
