@@ -291,6 +291,8 @@ export function statusText(s: MigrationStatus, others: readonly MigrationStatus[
     ['moved', `${(s.moved_share * 100).toFixed(2)}% of the keyspace`],
     ['route', `backfilled ${r.backfilled} (${r.backfillErrors} failed), sync races ${r.raced}, sync errors ${r.syncErrors}, held ${r.held} (this sidecar)`],
   ];
+  const f = s.failover;
+  if (f !== undefined) rows.splice(2, 0, ['failover', `${f.server} out of group ${f.group}${f.out === undefined ? '' : `; out before it: ${f.out.map((o) => `${o.server} (${o.group})`).join(', ')}`}`]);
   if (others.length > 0) rows.push(['others', `${others.map((o) => `${o.pool}: ${phaseLabel(o)}`).join(', ')} (pass --pool to show one)`]);
   return table(rows);
 }

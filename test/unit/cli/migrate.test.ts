@@ -202,6 +202,12 @@ describe('memshift migrate status', () => {
     expect(r.stdout).toContain('verify    1 pass, 0 left: the last pass found no difference\n');
   });
 
+  it('names a failover\'s server and the ones earlier failovers took out', async () => {
+    fake.gets = [body({ ...DONE, id: 'failover-b-10.0.1.2_11211-3', failover: { group: 'b', server: '10.0.1.2:11211', out: [{ group: 'a', server: '10.0.0.2:11211' }, { group: 'a', server: '10.0.0.1:11211' }] } })];
+    const r = await run(['migrate', 'status', '--admin', `${fake.url}/`]);
+    expect(r.stdout).toContain('failover  10.0.1.2:11211 out of group b; out before it: 10.0.0.2:11211 (a), 10.0.0.1:11211 (a)\n');
+  });
+
   it('--json prints the server JSON unchanged', async () => {
     const canned = body(status(), status({ pool: 'sessions', id: 's1', phase: 'planned' }));
     fake.gets = [canned];
