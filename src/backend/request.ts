@@ -5,7 +5,7 @@
  */
 import { Op, type OpHandler } from './connection.js';
 import type { Backend } from './pool.js';
-import { ReplyKind } from '../protocol/index.js';
+import { ReplyKind, parseStats } from '../protocol/index.js';
 
 export function backendRequest(backend: Backend, bytes: Buffer, kind: ReplyKind): Promise<Buffer | null> {
   return new Promise((resolve) => {
@@ -23,11 +23,5 @@ export const line = (s: string): Buffer => Buffer.from(`${s}\r\n`, 'latin1');
 /** `stats` of a backend as a map of name to value; null when it did not answer. */
 export async function backendStats(backend: Backend): Promise<Map<string, string> | null> {
   const reply = await backendRequest(backend, line('stats'), ReplyKind.Stats);
-  if (reply === null) return null;
-  const stats = new Map<string, string>();
-  for (const l of reply.toString('latin1').split('\r\n')) {
-    const m = /^STAT (\S+) (.*)$/.exec(l);
-    if (m) stats.set(m[1]!, m[2]!);
-  }
-  return stats;
+  return reply === null ? null : parseStats(reply);
 }

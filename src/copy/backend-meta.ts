@@ -4,22 +4,9 @@
  * background copy (copier.ts) without a connection of their own. A failed or refused request rejects, as MetaClient's do.
  */
 import { backendRequest, type Backend } from '../backend/index.js';
-import { ReplyKind } from '../protocol/index.js';
+import { ReplyKind, parseMetaReply, type MetaReply } from '../protocol/index.js';
 import type { MetaOps } from './copier.js';
-import { metaRequest, type MetaReply } from './meta-client.js';
-
-const CRLF = Buffer.from('\r\n');
-
-function parse(reply: Buffer): MetaReply {
-  const nl = reply.indexOf(CRLF);
-  const words = reply.subarray(0, nl).toString('latin1').split(' ');
-  const status = words[0]!;
-  if (status === 'VA') {
-    const len = Number(words[1]);
-    return { status, flags: words.slice(2), value: reply.subarray(nl + 2, nl + 2 + len) };
-  }
-  return { status, flags: words.slice(1), value: null };
-}
+import { metaRequest } from './meta-client.js';
 
 export class BackendMeta implements MetaOps {
   static readonly #cache = new WeakMap<Backend, BackendMeta>();
@@ -36,7 +23,7 @@ export class BackendMeta implements MetaOps {
   async #meta(cmd: string, key: Buffer, flags: string, value: Buffer | null): Promise<MetaReply> {
     const reply = await backendRequest(this.backend, Buffer.concat(metaRequest(cmd, key, flags, value)), ReplyKind.Meta);
     if (reply === null) throw new Error(`${this.backend.address}: ${cmd} failed`);
-    const parsed = parse(reply);
+    const parsed = parseMetaReply(reply);
     if (parsed.status.endsWith('ERROR')) throw new Error(`${this.backend.address}: ${reply.toString('latin1').trim()}`);
     return parsed;
   }

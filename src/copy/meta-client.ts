@@ -6,9 +6,9 @@
  *                             ▲                                       │
  *                             └──── one reply framed per request ◄────┘
  *
- * Framing: every meta reply is one line (`HD`, `EN`, `NS`, `NF`, `EX`, `HD c12`…) except
- * `VA <len> <flags>` followed by <len> bytes and `\r\n`; `stats` is `STAT` lines up to `END`.
- * Requests are pipelined; writes made in one event-loop turn go out in one cork/uncork.
+ * Framing and reading replies are the protocol's (ReplyParser, reply-values.ts), and so are the
+ * request bytes (meta-request.ts): the same codec as the proxy's backend connections. Requests
+ * are pipelined; writes made in one event-loop turn go out in one cork/uncork.
  *
  * Failures: `ERROR`/`CLIENT_ERROR` (or bytes that fit no request) mean the stream can no longer be
  * matched to requests: the socket is destroyed and every request in flight fails
@@ -18,6 +18,18 @@
  */
 import net from 'node:net';
 import { CopyError } from './copy-error.js';
+import {
+  MetaKeyError,
+  ReplyKind,
+  ReplyParser,
+  isPrefix,
+  keyToken as protocolKeyToken,
+  metaRequest as protocolMetaRequest,
+  parseMetaReply,
+  parseStats,
+  type MetaReply,
+  type ReplySink,
+} from '../protocol/index.js';
 
 /** A memcached server: TCP host/port or a unix socket path (the harness's and net.connect's shape). */
 export type Endpoint = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -27,67 +39,25 @@ export function endpointId(e: Endpoint): string {
   return 'path' in e ? `unix:${e.path}` : `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
 }
 
-/** One meta reply: the status word, the returned flags (`c12`, `f5`, `t-1`…) and the value of a `VA`. */
-export interface MetaReply {
-  readonly status: string;
-  readonly flags: readonly string[];
-  readonly value: Buffer | null;
-}
+export { flagNumber, flagValue, MAX_BASE64_KEY_BYTES, MAX_META_KEY_BYTES as MAX_KEY_BYTES, type MetaReply } from '../protocol/index.js';
 
-/** The value of a returned flag (`flagValue(r, 'c')` → '12'), or undefined. */
-export function flagValue(reply: MetaReply, flag: string): string | undefined {
-  for (const f of reply.flags) if (f.startsWith(flag)) return f.slice(flag.length);
-  return undefined;
-}
-
-/** A returned numeric flag, or NaN when it is missing or not a number. */
-export function flagNumber(reply: MetaReply, flag: string): number {
-  const v = flagValue(reply, flag);
-  return v === undefined || !/^-?\d+$/.test(v) ? Number.NaN : Number(v);
-}
-
-/** memcached's KEY_MAX_LENGTH; with the `b` flag it applies to the base64 text. */
-export const MAX_KEY_BYTES = 250;
-/** The longest binary key whose base64 text fits in 250 bytes (4 * ceil(186 / 3) = 248). */
-export const MAX_BASE64_KEY_BYTES = 186;
-
-/**
- * How a key goes on a meta command line. Plain printable ASCII goes as is. Anything else goes
- * base64 with the `b` flag when it fits (memcached checks the length of the encoded token);
- * a longer key goes raw when it holds no byte that ends a token (space, `\r`, `\n`, NUL), as
- * memcached's text protocol accepts other control and high bytes. Otherwise COPY_KEY.
- */
+/** keyToken (protocol/meta-request.ts), with COPY_KEY for a key no meta command can address. */
 export function keyToken(key: Buffer): { token: Buffer; base64: boolean } {
-  if (key.length === 0 || key.length > MAX_KEY_BYTES) throw new CopyError('COPY_KEY', `key of ${key.length} bytes`);
-  let plain = true;
-  let rawSafe = true;
-  for (const b of key) {
-    if (b <= 0x20 || b >= 0x7f) plain = false;
-    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x00) rawSafe = false;
-  }
-  if (plain) return { token: key, base64: false };
-  if (key.length <= MAX_BASE64_KEY_BYTES) return { token: Buffer.from(key.toString('base64'), 'latin1'), base64: true };
-  if (rawSafe) return { token: key, base64: false };
-  throw new CopyError('COPY_KEY', `a ${key.length}-byte key with a space, CR, LF or NUL cannot be addressed`);
+  return copyKeyErrors(() => protocolKeyToken(key));
 }
 
-const CRLF = Buffer.from('\r\n');
-const SPACE = Buffer.from(' ');
-
-/**
- * The bytes of one meta request (`mg`, `ms`, `md`): the key as `keyToken` writes it (base64 with the
- * `b` flag when it must be), the value length and the value for `ms`. Throws COPY_KEY for a key no
- * meta command can address.
- */
+/** metaRequest (protocol/meta-request.ts), with COPY_KEY for a key no meta command can address. */
 export function metaRequest(cmd: string, key: Buffer, flags: string, value: Buffer | null): Buffer[] {
-  const token = keyToken(key);
-  const parts = [Buffer.from(`${cmd} `), token.token];
-  if (value !== null) parts.push(Buffer.from(` ${value.length}`));
-  const f = token.base64 ? (flags.length > 0 ? `${flags} b` : 'b') : flags;
-  if (f.length > 0) parts.push(SPACE, Buffer.from(f, 'latin1'));
-  parts.push(CRLF);
-  if (value !== null) parts.push(value, CRLF);
-  return parts;
+  return copyKeyErrors(() => protocolMetaRequest(cmd, key, flags, value));
+}
+
+function copyKeyErrors<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof MetaKeyError) throw new CopyError('COPY_KEY', err.message);
+    throw err;
+  }
 }
 
 export interface MetaClientOptions {
@@ -102,19 +72,16 @@ interface Pending {
   readonly resolve: (r: MetaReply | Map<string, string>) => void;
   readonly reject: (e: Error) => void;
   readonly sentAt: number;
-  stats?: Map<string, string>;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-export class MetaClient {
+export class MetaClient implements ReplySink {
   readonly endpoint: Endpoint;
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
   #socket: net.Socket | null = null;
   #queue: Pending[] = [];
   #head = 0;
-  #buf: Buffer = EMPTY;
+  readonly #parser = new ReplyParser(this);
   #lastReadAt = 0;
   #corked = false;
   #ticker: NodeJS.Timeout | null = null;
@@ -188,7 +155,7 @@ export class MetaClient {
   #connect(): net.Socket {
     const socket = net.connect({ ...this.endpoint, noDelay: true } as net.NetConnectOpts);
     this.#socket = socket;
-    this.#buf = EMPTY;
+    this.#parser.reset();
     this.#lastReadAt = Date.now();
     const timer = setTimeout(() => {
       if (this.#socket === socket) this.#reset(new CopyError('COPY_CONNECT', `${endpointId(this.endpoint)}: connect timed out`));
@@ -202,8 +169,7 @@ export class MetaClient {
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
       this.#lastReadAt = Date.now();
-      this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-      this.#parse();
+      this.#parser.feed(chunk);
     });
     socket.on('error', (err) => {
       clearTimeout(timer);
@@ -222,7 +188,7 @@ export class MetaClient {
   #reset(err: CopyError): void {
     const socket = this.#socket;
     this.#socket = null;
-    this.#buf = EMPTY;
+    this.#parser.stop();
     socket?.destroy();
     const failed = this.#queue.slice(this.#head);
     this.#queue = [];
@@ -256,63 +222,31 @@ export class MetaClient {
     return p;
   }
 
-  #parse(): void {
-    let pos = 0;
-    const buf = this.#buf;
-    while (pos < buf.length) {
-      const head = this.#queue[this.#head];
-      if (head === undefined) {
-        this.#reset(new CopyError('COPY_OUT_OF_STEP', `${endpointId(this.endpoint)}: bytes with no request waiting`));
-        return;
-      }
-      const nl = buf.indexOf(0x0a, pos);
-      if (nl < 0) break;
-      const line = buf.toString('latin1', pos, nl > pos && buf[nl - 1] === 0x0d ? nl - 1 : nl);
-      if (line === 'ERROR' || line.startsWith('ERROR ') || line.startsWith('CLIENT_ERROR')) {
-        this.#reset(new CopyError('COPY_OUT_OF_STEP', `${endpointId(this.endpoint)} answered ${JSON.stringify(line)}`));
-        return;
-      }
-      if (line.startsWith('SERVER_ERROR')) {
-        pos = nl + 1;
-        this.#shift().reject(new CopyError('COPY_SERVER_ERROR', `${endpointId(this.endpoint)} answered ${JSON.stringify(line)}`));
-        continue;
-      }
-      if (head.kind === 'stats') {
-        pos = nl + 1;
-        if (line === 'END') {
-          this.#shift().resolve(head.stats ?? new Map());
-        } else if (line.startsWith('STAT ')) {
-          const rest = line.slice(5);
-          const sp = rest.indexOf(' ');
-          (head.stats ??= new Map()).set(sp < 0 ? rest : rest.slice(0, sp), sp < 0 ? '' : rest.slice(sp + 1));
-        } else {
-          this.#reset(new CopyError('COPY_OUT_OF_STEP', `${endpointId(this.endpoint)}: stats line ${JSON.stringify(line)}`));
-          return;
-        }
-        continue;
-      }
-      const tokens = line.split(' ');
-      const status = tokens[0] ?? '';
-      if (status === 'VA') {
-        const len = Number(tokens[1]);
-        if (!Number.isInteger(len) || len < 0) {
-          this.#reset(new CopyError('COPY_OUT_OF_STEP', `${endpointId(this.endpoint)}: bad VA line ${JSON.stringify(line)}`));
-          return;
-        }
-        const end = nl + 1 + len;
-        if (end + 2 > buf.length) break;
-        if (buf[end] !== 0x0d || buf[end + 1] !== 0x0a) {
-          this.#reset(new CopyError('COPY_OUT_OF_STEP', `${endpointId(this.endpoint)}: VA data not followed by CRLF`));
-          return;
-        }
-        const value = Buffer.from(buf.subarray(nl + 1, end));
-        pos = end + 2;
-        this.#shift().resolve({ status, flags: tokens.slice(2), value });
-        continue;
-      }
-      pos = nl + 1;
-      this.#shift().resolve({ status, flags: tokens.slice(1), value: null });
+  // ReplySink: ReplyParser frames one reply per request, of the kind the request expects.
+  nextReplyKind(): number {
+    const head = this.#queue[this.#head];
+    return head === undefined ? -1 : head.kind === 'stats' ? ReplyKind.Stats : ReplyKind.Meta;
+  }
+
+  onReply(reply: Buffer): void {
+    const where = endpointId(this.endpoint);
+    const text = (): string => JSON.stringify(reply.toString('latin1', 0, Math.min(reply.length, 200)).trimEnd());
+    if (isPrefix(reply, 0, 'ERROR') || isPrefix(reply, 0, 'CLIENT_ERROR')) return this.#reset(new CopyError('COPY_OUT_OF_STEP', `${where} answered ${text()}`));
+    const p = this.#shift();
+    if (isPrefix(reply, 0, 'SERVER_ERROR')) return p.reject(new CopyError('COPY_SERVER_ERROR', `${where} answered ${text()}`));
+    if (p.kind === 'stats') {
+      const last = reply.length - END.length;
+      if (!(reply.subarray(last).equals(END) && (last === 0 || reply[last - 1] === 0x0a))) return this.#reset(new CopyError('COPY_OUT_OF_STEP', `${where}: stats line ${text()}`));
+      return p.resolve(parseStats(reply));
     }
-    this.#buf = pos >= buf.length ? EMPTY : buf.subarray(pos);
+    const r = parseMetaReply(reply);
+    // A copy of the value: the reply is a view of socket bytes that may be pooled.
+    p.resolve(r.value === null ? r : { ...r, value: Buffer.from(r.value) });
+  }
+
+  onUnexpected(reason: string): void {
+    this.#reset(new CopyError('COPY_OUT_OF_STEP', `${endpointId(this.endpoint)}: ${reason}`));
   }
 }
+
+const END = Buffer.from('END\r\n');

@@ -14,7 +14,7 @@
  * Clients cannot read or write keys under `__memshift__` (the proxy answers CLIENT_ERROR).
  */
 import { backendRequest, line, type Backend } from '../backend/index.js';
-import { RESERVED_PREFIX, ReplyKind, isPrefix } from '../protocol/index.js';
+import { RESERVED_PREFIX, ReplyKind, isPrefix, parseValues } from '../protocol/index.js';
 import type { PhaseState } from './phases.js';
 import type { FailoverSpec } from './space.js';
 
@@ -53,11 +53,10 @@ const recordKey = (pool: string): string => `${RESERVED_PREFIX}:migration:${pool
 const leaseKey = (pool: string): string => `${RESERVED_PREFIX}:lease:${pool}`;
 
 function parseRecord(reply: Buffer, key: string): MigrationRecord | null {
-  const text = reply.toString('utf8');
-  if (!text.startsWith(`VALUE ${key} `)) return null;
-  const body = text.slice(text.indexOf('\r\n') + 2, text.lastIndexOf('\r\nEND'));
+  const item = parseValues(reply).get(key);
+  if (item === undefined) return null;
   try {
-    const r = JSON.parse(body) as MigrationRecord;
+    const r = JSON.parse(item.value.toString('utf8')) as MigrationRecord;
     return typeof r.id === 'string' && typeof r.seq === 'number' ? r : null;
   } catch {
     return null;
@@ -159,11 +158,10 @@ export class Lease {
     const sentAt = performance.now();
     const r = await backendRequest(this.server, line(`gets ${this.#key}`), ReplyKind.Retrieval);
     if (r === null) return (this.held = false);
-    const m = /^VALUE \S+ \d+ (\d+) (\d+)\r\n/.exec(r.toString('latin1'));
-    if (m === null) return (this.held = false);
-    const value = r.subarray(r.indexOf('\r\n') + 2, r.indexOf('\r\n') + 2 + Number(m[1]));
-    if (value.toString('utf8') !== this.holder) return (this.held = false);
-    const c = await backendRequest(this.server, Buffer.concat([line(`cas ${this.#key} 0 ${this.ttlSec} ${value.length} ${m[2]}`), value, line('')]), ReplyKind.Line);
+    const item = parseValues(r).get(this.#key);
+    if (item === undefined || item.cas === null || item.value.toString('utf8') !== this.holder) return (this.held = false);
+    const value = Buffer.from(item.value);
+    const c = await backendRequest(this.server, Buffer.concat([line(`cas ${this.#key} 0 ${this.ttlSec} ${value.length} ${item.cas}`), value, line('')]), ReplyKind.Line);
     if (c !== null && isPrefix(c, 0, 'STORED')) return this.#took(sentAt);
     return (this.held = false);
   }

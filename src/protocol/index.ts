@@ -9,3 +9,6 @@ export { decodeBase64Key } from './meta.js';
 export { placeValueBlocks } from './value-blocks.js';
 export { hasFlag, fansOut } from './write-class.js';
 export { RESERVED_PREFIX, isReserved } from './reserved.js';
+export { parseMetaReply, flagValue, flagNumber, parseStats, parseValues, type MetaReply, type ValueItem } from './reply-values.js';
+export { keyToken, metaRequest, MetaKeyError, MAX_KEY_BYTES as MAX_META_KEY_BYTES, MAX_BASE64_KEY_BYTES } from './meta-request.js';
+export { decodeDumpKey, parseMetadumpLine, type DumpEntry } from './metadump.js';

@@ -24,7 +24,7 @@
 import type { Backend } from '../backend/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { PoolConfig } from '../config/types.js';
-import { RESERVED_PREFIX, ReplyKind, isPrefix, isReserved } from '../protocol/index.js';
+import { RESERVED_PREFIX, ReplyKind, isPrefix, isReserved, parseValues } from '../protocol/index.js';
 import { Progress, syncServers, type ProgressSnapshot } from '../copy/index.js';
 import { backendRequest, backendStats, line } from '../backend/index.js';
 import type { Replay } from './replay.js';
@@ -167,9 +167,9 @@ export class Recovery {
     const k = this.#keys(id);
     const r = await backendRequest(backend, line(`get ${k.lease} ${k.done}`), ReplyKind.Retrieval);
     if (r === null) return undefined;
-    const text = r.toString('latin1');
-    if (text.includes(`VALUE ${k.done} `)) return 'done';
-    return text.includes(`VALUE ${k.lease} `) ? 'running' : 'none';
+    const items = parseValues(r);
+    if (items.has(k.done)) return 'done';
+    return items.has(k.lease) ? 'running' : 'none';
   }
 
   async #store(backend: Backend, cmd: 'add' | 'set', key: string, ttl: number, value: string): Promise<Buffer | null> {
