@@ -12,7 +12,8 @@
  * States: connecting -> up -> (failure) -> connecting (one immediate retry)
  * -> down (backoff; new ops fail fast) -> connecting ...
  */
-import net from 'node:net';
+import type net from 'node:net';
+import { dial } from './dial.js';
 import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { addTicking, removeTicking, now, type Ticking } from './clock.js';
@@ -214,9 +215,8 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     if (this.#state === 'closed') return;
     const probing = this.#state === 'tko';
     if (!probing) this.#setState('connecting', 'connecting');
-    const socket = net.connect({ host: this.#o.host, port: this.#o.port });
+    const socket = dial({ host: this.#o.host, port: this.#o.port });
     this.#socket = socket;
-    socket.setNoDelay(true);
     this.#connectTimer = setTimeout(() => {
       if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');
     }, this.#o.connectTimeoutMs);

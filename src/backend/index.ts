@@ -2,3 +2,4 @@ export { BackendConnection, Op, type OpHandler, type BackendState } from './conn
 export { Backend, BackendPool } from './pool.js';
 export { scheduleFlush, type Flushable } from './flush-scheduler.js';
 export { backendRequest, backendStats, line } from './request.js';
+export { dial, endpointId, type Endpoint } from './dial.js';

@@ -7,7 +7,7 @@
  * goes to stderr; the report (counts and T_copy, T_sync, T_verify, T_total) to
  * stdout, as text or `--json`.
  */
-import net from 'node:net';
+import { dial } from '../backend/index.js';
 import { Router } from '../routing/index.js';
 import { isReserved } from '../protocol/index.js';
 import { syncServers, type Endpoint } from '../copy/index.js';
@@ -35,7 +35,7 @@ ${CONFIG_HELP}
 /** A server answers `version` within `ms`. */
 function answers(e: { host: string; port: number }, ms = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(e.port, e.host, () => s.write('version\r\n'));
+    const s = dial(e).once('connect', () => s.write('version\r\n'));
     const done = (ok: boolean): void => {
       s.destroy();
       resolve(ok);

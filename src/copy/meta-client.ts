@@ -16,7 +16,8 @@
  * (COPY_TIMEOUT) and a close (COPY_CLOSED). `SERVER_ERROR` fails only its own request. The next
  * request opens a new connection. Keys are validated before they are written (see `keyToken`).
  */
-import net from 'node:net';
+import type net from 'node:net';
+import { dial, endpointId, type Endpoint } from '../backend/index.js';
 import { CopyError } from './copy-error.js';
 import {
   MetaKeyError,
@@ -31,13 +32,7 @@ import {
   type ReplySink,
 } from '../protocol/index.js';
 
-/** A memcached server: TCP host/port or a unix socket path (the harness's and net.connect's shape). */
-export type Endpoint = { readonly host: string; readonly port: number } | { readonly path: string };
-
-/** A stable string for an endpoint: `host:port` or `unix:/path`. */
-export function endpointId(e: Endpoint): string {
-  return 'path' in e ? `unix:${e.path}` : `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
-}
+export { endpointId, type Endpoint } from '../backend/index.js';
 
 export { flagNumber, flagValue, MAX_BASE64_KEY_BYTES, MAX_META_KEY_BYTES as MAX_KEY_BYTES, type MetaReply } from '../protocol/index.js';
 
@@ -153,7 +148,7 @@ export class MetaClient implements ReplySink {
   }
 
   #connect(): net.Socket {
-    const socket = net.connect({ ...this.endpoint, noDelay: true } as net.NetConnectOpts);
+    const socket = dial(this.endpoint);
     this.#socket = socket;
     this.#parser.reset();
     this.#lastReadAt = Date.now();

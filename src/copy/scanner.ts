@@ -30,7 +30,8 @@
  *
  * The lines are read by the protocol's parseMetadumpLine (protocol/metadump.ts).
  */
-import net from 'node:net';
+import type net from 'node:net';
+import { dial } from '../backend/index.js';
 import { CopyError, sleep, throwIfAborted } from './copy-error.js';
 import { endpointId, type Endpoint } from './meta-client.js';
 import { parseMetadumpLine, type DumpEntry } from '../protocol/index.js';
@@ -177,7 +178,7 @@ class LineReader {
 
   static open(endpoint: Endpoint, connectTimeoutMs: number, highWater: number, signal?: AbortSignal): Promise<LineReader> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ ...endpoint, noDelay: true } as net.NetConnectOpts);
+      const socket = dial(endpoint);
       const fail = (err: Error): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
