@@ -99,6 +99,10 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
   console.log(`second plain failover, of ${second.address}: ${formatReport(report2)}; counts ${JSON.stringify(after[0]?.counts)}`);
   expect(after.map((x) => [x.id, x.phase, x.failover])).toEqual([0, 1].map(() => [id, 'done', { group: 'main', server: second.address, out: [{ group: 'main', server: dead.address }] }]));
   expect({ stale: report2.staleReads, resurrected: report2.resurrectedDeletes, unexplained: report2.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, unexplained: 0 });
+  // Only keys of the two dead servers can have lost their value: none the survivor held.
+  const lost2 = new Set(checkHistory(report2.history, { initial: report2.initial, maxSamples: 1_000_000 }).details.filter((v) => v.kind === 'lost-write').map((v) => v.key));
+  const owned2 = ownedBy(sidecars[0]!.configFile, [...lost2]);
+  for (const k of lost2) expect(owned2.get(k), `${k} was on the survivor`).not.toBe(survivor.address);
   // Every key now lives on the survivor: its own keys kept their values, through either sidecar.
   for (const port of ports) {
     const r = await TextClient.connect(port);
