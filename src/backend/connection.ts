@@ -13,7 +13,7 @@
  * -> down (backoff; new ops fail fast) -> connecting ...
  */
 import type net from 'node:net';
-import { dial } from './dial.js';
+import { dial, endpointId, type Endpoint } from './dial.js';
 import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { addTicking, removeTicking, now, type Ticking } from './clock.js';
@@ -43,6 +43,8 @@ export class Op {
 export interface ConnectionOptions {
   host: string;
   port: number;
+  /** A unix socket instead of host and port (the copy engine's endpoints may be one). */
+  path?: string;
   timeoutMs: number;
   connectTimeoutMs: number;
   /** Failures in a row that make the backend TKO. */
@@ -94,7 +96,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
 
   constructor(o: ConnectionOptions) {
     this.#o = o;
-    this.address = `${o.host}:${o.port}`;
+    this.address = o.path === undefined ? `${o.host}:${o.port}` : endpointId({ path: o.path });
     this.#parser = new ReplyParser(this, o.maxReplyBytes);
     addTicking(this);
     this.#connect();
@@ -102,6 +104,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
 
   get state(): BackendState {
     return this.#state;
+  }
+
+  #endpoint(): Endpoint {
+    return this.#o.path === undefined ? { host: this.#o.host, port: this.#o.port } : { path: this.#o.path };
   }
 
   get inFlight(): number {
@@ -215,7 +221,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     if (this.#state === 'closed') return;
     const probing = this.#state === 'tko';
     if (!probing) this.#setState('connecting', 'connecting');
-    const socket = dial({ host: this.#o.host, port: this.#o.port });
+    const socket = dial(this.#endpoint());
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => {
       if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');

@@ -1,4 +1,4 @@
-export { BackendConnection, Op, type OpHandler, type BackendState } from './connection.js';
+export { BackendConnection, Op, type OpHandler, type BackendState, type ConnectionOptions } from './connection.js';
 export { Backend, BackendPool } from './pool.js';
 export { scheduleFlush, type Flushable } from './flush-scheduler.js';
 export { backendRequest, backendStats, line } from './request.js';

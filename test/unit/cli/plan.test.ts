@@ -25,7 +25,7 @@ async function closedPorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** A memcached that answers only `stats`, with these numbers; cmd_get and cmd_set grow by `ops` per request. */
+/** A memcached that answers only `version` and `stats`, with these numbers; cmd_get and cmd_set grow by `ops` per request. */
 async function fakeMemcached(items: number, bytes: number, ops: number): Promise<net.Server> {
   let calls = 0;
   const server = net.createServer((socket) => {
@@ -35,6 +35,11 @@ async function fakeMemcached(items: number, bytes: number, ops: number): Promise
       for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 2);
+        // A connection opens with `version` (backend/connection.ts), which memcached answers.
+        if (line === 'version') {
+          socket.write('VERSION 1.6.0-fake\r\n');
+          continue;
+        }
         if (line !== 'stats') {
           socket.write('ERROR\r\n');
           continue;

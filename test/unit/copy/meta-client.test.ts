@@ -45,7 +45,7 @@ describe('endpointId and flags', () => {
   });
 });
 
-/** A fake server that answers each request line with the next canned reply, one byte per write. */
+/** A fake server that answers `version`, and each other request line with the next canned reply, one byte per write. */
 const servers: net.Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
@@ -61,6 +61,11 @@ async function fakeServer(replies: Buffer[], seen: Buffer[] = []): Promise<numbe
       while ((nl = buf.indexOf(0x0a)) >= 0) {
         const line = buf.subarray(0, nl).toString('latin1');
         buf = buf.subarray(nl + 1);
+        // Every connection opens with `version` (backend/connection.ts), which a memcached answers.
+        if (line === 'version\r' || line === 'version') {
+          sock.write('VERSION 1.6.0-fake\r\n');
+          continue;
+        }
         if (line.startsWith('ms ')) {
           const len = Number(line.split(' ')[2]);
           buf = buf.subarray(len + 2);
@@ -109,7 +114,7 @@ describe('MetaClient framing', () => {
     const c = new MetaClient({ host: '127.0.0.1', port });
     await c.md(Buffer.from([1, 2, 3]), '');
     await c.md(Buffer.from([1, 2, 3]), 'C5');
-    expect(Buffer.concat(seen).toString('latin1')).toBe('md AQID b\r\nmd AQID C5 b\r\n');
+    expect(Buffer.concat(seen).toString('latin1')).toBe('version\r\nmd AQID b\r\nmd AQID C5 b\r\n');
     c.close();
   });
 
