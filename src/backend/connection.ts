@@ -13,7 +13,8 @@
  * -> down (backoff; new ops fail fast) -> connecting ...
  */
 import type net from 'node:net';
-import { dial, endpointId, type Endpoint } from './dial.js';
+import { dial, endpointId, readyEvent, type Endpoint } from './dial.js';
+import type { BackendTlsConfig } from '../config/types.js';
 import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { addTicking, removeTicking, now, type Ticking } from './clock.js';
@@ -45,6 +46,8 @@ export interface ConnectionOptions {
   port: number;
   /** A unix socket instead of host and port (the copy engine's endpoints may be one). */
   path?: string;
+  /** TLS to the server (dial.ts); absent: plain TCP. */
+  tls?: BackendTlsConfig;
   timeoutMs: number;
   connectTimeoutMs: number;
   /** Failures in a row that make the backend TKO. */
@@ -107,7 +110,9 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   }
 
   #endpoint(): Endpoint {
-    return this.#o.path === undefined ? { host: this.#o.host, port: this.#o.port } : { path: this.#o.path };
+    const o = this.#o;
+    if (o.path !== undefined) return { path: o.path };
+    return o.tls === undefined ? { host: o.host, port: o.port } : { host: o.host, port: o.port, tls: o.tls };
   }
 
   get inFlight(): number {
@@ -226,7 +231,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#connectTimer = setTimeout(() => {
       if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');
     }, this.#o.connectTimeoutMs);
-    socket.once('connect', () => {
+    socket.once(readyEvent(socket), () => {
       if (this.#socket !== socket) return;
       if (this.#connectTimer) clearTimeout(this.#connectTimer);
       socket.setKeepAlive(true, 30_000);

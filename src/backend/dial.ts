@@ -1,21 +1,51 @@
 /**
  * Every socket memshift opens to a memcached server is opened here: the proxy's backend
  * connections (connection.ts), the copy engine's meta and metadump connections (src/copy), and
- * `memshift sync`'s probe. Connect options (and, later, TLS) are set in this one place.
+ * `memshift sync`'s probe. Connect options and TLS (tls.ts) are set in this one place.
  */
 import net from 'node:net';
+import tls from 'node:tls';
+import type { BackendTlsConfig, ServerSpec } from '../config/types.js';
+import { tlsConnectOptions } from './tls.js';
 
-/** A memcached server: TCP host/port or a unix socket path (the harness's and net.connect's shape). */
-export type Endpoint = { readonly host: string; readonly port: number } | { readonly path: string };
+/** A memcached server: TCP host/port (with its TLS settings, if any) or a unix socket path. */
+export type Endpoint = { readonly host: string; readonly port: number; readonly tls?: BackendTlsConfig } | { readonly path: string };
 
 /** A stable string for an endpoint: `host:port` or `unix:/path`. */
 export function endpointId(e: Endpoint): string {
   return 'path' in e ? `unix:${e.path}` : `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
 }
 
-/** Opens a connection to `endpoint` (no Nagle delay: requests are small and pipelined). */
+/** A configured server as an endpoint (with its TLS settings). */
+export function endpointOf(s: ServerSpec): Endpoint {
+  return s.tls === undefined ? { host: s.host, port: s.port } : { host: s.host, port: s.port, tls: s.tls };
+}
+
+/**
+ * Opens a connection to `endpoint` (no Nagle delay: requests are small and pipelined). It is ready
+ * for requests on `readyEvent(socket)`: `connect`, or `secureConnect` once TLS is established. A
+ * TLS material error (a file that cannot be read) is emitted as the socket's `error`.
+ */
 export function dial(endpoint: Endpoint): net.Socket {
-  const socket = 'path' in endpoint ? net.connect({ path: endpoint.path }) : net.connect({ host: endpoint.host, port: endpoint.port });
+  if ('path' in endpoint) return noDelay(net.connect({ path: endpoint.path }));
+  if (endpoint.tls === undefined) return noDelay(net.connect({ host: endpoint.host, port: endpoint.port }));
+  let options: tls.ConnectionOptions;
+  try {
+    options = tlsConnectOptions(endpoint.tls, endpoint.host, endpoint.port);
+  } catch (err) {
+    const failed = new net.Socket();
+    process.nextTick(() => failed.destroy(err as Error));
+    return failed;
+  }
+  return noDelay(tls.connect(options));
+}
+
+/** The event after which `socket` (from dial) takes requests. */
+export function readyEvent(socket: net.Socket): 'connect' | 'secureConnect' {
+  return socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
+}
+
+function noDelay(socket: net.Socket): net.Socket {
   socket.setNoDelay(true);
   return socket;
 }

@@ -82,6 +82,7 @@ export class BackendPool {
         maxPending: config.limits.maxPendingPerBackend,
         maxReplyBytes: config.limits.maxReplyBytes,
         maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
+        ...(server.tls === undefined ? {} : { tls: server.tls }),
       };
       // A reload keeps the backend (and its connections) when it keeps its number of connections;
       // new timeouts and bounds apply to it in place once the reload succeeded (commit()).

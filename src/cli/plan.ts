@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseServerSpec } from '../config/server-spec.js';
 import type { PoolConfig, ServerSpec } from '../config/types.js';
+import { endpointOf } from '../backend/index.js';
 import { MetaClient } from '../copy/meta-client.js';
 import { type PlanReport, type RebalanceProposal, type RebalanceReport, type ServerLoad, type ServerStats } from '../migration/plan.js';
 import { PLACEHOLDER_SERVER, loadFromStats, movedArcs, planMigration, proposeRebalance } from '../migration/plan.js';
@@ -95,7 +96,7 @@ async function readStats(servers: readonly ServerSpec[], io: CliIo, clients: Map
     servers.map(async (s) => {
       let client = clients.get(s.address);
       if (client === undefined) {
-        client = new MetaClient({ host: s.host, port: s.port }, { timeoutMs: STATS_TIMEOUT_MS, connectTimeoutMs: STATS_TIMEOUT_MS });
+        client = new MetaClient(endpointOf(s), { timeoutMs: STATS_TIMEOUT_MS, connectTimeoutMs: STATS_TIMEOUT_MS });
         clients.set(s.address, client);
       }
       try {

@@ -7,7 +7,7 @@
  * goes to stderr; the report (counts and T_copy, T_sync, T_verify, T_total) to
  * stdout, as text or `--json`.
  */
-import { dial } from '../backend/index.js';
+import { dial, endpointOf, readyEvent } from '../backend/index.js';
 import { Router } from '../routing/index.js';
 import { isReserved } from '../protocol/index.js';
 import { syncServers, type Endpoint } from '../copy/index.js';
@@ -33,9 +33,10 @@ ${CONFIG_HELP}
 `;
 
 /** A server answers `version` within `ms`. */
-function answers(e: { host: string; port: number }, ms = 1000): Promise<boolean> {
+function answers(e: Endpoint, ms = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = dial(e).once('connect', () => s.write('version\r\n'));
+    const s = dial(e);
+    s.once(readyEvent(s), () => s.write('version\r\n'));
     const done = (ok: boolean): void => {
       s.destroy();
       resolve(ok);
@@ -75,15 +76,15 @@ export async function runSync(args: string[], io: CliIo): Promise<number> {
   const rate = values.rate === undefined ? 20_000 : Number(values.rate);
   if (!(rate > 0)) throw usageError('sync', `--rate must be a positive number, got "${values.rate}"`);
 
-  const sources: Endpoint[] = pool.groups[source]!.servers.map((s) => ({ host: s.host, port: s.port }));
-  const down = (await Promise.all(sources.map(async (e) => ((await answers(e as { host: string; port: number })) ? null : e)))).filter((e) => e !== null);
+  const sources: Endpoint[] = pool.groups[source]!.servers.map(endpointOf);
+  const down = (await Promise.all(sources.map(async (e) => ((await answers(e)) ? null : e)))).filter((e) => e !== null);
   if (down.length > 0) {
     const list = down.map((e) => ('host' in e ? `${e.host}:${e.port}` : e.path)).join(', ');
     throw new MemshiftError('MS_ERR_BACKEND_DOWN', `source group "${pool.groups[source]!.name}" is not healthy: ${list} does not answer; refusing to sync from it`);
   }
   const ring = router.groupRing(p, target);
   const servers = pool.groups[target]!.servers;
-  const targets: Endpoint[] = servers.map((s) => ({ host: s.host, port: s.port }));
+  const targets: Endpoint[] = servers.map(endpointOf);
   io.err(`sync ${pool.name}: ${pool.groups[source]!.name} -> ${pool.groups[target]!.name} at ${rate} keys/s\n`);
   const report = await syncServers({
     sources,

@@ -10,7 +10,7 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import type { AdminConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
@@ -212,6 +212,32 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
 const serverList = z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always });
 const groupName = z.string().regex(POOL_NAME, 'a group name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
 
+/** A pool's `tls` (and a migration's `from_tls`): TLS to its memcached servers. */
+const backendTls = strictMap({
+  ca_file: z.string().min(1).optional(),
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+  server_name: z.string().min(1).optional(),
+  verify: z.boolean().default(true),
+}).superRefine((t, ctx) => {
+  if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
+    addIssue(ctx, [t.cert_file === undefined ? 'cert_file' : 'key_file'], 'cert_file and key_file go together (a client certificate and its key)');
+  }
+});
+
+function toBackendTls(t: z.output<typeof backendTls>): BackendTlsConfig {
+  return {
+    ...(t.ca_file === undefined ? {} : { caFile: t.ca_file }),
+    ...(t.cert_file === undefined ? {} : { certFile: t.cert_file }),
+    ...(t.key_file === undefined ? {} : { keyFile: t.key_file }),
+    ...(t.server_name === undefined ? {} : { serverName: t.server_name }),
+    verify: t.verify,
+  };
+}
+
+/** Each server with its TLS settings (none: plain TCP). */
+const withTls = (servers: readonly ServerSpec[], tls: BackendTlsConfig | undefined): ServerSpec[] => (tls === undefined ? [...servers] : servers.map((s) => ({ ...s, tls })));
+
 export const poolShape = {
   /** One group; or `replicas`, a list of named groups. Exactly one of the two. */
   servers: serverList.optional(),
@@ -238,6 +264,8 @@ export const poolShape = {
       .default('now'),
     settle: duration(0).default(DEFAULTS.migration.settleMs),
     cleanup: z.boolean().default(DEFAULTS.migration.cleanup),
+    /** TLS to the `from` servers: default the pool's `tls`; false: plain TCP (moving into a TLS cluster). */
+    from_tls: z.union([z.literal(false), backendTls]).optional(),
   }).optional(),
   /** Passive migration: a backend TKO this long has its arcs moved to the rest of its group. */
   failover_after: duration().optional(),
@@ -249,6 +277,8 @@ export const poolShape = {
   hash_tag: field(hashTag).optional(),
   timeout: duration().default(DEFAULTS.timeoutMs),
   server_connections: count().default(DEFAULTS.serverConnections),
+  /** TLS to every server of the pool (and of its replica groups). */
+  tls: backendTls.optional(),
 };
 /** npm memcached (the node-memcached distribution) hashes keys with md5 only; it is also its default. */
 function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
@@ -360,7 +390,8 @@ const poolSchema = strictMap(poolShape).superRefine(checkPool, { when: always })
 type RawPool = z.output<typeof poolSchema>;
 
 function toPool(name: string, p: RawPool): PoolConfig {
-  const groups = p.replicas ?? [{ name, servers: p.servers ?? [] }];
+  const tls = p.tls === undefined ? undefined : toBackendTls(p.tls);
+  const groups = (p.replicas ?? [{ name, servers: p.servers ?? [] }]).map((g) => ({ name: g.name, servers: withTls(g.servers, tls) }));
   const local = p.replicas !== undefined ? (process.env[LOCAL_GROUP_ENV] ?? p.local_group) : p.local_group;
   return {
     name,
@@ -372,7 +403,7 @@ function toPool(name: string, p: RawPool): PoolConfig {
     readFailover: p.read_failover,
     ...(p.write_log === undefined ? {} : { writeLog: { dir: p.write_log.dir, maxBytes: p.write_log.max_bytes } }),
     resync: { rateKeysPerSec: p.resync.rate },
-    ...(p.migration === undefined ? {} : { migration: toMigration(p.migration, groups) }),
+    ...(p.migration === undefined ? {} : { migration: toMigration(p.migration, groups, tls) }),
     ...(p.failover_after === undefined ? {} : { failoverAfterMs: p.failover_after }),
     failoverSettleMs: p.failover_settle,
     hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
@@ -380,14 +411,16 @@ function toPool(name: string, p: RawPool): PoolConfig {
     ...(p.hash_tag === undefined ? {} : { hashTag: p.hash_tag }),
     timeoutMs: p.timeout,
     connections: p.server_connections,
+    ...(tls === undefined ? {} : { tls }),
   };
 }
 
-function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { name: string }[]): MigrationConfig {
+function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { name: string }[], poolTls: BackendTlsConfig | undefined): MigrationConfig {
   const from = m.from.every((s) => 'address' in s) ? [{ name: groups[0]!.name, servers: m.from as ServerSpec[] }] : (m.from as { name: string; servers: ServerSpec[] }[]);
+  const tls = m.from_tls === undefined ? poolTls : m.from_tls === false ? undefined : toBackendTls(m.from_tls);
   return {
     id: m.id,
-    from: from.map((g) => ({ name: g.name, servers: g.servers })),
+    from: from.map((g) => ({ name: g.name, servers: withTls(g.servers, tls) })),
     copy: m.copy,
     rateKeysPerSec: m.rate,
     ...(m.rate_bytes === undefined ? {} : { rateBytesPerSec: m.rate_bytes }),

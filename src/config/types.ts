@@ -38,6 +38,21 @@ export interface ServerSpec {
   readonly address: string;
   /** The string as the operator wrote it. */
   readonly raw: string;
+  /** TLS to this server (its pool's `tls`, or a migration's `from_tls` for its old servers); absent: plain TCP. */
+  readonly tls?: BackendTlsConfig;
+}
+
+/** TLS from memshift to memcached servers (a pool's `tls`). Files are PEM. */
+export interface BackendTlsConfig {
+  /** CAs that sign the servers' certificates; absent: Node's default CAs. */
+  readonly caFile?: string;
+  /** A client certificate and its key, for servers that require one (mutual TLS). */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** The name checked against each server's certificate (and sent as SNI); absent: the server's host. */
+  readonly serverName?: string;
+  /** false: any certificate is accepted (logged as a warning at start). */
+  readonly verify: boolean;
 }
 
 /** How many replica groups must acknowledge a write before the client is answered. */
@@ -104,6 +119,8 @@ export interface PoolConfig {
   readonly timeoutMs: number;
   /** Persistent connections per backend per process. */
   readonly connections: number;
+  /** TLS to every server of the pool (each ServerSpec carries it too). */
+  readonly tls?: BackendTlsConfig;
 }
 
 export type ListenSpec =

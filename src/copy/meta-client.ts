@@ -78,7 +78,7 @@ export class MetaClient {
   constructor(endpoint: Endpoint, opts: MetaClientOptions = {}) {
     this.endpoint = endpoint;
     this.#opts = {
-      ...('path' in endpoint ? { host: '', port: 0, path: endpoint.path } : { host: endpoint.host, port: endpoint.port }),
+      ...('path' in endpoint ? { host: '', port: 0, path: endpoint.path } : { host: endpoint.host, port: endpoint.port, ...(endpoint.tls === undefined ? {} : { tls: endpoint.tls }) }),
       timeoutMs: opts.timeoutMs ?? 5_000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 3_000,
       // One failed connect fails what waits and the requests that follow at once, until a probe

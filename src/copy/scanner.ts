@@ -31,7 +31,7 @@
  * The lines are read by the protocol's parseMetadumpLine (protocol/metadump.ts).
  */
 import type net from 'node:net';
-import { dial } from '../backend/index.js';
+import { dial, readyEvent } from '../backend/index.js';
 import { CopyError, sleep, throwIfAborted } from './copy-error.js';
 import { endpointId, type Endpoint } from './meta-client.js';
 import { parseMetadumpLine, type DumpEntry } from '../protocol/index.js';
@@ -189,7 +189,7 @@ class LineReader {
       const timer = setTimeout(() => fail(new CopyError('COPY_CONNECT', `${endpointId(endpoint)}: connect timed out`)), connectTimeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.once('error', (err) => fail(new CopyError('COPY_CONNECT', `${endpointId(endpoint)}: ${err.message}`, { cause: err })));
-      socket.once('connect', () => {
+      socket.once(readyEvent(socket), () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('error');

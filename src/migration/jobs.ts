@@ -8,13 +8,14 @@
  *   deleteMoved    cleanup: delete the moved keys from the old owners (or, after an abort, from the
  *                  new owners), walking each with metadump.
  */
+import { endpointOf } from '../backend/index.js';
 import { MetaClient, Progress, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
 import type { MovedArcs } from './arcs.js';
 import { movingServers, type MovePart } from './space.js';
 
-const endpoint = (s: ServerSpec): Endpoint => ({ host: s.host, port: s.port });
+const endpoint = (s: ServerSpec): Endpoint => endpointOf(s);
 
 export interface CopyJobOptions {
   arcs: MovedArcs;

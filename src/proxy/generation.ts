@@ -8,7 +8,7 @@
  */
 import type { Config, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { BackendPool } from '../backend/index.js';
+import { BackendPool, onTlsReloadError, secureContext } from '../backend/index.js';
 import { Router } from '../routing/index.js';
 import { Dispatcher, type KeyRoute } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
@@ -46,6 +46,7 @@ export function migrationsOf(g: Generation): Migration[] {
  */
 export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation): Promise<Generation> {
   const pools = new Router(config).pools;
+  checkBackendTls(pools, logger);
   const backends = new BackendPool(config, pools, logger, prev?.backends);
   const started: Migration[] = [];
   try {
@@ -146,4 +147,24 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
     };
     return [new FailoverWatch(pool, () => [live.backends.byPool[p]!], spaceFor, logger, () => undefined)];
   });
+}
+
+/**
+ * Reads every pool's TLS material (the pool's `tls` and a migration's `from_tls`) before anything
+ * connects: a file that cannot be read or parsed stops the start (or refuses the reload), naming it.
+ * `verify: false` is allowed, and said at every start and reload.
+ */
+function checkBackendTls(pools: readonly PoolConfig[], logger: Logger): void {
+  onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
+  for (const pool of pools) {
+    const configs = new Set([...pool.groups, ...(pool.migration?.from ?? [])].flatMap((g) => g.servers.flatMap((s) => (s.tls === undefined ? [] : [s.tls]))));
+    for (const tls of configs) {
+      try {
+        secureContext(tls);
+      } catch (err) {
+        throw new Error(`pool ${pool.name}: ${(err as Error).message}`, { cause: err });
+      }
+      if (!tls.verify) logger.warn({ pool: pool.name }, `pool ${pool.name}: tls.verify is false: memshift accepts any certificate from its servers (no protection from a rogue server)`);
+    }
+  }
 }

@@ -26,7 +26,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PoolConfig } from '../config/types.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix, isReserved, parseValues } from '../protocol/index.js';
 import { Progress, syncServers, type ProgressSnapshot } from '../copy/index.js';
-import { backendRequest, backendStats, line } from '../backend/index.js';
+import { backendRequest, backendStats, endpointOf, line } from '../backend/index.js';
 import type { Replay } from './replay.js';
 import type { WriteLog } from './write-log.js';
 import { sleep } from '../backend/clock.js';
@@ -236,8 +236,8 @@ export class Recovery {
     d.logger.warn({ backend: backend.address, reason, from: status.source }, 'rebuilding backend from a healthy group');
     try {
       const report = await syncServers({
-        sources: sources.map((b) => d.pool.groups[source]!.servers[d.backends[source]!.indexOf(b)]!).map((s) => ({ host: s.host, port: s.port })),
-        target: { host: server.host, port: server.port },
+        sources: sources.map((b) => endpointOf(d.pool.groups[source]!.servers[d.backends[source]!.indexOf(b)]!)),
+        target: endpointOf(server),
         filter: (key) => !isReserved(key) && d.ownerIn(group, key) === backend,
         rateKeysPerSec: d.pool.resync.rateKeysPerSec,
         watchEventLoop: true,

@@ -89,6 +89,7 @@ const DEPS: readonly Dep[] = [
   { what: `${PHP} with the memcached extension`, pkg: 'php-memcached', present: phpHasMemcached },
   { what: PROMETHEUS, pkg: 'prometheus', present: () => isExecutable(PROMETHEUS) },
   { what: LIBFAKETIME, pkg: 'faketime', present: () => isReadable(LIBFAKETIME) },
+  { what: 'openssl', pkg: 'openssl', present: () => findBinary('openssl') !== undefined },
 ];
 
 /**

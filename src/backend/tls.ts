@@ -1,0 +1,89 @@
+/**
+ * TLS from memshift to memcached servers (a pool's `tls`, config/types.ts BackendTlsConfig): the
+ * options every TLS connection is opened with (dial.ts). The PEM files are read when a connection
+ * is opened and they changed since the last read (a Kubernetes Secret swapped in place): new
+ * connections use the new material, established ones keep theirs. A file that cannot be read or
+ * parsed keeps the material read before, and says so once per change; without any, the connect fails
+ * with the file's name.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import type { BackendTlsConfig } from '../config/types.js';
+
+interface Loaded {
+  /** The files' mtimes and sizes when read. */
+  readonly stamp: string;
+  readonly context: tls.SecureContext;
+}
+
+const loaded = new WeakMap<BackendTlsConfig, Loaded>();
+
+const files = (c: BackendTlsConfig): string[] => [c.caFile, c.certFile, c.keyFile].filter((f): f is string => f !== undefined);
+
+function stampOf(c: BackendTlsConfig): string {
+  return files(c)
+    .map((f) => {
+      try {
+        const s = statSync(f);
+        return `${f}:${s.mtimeMs}:${s.size}`;
+      } catch {
+        return `${f}:missing`;
+      }
+    })
+    .join('|');
+}
+
+function read(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`tls ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** The secure context of `c`, read again when its files changed; throws naming the file when none can be made. */
+export function secureContext(c: BackendTlsConfig): tls.SecureContext {
+  const stamp = stampOf(c);
+  const had = loaded.get(c);
+  if (had !== undefined && had.stamp === stamp) return had.context;
+  try {
+    const ca = c.caFile === undefined ? undefined : read(c.caFile, 'ca_file');
+    const cert = c.certFile === undefined ? undefined : read(c.certFile, 'cert_file');
+    const key = c.keyFile === undefined ? undefined : read(c.keyFile, 'key_file');
+    let context: tls.SecureContext;
+    try {
+      context = tls.createSecureContext({ ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) });
+    } catch (err) {
+      throw new Error(`tls ${files(c).join(', ')}: ${(err as Error).message}`, { cause: err });
+    }
+    loaded.set(c, { stamp, context });
+    return context;
+  } catch (err) {
+    if (had === undefined) throw err;
+    // Keep what worked; try again at the next change.
+    loaded.set(c, { stamp, context: had.context });
+    onBadReload?.(err as Error);
+    return had.context;
+  }
+}
+
+/** Told when changed files could not be used (the earlier material stays in use). */
+let onBadReload: ((err: Error) => void) | undefined;
+export function onTlsReloadError(f: (err: Error) => void): void {
+  onBadReload = f;
+}
+
+/** The options of a TLS connection to `host`:`port` under `c`. */
+export function tlsConnectOptions(c: BackendTlsConfig, host: string, port: number): tls.ConnectionOptions {
+  const name = c.serverName ?? host;
+  return {
+    host,
+    port,
+    secureContext: secureContext(c),
+    // SNI carries a name, never an address; the certificate is still checked against the address.
+    ...(isIP(name) === 0 ? { servername: name } : {}),
+    ...(c.serverName === undefined ? {} : { checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(name, cert) }),
+    rejectUnauthorized: c.verify,
+  };
+}

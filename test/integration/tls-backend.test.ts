@@ -1,0 +1,91 @@
+/**
+ * TLS from memshift to real memcached servers (`memcached -Z`), with certificates made by
+ * `openssl` (test/support/tls-certs.ts): a TLS pool serves gets and sets, multi-gets across its
+ * servers, and a client certificate where memcached requires one (ssl_verify_mode 3). A wrong CA, a
+ * wrong server name and a missing client certificate are refused: the backend is down, with the
+ * reason in the log, and clients get `SERVER_ERROR backend unavailable`, never a plain-text
+ * connection. `verify: false` accepts any certificate, with a warning.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
+import { makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
+import { requireDep } from '../support/system-deps.js';
+
+afterAll(stopAll);
+
+let certs: TestCerts;
+beforeAll(() => {
+  requireDep('openssl');
+  certs = makeCerts();
+});
+
+async function proxy(servers: MemcachedHandle[], tls: Record<string, unknown>) {
+  const yaml = memshiftConfig({ listenPort: await freePort(), pools: { main: { servers, tls, timeout: '1s' } }, backend: { probe_min: '100ms' } });
+  return startMemshift(yaml);
+}
+
+/** Waits until a request through `port` gets `want` (the backends connect in the background). */
+async function untilReply(port: number, req: string, want: string | RegExp, ms = 10_000): Promise<string> {
+  const c = await TextClient.connect(port);
+  const deadline = Date.now() + ms;
+  let last = '';
+  try {
+    while (Date.now() < deadline) {
+      last = await c.request(req);
+      if (typeof want === 'string' ? last === want : want.test(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    c.close();
+  }
+  throw new Error(`${JSON.stringify(req)} answered ${JSON.stringify(last)}, not ${String(want)}`);
+}
+
+describe('TLS to memcached servers', () => {
+  it('serves sets, gets and multi-gets over TLS across two servers, verified against the CA', async () => {
+    const servers = await Promise.all([0, 1].map(() => startMemcached({ args: memcachedTlsArgs(certs) })));
+    const p = await proxy(servers, { ca_file: certs.ca });
+    await untilReply(p.port, 'set tls:probe 0 0 2\r\nok', 'STORED\r\n');
+    const c = await TextClient.connect(p.port);
+    const keys = Array.from({ length: 50 }, (_, i) => `tls:${i}`);
+    for (const k of keys) expect(await c.request(`set ${k} 3 0 ${k.length}\r\n${k}`)).toBe('STORED\r\n');
+    expect(await c.request(`get ${keys.join(' ')}`)).toBe(`${keys.map((k) => `VALUE ${k} 3 ${k.length}\r\n${k}\r\n`).join('')}END\r\n`);
+    expect(await c.request('incr tls:n 1')).toBe('NOT_FOUND\r\n');
+    c.close();
+  }, 60_000);
+
+  it('sends a client certificate to a memcached that requires one (ssl_verify_mode 3), and names the server it checks', async () => {
+    const server = await startMemcached({ args: memcachedTlsArgs(certs, 3) });
+    const p = await proxy([server], { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey, server_name: 'cache.internal' });
+    await untilReply(p.port, 'set mtls 0 0 2\r\nok', 'STORED\r\n');
+    await untilReply(p.port, 'get mtls', 'VALUE mtls 0 2\r\nok\r\nEND\r\n');
+  }, 60_000);
+
+  const refusals: [string, () => Record<string, unknown>, 0 | 3, RegExp][] = [
+    ['a certificate from another CA', () => ({ ca_file: certs.otherCa }), 0, /certificate/i],
+    ['a server name the certificate does not hold', () => ({ ca_file: certs.ca, server_name: 'wrong.internal' }), 0, /wrong\.internal/],
+    ['no client certificate where memcached requires one', () => ({ ca_file: certs.ca }), 3, /alert|certificate|closed|reset/i],
+  ];
+  for (const [what, tls, mode, reason] of refusals) {
+    it(`refuses ${what}: the backend is down with the reason, and no request is sent in clear`, async () => {
+      const server = await startMemcached({ args: memcachedTlsArgs(certs, mode) });
+      const p = await proxy([server], tls());
+      await untilReply(p.port, 'get refused', 'SERVER_ERROR backend unavailable\r\n');
+      const down = p.logs().split('\n').filter((l) => l.includes(`backend ${server.host}:${server.port} tko`));
+      expect(down.length, p.logs().slice(-2000)).toBeGreaterThan(0);
+      expect(down.join('\n')).toMatch(reason);
+    }, 60_000);
+  }
+
+  it('with verify: false accepts a certificate no CA here signed, and warns at start', async () => {
+    const server = await startMemcached({ args: memcachedTlsArgs(certs) });
+    const p = await proxy([server], { ca_file: certs.otherCa, verify: false });
+    await untilReply(p.port, 'set any 0 0 2\r\nok', 'STORED\r\n');
+    expect(p.logs()).toContain('tls.verify is false');
+  }, 60_000);
+
+  it('does not start with a CA file it cannot read, and names it', async () => {
+    const server = await startMemcached({ args: memcachedTlsArgs(certs) });
+    await expect(proxy([server], { ca_file: `${certs.dir}/missing-ca.pem` })).rejects.toThrow(/missing-ca\.pem: ENOENT/);
+  }, 60_000);
+});
