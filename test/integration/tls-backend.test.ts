@@ -4,12 +4,14 @@
  * servers, and a client certificate where memcached requires one (ssl_verify_mode 3). A wrong CA, a
  * wrong server name and a missing client certificate are refused: the backend is down, with the
  * reason in the log, and clients get `SERVER_ERROR backend unavailable`, never a plain-text
- * connection. `verify: false` accepts any certificate, with a warning.
+ * connection. `verify: false` accepts any certificate, with a warning. A migration moves a pool from
+ * plain servers into TLS ones (`from_tls: false`) under model-checked load, copy and verify over TLS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
 import { makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
 import { requireDep } from '../support/system-deps.js';
+import { runMigrationScenario } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -88,4 +90,9 @@ describe('TLS to memcached servers', () => {
     const server = await startMemcached({ args: memcachedTlsArgs(certs) });
     await expect(proxy([server], { ca_file: `${certs.dir}/missing-ca.pem` })).rejects.toThrow(/missing-ca\.pem: ENOENT/);
   }, 60_000);
+
+  it('moves a pool from plain servers into TLS ones online, under load: no stale read, resurrected delete or lost write', async () => {
+    const { status } = await runMigrationScenario({ from: [0, 1], to: [2, 3], servers: 4, keys: 10_000, tls: certs });
+    expect(status.phase).toBe('done');
+  }, 300_000);
 });

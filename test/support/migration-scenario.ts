@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, startMemcached, startMemshift, stats, TextClient, type MemshiftHandle, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
+import { memcachedTlsArgs, type TestCerts } from './tls-certs.js';
 
 export interface MigrationScenario {
   /** Servers before and after, as indexes into the started memcached. */
@@ -25,6 +26,12 @@ export interface MigrationScenario {
   abortAt?: string;
   /** Keys/s of the copy and verify (default 50,000). */
   rate?: number;
+  /**
+   * The servers only in `to` run TLS (`memcached -Z`, these certificates), and the `from` servers
+   * plain: a move into a TLS cluster (`tls` and `from_tls: false`). The checks read the TLS servers
+   * through a plain listener of their own (`notls:`), which memshift is never told about.
+   */
+  tls?: TestCerts;
 }
 
 export interface MigrationResult {
@@ -156,14 +163,39 @@ export function printPhases(report: ModelReport, sidecars: readonly ServerHandle
 }
 
 export async function runMigrationScenario(s: MigrationScenario): Promise<MigrationResult> {
-  const backends = await Promise.all(Array.from({ length: s.servers }, () => startMemcached({ memoryMb: 256 })));
+  const tlsServer = (i: number): boolean => s.tls !== undefined && s.to.includes(i) && !s.from.includes(i);
+  // Per server: the one memshift uses, and a plain listener the checks use (the same one without TLS).
+  const started = await Promise.all(
+    Array.from({ length: s.servers }, async (_, i) => {
+      if (!tlsServer(i)) {
+        const b = await startMemcached({ memoryMb: 256 });
+        return { b, inspect: b };
+      }
+      const plain = await freePort();
+      const b = await startMemcached({ memoryMb: 256, args: [...memcachedTlsArgs(s.tls!), '-l', `notls:127.0.0.1:${plain}`] });
+      return { b, inspect: { ...b, port: plain, address: `127.0.0.1:${plain}` } as ServerHandle };
+    }),
+  );
+  const backends = started.map((x) => x.b);
+  const inspected = started.map((x) => x.inspect);
   const spec = (i: number): string => `${backends[i]!.address}:1`;
+  const tls = s.tls === undefined ? {} : { tls: { ca_file: s.tls.ca } };
   const startAt = new Date(Date.now() + 4_000).toISOString();
   const { sidecars, admins } = await startSidecars(
     () => ({
       servers: s.to.map(spec),
       timeout: 2000,
-      migration: { id: 'test-move', from: s.from.map(spec), copy: s.copy ?? 'eager', rate: s.rate ?? 50_000, start: startAt, settle: s.settle ?? '2s', cleanup: true },
+      ...tls,
+      migration: {
+        id: 'test-move',
+        from: s.from.map(spec),
+        copy: s.copy ?? 'eager',
+        rate: s.rate ?? 50_000,
+        start: startAt,
+        settle: s.settle ?? '2s',
+        cleanup: true,
+        ...(s.tls === undefined ? {} : { from_tls: false }),
+      },
     }),
     s.env,
   );
@@ -206,13 +238,13 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   expect(status.phase).toBe(s.abortAt === undefined ? 'done' : 'aborted');
   expect(report.samples).toEqual([]);
   expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, lost: report.lostWrites, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
-  for (const b of backends) expect((await stats(b.port)).get('evictions')).toBe('0');
-  const placed = await everyKeyOnce(backends.filter((_, i) => s.to.includes(i) || s.from.includes(i)));
+  for (const b of inspected) expect((await stats(b.port)).get('evictions')).toBe('0');
+  const placed = await everyKeyOnce(inspected.filter((_, i) => s.to.includes(i) || s.from.includes(i)));
   expect(placed.onTwo.slice(0, 5)).toEqual([]);
   expect(placed.keys).toBeGreaterThanOrEqual(s.keys);
   if (s.abortAt !== undefined) {
     // Rolled back: the servers only in `to` kept none of the moved keys.
-    for (const i of s.to.filter((x) => !s.from.includes(x))) expect((await everyKeyOnce([backends[i]!])).keys).toBe(0);
+    for (const i of s.to.filter((x) => !s.from.includes(x))) expect((await everyKeyOnce([inspected[i]!])).keys).toBe(0);
   }
   return { report, status, backends };
 }
