@@ -12,6 +12,9 @@ import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextC
 import { makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
 import { requireDep } from '../support/system-deps.js';
 import { runMigrationScenario } from '../support/migration-scenario.js';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { onTlsReloadError, secureContext } from '../../src/backend/index.js';
 
 afterAll(stopAll);
 
@@ -95,4 +98,25 @@ describe('TLS to memcached servers', () => {
     const { status } = await runMigrationScenario({ from: [0, 1], to: [2, 3], servers: 4, keys: 10_000, tls: certs });
     expect(status.phase).toBe('done');
   }, 300_000);
+
+  it('re-reads the files when they change, and keeps the last good ones when the new ones are bad', () => {
+    const dir = certs.dir;
+    const file = (n: string): string => join(dir, `rotate-${n}.pem`);
+    copyFileSync(certs.clientCert, file('cert'));
+    copyFileSync(certs.clientKey, file('key'));
+    const cfg = { caFile: certs.ca, certFile: file('cert'), keyFile: file('key'), verify: true };
+    const first = secureContext(cfg);
+    expect(secureContext(cfg)).toBe(first); // unchanged files: the same context
+    // A new certificate and key (the server's pair stands in for a renewed client pair).
+    copyFileSync(certs.serverCert, file('cert'));
+    copyFileSync(certs.serverKey, file('key'));
+    const second = secureContext(cfg);
+    expect(second).not.toBe(first);
+    const errors: string[] = [];
+    onTlsReloadError((err) => errors.push(err.message));
+    writeFileSync(file('key'), 'not a key\n');
+    expect(secureContext(cfg)).toBe(second);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('rotate-key.pem');
+  });
 });
