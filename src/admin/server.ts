@@ -70,6 +70,12 @@ export { MUTATING_DISABLED_MESSAGE } from './auth.js';
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 export const DEFAULT_AUTH_LOG_PER_MINUTE = 10;
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+/** A connection whose request headers have not all arrived this long after it opened is closed. */
+export const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+/** A whole request (headers and body) must arrive within this. */
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+/** Connections past this many are closed on accept (the admin API needs a few). */
+export const ADMIN_MAX_CONNECTIONS = 64;
 
 type Method = 'GET' | 'POST';
 const METHOD_ORDER: readonly Method[] = ['GET', 'POST'];
@@ -98,9 +104,10 @@ export class AdminServer {
 
   /** Binds `host:port` and serves; rejects with MS_ERR_LISTEN when the address cannot be bound. */
   static async start(opts: AdminOptions): Promise<AdminServer> {
-    const server = http.createServer();
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // Slow or unfinished requests are cut: the timeouts are checked every second (Node's default
+    // check runs every 30 s, which let unfinished headers hold a connection that long).
+    const server = http.createServer({ headersTimeout: ADMIN_HEADERS_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 });
+    server.maxConnections = ADMIN_MAX_CONNECTIONS;
     const admin = new AdminServer(server, opts);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       admin.dispatch(req, res).catch((err: unknown) => {

@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { AdminServer } from '../../../src/admin/index.js';
+import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_MAX_CONNECTIONS } from '../../../src/admin/server.js';
 import { isMemshiftError } from '../../../src/errors.js';
 import { captureLogger, raw, startAdmin } from './helpers.js';
 
@@ -109,4 +111,37 @@ describe('admin server: refused attempts are logged at most N a minute', () => {
     // The right token is never throttled.
     expect((await fetch(`${base}/x`, { method: 'POST', headers: { authorization: 'Bearer t' } })).status).toBe(200);
   });
+});
+
+describe('slow and too many connections', () => {
+  const open = (base: string): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(base);
+      const s = net.connect({ host: hostname, port: Number(port) }, () => resolve(s));
+      s.on('error', reject);
+      s.resume(); // read what the server sends (its 408), so its close is seen
+    });
+  const closed = (s: net.Socket): Promise<void> => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+
+  it(`closes connections whose headers never finish within ${ADMIN_HEADERS_TIMEOUT_MS} ms (checked every second)`, async () => {
+    const { base } = await startAdmin();
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => open(base)));
+    for (const s of sockets) s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // no blank line: never finished
+    const t0 = Date.now();
+    await Promise.all(sockets.map(closed));
+    expect(Date.now() - t0).toBeLessThan(ADMIN_HEADERS_TIMEOUT_MS + 3_000);
+  }, 15_000);
+
+  it(`closes connections past ${ADMIN_MAX_CONNECTIONS} at once, and serves again when they are gone`, async () => {
+    const { base } = await startAdmin();
+    const held = await Promise.all(Array.from({ length: ADMIN_MAX_CONNECTIONS }, () => open(base)));
+    const extra = await open(base);
+    await closed(extra);
+    for (const s of held) s.destroy();
+    await Promise.all(held.map(closed));
+    const deadline = Date.now() + 5_000;
+    let status = 0;
+    while (status !== 200 && Date.now() < deadline) status = await fetch(`${base}/healthz`).then((r) => r.status).catch(() => 0);
+    expect(status).toBe(200);
+  }, 15_000);
 });
