@@ -6,7 +6,11 @@
  *    `address` tells which.
  *  - Unknown path: 404 `{error}`. Known path, method not registered on it: 405 `{error}` with `Allow`.
  *    HEAD is answered wherever GET is (same status and headers, no body).
- *  - GET endpoints are open: no token is needed and any `Authorization` header is ignored.
+ *  - GET endpoints are open: no token is needed and any `Authorization` header is ignored; except
+ *    those registered with `getGuarded` (what shows backend addresses, like `/config`), which need the
+ *    token as POSTs do when the listener is not on a loopback address.
+ *  - A listener on a non-loopback address logs a warning at start: the API is in clear text (no TLS
+ *    yet), and without a token it is open to read.
  *  - POST endpoints mutate and need `Authorization: Bearer <token>`. No token configured at all: 403,
  *    saying they are disabled until admin.token / admin.token_file / MEMSHIFT_ADMIN_TOKEN is set.
  *    Missing, malformed or wrong token: 401 with `WWW-Authenticate: Bearer`. Every refusal is logged
@@ -82,6 +86,10 @@ const METHOD_ORDER: readonly Method[] = ['GET', 'POST'];
 
 export class AdminServer {
   private readonly routes = new Map<string, Map<Method, AdminHandler>>();
+  /** GET paths that need the token when the listener is not on a loopback address. */
+  private readonly guarded = new Set<string>();
+  /** The listener is on a loopback address (only this host can reach it). */
+  private loopback = true;
   private readonly tokens: TokenCheck;
   private readonly authLog: LogBudget;
   private readonly logger: Logger;
@@ -134,6 +142,11 @@ export class AdminServer {
     server.on('error', (err) => admin.logger.error({ err: err.message }, 'admin listener error'));
     const info = server.address() as AddressInfo;
     admin.bound = formatHostPort(info.address, info.port);
+    admin.loopback = isLoopback(info.address);
+    if (!admin.loopback) {
+      const open = admin.tokens.configured ? '' : ' and no token: anyone who reaches it can read the config and the backend addresses';
+      admin.logger.warn({ admin: admin.bound }, `admin API listens on ${admin.bound}, a non-loopback address, without TLS${open}`);
+    }
     if (opts.token === '') admin.logger.warn('admin token is empty: mutating admin endpoints are disabled');
     admin.logger.info({ admin: admin.bound, mutating: admin.tokens.configured }, 'admin API listening');
     return admin;
@@ -147,6 +160,12 @@ export class AdminServer {
   /** Registers an open (no token) GET endpoint; HEAD is answered too. */
   get(path: string, handler: AdminHandler): void {
     this.register('GET', path, handler);
+  }
+
+  /** Registers a GET endpoint that needs the bearer token when the listener is not on loopback. */
+  getGuarded(path: string, handler: AdminHandler): void {
+    this.register('GET', path, handler);
+    this.guarded.add(path);
   }
 
   /** Registers a mutating POST endpoint: needs the bearer token. */
@@ -195,15 +214,20 @@ export class AdminServer {
     }
 
     let body: unknown = undefined;
-    if (method === 'POST') {
+    if (method === 'POST' || (!this.loopback && this.guarded.has(path))) {
       const auth = this.tokens.check(req.headers.authorization);
       if (!auth.ok) {
         this.logRefusal(req, path, auth.reason);
         headers['Connection'] = 'close'; // whatever body it sent is not read, and the connection not reused
-        if (auth.reason === 'disabled') return this.reply(res, 403, { error: MUTATING_DISABLED_MESSAGE }, headers);
+        if (auth.reason === 'disabled') {
+          const error = method === 'POST' ? MUTATING_DISABLED_MESSAGE : `${path} shows backend addresses: on a non-loopback listener it needs the admin token, and none is configured`;
+          return this.reply(res, 403, { error }, headers);
+        }
         headers['WWW-Authenticate'] = 'Bearer realm="memshift-admin"';
         return this.reply(res, 401, { error: 'missing or invalid bearer token' }, headers);
       }
+    }
+    if (method === 'POST') {
       const read = await readJsonBody(req, this.maxBodyBytes);
       if (!read.ok) {
         if (read.status === 413) headers['Connection'] = 'close'; // the rest is dropped unbuffered; no reuse
@@ -262,4 +286,10 @@ function parseTarget(target: string | undefined): URL | undefined {
 
 function isStatus(status: unknown): status is number {
   return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+function isLoopback(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || a.startsWith('127.');
 }

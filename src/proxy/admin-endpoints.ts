@@ -60,7 +60,7 @@ export async function startAdmin(
     ...reloadFamilies(reloads),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
-  admin.get('/config', () => {
+  admin.getGuarded('/config', () => {
     const c = gen().config;
     const ad = c.admin!;
     return { status: 200, body: { ...c, pools: Object.fromEntries(c.pools), admin: { ...ad, token: ad.token === undefined ? undefined : '<redacted>' } } };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AdminHttpError, registerReadyz, type AdminRequest } from '../../../src/admin/index.js';
+import { AdminHttpError, registerReadyz, type AdminRequest, type AdminServer } from '../../../src/admin/index.js';
 import { raw, startAdmin } from './helpers.js';
 
 const TOKEN = 's3cret-token';
@@ -234,5 +234,35 @@ describe('admin server: errors', () => {
     expect(() => admin.get('/healthz', () => ({ status: 200, body: {} }))).toThrow(/already registered/);
     admin.post('/healthz-reset', () => ({ status: 200, body: {} }));
     expect(() => admin.post('/healthz-reset', () => ({ status: 200, body: {} }))).toThrow(/already registered/);
+  });
+});
+
+describe('guarded GET endpoints and non-loopback listeners', () => {
+  const config = (admin: AdminServer): void => admin.getGuarded('/config', () => ({ status: 200, body: { servers: ['10.0.0.1:11211'] } }));
+
+  it('on loopback: open, like any GET, and no warning', async () => {
+    const { admin, base, lines } = await startAdmin({ token: 'sekret' });
+    config(admin);
+    expect((await fetch(`${base}/config`)).status).toBe(200);
+    expect(lines.some((l) => String(l.msg).includes('non-loopback'))).toBe(false);
+  });
+
+  it('elsewhere: needs the token, and the start warns that the API is in clear text', async () => {
+    const { admin, lines } = await startAdmin({ host: '0.0.0.0', token: 'sekret' });
+    config(admin);
+    const base = `http://127.0.0.1:${admin.address.split(':').pop()}`;
+    expect((await fetch(`${base}/config`)).status).toBe(401);
+    expect((await fetch(`${base}/config`, { headers: { Authorization: 'Bearer sekret' } })).status).toBe(200);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect(lines.find((l) => String(l.msg).includes('non-loopback'))?.msg).toMatch(/without TLS$/);
+  });
+
+  it('elsewhere without a token: refused, saying why, and the warning says it is open', async () => {
+    const { admin, lines } = await startAdmin({ host: '0.0.0.0' });
+    config(admin);
+    const res = await fetch(`http://127.0.0.1:${admin.address.split(':').pop()}/config`);
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toContain('needs the admin token');
+    expect(lines.find((l) => String(l.msg).includes('non-loopback'))?.msg).toMatch(/no token/);
   });
 });
