@@ -6,6 +6,7 @@
  * The supplied token is never logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 
 export type AuthRefusal = 'disabled' | 'missing' | 'malformed' | 'wrong';
 export type AuthResult = { readonly ok: true } | { readonly ok: false; readonly reason: AuthRefusal };
@@ -19,27 +20,41 @@ function digest(text: string): Buffer {
 }
 
 export class TokenCheck {
-  private readonly expected: Buffer | undefined;
+  #token: string | undefined;
+  #expected: Buffer | undefined;
 
-  /** An undefined or empty token means "not configured": every mutating request is refused (403). */
-  constructor(token: string | undefined) {
-    this.expected = token === undefined || token === '' ? undefined : digest(token);
+  /**
+   * An undefined or empty token means "not configured": every mutating request is refused (403).
+   * A function is asked at each check (a token file re-read when it changes).
+   */
+  constructor(private readonly source: string | undefined | (() => string | undefined)) {
+    this.#refresh();
+  }
+
+  #refresh(): void {
+    const token = typeof this.source === 'function' ? this.source() : this.source;
+    if (token === this.#token && (token !== undefined || this.#expected === undefined)) return;
+    this.#token = token;
+    this.#expected = token === undefined || token === '' ? undefined : digest(token);
   }
 
   get configured(): boolean {
-    return this.expected !== undefined;
+    this.#refresh();
+    return this.#expected !== undefined;
   }
 
   /** `authorization` is the raw `Authorization` header: `Bearer <token>` (scheme case-insensitive). */
   check(authorization: string | undefined): AuthResult {
-    if (this.expected === undefined) return { ok: false, reason: 'disabled' };
+    this.#refresh();
+    const expected = this.#expected;
+    if (expected === undefined) return { ok: false, reason: 'disabled' };
     const header = authorization?.trim() ?? '';
     if (header === '') return { ok: false, reason: 'missing' };
     const space = header.search(/\s/);
     const scheme = space < 0 ? header : header.slice(0, space);
     const supplied = space < 0 ? '' : header.slice(space + 1).trim();
     if (scheme.toLowerCase() !== 'bearer' || supplied === '') return { ok: false, reason: 'malformed' };
-    return timingSafeEqual(digest(supplied), this.expected) ? { ok: true } : { ok: false, reason: 'wrong' };
+    return timingSafeEqual(digest(supplied), expected) ? { ok: true } : { ok: false, reason: 'wrong' };
   }
 }
 
@@ -72,4 +87,36 @@ export class LogBudget {
     this.dropped = 0;
     return dropped;
   }
+}
+
+/**
+ * A token read from `path`, read again when the file changes (its mtime or size: a Kubernetes
+ * Secret swapped in place). A file that cannot be read keeps the token read before (`onError` is
+ * told once per change); at start, it throws.
+ */
+export function tokenFile(path: string, onError: (err: Error) => void): () => string | undefined {
+  let stamp = '';
+  let token: string | undefined;
+  const read = (): string => readFileSync(path, 'utf8').trim();
+  const stampOf = (): string => {
+    try {
+      const s = statSync(path);
+      return `${s.mtimeMs}:${s.size}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  stamp = stampOf();
+  token = read();
+  return () => {
+    const now = stampOf();
+    if (now === stamp) return token;
+    stamp = now;
+    try {
+      token = read();
+    } catch (err) {
+      onError(err as Error);
+    }
+    return token;
+  };
 }

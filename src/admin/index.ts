@@ -11,3 +11,4 @@ export {
   type AdminRequest,
   type AdminResponse,
 } from './server.js';
+export { tokenFile } from './auth.js';

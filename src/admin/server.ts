@@ -38,8 +38,8 @@ import { AdminHttpError, encodeBody, readJsonBody, writeJson, writeResponse } fr
 export interface AdminOptions {
   host: string;
   port: number;
-  /** Bearer token for POST endpoints; undefined or empty disables them (403). */
-  token?: string | undefined;
+  /** Bearer token for POST endpoints; undefined or empty disables them (403). A function is asked at each request (a token file). */
+  token?: string | undefined | (() => string | undefined);
   logger: Logger;
   /** Largest accepted request body in bytes; default 64 KiB. */
   maxBodyBytes?: number | undefined;

@@ -4,8 +4,7 @@
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
-import { readFileSync } from 'node:fs';
-import { AdminServer, registerReadyz } from '../admin/index.js';
+import { AdminServer, registerReadyz, tokenFile } from '../admin/index.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
@@ -22,10 +21,11 @@ import { migrationFamilies } from '../observability/migration-metrics.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
-function adminToken(config: Config): string | undefined {
+/** admin.token, else admin.token_file (re-read when it changes), else MEMSHIFT_ADMIN_TOKEN. */
+function adminToken(config: Config, logger: Logger): string | undefined | (() => string | undefined) {
   const a = config.admin!;
   if (a.token !== undefined) return a.token;
-  if (a.tokenFile !== undefined) return readFileSync(a.tokenFile, 'utf8').trim();
+  if (a.tokenFile !== undefined) return tokenFile(a.tokenFile, (err) => logger.error({ err: err.message }, `admin token_file ${a.tokenFile!} changed but cannot be read: the token read before stays`));
   return process.env[ADMIN_TOKEN_ENV];
 }
 
@@ -41,7 +41,7 @@ export async function startAdmin(
 ): Promise<AdminServer> {
   const config = gen().config;
   const a = config.admin!;
-  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config), logger });
+  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger });
   registerReadyz(admin, ready);
   admin.get('/replication', () => {
     const g = gen();

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogBudget, TokenCheck } from '../../../src/admin/auth.js';
+import { LogBudget, TokenCheck, tokenFile } from '../../../src/admin/auth.js';
 
 describe('TokenCheck', () => {
   it('accepts exactly the configured token after "Bearer"', () => {
@@ -41,5 +44,27 @@ describe('LogBudget', () => {
     now = 60_000;
     expect(budget.take()).toBe(3);
     expect(budget.take()).toBe(0);
+  });
+});
+
+describe('tokenFile', () => {
+  it('re-reads the token when the file changes, and keeps the last one when it cannot be read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memshift-token-'));
+    const path = join(dir, 'token');
+    writeFileSync(path, 'first-token\n');
+    const errors: string[] = [];
+    const check = new TokenCheck(tokenFile(path, (err) => errors.push(err.message)));
+    expect(check.check('Bearer first-token')).toEqual({ ok: true });
+    writeFileSync(path, 'the-second-token\n');
+    expect(check.check('Bearer the-second-token')).toEqual({ ok: true });
+    expect(check.check('Bearer first-token')).toEqual({ ok: false, reason: 'wrong' });
+    rmSync(path);
+    expect(check.check('Bearer the-second-token')).toEqual({ ok: true });
+    expect(errors).toHaveLength(1);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('throws at start when the file cannot be read', () => {
+    expect(() => tokenFile(join(tmpdir(), 'memshift-no-such-token-file'), () => undefined)).toThrow(/ENOENT/);
   });
 });
