@@ -6,7 +6,6 @@
  * The supplied token is never logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 
 export type AuthRefusal = 'disabled' | 'missing' | 'malformed' | 'wrong';
 export type AuthResult = { readonly ok: true } | { readonly ok: false; readonly reason: AuthRefusal };
@@ -87,36 +86,4 @@ export class LogBudget {
     this.dropped = 0;
     return dropped;
   }
-}
-
-/**
- * A token read from `path`, read again when the file changes (its mtime or size: a Kubernetes
- * Secret swapped in place). A file that cannot be read keeps the token read before (`onError` is
- * told once per change); at start, it throws.
- */
-export function tokenFile(path: string, onError: (err: Error) => void): () => string | undefined {
-  let stamp = '';
-  let token: string | undefined;
-  const read = (): string => readFileSync(path, 'utf8').trim();
-  const stampOf = (): string => {
-    try {
-      const s = statSync(path);
-      return `${s.mtimeMs}:${s.size}`;
-    } catch {
-      return 'missing';
-    }
-  };
-  stamp = stampOf();
-  token = read();
-  return () => {
-    const now = stampOf();
-    if (now === stamp) return token;
-    stamp = now;
-    try {
-      token = read();
-    } catch (err) {
-      onError(err as Error);
-    }
-    return token;
-  };
 }

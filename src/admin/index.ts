@@ -11,4 +11,3 @@ export {
   type AdminRequest,
   type AdminResponse,
 } from './server.js';
-export { tokenFile } from './auth.js';

@@ -48,6 +48,8 @@ export interface ConnectionOptions {
   path?: string;
   /** TLS to the server (dial.ts); absent: plain TCP. */
   tls?: BackendTlsConfig;
+  /** memcached's ASCII authentication (`memcached -Y`), sent first on every connection. */
+  auth?: { readonly username: string; readonly password: () => string };
   timeoutMs: number;
   connectTimeoutMs: number;
   /** Failures in a row that make the backend TKO. */
@@ -87,6 +89,8 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   #consecutiveFailures = 0;
   /** When the backend last sent bytes. */
   #lastReadAt = 0;
+  /** The authentication op of this connection, until its reply. */
+  #authOp: Op | null = null;
 
   /**
    * A reload's new timeouts and bounds (the address stays): they apply from the next request,
@@ -198,6 +202,14 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       this.#pending = this.#pending.slice(this.#head);
       this.#head = 0;
     }
+    if (op === this.#authOp) {
+      this.#authOp = null;
+      if (!isPrefix(reply, 0, 'STORED')) {
+        // A wrong user or password (memcached answers `CLIENT_ERROR unauthenticated` and closes).
+        this.#reset(`authentication as ${this.#o.auth?.username ?? '?'} failed: ${reply.toString('latin1').trim()}`, R.BACKEND_DOWN, 'tko');
+        return;
+      }
+    }
     const c = reply[0];
     if ((c === 0x45 && isPrefix(reply, 0, 'ERROR')) || (c === 0x43 && isPrefix(reply, 0, 'CLIENT_ERROR') && !isPrefix(reply, 0, ALLOWED_CLIENT_ERROR))) {
       // memshift validated the request, so the backend must have read something else: out of step.
@@ -269,10 +281,23 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     op.sentAt = now();
     op.deadline = op.sentAt + this.#o.timeoutMs;
     // First in line: it is written before anything queued while connecting. Counted like any
-    // request (its bytes and latency are too).
-    this.#pending.splice(this.#head, 0, op);
-    this.counters.requests++;
+    // request (its bytes and latency are too). With authentication, that goes first of all.
+    const auth = this.#o.auth;
     const queued = this.writer.take();
+    if (auth !== undefined) {
+      const authOp = new Op({ onOpReply: () => {}, onOpError: () => {} }, ReplyKind.Line, 0);
+      authOp.sentAt = op.sentAt;
+      authOp.deadline = op.deadline;
+      this.#authOp = authOp;
+      this.#pending.splice(this.#head, 0, authOp, op);
+      const credentials = Buffer.from(`${auth.username} ${auth.password()}`, 'utf8');
+      this.writer.ascii(`set memshift-auth 0 0 ${credentials.length}\r\n`);
+      this.writer.bytes(credentials);
+      this.writer.ascii('\r\n');
+    } else {
+      this.#pending.splice(this.#head, 0, op);
+    }
+    this.counters.requests++;
     this.writer.ascii('version\r\n');
     for (const chunk of queued) this.writer.bytes(chunk);
   }
@@ -306,6 +331,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     socket?.destroy();
     this.#parser.reset();
+    this.#authOp = null;
     this.#failAll(error);
     this.counters.reconnects++;
     this.#consecutiveFailures++;

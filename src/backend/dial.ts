@@ -5,11 +5,11 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { BackendTlsConfig, ServerSpec } from '../config/types.js';
+import type { BackendAuthConfig, BackendTlsConfig, ServerSpec } from '../config/types.js';
 import { tlsConnectOptions } from './tls.js';
 
-/** A memcached server: TCP host/port (with its TLS settings, if any) or a unix socket path. */
-export type Endpoint = { readonly host: string; readonly port: number; readonly tls?: BackendTlsConfig } | { readonly path: string };
+/** A memcached server: TCP host/port (with its TLS and authentication settings, if any) or a unix socket path. */
+export type Endpoint = { readonly host: string; readonly port: number; readonly tls?: BackendTlsConfig; readonly auth?: BackendAuthConfig } | { readonly path: string };
 
 /** A stable string for an endpoint: `host:port` or `unix:/path`. */
 export function endpointId(e: Endpoint): string {
@@ -18,7 +18,7 @@ export function endpointId(e: Endpoint): string {
 
 /** A configured server as an endpoint (with its TLS settings). */
 export function endpointOf(s: ServerSpec): Endpoint {
-  return s.tls === undefined ? { host: s.host, port: s.port } : { host: s.host, port: s.port, tls: s.tls };
+  return { host: s.host, port: s.port, ...(s.tls === undefined ? {} : { tls: s.tls }), ...(s.auth === undefined ? {} : { auth: s.auth }) };
 }
 
 /**

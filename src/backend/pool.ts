@@ -4,6 +4,7 @@
  * connections round-robin. Nothing here knows about keys.
  */
 import type { Config, PoolConfig } from '../config/types.js';
+import { secretFile } from '../config/secret-file.js';
 import type { Logger } from '../observability/logger.js';
 import { BackendConnection, type BackendState } from './connection.js';
 
@@ -70,6 +71,16 @@ export class BackendPool {
       const backend = byAddress.get(conn.address);
       if (to === 'up' && backend !== undefined) for (const l of this.upListeners) l(backend);
     };
+    // One reader per password file (read at start: a file that cannot be read stops it; re-read when it changes).
+    const passwords = new Map<string, () => string>();
+    const passwordOf = (file: string): (() => string) => {
+      let read = passwords.get(file);
+      if (read === undefined) {
+        read = secretFile(file, (err) => logger.error({ err: err.message }, `auth password_file ${file} changed but cannot be read: the password read before stays`));
+        passwords.set(file, read);
+      }
+      return read;
+    };
     const connect = (pool: PoolConfig, server: PoolConfig['servers'][number]): Backend => {
       let b = byAddress.get(server.address);
       if (b) return b;
@@ -83,6 +94,7 @@ export class BackendPool {
         maxReplyBytes: config.limits.maxReplyBytes,
         maxQueuedBytes: config.limits.maxQueuedBytesPerBackend,
         ...(server.tls === undefined ? {} : { tls: server.tls }),
+        ...(server.auth === undefined ? {} : { auth: { username: server.auth.username, password: passwordOf(server.auth.passwordFile) } }),
       };
       // A reload keeps the backend (and its connections) when it keeps its number of connections;
       // new timeouts and bounds apply to it in place once the reload succeeded (commit()).

@@ -6,3 +6,4 @@ export { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
 export { parseListenString, parseSocketMode } from './listen.js';
 export { parseDuration, parseSize } from './units.js';
 export { formatHostPort, type Parsed } from './address.js';
+export { secretFile } from './secret-file.js';

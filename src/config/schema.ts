@@ -10,7 +10,7 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import type { AdminConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, BackendAuthConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
@@ -235,8 +235,9 @@ function toBackendTls(t: z.output<typeof backendTls>): BackendTlsConfig {
   };
 }
 
-/** Each server with its TLS settings (none: plain TCP). */
-const withTls = (servers: readonly ServerSpec[], tls: BackendTlsConfig | undefined): ServerSpec[] => (tls === undefined ? [...servers] : servers.map((s) => ({ ...s, tls })));
+/** Each server with its TLS settings (none: plain TCP) and its pool's authentication. */
+const withTls = (servers: readonly ServerSpec[], tls: BackendTlsConfig | undefined, auth?: BackendAuthConfig): ServerSpec[] =>
+  servers.map((s) => ({ ...s, ...(tls === undefined ? {} : { tls }), ...(auth === undefined ? {} : { auth }) }));
 
 export const poolShape = {
   /** One group; or `replicas`, a list of named groups. Exactly one of the two. */
@@ -279,6 +280,8 @@ export const poolShape = {
   server_connections: count().default(DEFAULTS.serverConnections),
   /** TLS to every server of the pool (and of its replica groups). */
   tls: backendTls.optional(),
+  /** memcached's ASCII authentication (memcached -Y) to every server of the pool. */
+  auth: strictMap({ username: z.string().min(1).regex(/^\S+$/, 'a username holds no spaces'), password_file: z.string().min(1) }).optional(),
 };
 /** npm memcached (the node-memcached distribution) hashes keys with md5 only; it is also its default. */
 function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
@@ -391,7 +394,8 @@ type RawPool = z.output<typeof poolSchema>;
 
 function toPool(name: string, p: RawPool): PoolConfig {
   const tls = p.tls === undefined ? undefined : toBackendTls(p.tls);
-  const groups = (p.replicas ?? [{ name, servers: p.servers ?? [] }]).map((g) => ({ name: g.name, servers: withTls(g.servers, tls) }));
+  const auth = p.auth === undefined ? undefined : { username: p.auth.username, passwordFile: p.auth.password_file };
+  const groups = (p.replicas ?? [{ name, servers: p.servers ?? [] }]).map((g) => ({ name: g.name, servers: withTls(g.servers, tls, auth) }));
   const local = p.replicas !== undefined ? (process.env[LOCAL_GROUP_ENV] ?? p.local_group) : p.local_group;
   return {
     name,
@@ -403,7 +407,7 @@ function toPool(name: string, p: RawPool): PoolConfig {
     readFailover: p.read_failover,
     ...(p.write_log === undefined ? {} : { writeLog: { dir: p.write_log.dir, maxBytes: p.write_log.max_bytes } }),
     resync: { rateKeysPerSec: p.resync.rate },
-    ...(p.migration === undefined ? {} : { migration: toMigration(p.migration, groups, tls) }),
+    ...(p.migration === undefined ? {} : { migration: toMigration(p.migration, groups, tls, auth) }),
     ...(p.failover_after === undefined ? {} : { failoverAfterMs: p.failover_after }),
     failoverSettleMs: p.failover_settle,
     hash: p.hash ?? (p.distribution === 'node-memcached' ? 'md5' : DEFAULTS.hash),
@@ -412,15 +416,16 @@ function toPool(name: string, p: RawPool): PoolConfig {
     timeoutMs: p.timeout,
     connections: p.server_connections,
     ...(tls === undefined ? {} : { tls }),
+    ...(auth === undefined ? {} : { auth }),
   };
 }
 
-function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { name: string }[], poolTls: BackendTlsConfig | undefined): MigrationConfig {
+function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { name: string }[], poolTls: BackendTlsConfig | undefined, auth: BackendAuthConfig | undefined): MigrationConfig {
   const from = m.from.every((s) => 'address' in s) ? [{ name: groups[0]!.name, servers: m.from as ServerSpec[] }] : (m.from as { name: string; servers: ServerSpec[] }[]);
   const tls = m.from_tls === undefined ? poolTls : m.from_tls === false ? undefined : toBackendTls(m.from_tls);
   return {
     id: m.id,
-    from: from.map((g) => ({ name: g.name, servers: withTls(g.servers, tls) })),
+    from: from.map((g) => ({ name: g.name, servers: withTls(g.servers, tls, auth) })),
     copy: m.copy,
     rateKeysPerSec: m.rate,
     ...(m.rate_bytes === undefined ? {} : { rateBytesPerSec: m.rate_bytes }),

@@ -40,6 +40,14 @@ export interface ServerSpec {
   readonly raw: string;
   /** TLS to this server (its pool's `tls`, or a migration's `from_tls` for its old servers); absent: plain TCP. */
   readonly tls?: BackendTlsConfig;
+  /** memcached's ASCII authentication (`memcached -Y`) to this server: its pool's `auth`. */
+  readonly auth?: BackendAuthConfig;
+}
+
+/** memcached's ASCII authentication: a user and a file holding the password (re-read when it changes). */
+export interface BackendAuthConfig {
+  readonly username: string;
+  readonly passwordFile: string;
 }
 
 /** TLS from memshift to memcached servers (a pool's `tls`). Files are PEM. */
@@ -121,6 +129,8 @@ export interface PoolConfig {
   readonly connections: number;
   /** TLS to every server of the pool (each ServerSpec carries it too). */
   readonly tls?: BackendTlsConfig;
+  /** ASCII authentication to every server of the pool, its migration's `from` servers included. */
+  readonly auth?: BackendAuthConfig;
 }
 
 export type ListenSpec =

@@ -18,6 +18,7 @@
  */
 import { BackendConnection, Op, endpointId, type ConnectionOptions, type Endpoint, type OpHandler } from '../backend/index.js';
 import { CopyError, type CopyErrorCode } from './copy-error.js';
+import { secretFile } from '../config/secret-file.js';
 import {
   MetaKeyError,
   R,
@@ -78,7 +79,7 @@ export class MetaClient {
   constructor(endpoint: Endpoint, opts: MetaClientOptions = {}) {
     this.endpoint = endpoint;
     this.#opts = {
-      ...('path' in endpoint ? { host: '', port: 0, path: endpoint.path } : { host: endpoint.host, port: endpoint.port, ...(endpoint.tls === undefined ? {} : { tls: endpoint.tls }) }),
+      ...('path' in endpoint ? { host: '', port: 0, path: endpoint.path } : tcpOptions(endpoint)),
       timeoutMs: opts.timeoutMs ?? 5_000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 3_000,
       // One failed connect fails what waits and the requests that follow at once, until a probe
@@ -150,6 +151,16 @@ export class MetaClient {
 }
 
 const STATS = Buffer.from('stats\r\n');
+
+/** Host, port, TLS and authentication of a TCP endpoint, as a connection takes them. */
+function tcpOptions(e: Exclude<Endpoint, { path: string }>): Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'auth'> {
+  return {
+    host: e.host,
+    port: e.port,
+    ...(e.tls === undefined ? {} : { tls: e.tls }),
+    ...(e.auth === undefined ? {} : { auth: { username: e.auth.username, password: secretFile(e.auth.passwordFile, () => undefined) } }),
+  };
+}
 
 function failure(where: string, error: Buffer, closed: boolean): CopyError {
   const code = closed ? 'COPY_CLOSED' : (FAILURES.get(error) ?? 'COPY_CONNECT');

@@ -4,7 +4,8 @@
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
-import { AdminServer, registerReadyz, tokenFile } from '../admin/index.js';
+import { AdminServer, registerReadyz } from '../admin/index.js';
+import { secretFile } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
@@ -25,7 +26,7 @@ export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 function adminToken(config: Config, logger: Logger): string | undefined | (() => string | undefined) {
   const a = config.admin!;
   if (a.token !== undefined) return a.token;
-  if (a.tokenFile !== undefined) return tokenFile(a.tokenFile, (err) => logger.error({ err: err.message }, `admin token_file ${a.tokenFile!} changed but cannot be read: the token read before stays`));
+  if (a.tokenFile !== undefined) return secretFile(a.tokenFile, (err) => logger.error({ err: err.message }, `admin token_file ${a.tokenFile!} changed but cannot be read: the token read before stays`));
   return process.env[ADMIN_TOKEN_ENV];
 }
 

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogBudget, TokenCheck, tokenFile } from '../../../src/admin/auth.js';
+import { LogBudget, TokenCheck } from '../../../src/admin/auth.js';
+import { secretFile as tokenFile } from '../../../src/config/index.js';
 
 describe('TokenCheck', () => {
   it('accepts exactly the configured token after "Bearer"', () => {

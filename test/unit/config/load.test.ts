@@ -279,7 +279,7 @@ describe('parseConfig: unknown keys', () => {
     [
       'in a pool',
       `${MINIMAL}    distrib: ketama\n`,
-      'memshift.yml:5:5 pools.main.distrib: unknown key "distrib"; expected one of "servers", "replicas", "write", "read", "local_group", "read_failover", "write_log", "resync", "migration", "failover_after", "failover_settle", "hash", "distribution", "hash_tag", "timeout", "server_connections", "tls"',
+      'memshift.yml:5:5 pools.main.distrib: unknown key "distrib"; expected one of "servers", "replicas", "write", "read", "local_group", "read_failover", "write_log", "resync", "migration", "failover_after", "failover_settle", "hash", "distribution", "hash_tag", "timeout", "server_connections", "tls", "auth"',
     ],
     ['in limits', `${MINIMAL}limits:\n  max_itemsize: 1m\n`, 'memshift.yml:6:3 limits.max_itemsize: unknown key "max_itemsize"; did you mean "max_item_size"?'],
     ['in backend', `${MINIMAL}backend: {probe_mni: 1}\n`, 'memshift.yml:5:11 backend.probe_mni: unknown key "probe_mni"; did you mean "probe_min"?'],

@@ -1,0 +1,72 @@
+/**
+ * memcached's ASCII authentication (`memcached -Y FILE`) from memshift: a pool's `auth` logs every
+ * connection in first, the proxy's and the copy engine's alike, and reads the password from a file.
+ * A wrong password makes the backend down, with the reason in the log.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
+import { makeTempDir } from '../support/process.js';
+import { MetaClient } from '../../src/copy/index.js';
+
+afterAll(stopAll);
+
+const dir = makeTempDir('auth');
+const authFile = join(dir, 'memcached-auth');
+writeFileSync(authFile, 'app:s3cret-pass\n');
+const password = (name: string, text: string): string => {
+  const file = join(dir, name);
+  writeFileSync(file, `${text}\n`);
+  return file;
+};
+
+async function proxy(servers: MemcachedHandle[], passwordFile: string) {
+  const yaml = memshiftConfig({ listenPort: await freePort(), pools: { main: { servers, auth: { username: 'app', password_file: passwordFile }, timeout: '1s' } }, backend: { probe_min: '100ms' } });
+  return startMemshift(yaml);
+}
+
+async function untilReply(port: number, req: string, want: string, ms = 10_000): Promise<void> {
+  const c = await TextClient.connect(port);
+  const deadline = Date.now() + ms;
+  let last = '';
+  try {
+    while (Date.now() < deadline && (last = await c.request(req)) !== want) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    c.close();
+  }
+  expect(last).toBe(want);
+}
+
+describe('ASCII authentication to memcached servers', () => {
+  it('logs in first on every connection: gets and sets through memshift, stats through the copy engine', async () => {
+    const servers = await Promise.all([0, 1].map(() => startMemcached({ args: ['-Y', authFile] })));
+    // Without credentials memcached refuses every command.
+    const plain = await TextClient.connect(servers[0]!.port);
+    expect(await plain.request('get x')).toBe('CLIENT_ERROR unauthenticated\r\n');
+    plain.close();
+    const file = password('good', 's3cret-pass');
+    const p = await proxy(servers, file);
+    await untilReply(p.port, 'set auth:probe 0 0 2\r\nok', 'STORED\r\n');
+    const c = await TextClient.connect(p.port);
+    const keys = Array.from({ length: 30 }, (_, i) => `auth:${i}`);
+    for (const k of keys) expect(await c.request(`set ${k} 0 0 ${k.length}\r\n${k}`)).toBe('STORED\r\n');
+    expect(await c.request(`get ${keys.join(' ')}`)).toBe(`${keys.map((k) => `VALUE ${k} 0 ${k.length}\r\n${k}\r\n`).join('')}END\r\n`);
+    c.close();
+    const meta = new MetaClient({ host: servers[1]!.host, port: servers[1]!.port, auth: { username: 'app', passwordFile: file } });
+    try {
+      expect(Number((await meta.stats()).get('curr_items'))).toBeGreaterThan(0);
+      expect((await meta.mg(Buffer.from('auth:0'), 'v')).status).toMatch(/^(VA|EN)$/);
+    } finally {
+      meta.close();
+    }
+  }, 60_000);
+
+  it('with a wrong password, the backend is down with the reason', async () => {
+    const server = await startMemcached({ args: ['-Y', authFile] });
+    const p = await proxy([server], password('bad', 'not-the-password'));
+    await untilReply(p.port, 'get x', 'SERVER_ERROR backend unavailable\r\n');
+    const down = p.logs().split('\n').filter((l) => l.includes(`backend ${server.host}:${server.port} tko`));
+    expect(down.join('\n')).toContain('authentication as app failed: CLIENT_ERROR unauthenticated');
+  }, 60_000);
+});
