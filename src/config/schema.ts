@@ -10,6 +10,7 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
+import { pemProblem, secretProblem } from './files.js';
 import type { AdminConfig, BackendAuthConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
@@ -223,6 +224,11 @@ const backendTls = strictMap({
   if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
     addIssue(ctx, [t.cert_file === undefined ? 'cert_file' : 'key_file'], 'cert_file and key_file go together (a client certificate and its key)');
   }
+  const files = [['ca_file', t.ca_file, 'CERTIFICATE'], ['cert_file', t.cert_file, 'CERTIFICATE'], ['key_file', t.key_file, 'PRIVATE KEY']] as const;
+  for (const [key, path, kind] of files) {
+    const problem = path === undefined ? null : pemProblem(path, kind);
+    if (problem !== null) addIssue(ctx, [key], problem);
+  }
 });
 
 function toBackendTls(t: z.output<typeof backendTls>): BackendTlsConfig {
@@ -281,7 +287,13 @@ export const poolShape = {
   /** TLS to every server of the pool (and of its replica groups). */
   tls: backendTls.optional(),
   /** memcached's ASCII authentication (memcached -Y) to every server of the pool. */
-  auth: strictMap({ username: z.string().min(1).regex(/^\S+$/, 'a username holds no spaces'), password_file: z.string().min(1) }).optional(),
+  auth: strictMap({
+    username: z.string().min(1).regex(/^\S+$/, 'a username holds no spaces'),
+    password_file: z.string().min(1).superRefine((path, ctx) => {
+      const problem = secretProblem(path);
+      if (problem !== null) addIssue(ctx, [], problem);
+    }),
+  }).optional(),
 };
 /** npm memcached (the node-memcached distribution) hashes keys with md5 only; it is also its default. */
 function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
