@@ -32,7 +32,7 @@ export class TokenCheck {
 
   #refresh(): void {
     const token = typeof this.source === 'function' ? this.source() : this.source;
-    if (token === this.#token && (token !== undefined || this.#expected === undefined)) return;
+    if (token === this.#token) return;
     this.#token = token;
     this.#expected = token === undefined || token === '' ? undefined : digest(token);
   }

@@ -6,10 +6,11 @@
  * parsed keeps the material read before, and says so once per change; without any, the connect fails
  * with the file's name.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { BackendTlsConfig } from '../config/types.js';
+import { fileStamp } from '../config/secret-file.js';
 
 interface Loaded {
   /** The files' mtimes and sizes when read. */
@@ -21,18 +22,7 @@ const loaded = new WeakMap<BackendTlsConfig, Loaded>();
 
 const files = (c: BackendTlsConfig): string[] => [c.caFile, c.certFile, c.keyFile].filter((f): f is string => f !== undefined);
 
-function stampOf(c: BackendTlsConfig): string {
-  return files(c)
-    .map((f) => {
-      try {
-        const s = statSync(f);
-        return `${f}:${s.mtimeMs}:${s.size}`;
-      } catch {
-        return `${f}:missing`;
-      }
-    })
-    .join('|');
-}
+const stampOf = (c: BackendTlsConfig): string => files(c).map((f) => `${f}:${fileStamp(f)}`).join('|');
 
 function read(file: string, what: string): Buffer {
   try {

@@ -5,20 +5,22 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 
+/** What tells a change of `path`: its mtime and size, or `missing`. */
+export function fileStamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 export function secretFile(path: string, onError: (err: Error) => void): () => string {
-  const stampOf = (): string => {
-    try {
-      const s = statSync(path);
-      return `${s.mtimeMs}:${s.size}`;
-    } catch {
-      return 'missing';
-    }
-  };
   const read = (): string => readFileSync(path, 'utf8').trim();
-  let stamp = stampOf();
+  let stamp = fileStamp(path);
   let value = read();
   return () => {
-    const now = stampOf();
+    const now = fileStamp(path);
     if (now === stamp) return value;
     stamp = now;
     try {
