@@ -67,8 +67,9 @@ it('a sidecar stopped across phase switches holds moved keys until it has read t
 }, 300_000);
 
 it('a leader stopped past its lease TTL mid-copy writes nothing when it wakes: its job is fenced, the other sidecar finished it', async () => {
-  // 12 s > the lease's 10 s TTL; the copy runs at 1,000 keys/s, so the stop lands in it.
+  // 12 s > the lease's 10 s TTL; the copy runs at 1,000 keys/s, so the stop lands in it. Its clients
+  // wait the stop out (a request that timed out would still land when the sidecar runs again).
   const stop = stopLeaderIn('copy', 12_000);
-  await runMigrationScenario({ servers: 3, from: [0, 1], to: [0, 1, 2], keys: KEYS, rate: 1_000, during: stop.during });
+  await runMigrationScenario({ servers: 3, from: [0, 1], to: [0, 1, 2], keys: KEYS, rate: 1_000, during: stop.during, clientTimeoutMs: 30_000 });
   expect(stop.stopped().logs()).toMatch(FENCED_LOG);
 }, 300_000);

@@ -32,6 +32,12 @@ export interface MigrationScenario {
    * through a plain listener of their own (`notls:`), which memshift is never told about.
    */
   tls?: TestCerts;
+  /**
+   * The load clients' per-request timeout (default 10 s). The model takes a timed-out write to have
+   * landed, if at all, before the client gave up; a request waiting in a stopped sidecar's socket
+   * lands when it runs again, so a scenario that stops one for longer must wait longer than that.
+   */
+  clientTimeoutMs?: number;
 }
 
 export interface MigrationResult {
@@ -214,7 +220,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   expect(early).toContain((await migrationStatus(admins[0]!)).phase);
 
   let stop = false;
-  const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
+  const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: s.clientTimeoutMs ?? 10_000 });
   const during = s.abortAt === undefined ? s.during?.(sidecars, admins, backends) : abortWhen(admins[0]!, s.abortAt);
   const deadline = Date.now() + 240_000;
   let status: Record<string, unknown>;

@@ -474,7 +474,11 @@ export interface ModelLoadOptions {
   stop?: () => boolean;
   /** Relative weights, merged over DEFAULT_MIX (set a weight to 0 to leave a command out). */
   mix?: Partial<Mix>;
-  /** Per-request timeout; default 5000 ms. A timeout counts as an error, the write as uncertain. */
+  /**
+   * Per-request timeout; default 5000 ms. A timeout counts as an error, the write as uncertain,
+   * landed if at all before the client gave up: a test that stops a server process for longer lets
+   * a request land later (it waits in the socket), so it must wait longer than the stop.
+   */
   timeoutMs?: number;
   /** Pad data values to at least this many bytes (default: no padding, ~15 bytes). */
   valueBytes?: number;
