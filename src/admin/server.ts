@@ -9,8 +9,9 @@
  *  - GET endpoints are open: no token is needed and any `Authorization` header is ignored; except
  *    those registered with `getGuarded` (what shows backend addresses, like `/config`), which need the
  *    token as POSTs do when the listener is not on a loopback address.
- *  - A listener on a non-loopback address logs a warning at start: the API is in clear text (no TLS
- *    yet), and without a token it is open to read.
+ *  - HTTPS when `tls` is given (its files re-read when they change, tls/listener.ts). A listener on a
+ *    non-loopback address logs a warning at start when it has no TLS (the API, tokens included, is in
+ *    clear text) or no token (it is open to read).
  *  - POST endpoints mutate and need `Authorization: Bearer <token>`. No token configured at all: 403,
  *    saying they are disabled until admin.token / admin.token_file / MEMSHIFT_ADMIN_TOKEN is set.
  *    Missing, malformed or wrong token: 401 with `WWW-Authenticate: Bearer`. Every refusal is logged
@@ -28,8 +29,12 @@
  *    flight finish for up to `closeGraceMs`, then cuts what is left.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { formatHostPort } from '../config/address.js';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { ListenerTlsConfig } from '../config/types.js';
+import { listenerServerOptions, rotateListenerTls } from '../tls/index.js';
+import { formatHostPort, isLoopbackHost } from '../config/address.js';
+import { nonLoopbackWarning } from '../config/warnings.js';
 import { MemshiftError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { LogBudget, MUTATING_DISABLED_MESSAGE, TokenCheck, type AuthRefusal } from './auth.js';
@@ -41,6 +46,8 @@ export interface AdminOptions {
   /** Bearer token for POST endpoints; undefined or empty disables them (403). A function is asked at each request (a token file). */
   token?: string | undefined | (() => string | undefined);
   logger: Logger;
+  /** HTTPS with this certificate (re-read when its files change); absent: plain HTTP. */
+  tls?: ListenerTlsConfig | undefined;
   /** Largest accepted request body in bytes; default 64 KiB. */
   maxBodyBytes?: number | undefined;
   /** Refused mutating requests logged per minute at most; default 10. */
@@ -97,6 +104,8 @@ export class AdminServer {
   private readonly closeGraceMs: number;
   private bound = '';
   private closing: Promise<void> | undefined;
+  private readonly sockets = new Set<Socket>();
+  private stopRotation: () => void = () => undefined;
 
   private constructor(
     private readonly server: http.Server,
@@ -114,9 +123,24 @@ export class AdminServer {
   static async start(opts: AdminOptions): Promise<AdminServer> {
     // Slow or unfinished requests are cut: the timeouts are checked every second (Node's default
     // check runs every 30 s, which let unfinished headers hold a connection that long).
-    const server = http.createServer({ headersTimeout: ADMIN_HEADERS_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 });
+    const httpOptions = { headersTimeout: ADMIN_HEADERS_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
+    const server = opts.tls === undefined ? http.createServer(httpOptions) : https.createServer({ ...httpOptions, ...listenerServerOptions(opts.tls) });
     server.maxConnections = ADMIN_MAX_CONNECTIONS;
     const admin = new AdminServer(server, opts);
+    // Every socket, until it closes: close() ends those HTTP does not track (a TLS handshake under way).
+    server.on('connection', (socket: Socket) => {
+      admin.sockets.add(socket);
+      socket.once('close', () => admin.sockets.delete(socket));
+    });
+    if (server instanceof https.Server && opts.tls !== undefined) {
+      const t = opts.tls;
+      admin.stopRotation = rotateListenerTls(
+        server,
+        t,
+        (err) => admin.logger.error({ err: err.message }, 'admin TLS files changed but cannot be used: new connections keep the certificate read before'),
+        () => admin.logger.info('admin TLS files changed: new connections use them'),
+      );
+    }
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       admin.dispatch(req, res).catch((err: unknown) => {
         admin.logger.error({ err }, 'admin request failed');
@@ -142,11 +166,9 @@ export class AdminServer {
     server.on('error', (err) => admin.logger.error({ err: err.message }, 'admin listener error'));
     const info = server.address() as AddressInfo;
     admin.bound = formatHostPort(info.address, info.port);
-    admin.loopback = isLoopback(info.address);
-    if (!admin.loopback) {
-      const open = admin.tokens.configured ? '' : ' and no token: anyone who reaches it can read the config and the backend addresses';
-      admin.logger.warn({ admin: admin.bound }, `admin API listens on ${admin.bound}, a non-loopback address, without TLS${open}`);
-    }
+    admin.loopback = isLoopbackHost(info.address);
+    const warning = admin.loopback ? null : nonLoopbackWarning(admin.bound, opts.tls !== undefined, admin.tokens.configured);
+    if (warning !== null) admin.logger.warn({ admin: admin.bound }, warning);
     if (opts.token === '') admin.logger.warn('admin token is empty: mutating admin endpoints are disabled');
     admin.logger.info({ admin: admin.bound, mutating: admin.tokens.configured }, 'admin API listening');
     return admin;
@@ -175,8 +197,12 @@ export class AdminServer {
 
   /** Stops accepting, closes idle keep-alive connections now and the rest after the grace period. */
   close(): Promise<void> {
+    this.stopRotation();
     this.closing ??= new Promise<void>((resolve) => {
-      const cut = setTimeout(() => this.server.closeAllConnections(), this.closeGraceMs);
+      const cut = setTimeout(() => {
+        this.server.closeAllConnections();
+        for (const s of this.sockets) s.destroy();
+      }, this.closeGraceMs);
       cut.unref();
       this.server.close(() => {
         clearTimeout(cut);
@@ -286,10 +312,4 @@ function parseTarget(target: string | undefined): URL | undefined {
 
 function isStatus(status: unknown): status is number {
   return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
-}
-
-/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-function isLoopback(address: string): boolean {
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return a === '::1' || a.startsWith('127.');
 }

@@ -13,6 +13,7 @@
  * -> down (backoff; new ops fail fast) -> connecting ...
  */
 import type net from 'node:net';
+import tls from 'node:tls';
 import { dial, endpointId, readyEvent, type Endpoint } from './dial.js';
 import type { BackendTlsConfig } from '../config/types.js';
 import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
@@ -70,7 +71,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** The version the backend reported, once known. */
   version: string | null = null;
   /** Counters, read by stats and metrics. */
-  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0 };
+  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0, tlsErrors: 0 };
   /** Moving average of reply latency in ms (for `read: fastest`). */
   latencyMs = 0;
   /** Reply latency (queued to answered), for metrics. */
@@ -243,7 +244,9 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#connectTimer = setTimeout(() => {
       if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');
     }, this.#o.connectTimeoutMs);
+    let ready = false;
     socket.once(readyEvent(socket), () => {
+      ready = true;
       if (this.#socket !== socket) return;
       if (this.#connectTimer) clearTimeout(this.#connectTimer);
       socket.setKeepAlive(true, 30_000);
@@ -258,7 +261,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       this.#lastReadAt = now();
       this.#parser.feed(chunk);
     });
-    socket.on('error', (err) => this.#onSocketFailure(socket, err.message));
+    socket.on('error', (err) => {
+      if (this.#socket === socket && !ready && isTlsFailure(socket, err)) this.counters.tlsErrors++;
+      this.#onSocketFailure(socket, err.message);
+    });
     socket.on('close', () => this.#onSocketFailure(socket, 'connection closed'));
   }
 
@@ -370,4 +376,11 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#state = to;
     this.#o.onStateChange?.(this, from, to, reason);
   }
+}
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+/** A TLS connect that failed in its handshake for a TLS reason (a certificate refused, no common protocol), not the network. */
+function isTlsFailure(socket: net.Socket, err: NodeJS.ErrnoException): boolean {
+  return socket instanceof tls.TLSSocket && !NETWORK_ERRORS.has(err.code ?? '');
 }

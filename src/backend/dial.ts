@@ -6,7 +6,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { BackendAuthConfig, BackendTlsConfig, ServerSpec } from '../config/types.js';
-import { tlsConnectOptions } from './tls.js';
+import { tlsConnectOptions } from '../tls/index.js';
 
 /** A memcached server: TCP host/port (with its TLS and authentication settings, if any) or a unix socket path. */
 export type Endpoint = { readonly host: string; readonly port: number; readonly tls?: BackendTlsConfig; readonly auth?: BackendAuthConfig } | { readonly path: string };

@@ -3,4 +3,4 @@ export { Backend, BackendPool } from './pool.js';
 export { scheduleFlush, type Flushable } from './flush-scheduler.js';
 export { backendRequest, backendStats, line } from './request.js';
 export { dial, endpointId, endpointOf, readyEvent, type Endpoint } from './dial.js';
-export { onTlsReloadError, secureContext } from './tls.js';
+

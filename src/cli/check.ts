@@ -7,12 +7,15 @@ import type { Config, ListenSpec, PoolConfig } from '../config/types.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
 import { loadConfigFor, parseCommandArgs, table } from './common.js';
 import { ringShares } from './ring-shares.js';
+import { configWarnings } from '../config/warnings.js';
 
 const HELP = `Usage: memshift check [-c FILE] [--json]
 
 Validates a config file. On success prints a summary: listeners, each pool with its hash,
 distribution and hash_tag, and each server with its weight, name, ring points and share of the
-hash space. Otherwise prints every problem as FILE:LINE:COLUMN FIELD: MESSAGE and exits 78.
+hash space, then any warning (TLS without verification, a certificate ending within 14 days, an
+admin API reachable from other hosts without TLS or a token). Otherwise prints every problem as
+FILE:LINE:COLUMN FIELD: MESSAGE and exits 78.
 
 Options:
 ${CONFIG_HELP}
@@ -49,6 +52,8 @@ export interface ConfigSummary {
   readonly flushAll: boolean;
   readonly limits: Config['limits'];
   readonly backend: Config['backend'];
+  /** What the config does that an operator should know (config/warnings.ts). */
+  readonly warnings: readonly string[];
 }
 
 export function summarize(config: Config): ConfigSummary {
@@ -61,6 +66,7 @@ export function summarize(config: Config): ConfigSummary {
     flushAll: config.flushAll,
     limits: config.limits,
     backend: config.backend,
+    warnings: configWarnings(config).map((w) => w.message),
   };
 }
 
@@ -85,7 +91,7 @@ function summarizePool(pool: PoolConfig, isDefault: boolean): PoolSummary {
 }
 
 function describeListen(l: ListenSpec): string {
-  if (l.kind === 'tcp') return l.raw;
+  if (l.kind === 'tcp') return l.tls === undefined ? l.raw : `${l.raw} (TLS${l.tls.clientCaFile === undefined ? '' : ', client certificates required'})`;
   return l.mode === undefined ? `unix:${l.path}` : `unix:${l.path} (mode 0${l.mode.toString(8)})`;
 }
 
@@ -110,6 +116,7 @@ export function formatSummary(s: ConfigSummary): string {
     `  max_queued_bytes_per_backend ${l.maxQueuedBytesPerBackend} B, max_pending_per_backend ${l.maxPendingPerBackend}\n`,
     `backend: connect_timeout ${b.connectTimeoutMs} ms, TKO after ${b.failureLimit} failures, probes ${b.probeMinMs}..${b.probeMaxMs} ms\n`,
   );
+  if (s.warnings.length > 0) out.push('\n', ...s.warnings.map((w) => `warning: ${w}\n`));
   return out.join('');
 }
 

@@ -72,3 +72,9 @@ export function parsePositiveInt(text: string, what: string): Parsed<number> {
 export function formatHostPort(host: string, port: number): string {
   return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** 127.0.0.0/8, ::1, IPv4-mapped loopback and `localhost`: only this host can reach it. */
+export function isLoopbackHost(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || a.startsWith('127.') || a.toLowerCase() === 'localhost';
+}

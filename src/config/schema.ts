@@ -10,7 +10,9 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import { pemProblem, secretProblem } from './files.js';
+import { addIssue, always, field, strictMap } from './schema-parts.js';
+import { secretProblem } from './files.js';
+import { backendTls, listenerTls, toBackendTls, toListenerTls } from './tls-schema.js';
 import type { AdminConfig, BackendAuthConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
@@ -73,22 +75,6 @@ export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 // ---- leaf fields: each parses `unknown` and says exactly what is wrong ----
 
-const always = (): boolean => true;
-
-function addIssue(ctx: z.RefinementCtx, path: PropertyKey[], message: string): void {
-  ctx.addIssue({ code: 'custom', path, message });
-}
-
-/** A field parsed by one of the small parsers; a missing value is reported as missing. */
-function field<T>(parse: (input: unknown) => Parsed<T>) {
-  return z.unknown().transform((input, ctx): T => {
-    const r = input === undefined ? fail<T>('required setting is missing') : parse(input);
-    if (r.ok) return r.value;
-    ctx.addIssue({ code: 'custom', message: r.error });
-    return z.NEVER;
-  });
-}
-
 function atLeast(min: number, parse: (input: unknown) => Parsed<number>, what: string) {
   return (input: unknown): Parsed<number> => {
     const r = parse(input);
@@ -116,21 +102,19 @@ const server = field((input): Parsed<ServerSpec> =>
   typeof input === 'string' ? parseServerSpec(input) : fail(`expected a server string ${SERVER_FORMAT}, got ${describe(input)}`),
 );
 
-/** A map that refuses unknown keys, one issue per key (located at the key), with a suggestion. */
-function strictMap<S extends z.ZodRawShape>(shape: S) {
-  const known = Object.keys(shape);
-  const unknownKey = z.unknown().superRefine((_value, ctx) => {
-    ctx.addIssue({ code: 'custom', message: 'unknown key', params: { unknownKey: true, known } });
-  });
-  return z.object(shape).catchall(unknownKey);
-}
-
 // ---- listen ----
 
 const listenTcpMap = strictMap({
   host: field((v): Parsed<string> => (typeof v === 'string' ? checkHost(v) : fail(`expected a host name or address, got ${describe(v)}`))),
   port: field(listenPort),
+  tls: listenerTls.optional(),
 });
+const tcpAddress = field((v): Parsed<{ host: string; port: number }> => {
+  const r = typeof v === 'string' ? parseListenString(v) : fail<ListenSpec>(`expected "host:port", got ${describe(v)}`);
+  if (!r.ok) return r;
+  return r.value.kind === 'tcp' ? ok(r.value) : fail(`expected "host:port" (TLS is for TCP listeners), got ${describe(v)}`);
+});
+const listenAddressMap = strictMap({ address: tcpAddress, tls: listenerTls.optional() });
 const listenUnixMap = strictMap({
   path: field((v): Parsed<string> => (typeof v === 'string' ? checkUnixPath(v) : fail(`expected a socket path, got ${describe(v)}`))),
   mode: field(parseSocketMode).optional(),
@@ -150,7 +134,7 @@ const listenEntry = z.unknown().transform((input, ctx): ListenSpec => {
   }
   const isMap = typeof input === 'object' && input !== null && !Array.isArray(input);
   if (!isMap) {
-    ctx.addIssue({ code: 'custom', message: `expected ${LISTEN_FORMAT}, {host, port} or {path, mode}, got ${describe(input)}` });
+    ctx.addIssue({ code: 'custom', message: `expected ${LISTEN_FORMAT}, {address, tls}, {host, port} or {path, mode}, got ${describe(input)}` });
     return z.NEVER;
   }
   if ('path' in input) {
@@ -162,8 +146,16 @@ const listenEntry = z.unknown().transform((input, ctx): ListenSpec => {
     for (const issue of r.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
     return z.NEVER;
   }
+  const tcp = (host: string, port: number, tls: z.output<typeof listenerTls> | undefined): ListenSpec =>
+    ({ kind: 'tcp', host, port, raw: formatHostPort(host, port), ...(tls === undefined ? {} : { tls: toListenerTls(tls) }) });
+  if ('address' in input) {
+    const r = listenAddressMap.safeParse(input, { reportInput: true });
+    if (r.success) return tcp(r.data.address.host, r.data.address.port, r.data.tls);
+    for (const issue of r.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+    return z.NEVER;
+  }
   const r = listenTcpMap.safeParse(input, { reportInput: true });
-  if (r.success) return { kind: 'tcp', host: r.data.host, port: r.data.port, raw: formatHostPort(r.data.host, r.data.port) };
+  if (r.success) return tcp(r.data.host, r.data.port, r.data.tls);
   for (const issue of r.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
   return z.NEVER;
 });
@@ -212,34 +204,6 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
 
 const serverList = z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always });
 const groupName = z.string().regex(POOL_NAME, 'a group name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
-
-/** A pool's `tls` (and a migration's `from_tls`): TLS to its memcached servers. */
-const backendTls = strictMap({
-  ca_file: z.string().min(1).optional(),
-  cert_file: z.string().min(1).optional(),
-  key_file: z.string().min(1).optional(),
-  server_name: z.string().min(1).optional(),
-  verify: z.boolean().default(true),
-}).superRefine((t, ctx) => {
-  if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
-    addIssue(ctx, [t.cert_file === undefined ? 'cert_file' : 'key_file'], 'cert_file and key_file go together (a client certificate and its key)');
-  }
-  const files = [['ca_file', t.ca_file, 'CERTIFICATE'], ['cert_file', t.cert_file, 'CERTIFICATE'], ['key_file', t.key_file, 'PRIVATE KEY']] as const;
-  for (const [key, path, kind] of files) {
-    const problem = path === undefined ? null : pemProblem(path, kind);
-    if (problem !== null) addIssue(ctx, [key], problem);
-  }
-});
-
-function toBackendTls(t: z.output<typeof backendTls>): BackendTlsConfig {
-  return {
-    ...(t.ca_file === undefined ? {} : { caFile: t.ca_file }),
-    ...(t.cert_file === undefined ? {} : { certFile: t.cert_file }),
-    ...(t.key_file === undefined ? {} : { keyFile: t.key_file }),
-    ...(t.server_name === undefined ? {} : { serverName: t.server_name }),
-    verify: t.verify,
-  };
-}
 
 /** Each server with its TLS settings (none: plain TCP) and its pool's authentication. */
 const withTls = (servers: readonly ServerSpec[], tls: BackendTlsConfig | undefined, auth?: BackendAuthConfig): ServerSpec[] =>
@@ -479,6 +443,7 @@ export const rootShape = {
     listen: z.string().default(`${DEFAULTS.adminHost}:9121`),
     token: z.string().min(1).optional(),
     token_file: z.string().min(1).optional(),
+    tls: listenerTls.optional(),
   }).optional(),
 };
 
@@ -555,7 +520,13 @@ function toConfig(raw: RawConfig): Config {
 function toAdmin(a: NonNullable<RawConfig['admin']>): AdminConfig {
   const r = parseListenString(a.listen);
   const { host, port } = r.ok && r.value.kind === 'tcp' ? r.value : { host: DEFAULTS.adminHost, port: 9121 };
-  return { host, port, ...(a.token === undefined ? {} : { token: a.token }), ...(a.token_file === undefined ? {} : { tokenFile: a.token_file }) };
+  return {
+    host,
+    port,
+    ...(a.token === undefined ? {} : { token: a.token }),
+    ...(a.token_file === undefined ? {} : { tokenFile: a.token_file }),
+    ...(a.tls === undefined ? {} : { tls: toListenerTls(a.tls) }),
+  };
 }
 
 /** memshift.yml, from plain JS data (YAML's `toJS()`), to a Config; load.ts adds `source` and deep-freezes it. */

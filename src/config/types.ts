@@ -133,8 +133,19 @@ export interface PoolConfig {
   readonly auth?: BackendAuthConfig;
 }
 
+/**
+ * TLS on a listener of memshift's own (a client `listen` entry, the admin API). Files are PEM, read
+ * again when they change: new connections get the new material.
+ */
+export interface ListenerTlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** CAs whose client certificates are accepted; set: every client must present one (mutual TLS). */
+  readonly clientCaFile?: string;
+}
+
 export type ListenSpec =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly raw: string }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly raw: string; readonly tls?: ListenerTlsConfig }
   | { readonly kind: 'unix'; readonly path: string; readonly mode?: number; readonly raw: string };
 
 export interface RouteConfig {
@@ -177,6 +188,8 @@ export interface AdminConfig {
   /** The bearer token for mutating endpoints (admin.token, else admin.token_file, else MEMSHIFT_ADMIN_TOKEN). */
   readonly token?: string;
   readonly tokenFile?: string;
+  /** HTTPS instead of HTTP. */
+  readonly tls?: ListenerTlsConfig;
 }
 
 export interface Config {

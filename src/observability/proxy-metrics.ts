@@ -3,7 +3,8 @@ import type { Metric } from 'prom-client';
 import type { ProxyStats } from '../proxy/stats.js';
 import { family, type Sample } from './metrics.js';
 
-export function proxyFamilies(stats: ProxyStats): Metric[] {
+/** `backendTlsErrors`: TLS connects to servers that failed (a certificate refused), summed over the backends. */
+export function proxyFamilies(stats: ProxyStats, backendTlsErrors: () => number = () => 0): Metric[] {
   const one = (value: () => number) => (): Sample[] => [{ labels: {}, value: value() }];
   return [
     family('memshift_client_connections', 'Client connections open now.', 'gauge', one(() => stats.currConnections)),
@@ -35,7 +36,7 @@ export function proxyFamilies(stats: ProxyStats): Metric[] {
         r('meta', 'all', s.cmdMeta),
       ];
     }),
-    family('memshift_errors_total', 'Errors by kind: backend (SERVER_ERROR for a backend failure), client_error (CLIENT_ERROR for bad input), unknown_command (ERROR), too_large_or_local (another SERVER_ERROR memshift gave itself), protocol_close (a connection closed where memcached closes it), binary_protocol, connection_rejected.', 'counter', () => [
+    family('memshift_errors_total', 'Errors by kind: backend (SERVER_ERROR for a backend failure), client_error (CLIENT_ERROR for bad input), unknown_command (ERROR), too_large_or_local (another SERVER_ERROR memshift gave itself), protocol_close (a connection closed where memcached closes it), binary_protocol, connection_rejected, tls (a TLS connect to a server that failed: its certificate refused, or ours), tls_handshake (a client whose TLS handshake failed).', 'counter', () => [
       { labels: { kind: 'backend' }, value: stats.backendErrors },
       { labels: { kind: 'client_error' }, value: stats.clientErrors },
       { labels: { kind: 'unknown_command' }, value: stats.unknownCommands },
@@ -43,6 +44,8 @@ export function proxyFamilies(stats: ProxyStats): Metric[] {
       { labels: { kind: 'protocol_close' }, value: stats.protocolCloses },
       { labels: { kind: 'binary_protocol' }, value: stats.binaryRejected },
       { labels: { kind: 'connection_rejected' }, value: stats.rejectedConnections },
+      { labels: { kind: 'tls' }, value: backendTlsErrors() },
+      { labels: { kind: 'tls_handshake' }, value: stats.sslHandshakeErrors },
     ]),
     family('memshift_backend_error_replies_total', 'SERVER_ERROR replies memshift gave clients for backend failures.', 'counter', one(() => stats.backendErrors)),
     family('memshift_binary_protocol_rejected_total', 'Connections that spoke the binary protocol (closed).', 'counter', one(() => stats.binaryRejected)),

@@ -17,6 +17,7 @@ import type { ConfigSource, ReloadCounters, ReloadOptions, ReloadResult } from '
 import { reloadFamilies } from '../observability/reload-metrics.js';
 import { backendFamilies } from '../observability/backend-metrics.js';
 import { proxyFamilies } from '../observability/proxy-metrics.js';
+import { tlsFamilies } from '../observability/tls-metrics.js';
 import { replicationFamilies } from '../observability/replication-metrics.js';
 import { migrationFamilies } from '../observability/migration-metrics.js';
 
@@ -42,7 +43,7 @@ export async function startAdmin(
 ): Promise<AdminServer> {
   const config = gen().config;
   const a = config.admin!;
-  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger });
+  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger, tls: a.tls });
   registerReadyz(admin, ready);
   admin.get('/replication', () => {
     const g = gen();
@@ -51,8 +52,9 @@ export async function startAdmin(
   registerMigration(admin, () => migrationsOf(gen()));
   const metrics = new Metrics();
   metrics.add(
-    ...proxyFamilies(stats),
+    ...proxyFamilies(stats, () => gen().backends.all.reduce((n, b) => n + b.connections.reduce((m, c) => m + c.counters.tlsErrors, 0), 0)),
     ...backendFamilies(() => gen().backends),
+    ...tlsFamilies(() => gen().config),
     ...replicationFamilies(() => gen()),
     ...migrationFamilies(
       () => migrationsOf(gen()).map((m) => m.status()),

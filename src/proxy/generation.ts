@@ -8,7 +8,9 @@
  */
 import type { Config, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { BackendPool, onTlsReloadError, secureContext } from '../backend/index.js';
+import { BackendPool } from '../backend/index.js';
+import { onTlsReloadError, secureContext } from '../tls/index.js';
+import { configWarnings } from '../config/warnings.js';
 import { Router } from '../routing/index.js';
 import { Dispatcher, type KeyRoute } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
@@ -47,6 +49,7 @@ export function migrationsOf(g: Generation): Migration[] {
 export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation): Promise<Generation> {
   const pools = new Router(config).pools;
   checkBackendTls(pools, logger);
+  for (const w of configWarnings(config)) if (w.about !== 'admin') logger.warn({ about: w.about }, w.message);
   const backends = new BackendPool(config, pools, logger, prev?.backends);
   const started: Migration[] = [];
   try {
@@ -152,7 +155,7 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
 /**
  * Reads every pool's TLS material (the pool's `tls` and a migration's `from_tls`) before anything
  * connects: a file that cannot be read or parsed stops the start (or refuses the reload), naming it.
- * `verify: false` is allowed, and said at every start and reload.
+ * (`verify: false` is allowed: config/warnings.ts says so at every start and reload.)
  */
 function checkBackendTls(pools: readonly PoolConfig[], logger: Logger): void {
   onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
@@ -164,7 +167,6 @@ function checkBackendTls(pools: readonly PoolConfig[], logger: Logger): void {
       } catch (err) {
         throw new Error(`pool ${pool.name}: ${(err as Error).message}`, { cause: err });
       }
-      if (!tls.verify) logger.warn({ pool: pool.name }, `pool ${pool.name}: tls.verify is false: memshift accepts any certificate from its servers (no protection from a rogue server)`);
     }
   }
 }

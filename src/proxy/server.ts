@@ -1,9 +1,9 @@
 /**
- * The client-facing listeners (TCP and unix sockets), the connection limit, and
- * graceful shutdown: stop accepting, finish what is in flight, then close.
+ * The proxy: its generation of pools (generation.ts), the client connections and their limit
+ * (listeners.ts opens the sockets), reloads, and graceful shutdown: stop accepting, finish what is
+ * in flight, then close.
  */
 import net from 'node:net';
-import fs from 'node:fs';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { MemshiftError } from '../errors.js';
@@ -11,6 +11,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
 import { startAdmin } from './admin-endpoints.js';
+import { type Listeners, openListeners } from './listeners.js';
 import { adoptFailoverRoutes, closeGeneration, retireGeneration, startGeneration } from './generation.js';
 import { ReloadCounters, reloadGeneration, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 
@@ -91,7 +92,8 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     if (clients.size >= gen.config.limits.maxConnections) {
       stats.rejectedConnections++;
       socket.on('error', () => socket.destroy()); // a reset while we answer must not throw
-      socket.end(TOO_MANY_CONNECTIONS);
+      // As memcached does: the error, then the connection closed (not left half-open for the client).
+      socket.end(TOO_MANY_CONNECTIONS, () => socket.destroy());
       return;
     }
     stats.currConnections++;
@@ -99,32 +101,15 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     clients.add(new ClientConnection(socket, ctx));
   };
 
-  const servers: net.Server[] = [];
-  const addresses: string[] = [];
+  let listeners: Listeners;
   try {
-    for (const l of config.listen) {
-      const server = net.createServer({ noDelay: true }, onConnection);
-      server.maxConnections = config.limits.maxConnections + 64;
-      if (l.kind === 'unix') {
-        removeStaleSocket(l.path);
-        await listen(server, { path: l.path });
-        if (l.mode !== undefined) fs.chmodSync(l.path, l.mode);
-        addresses.push(`unix:${l.path}`);
-      } else {
-        await listen(server, { host: l.host, port: l.port });
-        const a = server.address() as net.AddressInfo;
-        addresses.push(`${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
-      }
-      // Past listen(), an accept error (e.g. EMFILE) is logged; it must never end the process.
-      server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
-      servers.push(server);
-    }
+    listeners = await openListeners(config.listen, onConnection, { maxConnections: config.limits.maxConnections, logger, stats });
   } catch (err) {
-    for (const s of servers) s.close();
     await closeGeneration(gen);
     await admin?.close();
     throw new MemshiftError('MS_ERR_LISTEN', `cannot listen: ${(err as Error).message}`);
   }
+  const { addresses } = listeners;
   ready = true;
   logger.info({ listen: addresses, pools: [...config.pools.keys()] }, 'memshift listening');
 
@@ -133,12 +118,14 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     closing ??= (async () => {
       ready = false;
       logger.info({ clients: clients.size }, 'shutting down: no new connections, draining in-flight requests');
-      // server.close() stops accepting at once but calls back only when every connection is gone.
-      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      // Stops accepting at once, but resolves only when every accepted socket is gone.
+      const closed = listeners.close();
       for (const c of clients) c.drainAndClose();
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const c of clients) c.destroy();
+      // Refused connections whose client never closed, TLS handshakes under way.
+      listeners.destroyAll();
       await closed;
       await reloading;
       await closeGeneration(gen);
@@ -157,23 +144,4 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       return gen.dispatcher;
     },
   };
-}
-
-function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/** A unix socket file left by a previous run that nothing listens on any more. */
-function removeStaleSocket(path: string): void {
-  try {
-    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
-  } catch {
-    // absent: nothing to do
-  }
 }

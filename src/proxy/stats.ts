@@ -10,6 +10,8 @@ export class ProxyStats {
   totalConnections = 0;
   rejectedConnections = 0;
   binaryRejected = 0;
+  /** Client TLS handshakes that failed (memcached's name). */
+  sslHandshakeErrors = 0;
   cmdGet = 0;
   cmdSet = 0;
   cmdFlush = 0;
@@ -128,6 +130,7 @@ export class ProxyStats {
       ['curr_connections', this.currConnections],
       ['total_connections', this.totalConnections],
       ['rejected_connections', this.rejectedConnections],
+      ['ssl_handshake_errors', this.sslHandshakeErrors],
       ['cmd_get', this.cmdGet],
       ['cmd_set', this.cmdSet],
       ['cmd_flush', this.cmdFlush],

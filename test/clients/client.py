@@ -3,12 +3,17 @@
 
     client.py HOST PORT PREFIX
 
+With MEMSHIFT_TLS_CA set, it connects with TLS (pymemcache's `tls_context`), verifying the
+server against that CA; MEMSHIFT_TLS_CERT and MEMSHIFT_TLS_KEY add a client certificate.
+
 Runs the same sequence as client.pl, client.php and client.cjs with pymemcache's own API and
 prints one `step=result` line per step (true/false, a value, `miss`, a number, `exists`,
 `not_found`, or `match` for the long values), so a run straight against memcached and a run
 through memshift can be compared line by line. Every key starts with PREFIX. See
 test/integration/real-clients.test.ts.
 """
+import os
+import ssl
 import sys
 import time
 
@@ -21,7 +26,12 @@ BIG = (b"0123456789abcdefghijklmnopqrstuvwxyz" * 2900)[:102400]
 SMALL = [f"k{i}" for i in range(10)]
 
 # default_noreply=False: pymemcache sends set/add/replace/delete... with `noreply` unless told otherwise.
-client = Client((host, port), default_noreply=False, connect_timeout=5, timeout=5)
+tls_context = None
+if os.environ.get("MEMSHIFT_TLS_CA"):
+    tls_context = ssl.create_default_context(cafile=os.environ["MEMSHIFT_TLS_CA"])
+    if os.environ.get("MEMSHIFT_TLS_CERT"):
+        tls_context.load_cert_chain(os.environ["MEMSHIFT_TLS_CERT"], os.environ["MEMSHIFT_TLS_KEY"])
+client = Client((host, port), default_noreply=False, connect_timeout=5, timeout=5, tls_context=tls_context)
 
 
 def k(name):

@@ -6,6 +6,9 @@
  * gives (a stale cas fails, a get after delete misses, ...), and the keys written through memshift
  * must be spread over more than one backend. Each run goes through a recording relay, so the bytes
  * memcached and memshift sent back are compared too (with the CAS uniques and key prefixes masked).
+ * All of it twice: over a pool of plain memcached, and over a pool of memcached that require TLS
+ * with a client certificate (`-Z`, ssl_verify_mode 3). pymemcache also goes through memshift's TLS
+ * listener (its `tls_context`, with a client certificate) to the TLS pool.
  *
  * A missing client library fails its test naming the Debian package (the global setup installs
  * them as root, and stops naming them otherwise).
@@ -14,8 +17,9 @@ import { execFile } from 'node:child_process';
 import { connect as netConnect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, keysOnServer, memshiftConfig, startMemcached, startMemshift, stopAll, type MemshiftHandle, type ServerHandle } from '../support/harness.js';
+import { REPO_ROOT, freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, stopAll, type MemshiftHandle, type ServerHandle } from '../support/harness.js';
 import { requireDep } from '../support/system-deps.js';
+import { makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
 
 afterAll(stopAll);
 
@@ -96,11 +100,11 @@ interface Run {
   readonly ms: number;
 }
 
-function runClient(client: ClientSpec, port: number, prefix: string): Promise<Run> {
+function runClient(client: ClientSpec, port: number, prefix: string, env: Record<string, string> = {}): Promise<Run> {
   const started = Date.now();
   const script = join(REPO_ROOT, 'test/clients', client.script);
   return new Promise((resolve, reject) => {
-    execFile(client.command, [script, '127.0.0.1', String(port), prefix], { timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(client.command, [script, '127.0.0.1', String(port), prefix], { timeout: 60_000, maxBuffer: 1 << 20, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${client.name} (${client.command} ${client.script} 127.0.0.1 ${port} ${prefix}) failed: ${err.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
       else resolve({ stdout, stderr, ms: Date.now() - started });
     });
@@ -189,22 +193,49 @@ function steps(stdout: string): Array<[string, string]> {
 
 let backends: ServerHandle[] = [];
 let proxy: MemshiftHandle;
+/** memcached -Z (client certificates required), a plain `notls:` listener of each for the checks, and memshift over them. */
+let tlsBackends: ServerHandle[] = [];
+let tlsInspect: ServerHandle[] = [];
+let tlsProxy: MemshiftHandle;
+let tlsListenPort = 0;
+let certs: TestCerts;
 const runId = Date.now().toString(36);
 
 beforeAll(async () => {
+  requireDep('openssl');
+  certs = makeCerts();
   backends = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
   proxy = await startMemshift(memshiftConfig({ pools: { main: { servers: backends, timeout: 2000 } } }));
+  const tls = await Promise.all(
+    [0, 1, 2].map(async () => {
+      const plain = await freePort();
+      const b = await startMemcached({ args: [...memcachedTlsArgs(certs, 3), '-l', `notls:127.0.0.1:${plain}`] });
+      return { b, inspect: { ...b, port: plain, address: `127.0.0.1:${plain}` } as ServerHandle };
+    }),
+  );
+  tlsBackends = tls.map((t) => t.b);
+  tlsInspect = tls.map((t) => t.inspect);
+  tlsListenPort = await freePort();
+  const pool = { servers: tlsBackends, timeout: 2000, tls: { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey } };
+  const listenerTls = { cert_file: certs.serverCert, key_file: certs.serverKey, client_ca_file: certs.ca };
+  tlsProxy = await startMemshift(memshiftConfig({ pools: { main: pool }, listen: ['127.0.0.1:0', { address: `127.0.0.1:${tlsListenPort}`, tls: listenerTls }] }));
 });
 
-describe('real clients: the same script straight against memcached and through memshift', () => {
+const POOLS = [
+  { name: 'plain pool', proxy: () => proxy, inspect: () => backends },
+  { name: 'TLS pool', proxy: () => tlsProxy, inspect: () => tlsInspect },
+];
+
+describe.each(POOLS)('real clients: the same script straight against memcached and through memshift ($name)', ({ name, proxy, inspect }) => {
   for (const client of CLIENTS) {
     it(client.name, async () => {
+      const backends = inspect();
       if (client.dep !== undefined) requireDep(client.dep);
-      const tag = client.script.replace(/\W/g, '-');
+      const tag = `${client.script.replace(/\W/g, '-')}-${name.replace(/\W/g, '-')}`;
       const directPrefix = `${tag}-direct-${runId}:`;
       const proxiedPrefix = `${tag}-proxied-${runId}:`;
       const directRelay = await recordingRelay(backends[0]!.port);
-      const proxiedRelay = await recordingRelay(proxy.port);
+      const proxiedRelay = await recordingRelay(proxy().port);
       // Both at once: each sleeps 2.5 s for the touch expiry.
       const [straight, proxied] = await Promise.all([runClient(client, directRelay.port, directPrefix), runClient(client, proxiedRelay.port, proxiedPrefix)]).finally(() =>
         Promise.all([directRelay.close(), proxiedRelay.close()]),
@@ -232,9 +263,32 @@ describe('real clients: the same script straight against memcached and through m
       expect(counts.filter((c) => c > 0).length, `keys per backend ${counts.join('/')}`).toBeGreaterThan(1);
       const bytes = (list: string[]): number => list.reduce((n, x) => n + x.length, 0);
       console.log(
-        `${client.name}: direct ${straight.ms} ms, through memshift ${proxied.ms} ms; ${b.toServer.length} connection(s), ` +
+        `${client.name} (${name}): direct ${straight.ms} ms, through memshift ${proxied.ms} ms; ${b.toServer.length} connection(s), ` +
           `${bytes(b.toServer)} bytes of requests, ${bytes(b.toClient)} bytes of replies, identical; keys per backend ${counts.join('/')}`,
       );
     });
   }
+});
+
+describe('a client through memshift\'s TLS listener', () => {
+  it('python pymemcache with tls_context and a client certificate, to the TLS pool: the results memcached -Z gives it', async () => {
+    requireDep('pymemcache');
+    const py = CLIENTS.find((c) => c.script === 'client.py')!;
+    const env = { MEMSHIFT_TLS_CA: certs.ca, MEMSHIFT_TLS_CERT: certs.clientCert, MEMSHIFT_TLS_KEY: certs.clientKey };
+    const directPrefix = `py-tls-direct-${runId}:`;
+    const proxiedPrefix = `py-tls-proxied-${runId}:`;
+    // Straight to a memcached -Z that requires the client certificate, and through memshift's TLS listener.
+    const [straight, proxied] = await Promise.all([runClient(py, tlsBackends[0]!.port, directPrefix, env), runClient(py, tlsListenPort, proxiedPrefix, env)]);
+    expect(proxied.stdout, `through memshift's TLS listener (stderr: ${proxied.stderr})`).toBe(straight.stdout);
+    expect(steps(straight.stdout)).toEqual([...EXPECTED, ...Object.entries(py.extra ?? {})]);
+    const keys = [...LEFT_KEYS, ...(py.extraKeys ?? [])].map((k) => `${proxiedPrefix}${k}`);
+    const held = await Promise.all(tlsInspect.map((b) => keysOnServer(b.port, keys)));
+    expect(held.reduce((n, h) => n + h.size, 0)).toBe(keys.length);
+    // Without its client certificate, the listener refuses it.
+    const refused = await runClient(py, tlsListenPort, `py-tls-nocert-${runId}:`, { MEMSHIFT_TLS_CA: certs.ca }).then(
+      () => 'ran',
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(/SSL|alert|certificate|reset|closed/i);
+  });
 });

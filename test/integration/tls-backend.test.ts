@@ -14,7 +14,7 @@ import { requireDep } from '../support/system-deps.js';
 import { runMigrationScenario } from '../support/migration-scenario.js';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTlsReloadError, secureContext } from '../../src/backend/index.js';
+import { onTlsReloadError, secureContext } from '../../src/tls/index.js';
 
 afterAll(stopAll);
 

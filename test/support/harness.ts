@@ -158,8 +158,9 @@ export interface MemshiftOptions {
 /** One listen entry: `host:port` (IPv6 in brackets), `unix:/path` or `/path`, or the map forms `{host, port}` / `{path}`. */
 export function parseListen(entry: unknown): Endpoint {
   if (typeof entry === 'object' && entry !== null) {
-    const e = entry as { host?: unknown; port?: unknown; path?: unknown };
+    const e = entry as { host?: unknown; port?: unknown; path?: unknown; address?: unknown };
     if (typeof e.path === 'string') return { path: e.path };
+    if (typeof e.address === 'string') return parseListen(e.address);
     return { host: typeof e.host === 'string' ? e.host : '127.0.0.1', port: Number(e.port) };
   }
   const item = String(entry).trim();

@@ -19,26 +19,34 @@ export interface TestCerts {
   readonly otherCa: string;
 }
 
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Runs openssl in `dir`; `daysAgo` runs it under faketime, as if that many days ago (an expired certificate). */
+function openssl(dir: string, args: string[], daysAgo = 0): void {
+  const [cmd, argv] = daysAgo === 0 ? ['openssl', args] : ['faketime', ['-f', `-${daysAgo}d`, 'openssl', ...args]];
+  execFileSync(cmd as string, argv as string[], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function selfSignedCa(dir: string, name: string): void {
-  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.pem`]);
+function selfSignedCa(dir: string, name: string, days: number): void {
+  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.pem`]);
 }
 
-function signed(dir: string, name: string, ext: string): void {
+/** A certificate `name`.pem (key `name`-key.pem) signed by the CA in `dir`, valid `days` from `daysAgo` days ago. */
+export function signedCert(dir: string, name: string, ext: string, days: number, daysAgo = 0): string {
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`]);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
+  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.pem`], daysAgo);
+  return join(dir, `${name}.pem`);
 }
 
-export function makeCerts(): TestCerts {
+export const SERVER_EXT = 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:cache.internal\nextendedKeyUsage=serverAuth\n';
+export const CLIENT_EXT = 'extendedKeyUsage=clientAuth\n';
+
+/** A CA, the server and client certificates it signs, and another CA; all valid for `days` (default 60: no expiry warning). */
+export function makeCerts(days = 60): TestCerts {
   const dir = makeTempDir('tls');
-  selfSignedCa(dir, 'ca');
-  selfSignedCa(dir, 'other-ca');
-  signed(dir, 'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:cache.internal\nextendedKeyUsage=serverAuth\n');
-  signed(dir, 'client', 'extendedKeyUsage=clientAuth\n');
+  selfSignedCa(dir, 'ca', days);
+  selfSignedCa(dir, 'other-ca', days);
+  signedCert(dir, 'server', SERVER_EXT, days);
+  signedCert(dir, 'client', CLIENT_EXT, days);
   const f = (n: string): string => join(dir, n);
   return { dir, ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server-key.pem'), clientCert: f('client.pem'), clientKey: f('client-key.pem'), otherCa: f('other-ca.pem') };
 }

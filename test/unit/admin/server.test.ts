@@ -254,7 +254,7 @@ describe('guarded GET endpoints and non-loopback listeners', () => {
     expect((await fetch(`${base}/config`)).status).toBe(401);
     expect((await fetch(`${base}/config`, { headers: { Authorization: 'Bearer sekret' } })).status).toBe(200);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect(lines.find((l) => String(l.msg).includes('non-loopback'))?.msg).toMatch(/without TLS$/);
+    expect(lines.find((l) => String(l.msg).includes('non-loopback'))?.msg).toMatch(/without TLS: the token and every answer cross the network in clear text$/);
   });
 
   it('elsewhere without a token: refused, saying why, and the warning says it is open', async () => {
@@ -263,6 +263,6 @@ describe('guarded GET endpoints and non-loopback listeners', () => {
     const res = await fetch(`http://127.0.0.1:${admin.address.split(':').pop()}/config`);
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: string }).error).toContain('needs the admin token');
-    expect(lines.find((l) => String(l.msg).includes('non-loopback'))?.msg).toMatch(/no token/);
+    expect(lines.find((l) => String(l.msg).includes('non-loopback'))?.msg).toMatch(/without TLS and without a token: anyone who reaches it/);
   });
 });

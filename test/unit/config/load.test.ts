@@ -225,7 +225,7 @@ backend: {probe_min: 10s, probe_max: 1s}
       'm.yml:1:29 listen[1]: duplicate listen address 127.0.0.1:11211 (also listen[0])',
       'm.yml:1:70 listen[2].mode: mode must be a quoted octal string such as "0660" (YAML reads 0660 as the decimal 660), got 660',
       'm.yml:1:97 listen[3].port: port must be an integer from 0 to 65535, got 99999',
-      'm.yml:1:104 listen[3].extra: unknown key "extra"; expected one of "host", "port"',
+      'm.yml:1:104 listen[3].extra: unknown key "extra"; expected one of "host", "port", "tls"',
       'm.yml:6:9 pools.main.servers[1]: duplicate server address 10.0.0.1:11211 (also servers[0])',
       'm.yml:7:9 pools.main.servers[2]: duplicate server name "node-a" (also servers[1])',
       'm.yml:8:9 pools.main.servers[3]: too many ":" in "::1:11211:1"; an IPv6 address must be in brackets, e.g. "[::1]:11211"',

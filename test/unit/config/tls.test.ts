@@ -1,6 +1,8 @@
 /**
  * A pool's `tls` and a migration's `from_tls` (TLS from memshift to memcached servers): every
- * server of the pool carries the pool's settings, the `from` servers theirs.
+ * server of the pool carries the pool's settings, the `from` servers theirs. A listener's `tls`
+ * (client `listen` entries, the admin API). The files are read with the config: certificates made
+ * by openssl (test/support/tls-certs.ts).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,18 +10,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
 import { problems } from './problems.js';
+import { CLIENT_EXT, makeCerts, signedCert } from '../../support/tls-certs.js';
 
-// The config reads the files it names (PEM blocks of the right kind): these stand in for real ones.
+const certs = makeCerts();
 const dir = mkdtempSync(join(tmpdir(), 'memshift-tls-config-'));
 const file = (name: string, text: string): string => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);
 };
-const CA = file('ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-const OLD_CA = file('old-ca.pem', '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n');
-const CERT = file('client.pem', '-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----\n');
-const KEY = file('client-key.pem', '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+const CA = certs.ca;
+const OLD_CA = certs.otherCa;
+const CERT = certs.clientCert;
+const KEY = certs.clientKey;
 const NOT_PEM = file('junk.pem', 'hello\n');
+const BROKEN = file('broken.pem', '-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----\n');
 
 const pool = (extra: string): string => `listen: ["127.0.0.1:11211"]
 pools:
@@ -91,5 +95,53 @@ describe('the files tls and auth name', () => {
     expect(problems(pool(`    auth: {username: app, password_file: ${dir}/nope}\n`))).toEqual([expect.stringMatching(new RegExp(`^m\\.yml:5:\\d+ pools\\.main\\.auth\\.password_file: cannot read ${dir}/nope: ENOENT$`))]);
     expect(problems(pool(`    auth: {username: app, password_file: ${file('empty', '\n')}}\n`))[0]).toMatch(/password_file: .*empty is empty$/);
     expect(parseConfig(pool(`    auth: {username: app, password_file: ${file('pass', 'x\n')}}\n`)).pools.get('main')!.servers[0]!.auth).toEqual({ username: 'app', passwordFile: join(dir, 'pass') });
+  });
+});
+
+describe('certificates are checked as certificates', () => {
+  it('one that cannot be parsed, one that expired, a key that is not the certificate\'s: each at its field', () => {
+    expect(problems(pool(`    tls: {ca_file: ${BROKEN}}\n`))).toEqual([expect.stringMatching(new RegExp(`^m\\.yml:5:20 pools\\.main\\.tls\\.ca_file: ${BROKEN}: certificate 1 cannot be parsed`))]);
+    const expired = signedCert(certs.dir, 'expired', CLIENT_EXT, 1, 10);
+    expect(problems(pool(`    tls: {cert_file: ${expired}, key_file: ${join(certs.dir, 'expired-key.pem')}}\n`))).toEqual([
+      expect.stringMatching(new RegExp(`^m\\.yml:5:22 pools\\.main\\.tls\\.cert_file: the certificate in ${expired} expired on \\d{4}-\\d\\d-\\d\\dT`)),
+    ]);
+    expect(problems(pool(`    tls: {cert_file: ${CERT}, key_file: ${certs.serverKey}}\n`))).toEqual([
+      expect.stringMatching(new RegExp(`^m\\.yml:5:\\d+ pools\\.main\\.tls\\.key_file: the key in ${certs.serverKey} does not match the certificate in ${CERT}$`)),
+    ]);
+  });
+});
+
+describe('listen entries and the admin API with tls', () => {
+  const config = (listen: string, admin = ''): string => `listen:\n${listen}\npools:\n  main:\n    servers: ["10.0.0.1:11211:1"]\n${admin}`;
+
+  it('{address, tls} and {host, port, tls}; client_ca_file asks for client certificates', () => {
+    const c = parseConfig(
+      config(`  - "127.0.0.1:11211"\n  - {address: "0.0.0.0:11212", tls: {cert_file: ${certs.serverCert}, key_file: ${certs.serverKey}, client_ca_file: ${CA}}}\n  - {host: "::1", port: 11213, tls: {cert_file: ${certs.serverCert}, key_file: ${certs.serverKey}}}`),
+    );
+    expect(c.listen).toEqual([
+      { kind: 'tcp', host: '127.0.0.1', port: 11211, raw: '127.0.0.1:11211' },
+      { kind: 'tcp', host: '0.0.0.0', port: 11212, raw: '0.0.0.0:11212', tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: CA } },
+      { kind: 'tcp', host: '::1', port: 11213, raw: '[::1]:11213', tls: { certFile: certs.serverCert, keyFile: certs.serverKey } },
+    ]);
+  });
+
+  it('a listener tls needs its certificate and key, files that hold them, and TCP', () => {
+    expect(problems(config(`  - {address: "127.0.0.1:11212", tls: {cert_file: ${certs.serverCert}}}`))).toEqual([
+      expect.stringMatching(/^m\.yml:2:\d+ listen\[0\]\.tls\.key_file: required setting is missing|^m\.yml:2:\d+ listen\[0\]\.tls\.key_file: /),
+    ]);
+    expect(problems(config(`  - {address: "unix:/tmp/x.sock", tls: {cert_file: ${certs.serverCert}, key_file: ${certs.serverKey}}}`))).toEqual([
+      'm.yml:2:15 listen[0].address: expected "host:port" (TLS is for TCP listeners), got "unix:/tmp/x.sock"',
+    ]);
+    expect(problems(config(`  - {address: "127.0.0.1:11212", tls: {cert_file: ${certs.serverCert}, key_file: ${KEY}}}`))).toEqual([
+      expect.stringMatching(/listen\[0\]\.tls\.key_file: the key in .* does not match the certificate in /),
+    ]);
+  });
+
+  it('admin.tls', () => {
+    const c = parseConfig(config('  - "127.0.0.1:11211"', `admin: {listen: "0.0.0.0:9121", tls: {cert_file: ${certs.serverCert}, key_file: ${certs.serverKey}}}\n`));
+    expect(c.admin?.tls).toEqual({ certFile: certs.serverCert, keyFile: certs.serverKey });
+    expect(problems(config('  - "127.0.0.1:11211"', `admin: {tls: {cert_file: ${NOT_PEM}, key_file: ${certs.serverKey}}}\n`))).toEqual([
+      expect.stringMatching(/^m\.yml:6:\d+ admin\.tls\.cert_file: .*junk\.pem holds no PEM certificate/),
+    ]);
   });
 });
