@@ -4,7 +4,7 @@
  * they changed (a Kubernetes Secret swapped in place), the new material is checked and installed with
  * `setSecureContext`: new connections get it, established ones keep theirs. Material that cannot be
  * used (unreadable, no PEM block, expired, a key that is not the certificate's) is refused: the
- * listener keeps what it had, and `onReloadError` says why once per change.
+ * listener keeps what it had, `onReloadError` says why once per change, and it is tried again.
  */
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
@@ -39,16 +39,20 @@ export function listenerServerOptions(c: ListenerTlsConfig): tls.TlsOptions {
 
 /** Installs changed files on `server` as they change; returns the function that stops watching. */
 export function rotateListenerTls(server: tls.Server, c: ListenerTlsConfig, onReloadError: (err: Error) => void, onReloaded: () => void = () => undefined): () => void {
-  let stamp = stampOf(c);
+  let applied = stampOf(c);
+  // Files that cannot be used are tried again every second (a rotation may be caught half done:
+  // a new certificate beside the old key), and said once per change.
+  let refused = '';
   const timer = setInterval(() => {
     const now = stampOf(c);
-    if (now === stamp) return;
-    stamp = now;
+    if (now === applied) return;
     try {
       server.setSecureContext(listenerContextOptions(c));
+      applied = now;
       onReloaded();
     } catch (err) {
-      onReloadError(err as Error);
+      if (now !== refused) onReloadError(err as Error);
+      refused = now;
     }
   }, TLS_FILE_CHECK_MS);
   timer.unref();

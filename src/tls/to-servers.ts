@@ -3,8 +3,8 @@
  * options every TLS connection is opened with (dial.ts). The PEM files are read when a connection
  * is opened and they changed since the last read (a Kubernetes Secret swapped in place): new
  * connections use the new material, established ones keep theirs. A file that cannot be read or
- * parsed keeps the material read before, and says so once per change; without any, the connect fails
- * with the file's name.
+ * parsed keeps the material read before, says so once per change, and is tried again at the next
+ * connect; without any, the connect fails with the file's name.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -16,6 +16,8 @@ interface Loaded {
   /** The files' mtimes and sizes when read. */
   readonly stamp: string;
   readonly context: tls.SecureContext;
+  /** The stamp of files that could not be used (said once; tried again at each connect). */
+  readonly refused?: string;
 }
 
 const loaded = new WeakMap<BackendTlsConfig, Loaded>();
@@ -51,9 +53,9 @@ export function secureContext(c: BackendTlsConfig): tls.SecureContext {
     return context;
   } catch (err) {
     if (had === undefined) throw err;
-    // Keep what worked; try again at the next change.
-    loaded.set(c, { stamp, context: had.context });
-    onBadReload?.(err as Error);
+    // Keep what worked; try again at the next connect (a rotation may have been caught half done).
+    if (had.refused !== stamp) onBadReload?.(err as Error);
+    loaded.set(c, { stamp: had.stamp, context: had.context, refused: stamp });
     return had.context;
   }
 }

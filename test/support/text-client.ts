@@ -4,6 +4,7 @@
  * `replyLength`). One read at a time; whatever a read does not consume stays buffered.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, TLSSocket } from 'node:tls';
 
 /** A byte count, or a predicate over the buffered bytes: `true` takes all of them, a number > 0 takes that many, `false`/0 waits. */
 export type ReadUntil = number | ((buffered: Buffer) => number | boolean);
@@ -102,6 +103,31 @@ export class TextClient {
         reject(new Error(`connect ${host}:${port}: ${err.message}`));
       });
     });
+  }
+
+  /** A client over TLS (`tls.connect` options: ca, cert, key, servername...), resolved once the handshake is done. */
+  static connectTls(port: number, options: ConnectionOptions = {}, host = '127.0.0.1', timeoutMs = 5_000): Promise<TextClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({ port, host, ...options });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`TLS connect ${host}:${port} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new TextClient(socket));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`TLS connect ${host}:${port}: ${err.message}`));
+      });
+    });
+  }
+
+  /** The certificate the server presented (TLS connections), else null. */
+  peerCertificate(): PeerCertificate | null {
+    return this.#socket instanceof TLSSocket ? this.#socket.getPeerCertificate() : null;
   }
 
   /** Writes the bytes as they are (strings as UTF-8); resolves once handed to the kernel. */
