@@ -72,6 +72,46 @@ it('survives connections that reset while being refused at max_connections', asy
   expect(await p.stop()).toBe(0);
 });
 
+it('shuts down within its drain timeout after refused connections, 20 times in a row', async () => {
+  // Once, SIGTERM after a run with refused connections logged "shutting down" and never "shutdown
+  // complete": a refused socket the client had not closed kept server.close() waiting.
+  for (let run = 0; run < 20; run++) {
+    const admin = await freePort();
+    const p = await startMemshift(
+      memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: [backend] } }, limits: { max_connections: 5 }, admin: { listen: `127.0.0.1:${admin}` } }),
+    );
+    const held = await Promise.all(Array.from({ length: 5 }, () => TextClient.connect(p.port)));
+    for (const c of held) expect(await c.request('version')).toMatch(/^VERSION /);
+    // The sixth is refused and reads the error, but never closes its side (half-open); the seventh
+    // is refused and reads nothing.
+    const refused = await TextClient.connect(p.port);
+    await refused.read((b) => b.toString().endsWith('\r\n'), 5_000);
+    const halfOpen = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ port: p.port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(s)).on('error', reject);
+    });
+    const mute = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ port: p.port, host: '127.0.0.1' }, () => resolve(s.pause())).on('error', reject);
+    });
+    const answer = await new Promise<string>((resolve) => halfOpen.once('data', (d: Buffer) => resolve(d.toString())));
+    expect(answer).toBe('ERROR Too many open connections\r\n');
+    // Every other way a client leaves: closed, reset, or still connected and idle.
+    held[0]!.close();
+    held[1]!.reset();
+    const started = Date.now();
+    const code = await p.stop(15_000);
+    expect({ run, code, complete: p.logs().includes('shutdown complete') }).toEqual({ run, code: 0, complete: true });
+    expect(Date.now() - started).toBeLessThan(12_000);
+    // The admin port is free again.
+    await new Promise<void>((resolve, reject) => {
+      const s = net.createServer().listen(admin, '127.0.0.1', () => s.close(() => resolve()));
+      s.on('error', reject);
+    });
+    await Promise.all([...held, refused].map((c) => c.close()));
+    halfOpen.destroy();
+    mute.destroy();
+  }
+}, 300_000);
+
 it('returns a 40 MB multi-get completely (no false timeout while the backend streams)', async () => {
   const r = await drain(proxy.port, `get ${'bigk '.repeat(40)}\r\n`, block.length * 40 + 5);
   expect(r.n).toBe(block.length * 40 + 5);

@@ -249,4 +249,9 @@ export class TextClient {
     this.#socket.end();
     if (!(await this.waitClosed(1_000))) this.#socket.destroy();
   }
+
+  /** Resets the connection (RST) at once. */
+  reset(): void {
+    this.#socket.resetAndDestroy();
+  }
 }
