@@ -4,20 +4,30 @@
  * (native sidecar, probes on the admin port, drain on shutdown, the app pointed at the loopback
  * listener), the embedded memshift.yml passes memshift's own parser and agrees with the pod spec,
  * and every metric name the alerts and the dashboard use is a real family listed in README.md.
+ * The TLS variant (deployment-tls.yaml, certificate.yaml, podmonitor-tls.yaml) mounts its Secrets as
+ * directories, and its memshift.yml passes `memshift check` without a warning once certificates made
+ * by openssl stand where the Secrets are mounted.
  *
  * Note: kubernetes-models' `validate()` checks types, enums and required fields; like the API
  * server's non-strict decoding, it accepts unknown fields, so the fields that matter are also
  * asserted by name below.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { PodMonitor, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { Certificate, Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import { parseConfig } from '../../../src/config/index.js';
+import { certificateFiles, configWarnings } from '../../../src/config/warnings.js';
+import type { ConfigSummary } from '../../../src/cli/check.js';
+import { tlsFamilies } from '../../../src/observability/tls-metrics.js';
+import { makeCerts, signedCert } from '../../support/tls-certs.js';
+import { run } from '../cli/helpers.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { proxyFamilies } from '../../../src/observability/proxy-metrics.js';
 import { backendFamilies } from '../../../src/observability/backend-metrics.js';
@@ -44,6 +54,8 @@ const MODELS: Record<string, (data: Obj) => Validatable> = {
   'apps/v1/Deployment': (d) => new Deployment(d as ConstructorParameters<typeof Deployment>[0]),
   'monitoring.coreos.com/v1/PodMonitor': (d) => new PodMonitor(d as ConstructorParameters<typeof PodMonitor>[0]),
   'monitoring.coreos.com/v1/ServiceMonitor': (d) => new ServiceMonitor(d as ConstructorParameters<typeof ServiceMonitor>[0]),
+  'cert-manager.io/v1/Certificate': (d) => new Certificate(d as ConstructorParameters<typeof Certificate>[0]),
+  'cert-manager.io/v1/Issuer': (d) => new Issuer(d as ConstructorParameters<typeof Issuer>[0]),
 };
 
 interface Manifest {
@@ -81,12 +93,12 @@ function one<T>(kind: string, build: (d: Obj) => T, file?: string): T {
   return build(found[0]!.data);
 }
 
-const deployment = one('Deployment', (d) => new Deployment(d as ConstructorParameters<typeof Deployment>[0]));
-const configMap = one('ConfigMap', (d) => new ConfigMap(d as ConstructorParameters<typeof ConfigMap>[0]));
-const secret = one('Secret', (d) => new Secret(d as ConstructorParameters<typeof Secret>[0]));
-const service = one('Service', (d) => new Service(d as ConstructorParameters<typeof Service>[0]));
-const podMonitor = one('PodMonitor', (d) => new PodMonitor(d as ConstructorParameters<typeof PodMonitor>[0]));
-const serviceMonitor = one('ServiceMonitor', (d) => new ServiceMonitor(d as ConstructorParameters<typeof ServiceMonitor>[0]));
+const deployment = one('Deployment', (d) => new Deployment(d as ConstructorParameters<typeof Deployment>[0]), 'deployment.yaml');
+const configMap = one('ConfigMap', (d) => new ConfigMap(d as ConstructorParameters<typeof ConfigMap>[0]), 'deployment.yaml');
+const secret = one('Secret', (d) => new Secret(d as ConstructorParameters<typeof Secret>[0]), 'deployment.yaml');
+const service = one('Service', (d) => new Service(d as ConstructorParameters<typeof Service>[0]), 'servicemonitor.yaml');
+const podMonitor = one('PodMonitor', (d) => new PodMonitor(d as ConstructorParameters<typeof PodMonitor>[0]), 'podmonitor.yaml');
+const serviceMonitor = one('ServiceMonitor', (d) => new ServiceMonitor(d as ConstructorParameters<typeof ServiceMonitor>[0]), 'servicemonitor.yaml');
 
 const podSpec = deployment.spec!.template.spec!;
 const podMeta = deployment.spec!.template.metadata!;
@@ -101,9 +113,16 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
 describe('examples/kubernetes', () => {
   it('holds the expected documents', () => {
     expect(manifests.map((m) => `${m.file}: ${String(m.data.kind)}`)).toEqual([
+      'certificate.yaml: Issuer',
+      'certificate.yaml: Certificate',
+      'certificate.yaml: Certificate',
+      'deployment-tls.yaml: ConfigMap',
+      'deployment-tls.yaml: Secret',
+      'deployment-tls.yaml: Deployment',
       'deployment.yaml: ConfigMap',
       'deployment.yaml: Secret',
       'deployment.yaml: Deployment',
+      'podmonitor-tls.yaml: PodMonitor',
       'podmonitor.yaml: PodMonitor',
       'servicemonitor.yaml: Service',
       'servicemonitor.yaml: ServiceMonitor',
@@ -218,6 +237,182 @@ describe('examples/kubernetes', () => {
     expect(port?.targetPort).toBe(adminPort);
     expect(matches(serviceMonitor.spec.selector.matchLabels, service.metadata?.labels)).toBe(true);
     expect(serviceMonitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'admin', path: '/metrics' })]);
+  });
+});
+
+// ---- the TLS variant: deployment-tls.yaml, certificate.yaml, podmonitor-tls.yaml ----
+
+const tlsDeployment = one('Deployment', (d) => new Deployment(d as ConstructorParameters<typeof Deployment>[0]), 'deployment-tls.yaml');
+const tlsConfigMap = one('ConfigMap', (d) => new ConfigMap(d as ConstructorParameters<typeof ConfigMap>[0]), 'deployment-tls.yaml');
+const credentials = one('Secret', (d) => new Secret(d as ConstructorParameters<typeof Secret>[0]), 'deployment-tls.yaml');
+const tlsPodMonitor = one('PodMonitor', (d) => new PodMonitor(d as ConstructorParameters<typeof PodMonitor>[0]), 'podmonitor-tls.yaml');
+const issuer = one('Issuer', (d) => new Issuer(d as ConstructorParameters<typeof Issuer>[0]), 'certificate.yaml');
+const certificates = manifests.filter((m) => m.file === 'certificate.yaml' && m.data.kind === 'Certificate').map((m) => new Certificate(m.data as ConstructorParameters<typeof Certificate>[0]));
+const memshiftCert = certificates.find((c) => c.metadata?.name === 'memshift-tls')!;
+const memcachedCert = certificates.find((c) => c.metadata?.name === 'memcached-tls')!;
+
+const tlsPod = tlsDeployment.spec!.template.spec!;
+const tlsPodMeta = tlsDeployment.spec!.template.metadata!;
+const tlsMemshift = (tlsPod.initContainers ?? []).find((c) => c.name === 'memshift')!;
+const tlsConfigText = tlsConfigMap.data?.['memshift.yml'] ?? '';
+const secretOf = (mountPath: string): string | undefined => {
+  const mount = tlsMemshift.volumeMounts?.find((m) => m.mountPath === mountPath);
+  return tlsPod.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName;
+};
+const rawOf = (file: string, kind: string): Obj => manifests.find((m) => m.file === file && m.data.kind === kind)!.data;
+/** cert-manager durations as the examples write them: whole hours. */
+const hours = (d: string | undefined): number => Number(/^(\d+)h$/.exec(d ?? '')?.[1] ?? Number.NaN);
+
+/**
+ * The pod's files on this machine: each Secret volume memshift mounts becomes a directory holding what
+ * that Secret carries (the TLS Secret: a certificate with memshift-tls's names and usages, its key and
+ * the CA, made by openssl; the credentials: the placeholders), and the ConfigMap's memshift.yml reads
+ * those directories instead of the mount paths. Nothing else in the config changes.
+ */
+function podFiles(): { text: string; dirs: string[] } {
+  const certs = makeCerts();
+  cleanups.push(certs.dir);
+  const san = (memshiftCert.spec.dnsNames ?? []).map((n) => `DNS:${n}`).join(',');
+  signedCert(certs.dir, 'memshift', `subjectAltName=${san}\nextendedKeyUsage=clientAuth,serverAuth\n`, 60);
+  const tlsSecret: Record<string, string> = { 'tls.crt': join(certs.dir, 'memshift.pem'), 'tls.key': join(certs.dir, 'memshift-key.pem'), 'ca.crt': certs.ca };
+  let text = tlsConfigText;
+  const dirs: string[] = [];
+  for (const mount of tlsMemshift.volumeMounts ?? []) {
+    const secretName = secretOf(mount.mountPath);
+    if (secretName === undefined) continue;
+    const dir = mkdtempSync(join(tmpdir(), 'memshift-k8s-secret-'));
+    cleanups.push(dir);
+    if (secretName === memshiftCert.spec.secretName) for (const [key, from] of Object.entries(tlsSecret)) copyFileSync(from, join(dir, key));
+    else if (secretName === credentials.metadata?.name) for (const [key, value] of Object.entries(credentials.stringData ?? {})) writeFileSync(join(dir, key), `${value}\n`);
+    else throw new Error(`${mount.mountPath}: Secret ${secretName} is neither memshift-tls's nor the credentials`);
+    text = text.replaceAll(`${mount.mountPath}/`, `${dir}/`);
+    dirs.push(dir);
+  }
+  return { text, dirs };
+}
+
+const cleanups: string[] = [];
+afterAll(() => {
+  for (const dir of cleanups) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('examples/kubernetes with TLS', () => {
+  const pod = podFiles();
+  const config = parseConfig(pod.text, 'memshift-tls-config/memshift.yml');
+  const main = config.pools.get('main')!;
+
+  it('runs the same native sidecar as deployment.yaml, with HTTPS probes and the Secrets mounted', () => {
+    const containerOf = (file: string): Obj => {
+      const spec = ((rawOf(file, 'Deployment').spec as Obj).template as Obj).spec as { initContainers: Obj[] };
+      const { startupProbe: _s, livenessProbe: _l, readinessProbe: _r, volumeMounts: _v, ...rest } = spec.initContainers.find((c) => c.name === 'memshift')!;
+      return rest;
+    };
+    expect(containerOf('deployment-tls.yaml')).toEqual(containerOf('deployment.yaml'));
+    for (const probe of [tlsMemshift.startupProbe, tlsMemshift.livenessProbe, tlsMemshift.readinessProbe]) {
+      expect(probe?.httpGet).toMatchObject({ port: 'admin', scheme: 'HTTPS' });
+    }
+    expect(tlsPod.terminationGracePeriodSeconds).toBe(podSpec.terminationGracePeriodSeconds);
+    expect(tlsPod.containers.find((c) => c.name === 'app')?.env?.find((e) => e.name === 'MEMCACHED_SERVERS')?.value).toBe('127.0.0.1:11211');
+    expect(matches(tlsDeployment.spec!.selector.matchLabels, tlsPodMeta.labels)).toBe(true);
+  });
+
+  it('mounts the config and both Secrets as read-only directories: no subPath, so a rotation reaches them', () => {
+    for (const mount of tlsMemshift.volumeMounts ?? []) {
+      expect(mount.subPath, `${mount.mountPath}: a subPath mount is never updated`).toBeUndefined();
+      expect(mount.subPathExpr, mount.mountPath).toBeUndefined();
+    }
+    const volume = (mountPath: string) => tlsPod.volumes?.find((v) => v.name === tlsMemshift.volumeMounts?.find((m) => m.mountPath === mountPath)?.name);
+    expect(volume('/etc/memshift')?.configMap?.name).toBe(tlsConfigMap.metadata?.name);
+    expect(tlsMemshift.volumeMounts?.filter((m) => secretOf(m.mountPath) !== undefined).map((m) => [m.mountPath, m.readOnly, secretOf(m.mountPath)])).toEqual([
+      ['/etc/memshift-tls', true, 'memshift-tls'],
+      ['/etc/memshift-credentials', true, 'memshift-credentials'],
+    ]);
+    expect(Object.keys(credentials.stringData ?? {}).sort()).toEqual(['admin-token', 'memcached-password']);
+    for (const value of Object.values(credentials.stringData ?? {})) expect(value).toMatch(/REPLACE/); // placeholders, never a secret
+  });
+
+  it('passes memshift check without a warning once the Secrets are in place', async () => {
+    const file = join(pod.dirs[0]!, 'memshift.yml');
+    writeFileSync(file, pod.text);
+    const r = await run(['check', '--json', '-c', file]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout) as ConfigSummary;
+    expect(summary.warnings).toEqual([]);
+    expect(summary.listen).toEqual(['127.0.0.1:11211']);
+    expect(configWarnings(config, Date.now(), '')).toEqual([]);
+  });
+
+  it('talks mutual TLS and ASCII auth to the servers, checking the name memcached-tls is issued for', () => {
+    expect(main.servers.map((s) => s.address)).toEqual(['memcached-0.memcached:11211', 'memcached-1.memcached:11211', 'memcached-2.memcached:11211']);
+    expect(main.tls).toMatchObject({ verify: true });
+    for (const f of ['caFile', 'certFile', 'keyFile'] as const) expect(main.tls?.[f], `tls ${f}`).toBeDefined();
+    expect(memcachedCert.spec.dnsNames).toContain(main.tls?.serverName);
+    expect(main.servers.every((s) => s.tls === main.tls && s.auth?.username === 'app')).toBe(true);
+  });
+
+  it('serves the admin API over HTTPS on the pod IP with a token, without client certificates (the probes have none)', () => {
+    expect(config.admin?.host).toBe('0.0.0.0');
+    expect(config.admin?.port).toBe(tlsMemshift.ports?.find((p) => p.name === 'admin')?.containerPort);
+    expect(config.admin?.tls).toBeDefined();
+    expect(config.admin?.tls?.clientCaFile).toBeUndefined();
+    expect(config.admin?.tokenFile).toBeDefined();
+  });
+
+  it('names only files in the mounted Secrets, each one there', () => {
+    const named = [
+      main.tls?.caFile,
+      main.tls?.certFile,
+      main.tls?.keyFile,
+      main.auth?.passwordFile,
+      config.admin?.tokenFile,
+      config.admin?.tls?.certFile,
+      config.admin?.tls?.keyFile,
+      ...certificateFiles(config).map((c) => c.file),
+    ];
+    for (const f of named) {
+      expect(pod.dirs.some((d) => f?.startsWith(`${d}/`)), `${f}: in a mounted Secret`).toBe(true);
+      expect(existsSync(f!), `${f}: a key of its Secret`).toBe(true);
+    }
+  });
+
+  it('exports the expiry of each certificate file it names, once per file (tls.crt serves the pool and the admin API)', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.add(...tlsFamilies(() => config));
+    const series = (await metrics.text()).split('\n').filter((l) => l.startsWith('memshift_tls_cert_expiry_seconds{'));
+    const label = (l: string, name: string): string | undefined => new RegExp(`${name}="([^"]*)"`).exec(l)?.[1];
+    expect(series.map((l) => [label(l, 'file'), label(l, 'use')])).toEqual([
+      [main.tls?.certFile, 'pools.main client certificate'],
+      [main.tls?.caFile, 'pools.main server CA'],
+    ]);
+    expect(config.admin?.tls?.certFile).toBe(main.tls?.certFile);
+    for (const l of series) expect(Number(l.split(' ').at(-1))).toBeGreaterThan(14 * 86_400);
+  });
+
+  it('certificate.yaml: cert-manager writes the Secret the pod mounts, for both uses, renewed before memshift warns', () => {
+    expect(memshiftCert.spec.secretName).toBe(secretOf('/etc/memshift-tls'));
+    expect(memshiftCert.spec.usages).toEqual(expect.arrayContaining(['client auth', 'server auth']));
+    expect(memcachedCert.spec.usages).toContain('server auth');
+    for (const c of certificates) {
+      expect(c.spec.issuerRef).toEqual({ name: issuer.metadata?.name, kind: 'Issuer', group: 'cert-manager.io' });
+      // memshift check and the log warn 14 days (336 h) before the end: renewal comes first.
+      expect(hours(c.spec.renewBefore), c.metadata?.name).toBeGreaterThan(14 * 24);
+      expect(hours(c.spec.duration), c.metadata?.name).toBeGreaterThan(hours(c.spec.renewBefore));
+    }
+    expect(issuer.spec.ca?.secretName).toBeTruthy();
+  });
+
+  it('podmonitor-tls.yaml scrapes the app-tls pods over HTTPS, trusting ca.crt for the admin certificate', () => {
+    expect(matches(tlsPodMonitor.spec.selector.matchLabels, tlsPodMeta.labels)).toBe(true);
+    expect(matches(podMonitor.spec.selector.matchLabels, tlsPodMeta.labels), "podmonitor.yaml's plain HTTP scrape").toBe(false);
+    expect(matches(tlsPodMonitor.spec.selector.matchLabels, podMeta.labels)).toBe(false);
+    expect(tlsPodMeta.annotations?.['prometheus.io/scrape'], "prometheus.yml's annotation job scrapes plain HTTP").toBeUndefined();
+    const [endpoint, ...more] = tlsPodMonitor.spec.podMetricsEndpoints ?? [];
+    expect(more).toEqual([]);
+    expect(endpoint).toMatchObject({ port: 'admin', path: '/metrics', scheme: 'https' });
+    expect(endpoint?.tlsConfig?.insecureSkipVerify).not.toBe(true);
+    expect(endpoint?.tlsConfig?.ca?.secret).toEqual({ name: memshiftCert.spec.secretName, key: 'ca.crt' });
+    expect(memshiftCert.spec.dnsNames).toContain(endpoint?.tlsConfig?.serverName);
   });
 });
 
