@@ -297,7 +297,9 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       this.#authOp = authOp;
       this.#pending.splice(this.#head, 0, authOp, op);
       const credentials = Buffer.from(`${auth.username} ${auth.password()}`, 'utf8');
-      this.writer.ascii(`set memshift-auth 0 0 ${credentials.length}\r\n`);
+      // Already expired (exptime -1): a memcached without -Y stores it like any set, and then nobody
+      // can read the password back; one with -Y ignores the exptime and checks the credentials.
+      this.writer.ascii(`set memshift-auth 0 -1 ${credentials.length}\r\n`);
       this.writer.bytes(credentials);
       this.writer.ascii('\r\n');
     } else {

@@ -36,6 +36,7 @@ export const DEFAULTS = deepFreeze({
     maxQueuedBytesPerBackend: 64 * 1024 * 1024,
     maxPendingPerBackend: 100_000,
     maxReplyBytes: 64 * 1024 * 1024,
+    maxReplyMemory: 256 * 1024 * 1024,
   },
   backend: { connectTimeoutMs: 1000, failureLimit: 3, probeMinMs: 1000, probeMaxMs: 30_000 },
   write: 'all',
@@ -432,6 +433,7 @@ export const rootShape = {
     max_queued_bytes_per_backend: size().default(DEFAULTS.limits.maxQueuedBytesPerBackend),
     max_pending_per_backend: count().default(DEFAULTS.limits.maxPendingPerBackend),
     max_reply_bytes: size().default(DEFAULTS.limits.maxReplyBytes),
+    max_reply_memory: size().default(DEFAULTS.limits.maxReplyMemory),
   }).prefault({}),
   backend: strictMap({
     connect_timeout: duration().default(DEFAULTS.backend.connectTimeoutMs),
@@ -505,6 +507,7 @@ function toConfig(raw: RawConfig): Config {
       maxQueuedBytesPerBackend: l.max_queued_bytes_per_backend,
       maxPendingPerBackend: l.max_pending_per_backend,
       maxReplyBytes: l.max_reply_bytes,
+      maxReplyMemory: l.max_reply_memory,
     },
     backend: {
       connectTimeoutMs: raw.backend.connect_timeout,

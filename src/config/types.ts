@@ -170,6 +170,8 @@ export interface LimitsConfig {
   readonly maxPendingPerBackend: number;
   /** Largest single backend reply memshift buffers (a multi-get of many large values); past it the request fails. */
   readonly maxReplyBytes: number;
+  /** Reply bytes held for all clients together (replies queued, requests in flight at their worst case); past it clients wait. */
+  readonly maxReplyMemory: number;
 }
 
 export interface BackendConfig {

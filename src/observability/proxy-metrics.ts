@@ -13,6 +13,9 @@ export function proxyFamilies(stats: ProxyStats, backendTlsErrors: () => number 
     family('memshift_client_received_bytes_total', 'Bytes read from clients.', 'counter', one(() => stats.bytesRead)),
     family('memshift_client_sent_bytes_total', 'Bytes written to clients.', 'counter', one(() => stats.bytesWritten)),
     family('memshift_client_pauses_total', 'Times a client socket was paused for backpressure.', 'counter', one(() => stats.clientPauses)),
+    family('memshift_reply_memory_bytes', 'Reply bytes held for all clients: replies queued, requests in flight at their largest possible reply.', 'gauge', one(() => stats.replyMemory.used)),
+    family('memshift_reply_memory_limit_bytes', 'limits.max_reply_memory: past it, clients wait for replies to be written out.', 'gauge', one(() => stats.replyMemory.max)),
+    family('memshift_reply_memory_waits_total', 'Times a client was paused because max_reply_memory was reached.', 'counter', one(() => stats.replyMemory.waits)),
     family('memshift_requests_total', 'Client requests by command and result (memcached stats names).', 'counter', () => {
       const s = stats;
       const r = (command: string, result: string, value: number): Sample => ({ labels: { command, result }, value });

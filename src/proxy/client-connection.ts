@@ -6,12 +6,10 @@
  *   socket ◄── cork/write/uncork (once per turn) ◄── #drain: write the head while it is done
  *
  * Replies leave strictly in request order, whichever backend answers first.
- * Backpressure: past `maxQueuedBytesPerClient` unwritten reply bytes, or past
- * the requests in flight that could fill that budget, the socket stops being
- * read (and the parser holds what it already read) until the client catches up.
- * Requests in flight are capped by `maxInflightPerClient` and by the budget
- * divided by this client's average reply size, so a client pipelining large
- * gets cannot make memshift buffer far more than the budget.
+ * Backpressure: once the reply bytes held for this client (reply-memory.ts: replies queued, and
+ * requests in flight at their worst case) reach `maxQueuedBytesPerClient`, or its requests in flight
+ * reach `maxInflightPerClient`, or the process holds `maxReplyMemory` for all clients, the socket
+ * stops being read (and the parser holds what it already read) until replies are written out.
  */
 import type net from 'node:net';
 import { RequestParser, Writer, type ParserSink, type Request } from '../protocol/index.js';
@@ -20,16 +18,19 @@ import { LocalSlot, type Slot, type SlotOwner } from './reply-slots.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { LimitsConfig } from '../config/types.js';
 import type { ProxyStats } from './stats.js';
+import { DeferredSlot, MEMORY_FULL_GRACE, type MemoryWaiter, type ReplyMemory, replyBytes, worstReplyBytes } from './reply-memory.js';
 
 export interface ClientContext {
   dispatcher: Dispatcher;
   limits: LimitsConfig;
   stats: ProxyStats;
+  /** The process-wide bound on reply bytes held for clients. */
+  memory: ReplyMemory;
   onBinaryProtocol(): void;
   onClosed(client: ClientConnection): void;
 }
 
-export class ClientConnection implements ParserSink, SlotOwner, Flushable {
+export class ClientConnection implements ParserSink, SlotOwner, Flushable, MemoryWaiter {
   readonly #socket: net.Socket;
   readonly #ctx: ClientContext;
   readonly #parser: RequestParser;
@@ -42,8 +43,12 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
   #ending = false;
   #closed = false;
   #draining = false;
-  /** Moving average of this client's reply size, starting pessimistic (64 KiB) until replies are seen. */
-  #avgReply = 64 * 1024;
+  /** Σ slot.held over the slots in #queue. */
+  #slotBytes = 0;
+  /** What this client adds to ctx.memory.used now. */
+  #accounted = 0;
+  /** A request waiting for reply memory (reply-memory.ts); nothing more is read meanwhile. */
+  #deferred: DeferredSlot | null = null;
 
   constructor(socket: net.Socket, ctx: ClientContext) {
     this.#socket = socket;
@@ -55,6 +60,9 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.#closed = true;
+      this.#ctx.memory.add(-this.#accounted);
+      this.#accounted = 0;
+      this.#ctx.memory.forget(this);
       this.#ctx.onClosed(this);
     });
   }
@@ -90,7 +98,18 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
 
   // ParserSink
   onRequest(req: Request): void {
-    this.#enqueue(this.#ctx.dispatcher.dispatch(req, this));
+    const worst = worstReplyBytes(req, this.#ctx.limits);
+    if (this.#ctx.memory.full && this.#held() + worst > MEMORY_FULL_GRACE) {
+      // Waits for reply memory, in its place; reading stops until it is sent (memoryFreed).
+      const deferred = new DeferredSlot(this, req, worst);
+      this.#deferred = deferred;
+      this.#enqueue(deferred);
+      this.#checkPressure();
+      return;
+    }
+    const slot = this.#ctx.dispatcher.dispatch(req, this);
+    if (!slot.done) slot.held = worst;
+    this.#enqueue(slot);
   }
 
   onReply(bytes: Buffer): void {
@@ -118,10 +137,16 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
 
   // SlotOwner
   slotDone(slot: Slot): void {
+    // Counted at its size from now on, not its worst case.
+    const size = replyBytes(slot.reply);
+    this.#slotBytes += size - slot.held;
+    slot.held = size;
     if (this.#queue[this.#head] === slot) this.#drain();
   }
 
   #enqueue(slot: Slot): void {
+    if (slot.done) slot.held = replyBytes(slot.reply);
+    this.#slotBytes += slot.held;
     this.#queue.push(slot);
     if (slot.done && this.#queue[this.#head] === slot) this.#drain();
   }
@@ -135,12 +160,11 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
       const slot = q[h]!;
       q[h] = undefined as unknown as Slot;
       h++;
+      this.#slotBytes -= slot.held;
       const reply = slot.reply;
       if (reply !== null) {
-        const before = w.size;
         if (Array.isArray(reply)) for (let i = 0; i < reply.length; i++) w.bytes(reply[i]!);
         else w.bytes(reply);
-        this.#avgReply += (w.size - before - this.#avgReply) / 8;
       }
       if (slot.closeAfter) {
         this.#ending = true;
@@ -200,17 +224,28 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
     }
   }
 
-  /** Requests this client may have in flight: what its reply budget holds at its average reply size. */
-  #inflightLimit(): number {
-    const l = this.#ctx.limits;
-    return Math.min(l.maxInflightPerClient, Math.max(8, Math.floor(l.maxQueuedBytesPerClient / Math.max(this.#avgReply, 1))));
+  /** Reply bytes held for this client: slots (in flight at their worst case), its writer, its socket's buffer. */
+  #held(): number {
+    return this.#slotBytes + this.#writer.size + this.#socket.writableLength;
+  }
+
+  /** Tells the process-wide count what this client holds now. */
+  #account(): number {
+    const held = this.#held();
+    if (held !== this.#accounted && !this.#closed) {
+      this.#ctx.memory.add(held - this.#accounted);
+      this.#accounted = held;
+    }
+    return held;
   }
 
   #overLimits(): boolean {
-    return (
-      this.#queue.length - this.#head >= this.#inflightLimit() ||
-      this.#socket.writableLength + this.#writer.size >= this.#ctx.limits.maxQueuedBytesPerClient
-    );
+    const held = this.#account();
+    const l = this.#ctx.limits;
+    if (this.#queue.length - this.#head >= l.maxInflightPerClient || held >= l.maxQueuedBytesPerClient) return true;
+    if (this.#deferred === null && (!this.#ctx.memory.full || held < MEMORY_FULL_GRACE)) return false;
+    this.#ctx.memory.wait(this);
+    return true;
   }
 
   #checkPressure(): void {
@@ -221,18 +256,34 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable {
     }
   }
 
-  #maybeResume(): void {
-    if (!this.#paused || this.#draining || this.#ending) return;
-    const below =
-      this.#queue.length - this.#head < this.#inflightLimit() / 2 &&
-      this.#socket.writableLength + this.#writer.size < this.#ctx.limits.maxQueuedBytesPerClient / 2;
-    if (below) {
-      this.#paused = false;
-      this.#socket.resume();
-      // Parse what was held back, outside whatever callback brought us here.
-      queueMicrotask(() => {
-        if (!this.#paused && !this.#closed) this.#parser.resume();
-      });
+  // MemoryWaiter: the process holds less than max_reply_memory again.
+  memoryFreed(): void {
+    const deferred = this.#deferred;
+    if (deferred !== null && !this.#closed) {
+      this.#deferred = null;
+      // Counted from now on (a reply at once adjusts it in slotDone).
+      deferred.held = deferred.worst;
+      this.#slotBytes += deferred.worst;
+      deferred.start((req, owner) => this.#ctx.dispatcher.dispatch(req, owner));
     }
+    this.#maybeResume();
+  }
+
+  #maybeResume(): void {
+    const held = this.#account();
+    if (!this.#paused || this.#draining || this.#ending) return;
+    const l = this.#ctx.limits;
+    const below = this.#queue.length - this.#head < l.maxInflightPerClient / 2 && held < l.maxQueuedBytesPerClient / 2;
+    if (!below) return;
+    if (this.#deferred !== null || (this.#ctx.memory.full && held >= MEMORY_FULL_GRACE)) {
+      this.#ctx.memory.wait(this);
+      return;
+    }
+    this.#paused = false;
+    this.#socket.resume();
+    // Parse what was held back, outside whatever callback brought us here.
+    queueMicrotask(() => {
+      if (!this.#paused && !this.#closed) this.#parser.resume();
+    });
   }
 }

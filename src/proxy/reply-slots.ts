@@ -18,6 +18,8 @@ export abstract class Slot implements OpHandler {
   reply: Buffer | Buffer[] | null = null;
   /** Close the client connection once this slot's reply is written (quit). */
   closeAfter = false;
+  /** The bytes its client counts for it (reply-memory.ts): its reply's worst case while in flight, then its size. */
+  held = 0;
 
   constructor(protected readonly owner: SlotOwner) {}
 

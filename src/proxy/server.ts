@@ -55,6 +55,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
         adoptFailoverRoutes(gen);
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
+        memory.max = gen.config.limits.maxReplyMemory;
         retireGeneration(prev, gen, RETIRE_GRACE_MS);
       }
       return result.outcome;
@@ -66,12 +67,15 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   let ready = false;
   const admin = config.admin ? await startAdmin(() => gen, stats, logger, reloads, reload, deps.reloadFromSource, () => ready) : undefined;
   const clients = new Set<ClientConnection>();
+  const memory = stats.replyMemory;
+  memory.max = config.limits.maxReplyMemory;
   let lastBinaryLog = 0;
 
   const ctx: ClientContext = {
     dispatcher: gen.dispatcher,
     limits: config.limits,
     stats,
+    memory,
     onBinaryProtocol() {
       stats.binaryRejected++;
       const t = Date.now();

@@ -3,9 +3,12 @@
  * path. `stats` prints them in memcached's format; metrics read them later.
  */
 import { Cmd, type Request, isPrefix, countValueBlocks } from '../protocol/index.js';
+import { ReplyMemory } from './reply-memory.js';
 
 export class ProxyStats {
   readonly startedAt = Date.now();
+  /** Reply bytes held for all clients, and its bound (set from limits.max_reply_memory). */
+  readonly replyMemory = new ReplyMemory(0);
   currConnections = 0;
   totalConnections = 0;
   rejectedConnections = 0;
@@ -156,6 +159,7 @@ export class ProxyStats {
       ['memshift_backend_errors', this.backendErrors],
       ['memshift_binary_rejected', this.binaryRejected],
       ['memshift_client_pauses', this.clientPauses],
+      ['memshift_reply_memory', this.replyMemory.used],
       ...extra,
     ];
     return fields.map(([k, v]) => `STAT ${k} ${v}\r\n`).join('') + 'END\r\n';

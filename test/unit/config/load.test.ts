@@ -49,6 +49,7 @@ describe('parseConfig: defaults', () => {
         maxQueuedBytesPerBackend: 64 * 1048576,
         maxPendingPerBackend: 100000,
         maxReplyBytes: 64 * 1048576,
+        maxReplyMemory: 256 * 1048576,
       },
       backend: { connectTimeoutMs: 1000, failureLimit: 3, probeMinMs: 1000, probeMaxMs: 30_000 },
       admin: undefined,
@@ -96,6 +97,7 @@ limits:
   max_queued_bytes_per_backend: 1g
   max_pending_per_backend: 7
   max_reply_bytes: 8m
+  max_reply_memory: 100m
 backend: {connect_timeout: 2s, failure_limit: 5, probe_min: 50, probe_max: 1m}
 `;
 
@@ -127,6 +129,7 @@ backend: {connect_timeout: 2s, failure_limit: 5, probe_min: 50, probe_max: 1m}
       maxQueuedBytesPerBackend: 1024 ** 3,
       maxPendingPerBackend: 7,
       maxReplyBytes: 8 * 1048576,
+      maxReplyMemory: 100 * 1048576,
     });
     expect(c.backend).toEqual({ connectTimeoutMs: 2000, failureLimit: 5, probeMinMs: 50, probeMaxMs: 60_000 });
   });

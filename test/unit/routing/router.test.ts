@@ -35,6 +35,7 @@ function config(pools: PoolConfig[], routes: Config['routes'], defaultPool: stri
       maxQueuedBytesPerBackend: 1 << 20,
       maxPendingPerBackend: 1024,
       maxReplyBytes: 1 << 26,
+      maxReplyMemory: 1 << 28,
     },
     backend: { failureLimit: 3, probeMinMs: 10, probeMaxMs: 1000, connectTimeoutMs: 1000 },
     flushAll: true,
