@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --rounds N --duration 10s --concurrency 50 --json]`
  * `npm run bench -- --scenario migration [...]`: the foreground cost of an online migration (migration.ts)
+ * `npm run bench -- --tls [...]`: memshift with TLS to its servers against plain (tls.ts)
  *
  * memcaslap (9:1 get:set, 100-byte values) against three targets, interleaved in one run:
  *   direct      one standalone memcached
@@ -26,10 +27,12 @@ import { ensureBuilt } from './build.js';
 import { LOAD_FLAGS, loadOptions, type LoadOptions } from './options.js';
 import { killRunning, memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import { runMigrationBench, takeScenario } from './migration.js';
+import { runTlsBench } from './tls.js';
 import { formatTable, ratios, sampleFrom, summarize, TARGETS, type Sample, type TargetName } from './report.js';
 
 const USAGE = `Usage: npm run bench -- [--rounds N] [--duration 10s] [--concurrency 50] [--threads 1] [--json]
        npm run bench -- --scenario migration [...]   (the cost of an online migration; add --help)
+       npm run bench -- --tls [...]                  (TLS to the servers against plain; add --help)
 
   --rounds N          rounds of (direct, nutcracker, memshift), order rotating (default 3)
   --duration T        memcaslap -t per run: 10s, 1m or plain seconds (default 10s)
@@ -86,7 +89,12 @@ async function memshiftHealth(memshift: ServerHandle): Promise<Record<string, st
 }
 
 async function main(): Promise<number> {
-  const { scenario, rest } = takeScenario(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--tls')) {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+    return runTlsBench(argv, { log, stopping: () => stopping });
+  }
+  const { scenario, rest } = takeScenario(argv);
   if (scenario === 'migration') {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
     return runMigrationBench(rest, { log, stopping: () => stopping });

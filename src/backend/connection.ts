@@ -71,7 +71,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** The version the backend reported, once known. */
   version: string | null = null;
   /** Counters, read by stats and metrics. */
-  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0, tlsErrors: 0 };
+  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0, tlsErrors: 0, tlsResumed: 0 };
   /** Moving average of reply latency in ms (for `read: fastest`). */
   latencyMs = 0;
   /** Reply latency (queued to answered), for metrics. */
@@ -89,6 +89,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   #connectTimer: NodeJS.Timeout | null = null;
   #consecutiveFailures = 0;
   /** When the backend last sent bytes. */
+  /** Why the connection is in its state (the last change's reason: `connected`, a TLS or connect error...). */
+  reason = 'connecting';
+  /** The current connection resumed the TLS session of the one before. */
+  #resumed = false;
   #lastReadAt = 0;
   /** The authentication op of this connection, until its reply. */
   #authOp: Op | null = null;
@@ -252,6 +256,8 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       socket.setKeepAlive(true, 30_000);
       // The first op on every connection is `version`: it answers the probe and tells the version.
       this.#pushVersion(probing);
+      this.#resumed = socket instanceof tls.TLSSocket && socket.isSessionReused();
+      if (this.#resumed) this.counters.tlsResumed++;
       if (!probing) this.#markUp('connected');
       else this.flushNow();
     });
@@ -270,7 +276,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
 
   #markUp(reason: string): void {
     this.#probeDelay = 0;
-    this.#setState('up', reason);
+    this.#setState('up', this.#resumed ? `${reason} (TLS session resumed)` : reason);
     this.flushNow();
   }
 
@@ -376,6 +382,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
+    this.reason = reason;
     this.#o.onStateChange?.(this, from, to, reason);
   }
 }

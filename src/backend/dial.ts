@@ -1,12 +1,13 @@
 /**
  * Every socket memshift opens to a memcached server is opened here: the proxy's backend
  * connections (connection.ts), the copy engine's meta and metadump connections (src/copy), and
- * `memshift sync`'s probe. Connect options and TLS (tls.ts) are set in this one place.
+ * `memshift sync`'s probe. Connect options and TLS (src/tls) are set in this one place; a
+ * reconnect offers the server's last TLS session, to resume it.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import type { BackendAuthConfig, BackendTlsConfig, ServerSpec } from '../config/types.js';
-import { tlsConnectOptions } from '../tls/index.js';
+import { keepTlsSession, tlsConnectOptions } from '../tls/index.js';
 
 /** A memcached server: TCP host/port (with its TLS and authentication settings, if any) or a unix socket path. */
 export type Endpoint = { readonly host: string; readonly port: number; readonly tls?: BackendTlsConfig; readonly auth?: BackendAuthConfig } | { readonly path: string };
@@ -37,7 +38,9 @@ export function dial(endpoint: Endpoint): net.Socket {
     process.nextTick(() => failed.destroy(err as Error));
     return failed;
   }
-  return noDelay(tls.connect(options));
+  const socket = tls.connect(options);
+  keepTlsSession(socket, endpoint.tls, endpoint.host, endpoint.port);
+  return noDelay(socket);
 }
 
 /** The event after which `socket` (from dial) takes requests. */

@@ -13,6 +13,8 @@ export class Backend {
   constructor(
     readonly address: string,
     readonly connections: readonly BackendConnection[],
+    /** Its TLS settings and login, as text: a reload that changes them opens new connections. */
+    readonly security = '',
   ) {}
 
   /** The next connection, round-robin (skips connections that are down when another is up). */
@@ -33,6 +35,12 @@ export class Backend {
       if (c.state === 'connecting') best = 'connecting';
     }
     return best;
+  }
+
+  /** Why it is not up (the reason of its first connection that is not), or null when up. */
+  get reason(): string | null {
+    if (this.state === 'up') return null;
+    return this.connections.find((c) => c.state !== 'up')?.reason ?? null;
   }
 
   /** The version the backend reported (every connection to it reports the same). */
@@ -96,17 +104,20 @@ export class BackendPool {
         ...(server.tls === undefined ? {} : { tls: server.tls }),
         ...(server.auth === undefined ? {} : { auth: { username: server.auth.username, password: passwordOf(server.auth.passwordFile) } }),
       };
-      // A reload keeps the backend (and its connections) when it keeps its number of connections;
-      // new timeouts and bounds apply to it in place once the reload succeeded (commit()).
+      // A reload keeps the backend (and its connections) when it keeps its number of connections,
+      // its TLS settings and its login; new timeouts and bounds apply to it in place once the
+      // reload succeeded (commit()). Other TLS settings or login: new connections, the old ones
+      // closed with the generation they served.
+      const security = JSON.stringify([server.tls ?? null, server.auth ?? null]);
       const old = kept.get(server.address);
-      if (old !== undefined && old.connections.length === pool.connections) {
+      if (old !== undefined && old.connections.length === pool.connections && old.security === security) {
         for (const c of old.connections) this.retunes.push(() => c.retune(settings));
         byAddress.set(server.address, old);
         return old;
       }
       const conns: BackendConnection[] = [];
       for (let i = 0; i < pool.connections; i++) conns.push(new BackendConnection({ host: server.host, port: server.port, ...settings, onStateChange }));
-      b = new Backend(server.address, conns);
+      b = new Backend(server.address, conns, security);
       byAddress.set(server.address, b);
       return b;
     };

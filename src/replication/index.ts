@@ -27,6 +27,8 @@ export interface GroupStatus {
   backends: {
     address: string;
     state: string;
+    /** Why it is not up (a connect or TLS error, a failed login); null when up. */
+    reason: string | null;
     /** Out of the read order while its log is replayed or it is rebuilt. */
     recovering: boolean;
     missedWrites: number;
@@ -138,6 +140,7 @@ export class Replication {
                   backends: backends.byGroup[p]![gi]!.map((b) => ({
                     address: b.address,
                     state: b.state,
+                    reason: b.reason,
                     recovering: this.byPool[p]?.held.has(b) ?? false,
                     missedWrites: this.missedWrites.get(b.address) ?? 0,
                     logEntries: this.#logs.get(p)?.pending(b.address) ?? 0,

@@ -66,8 +66,59 @@ export function onTlsReloadError(f: (err: Error) => void): void {
   onBadReload = f;
 }
 
-/** The options of a TLS connection to `host`:`port` under `c`. */
+/**
+ * The last TLS session of each server, per settings, offered again on the next connect so that a
+ * reconnect resumes it (an abbreviated handshake). Only once a throwaway connection has shown that
+ * the server resumes it: memcached with ssl_verify_mode 1 or 3 sets no session id context, and
+ * OpenSSL then fails the handshake of a resumed session ("internal error") instead of doing a full
+ * one. Until that check, and for a server that fails it, every connect is a full handshake.
+ */
+interface Resumption {
+  session?: Buffer;
+  /** undefined: not known yet. */
+  works?: boolean;
+  checking: boolean;
+}
+const RESUMPTION_CHECK_TIMEOUT_MS = 5_000;
+const sessions = new WeakMap<BackendTlsConfig, Map<string, Resumption>>();
+
+function resumptionOf(c: BackendTlsConfig, host: string, port: number): Resumption {
+  let byServer = sessions.get(c);
+  if (byServer === undefined) sessions.set(c, (byServer = new Map()));
+  const key = `${host}:${port}`;
+  let r = byServer.get(key);
+  if (r === undefined) byServer.set(key, (r = { checking: false }));
+  return r;
+}
+
+/** Keeps `socket`'s session to `host`:`port` for the next connect under `c` (checking once that the server resumes it). */
+export function keepTlsSession(socket: tls.TLSSocket, c: BackendTlsConfig, host: string, port: number): void {
+  socket.on('session', (session: Buffer) => {
+    const r = resumptionOf(c, host, port);
+    r.session = session;
+    if (r.works !== undefined || r.checking) return;
+    r.checking = true;
+    const check = tls.connect({ ...connectOptions(c, host, port), session });
+    const done = (works: boolean): void => {
+      clearTimeout(timer);
+      r.works = works;
+      r.checking = false;
+      check.destroy();
+    };
+    const timer = setTimeout(() => done(false), RESUMPTION_CHECK_TIMEOUT_MS);
+    timer.unref();
+    check.once('secureConnect', () => done(check.isSessionReused()));
+    check.once('error', () => done(false));
+  });
+}
+
+/** The options of a TLS connection to `host`:`port` under `c` (with the session to resume, when the server resumes sessions). */
 export function tlsConnectOptions(c: BackendTlsConfig, host: string, port: number): tls.ConnectionOptions {
+  const r = sessions.get(c)?.get(`${host}:${port}`);
+  return { ...connectOptions(c, host, port), ...(r?.works === true && r.session !== undefined ? { session: r.session } : {}) };
+}
+
+function connectOptions(c: BackendTlsConfig, host: string, port: number): tls.ConnectionOptions {
   const name = c.serverName ?? host;
   return {
     host,

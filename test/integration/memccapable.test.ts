@@ -1,14 +1,25 @@
-/** libmemcached's memccapable protocol checks: memcached passes 27/27, and so must memshift. */
+/**
+ * libmemcached's memccapable protocol checks: memcached passes 27/27, and so must memshift, over a
+ * pool of plain memcached and over one of memcached that require TLS and a client certificate.
+ */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startMemcached, startMemshiftPool, stopAll, type ServerHandle } from '../support/harness.js';
+import { memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, type ServerHandle } from '../support/harness.js';
+import { requireDep } from '../support/system-deps.js';
+import { makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
 
 let proxy: ServerHandle;
+let tlsProxy: ServerHandle;
 let direct: ServerHandle;
 
 beforeAll(async () => {
+  requireDep('openssl');
   direct = await startMemcached();
   ({ proxy } = await startMemshiftPool(3));
+  const certs = makeCerts();
+  const servers = await Promise.all([0, 1, 2].map(() => startMemcached({ args: memcachedTlsArgs(certs, 3) })));
+  const tls = { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey };
+  tlsProxy = await startMemshift(memshiftConfig({ pools: { main: { servers, tls } } }));
 });
 afterAll(stopAll);
 
@@ -25,6 +36,12 @@ it('memcached itself passes all 27 (the reference)', () => {
 
 it('memshift in front of 3 memcached passes all 27', () => {
   const r = memccapable(proxy.port);
+  expect(r.passed, r.output).toBe(27);
+  expect(r.output).toContain('All tests passed');
+});
+
+it('memshift in front of 3 memcached that require TLS (ssl_verify_mode 3) passes all 27', () => {
+  const r = memccapable(tlsProxy.port);
   expect(r.passed, r.output).toBe(27);
   expect(r.output).toContain('All tests passed');
 });

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { REPO_ROOT, stopAll, TextClient } from '../support/harness.js';
 import { groupItems, startReplicatedPool } from '../support/replication-scenario.js';
+import { requireDep } from '../support/system-deps.js';
+import { makeCerts } from '../support/tls-certs.js';
 
 afterAll(stopAll);
 
@@ -65,4 +67,32 @@ it('rebuilds an emptied group from the healthy one while clients write, and refu
   expect(refused.status).toBe(69);
   expect(refused.err).toMatch(/source group "zone-a" is not healthy: .* does not answer; refusing to sync from it/);
   c.close();
+});
+
+it('rebuilds a group over TLS (servers that require a client certificate)', async () => {
+  requireDep('openssl');
+  const certs = makeCerts();
+  const { zoneB, inspectA, inspectB, port, yaml, proxy } = await startReplicatedPool({ write: 'one', timeout: 300 }, {}, certs);
+  const configFile = join(mkdtempSync(join(tmpdir(), 'memshift-sync-tls-')), 'memshift.yml');
+  writeFileSync(configFile, yaml);
+  const c = await TextClient.connect(port);
+  await c.write(Array.from({ length: 3000 }, (_, i) => `set t:${i} ${i % 7} 0 ${String(i).length}\r\n${i}\r\n`).join(''));
+  await c.write('mn\r\n');
+  await c.read((b) => (b.toString().endsWith('MN\r\n') ? true : 0), 10_000);
+  c.close();
+  // memshift itself would rebuild a server that returns empty (over TLS too): stopped, only sync copies.
+  await proxy.stop();
+  const emptied = zoneB[1]!;
+  emptied.kill('SIGKILL');
+  await emptied.waitExit();
+  await emptied.restart();
+  const r = await sync(configFile, '--group', 'zone-b', '--rate', '50000');
+  expect(r.status, r.err).toBe(0);
+  expect(r.out).toMatch(/^done: scanned \d+ copied [1-9]\d*/m);
+  const a = await groupItems(inspectA);
+  const b = await groupItems(inspectB);
+  expect(a.size).toBeGreaterThanOrEqual(3000);
+  expect([...a].filter(([k, x]) => b.get(k)?.value !== x.value || b.get(k)?.flags !== x.flags).slice(0, 5)).toEqual([]);
+  expect(b.size).toBe(a.size);
+  console.log(`sync over TLS: ${a.size} keys identical in both groups; ${r.out.trim().split('\n').pop()}`);
 });

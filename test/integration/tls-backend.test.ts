@@ -7,6 +7,7 @@
  * connection. `verify: false` accepts any certificate, with a warning. A migration moves a pool from
  * plain servers into TLS ones (`from_tls: false`) under model-checked load, copy and verify over TLS.
  */
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
 import { makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
@@ -66,6 +67,14 @@ describe('TLS to memcached servers', () => {
     await untilReply(p.port, 'get mtls', 'VALUE mtls 0 2\r\nok\r\nEND\r\n');
   }, 60_000);
 
+  it('with ssl_verify_mode 1 (a certificate asked for, checked when given): works with and without memshift\'s', async () => {
+    const server = await startMemcached({ args: memcachedTlsArgs(certs, 1) });
+    const withCert = await proxy([server], { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey });
+    await untilReply(withCert.port, 'set mode1 0 0 2\r\nok', 'STORED\r\n');
+    const without = await proxy([server], { ca_file: certs.ca });
+    await untilReply(without.port, 'get mode1', 'VALUE mode1 0 2\r\nok\r\nEND\r\n');
+  }, 60_000);
+
   const refusals: [string, () => Record<string, unknown>, 0 | 3, RegExp][] = [
     ['a certificate from another CA', () => ({ ca_file: certs.otherCa }), 0, /certificate/i],
     ['a server name the certificate does not hold', () => ({ ca_file: certs.ca, server_name: 'wrong.internal' }), 0, /wrong\.internal/],
@@ -98,6 +107,60 @@ describe('TLS to memcached servers', () => {
     const { status } = await runMigrationScenario({ from: [0, 1], to: [2, 3], servers: 4, keys: 10_000, tls: certs });
     expect(status.phase).toBe('done');
   }, 300_000);
+
+  it('a server whose certificate fails verification is down with the reason in /replication and in errors_total{kind="tls"}', async () => {
+    const strangers = makeCerts(); // another CA: its server certificate does not verify against ours
+    const good = await startMemcached({ args: memcachedTlsArgs(certs) });
+    const rogue = await startMemcached({ args: memcachedTlsArgs(strangers) });
+    const admin = await freePort();
+    const p = await startMemshift(
+      stringify({
+        listen: [`127.0.0.1:${await freePort()}`],
+        pools: { main: { replicas: [{ name: 'a', servers: [`${good.address}:1`] }, { name: 'b', servers: [`${rogue.address}:1`] }], tls: { ca_file: certs.ca }, timeout: '1s' } },
+        backend: { probe_min: '100ms' },
+        admin: { listen: `127.0.0.1:${admin}` },
+      }),
+    );
+    await untilReply(p.port, 'set rogue 0 0 2\r\nok', /^(STORED|SERVER_ERROR .*)\r\n$/);
+    const view = async (): Promise<{ state: string; reason: string | null }> => {
+      const body = (await (await fetch(`http://127.0.0.1:${admin}/replication`)).json()) as { pools: { groups: { name: string; backends: { state: string; reason: string | null }[] }[] }[] };
+      return body.pools[0]!.groups.find((g) => g.name === 'b')!.backends[0]!;
+    };
+    let b = await view();
+    for (const deadline = Date.now() + 10_000; b.state !== 'tko' && Date.now() < deadline; b = await view()) await new Promise((r) => setTimeout(r, 100));
+    expect(b.state).toBe('tko');
+    expect(b.reason).toMatch(/certificate/i);
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    expect(Number(/memshift_errors_total\{kind="tls"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a reconnect resumes the TLS session of the connection before (an abbreviated handshake)', async () => {
+    const server = await startMemcached({ args: memcachedTlsArgs(certs) });
+    const p = await proxy([server], { ca_file: certs.ca });
+    await untilReply(p.port, 'set resume 0 0 2\r\nok', 'STORED\r\n');
+    expect(p.logs()).not.toContain('TLS session resumed');
+    // A stall past the pool's 1 s timeout resets the connection; once memcached runs again, memshift reconnects.
+    server.pause();
+    const c = await TextClient.connect(p.port);
+    expect(await c.request('get resume', 5_000)).toBe('SERVER_ERROR backend timeout\r\n');
+    c.close();
+    server.resume();
+    await untilReply(p.port, 'get resume', 'VALUE resume 0 2\r\nok\r\nEND\r\n');
+    expect(p.logs()).toMatch(/"reason":"(connected|probe answered) \(TLS session resumed\)"/);
+  }, 60_000);
+
+  it('a reload that gives the pool tls reconnects with it (the connections of the plain config are not kept)', async () => {
+    const server = await startMemcached({ args: memcachedTlsArgs(certs) });
+    const config = (tls: Record<string, unknown>) => (port: number) =>
+      memshiftConfig({ listenPort: port, pools: { main: { servers: [server], ...tls, timeout: '1s' } }, backend: { probe_min: '100ms' } });
+    const port = await freePort();
+    const p = await startMemshift(config({})(port));
+    // Plain TCP to a TLS server: down.
+    await untilReply(p.port, 'get x', 'SERVER_ERROR backend unavailable\r\n');
+    writeFileSync(p.configFile, config({ tls: { ca_file: certs.ca } })(port));
+    p.kill('SIGHUP');
+    await untilReply(p.port, 'set reloaded 0 0 2\r\nok', 'STORED\r\n');
+  }, 60_000);
 
   it('re-reads the files when they change, and keeps the last good ones when the new ones are bad', () => {
     const dir = certs.dir;

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, startMemcached, startMemshift, TextClient, type ServerHandle } from './harness.js';
+import { memcachedTlsArgs, type TestCerts } from './tls-certs.js';
 
 interface Item {
   value: string;
@@ -59,15 +60,33 @@ export interface ReplicatedPool {
   /** The config memshift runs with. */
   yaml: string;
   proxy: ServerHandle;
+  /** The same servers through a plain listener of their own (`notls:`) when they run TLS; else zoneA and zoneB. */
+  inspectA: ServerHandle[];
+  inspectB: ServerHandle[];
+}
+
+/** A memcached, with TLS (`-Z`, client certificates required) and a plain listener for the checks when `certs` is given. */
+async function member(certs: TestCerts | undefined): Promise<{ server: ServerHandle; inspect: ServerHandle }> {
+  if (certs === undefined) {
+    const server = await startMemcached();
+    return { server, inspect: server };
+  }
+  const plain = await freePort();
+  const server = await startMemcached({ args: [...memcachedTlsArgs(certs, 3), '-l', `notls:127.0.0.1:${plain}`] });
+  return { server, inspect: { ...server, port: plain, address: `127.0.0.1:${plain}` } as ServerHandle };
 }
 
 /**
  * Two groups of two fresh memcached each (zone-a, zone-b) and memshift over them; `pool` adds pool
- * fields, `top` top-level ones (e.g. admin).
+ * fields, `top` top-level ones (e.g. admin). With `certs`, the servers require TLS and a client
+ * certificate, and the pool has `tls`.
  */
-export async function startReplicatedPool(pool: Record<string, unknown>, top: Record<string, unknown> = {}): Promise<ReplicatedPool> {
-  const zoneA = await Promise.all([startMemcached(), startMemcached()]);
-  const zoneB = await Promise.all([startMemcached(), startMemcached()]);
+export async function startReplicatedPool(pool: Record<string, unknown>, top: Record<string, unknown> = {}, certs?: TestCerts): Promise<ReplicatedPool> {
+  const a = await Promise.all([member(certs), member(certs)]);
+  const b = await Promise.all([member(certs), member(certs)]);
+  const zoneA = a.map((m) => m.server);
+  const zoneB = b.map((m) => m.server);
+  const tls = certs === undefined ? {} : { tls: { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey } };
   const port = await freePort();
   const yaml = stringify({
     listen: [`127.0.0.1:${port}`],
@@ -77,13 +96,14 @@ export async function startReplicatedPool(pool: Record<string, unknown>, top: Re
           { name: 'zone-a', servers: zoneA.map((s) => `${s.address}:1`) },
           { name: 'zone-b', servers: zoneB.map((s) => `${s.address}:1`) },
         ],
+        ...tls,
         ...pool,
       },
     },
     backend: { probe_min: 100, probe_max: 500 },
     ...top,
   });
-  return { zoneA, zoneB, port, yaml, proxy: await startMemshift(yaml) };
+  return { zoneA, zoneB, port, yaml, proxy: await startMemshift(yaml), inspectA: a.map((m) => m.inspect), inspectB: b.map((m) => m.inspect) };
 }
 
 export async function replayScenario(stopMs: number): Promise<{ compared: number; deleted: number; errors: string[] }> {
