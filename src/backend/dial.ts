@@ -39,7 +39,7 @@ export function dial(endpoint: Endpoint): net.Socket {
     return failed;
   }
   const socket = tls.connect(options);
-  keepTlsSession(socket, endpoint.tls, endpoint.host, endpoint.port);
+  keepTlsSession(socket, options);
   return noDelay(socket);
 }
 

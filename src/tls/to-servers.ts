@@ -80,25 +80,32 @@ interface Resumption {
   checking: boolean;
 }
 const RESUMPTION_CHECK_TIMEOUT_MS = 5_000;
-const sessions = new WeakMap<BackendTlsConfig, Map<string, Resumption>>();
+/**
+ * By secure context: new TLS material (a rotated client certificate) makes a new context, and with
+ * it full handshakes again; a resumed session would present the identity of the old certificate.
+ */
+const sessions = new WeakMap<tls.SecureContext, Map<string, Resumption>>();
 
-function resumptionOf(c: BackendTlsConfig, host: string, port: number): Resumption {
-  let byServer = sessions.get(c);
-  if (byServer === undefined) sessions.set(c, (byServer = new Map()));
+function resumptionOf(ctx: tls.SecureContext, host: string, port: number): Resumption {
+  let byServer = sessions.get(ctx);
+  if (byServer === undefined) sessions.set(ctx, (byServer = new Map()));
   const key = `${host}:${port}`;
   let r = byServer.get(key);
   if (r === undefined) byServer.set(key, (r = { checking: false }));
   return r;
 }
 
-/** Keeps `socket`'s session to `host`:`port` for the next connect under `c` (checking once that the server resumes it). */
-export function keepTlsSession(socket: tls.TLSSocket, c: BackendTlsConfig, host: string, port: number): void {
+/** Keeps `socket`'s session (it was opened with `options`, from tlsConnectOptions) for the next connect (checking once that the server resumes it). */
+export function keepTlsSession(socket: tls.TLSSocket, options: tls.ConnectionOptions): void {
+  const { secureContext: ctx, host, port } = options;
+  if (ctx === undefined || host === undefined || port === undefined) return;
   socket.on('session', (session: Buffer) => {
-    const r = resumptionOf(c, host, port);
+    const r = resumptionOf(ctx, host, port);
     r.session = session;
     if (r.works !== undefined || r.checking) return;
     r.checking = true;
-    const check = tls.connect({ ...connectOptions(c, host, port), session });
+    const { session: _offered, ...fresh } = options;
+    const check = tls.connect({ ...fresh, session });
     const done = (works: boolean): void => {
       clearTimeout(timer);
       r.works = works;
@@ -114,16 +121,14 @@ export function keepTlsSession(socket: tls.TLSSocket, c: BackendTlsConfig, host:
 
 /** The options of a TLS connection to `host`:`port` under `c` (with the session to resume, when the server resumes sessions). */
 export function tlsConnectOptions(c: BackendTlsConfig, host: string, port: number): tls.ConnectionOptions {
-  const r = sessions.get(c)?.get(`${host}:${port}`);
-  return { ...connectOptions(c, host, port), ...(r?.works === true && r.session !== undefined ? { session: r.session } : {}) };
-}
-
-function connectOptions(c: BackendTlsConfig, host: string, port: number): tls.ConnectionOptions {
   const name = c.serverName ?? host;
+  const ctx = secureContext(c);
+  const r = sessions.get(ctx)?.get(`${host}:${port}`);
   return {
     host,
     port,
-    secureContext: secureContext(c),
+    secureContext: ctx,
+    ...(r?.works === true && r.session !== undefined ? { session: r.session } : {}),
     // SNI carries a name, never an address; the certificate is still checked against the address.
     ...(isIP(name) === 0 ? { servername: name } : {}),
     ...(c.serverName === undefined ? {} : { checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(name, cert) }),
