@@ -71,7 +71,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** The version the backend reported, once known. */
   version: string | null = null;
   /** Counters, read by stats and metrics. */
-  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0, tlsErrors: 0, tlsResumed: 0 };
+  readonly counters = { requests: 0, errors: 0, refused: 0, timeouts: 0, reconnects: 0, tko: 0, outOfStep: 0, bytesOut: 0, bytesIn: 0, tlsErrors: 0, tlsResumed: 0, tlsNudges: 0 };
   /** Moving average of reply latency in ms (for `read: fastest`). */
   latencyMs = 0;
   /** Reply latency (queued to answered), for metrics. */
@@ -91,6 +91,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
   /** When the backend last sent bytes. */
   /** Why the connection is in its state (the last change's reason: `connected`, a TLS or connect error...). */
   reason = 'connecting';
+  #lastNudgeAt = 0;
   /** The current connection resumed the TLS session of the one before. */
   #resumed = false;
   #lastReadAt = 0;
@@ -177,8 +178,27 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       if (deadline <= t) {
         this.counters.timeouts++;
         this.#reset('request timeout', R.BACKEND_TIMEOUT, 'retry');
+        return;
       }
+      this.#nudge(t);
     }
+  }
+
+  /**
+   * memcached 1.6's TLS can leave requests it has read into OpenSSL's buffer unanswered until more
+   * bytes arrive on the socket (it waits for the socket, not for SSL_pending): a pipelined burst then
+   * stalls at its tail until the timeout. When a TLS connection has requests in flight and has heard
+   * nothing for NUDGE_MS, an `mn` (its MN reply ignored) is sent to wake it.
+   */
+  #nudge(t: number): void {
+    const socket = this.#socket;
+    if (!(socket instanceof tls.TLSSocket) || this.#state !== 'up') return;
+    const quiet = Math.min(t - this.#lastReadAt, t - this.#pending[this.#head]!.sentAt, t - this.#lastNudgeAt);
+    if (quiet < NUDGE_MS) return;
+    this.#lastNudgeAt = t;
+    this.counters.tlsNudges++;
+    this.push(new Op(IGNORE_REPLY, ReplyKind.Line, 0));
+    this.writer.ascii('mn\r\n');
   }
 
   close(): void {
@@ -386,6 +406,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#o.onStateChange?.(this, from, to, reason);
   }
 }
+
+/** How long a TLS connection with requests in flight may be silent before it is nudged (see #nudge). */
+const NUDGE_MS = 50;
+const IGNORE_REPLY: OpHandler = { onOpReply: () => {}, onOpError: () => {} };
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 

@@ -37,6 +37,7 @@ export function backendFamilies(pool: () => BackendPool): Metric[] {
     sum('outOfStep', 'Replies that did not match the request (the connection was reset).', 'memshift_backend_out_of_step_total'),
     sum('bytesOut', 'Bytes sent to the backend.', 'memshift_backend_sent_bytes_total'),
     sum('bytesIn', 'Bytes received from the backend.', 'memshift_backend_received_bytes_total'),
+    sum('tlsNudges', 'mn sent to wake a TLS memcached that left pipelined requests unanswered in its TLS buffer (memcached 1.6 waits for the socket).', 'memshift_backend_tls_nudges_total'),
     sum('tlsResumed', 'TLS connections that resumed the session of the one before (an abbreviated handshake).', 'memshift_backend_tls_resumed_total'),
     family('memshift_backend_request_duration_seconds', 'Backend request latency, from queueing to the reply.', 'histogram', () =>
       backends.all.flatMap((b): Sample[] => {

@@ -1,18 +1,26 @@
 /**
  * Differential test: every case goes to a real memcached and to memshift (in
  * front of three real memcached), and both must answer with the same bytes and
- * leave the connection in the same state (open or closed).
+ * leave the connection in the same state (open or closed). A second memshift, in
+ * front of three memcached that require TLS and a client certificate, must too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { requireDep } from '../support/system-deps.js';
+import { makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
 import { DIFF_CASES, type DiffCase } from './differential-cases.js';
 
 let reference: ServerHandle;
 let proxy: ServerHandle;
+let tlsProxy: ServerHandle;
 
 beforeAll(async () => {
+  requireDep('openssl');
   reference = await startMemcached();
   ({ proxy } = await startMemshiftPool(3));
+  const certs = makeCerts();
+  const servers = await Promise.all([0, 1, 2].map(() => startMemcached({ args: memcachedTlsArgs(certs, 3) })));
+  tlsProxy = await startMemshift(memshiftConfig({ pools: { main: { servers, tls: { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey } } } }));
 });
 afterAll(stopAll);
 
@@ -45,9 +53,10 @@ describe('memshift replies byte for byte like memcached 1.6', () => {
   DIFF_CASES.forEach((c, i) => {
     it(c.name, async () => {
       const key = `diff${i}_${Date.now() % 100000}`;
-      const [want, got] = await Promise.all([play(reference.port, c, key), play(proxy.port, c, key)]);
+      const [want, got, overTls] = await Promise.all([play(reference.port, c, key), play(proxy.port, c, key), play(tlsProxy.port, c, key)]);
       expect(show(got)).toBe(show(want));
       expect(got.reply === want.reply).toBe(true);
+      expect(show(overTls), 'memshift over a TLS pool').toBe(show(want));
     });
   });
 });

@@ -65,6 +65,23 @@ describe('TLS to memcached servers', () => {
     c.close();
   }, 60_000);
 
+  it('answers a pipelined burst in full: memcached 1.6 -Z leaves its tail in the TLS buffer until nudged', async () => {
+    // Straight to memcached -Z, 2000 sets and a version in one write stall after ~1975 replies;
+    // through memshift every one is answered (memshift_backend_tls_nudges_total counts the wake-ups).
+    const server = await startMemcached({ args: memcachedTlsArgs(certs) });
+    const p = await proxy([server], { ca_file: certs.ca });
+    await untilReply(p.port, 'version', /^VERSION /);
+    const c = await TextClient.connect(p.port);
+    for (const [n, size] of [[2000, 100], [50, 100_000]] as const) {
+      const v = 'y'.repeat(size);
+      await c.write(`${Array.from({ length: n }, (_, i) => `set burst${size}:${i} 0 0 ${size}\r\n${v}\r\n`).join('')}get burst${size}:0\r\n`);
+      const tail = `VALUE burst${size}:0 0 ${size}\r\n${v}\r\nEND\r\n`;
+      const got = (await c.read((b) => (b.length >= n * 8 + tail.length ? true : 0), 5_000)).toString('latin1');
+      expect(got).toBe('STORED\r\n'.repeat(n) + tail);
+    }
+    c.close();
+  }, 60_000);
+
   it('sends a client certificate to a memcached that requires one (ssl_verify_mode 3), and names the server it checks', async () => {
     const server = await startMemcached({ args: memcachedTlsArgs(certs, 3) });
     const p = await proxy([server], { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey, server_name: 'cache.internal' });
