@@ -36,19 +36,43 @@ interface MetaFlags {
   opaqueTooLong: boolean;
 }
 
-/** Strict base64 as memcached's decoder takes it; null when it would fail. */
+/** memcached's base64 dtable: the value of each byte, 0x80 for a byte outside the alphabet ('=' is 0). */
+const B64 = new Uint8Array(256).fill(0x80);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64[c.charCodeAt(0)] = i));
+B64[0x3d] = 0;
+
+/**
+ * memcached's base64_decode (base64.c), byte for byte; null where it returns 0 (the key fails to
+ * decode). It is lenient: bytes outside the alphabet are skipped, the others must be a positive
+ * multiple of 4, and decoding stops after the first group of four that holds an '=' (one or two
+ * drop as many bytes; more fail). So `fz8_a` decodes as `fz8a`, and `Zg==Zm9v` as `f`.
+ */
 export function decodeBase64Key(key: Buffer): Buffer | null {
-  if (key.length === 0 || key.length % 4 !== 0) return null;
+  let count = 0;
+  for (let i = 0; i < key.length; i++) if (B64[key[i]!] !== 0x80) count++;
+  if (count === 0 || count % 4 !== 0) return null;
+  const out = Buffer.alloc((count / 4) * 3);
+  const block = [0, 0, 0, 0];
+  let n = 0;
+  let pad = 0;
+  let pos = 0;
   for (let i = 0; i < key.length; i++) {
-    const c = key[i]!;
-    const ok =
-      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f ||
-      (c === 0x3d && i >= key.length - 2);
-    if (!ok) return null;
+    const v = B64[key[i]!]!;
+    if (v === 0x80) continue;
+    if (key[i] === 0x3d) pad++;
+    block[n++] = v;
+    if (n < 4) continue;
+    n = 0;
+    out[pos++] = (block[0]! << 2) | (block[1]! >> 4);
+    out[pos++] = ((block[1]! << 4) | (block[2]! >> 2)) & 0xff;
+    out[pos++] = ((block[2]! << 6) | block[3]!) & 0xff;
+    if (pad > 0) {
+      if (pad > 2) return null;
+      pos -= pad;
+      break;
+    }
   }
-  if (key[key.length - 2] === 0x3d && key[key.length - 1] !== 0x3d) return null;
-  const out = Buffer.from(key.toString('latin1'), 'base64');
-  return out.length === 0 ? null : out;
+  return pos === 0 ? null : out.subarray(0, pos);
 }
 
 /** _meta_flag_preparse; `defaultError` is the caller's errstr before preparse. */

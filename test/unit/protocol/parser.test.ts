@@ -41,6 +41,12 @@ suite('RequestParser: valid commands, at every split point', () => {
     ['mg foo v f t\r\n', ['mg keys="foo" line="mg foo v f t"']],
     ['mg foo v q k\r\n', ['mg keys="foo" line="mg foo v k" noreply']],
     ['mg Zm9v b v\r\n', ['mg keys="Zm9v" line="mg Zm9v b v" hash="foo"']],
+    // memcached's base64_decode skips bytes outside the alphabet and stops after a group with '='.
+    ['md fz8_a b k\r\n', [`md keys="fz8_a" line="md fz8_a b k" hash=${JSON.stringify(Buffer.from('fz8a', 'base64').toString('latin1'))}`]],
+    ['mg %Zm9v% b v\r\n', ['mg keys="%Zm9v%" line="mg %Zm9v% b v" hash="foo"']],
+    ['mg Zg==Zm9v b v\r\n', ['mg keys="Zg==Zm9v" line="mg Zg==Zm9v b v" hash="f"']],
+    ['mg Z=g=Zm9v b v\r\n', ['mg keys="Z=g=Zm9v" line="mg Z=g=Zm9v b v" hash="d"']],
+    ['me Zm9v_ b\r\n', ['me keys="Zm9v_" line="me Zm9v_ b" hash="foo"']],
     ['ms foo 2 T10 F5\r\nhi\r\n', ['ms keys="foo" value="hi" line="ms foo 2 T10 F5"']],
     ['ms foo 2 q MS\r\nhi\r\n', ['ms keys="foo" value="hi" line="ms foo 2 MS" noreply']],
     ['md foo q\r\nma foo D5 MI\r\nme foo\r\n', ['md keys="foo" line="md foo" noreply', 'ma keys="foo" line="ma foo D5 MI"', 'me keys="foo" line="me foo"']],
@@ -106,6 +112,9 @@ suite('RequestParser: bad input gets memcached 1.6.18 replies', () => {
     ['ms foo 2 q\r\nhiX\r\n', [reply('CLIENT_ERROR bad data chunk\r\n'), ERROR]],
     ['ma foo MX\r\n', [reply('CLIENT_ERROR invalid mode for ma M token\r\n')]],
     ['mg %%% b\r\n', [reply('CLIENT_ERROR error decoding key\r\n')]],
+    ['mg Z=== b v\r\n', [reply('CLIENT_ERROR error decoding key\r\n')]],
+    ['md Zg= b k\r\n', [reply('CLIENT_ERROR invalid or duplicate flag\r\n')]],
+    ['me Zm9 b\r\n', [BAD]],
     ['me\r\n', [BAD]],
   ];
   for (const [input, expected] of cases) {
