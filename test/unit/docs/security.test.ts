@@ -3,6 +3,8 @@
  * metric families (and error kinds) memshift exports and example files that exist, and its links to
  * its own headings resolve.
  */
+import type { BackendPool } from '../../../src/backend/index.js';
+import { backendFamilies } from '../../../src/observability/backend-metrics.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -40,7 +42,8 @@ describe('docs/security.md', () => {
   it('names only metric families memshift exports, and real error kinds', async () => {
     const metrics = new Metrics({ processMetrics: false });
     const config = parseConfig('listen: ["127.0.0.1:11211"]\npools:\n  main:\n    servers: ["10.0.0.1:11211:1"]\n');
-    metrics.add(...proxyFamilies(new ProxyStats()), ...tlsFamilies(() => config));
+    const noBackends = { all: [] } as unknown as BackendPool;
+    metrics.add(...proxyFamilies(new ProxyStats()), ...tlsFamilies(() => config), ...backendFamilies(() => noBackends));
     const text = await metrics.text();
     const families = new Set(metrics.registry.getMetricsAsArray().map((m) => m.name));
     const used = [...new Set(doc.match(/memshift_[a-z_]+/g) ?? [])];
