@@ -3,7 +3,7 @@
  * logged at every start and reload: TLS to servers without verification, a certificate that ends
  * within 14 days, an admin API on a non-loopback address without TLS or a token.
  */
-import type { Config } from './types.js';
+import type { Config, PoolConfig, ServerSpec } from './types.js';
 import { CERT_EXPIRY_WARNING_MS, certificateEnd } from './files.js';
 import { formatHostPort, isLoopbackHost } from './address.js';
 
@@ -13,6 +13,11 @@ export interface CertificateFile {
   readonly use: string;
 }
 
+/** Every server a pool connects to: its groups' and its migration's `from` servers. */
+export function everyServer(pool: PoolConfig): ServerSpec[] {
+  return [...pool.groups, ...(pool.migration?.from ?? [])].flatMap((g) => g.servers);
+}
+
 /** Every certificate file of `config`: server CAs and client certificates of each pool, listener and admin certificates. */
 export function certificateFiles(config: Config): CertificateFile[] {
   const out = new Map<string, CertificateFile>();
@@ -20,8 +25,7 @@ export function certificateFiles(config: Config): CertificateFile[] {
     if (file !== undefined && !out.has(file)) out.set(file, { file, use });
   };
   for (const pool of config.pools.values()) {
-    const servers = [...pool.groups, ...(pool.migration?.from ?? [])].flatMap((g) => g.servers);
-    for (const s of servers) {
+    for (const s of everyServer(pool)) {
       add(s.tls?.certFile, `pools.${pool.name} client certificate`);
       add(s.tls?.caFile, `pools.${pool.name} server CA`);
     }
@@ -54,8 +58,7 @@ export interface ConfigWarning {
 export function configWarnings(config: Config, now = Date.now(), envToken = process.env.MEMSHIFT_ADMIN_TOKEN): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   for (const pool of config.pools.values()) {
-    const servers = [...pool.groups, ...(pool.migration?.from ?? [])].flatMap((g) => g.servers);
-    if (servers.some((s) => s.tls?.verify === false)) {
+    if (everyServer(pool).some((s) => s.tls?.verify === false)) {
       const message = `pools.${pool.name}: tls.verify is false: memshift accepts any certificate from its servers (no protection from a rogue server or tampering)`;
       warnings.push({ about: 'pool', message });
     }

@@ -10,7 +10,7 @@ import type { Config, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { BackendPool } from '../backend/index.js';
 import { onTlsReloadError, secureContext } from '../tls/index.js';
-import { configWarnings } from '../config/warnings.js';
+import { configWarnings, everyServer } from '../config/warnings.js';
 import { Router } from '../routing/index.js';
 import { Dispatcher, type KeyRoute } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
@@ -160,7 +160,7 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
 function checkBackendTls(pools: readonly PoolConfig[], logger: Logger): void {
   onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
   for (const pool of pools) {
-    const configs = new Set([...pool.groups, ...(pool.migration?.from ?? [])].flatMap((g) => g.servers.flatMap((s) => (s.tls === undefined ? [] : [s.tls]))));
+    const configs = new Set(everyServer(pool).flatMap((s) => (s.tls === undefined ? [] : [s.tls])));
     for (const tls of configs) {
       try {
         secureContext(tls);

@@ -87,40 +87,29 @@ export class TextClient {
   }
 
   static connect(port: number, host = '127.0.0.1', timeoutMs = 5_000): Promise<TextClient> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect({ port, host, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connect ${host}:${port} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new TextClient(socket));
-      });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`connect ${host}:${port}: ${err.message}`));
-      });
-    });
+    return TextClient.#opened(netConnect({ port, host, noDelay: true }), 'connect', `connect ${host}:${port}`, timeoutMs);
   }
 
   /** A client over TLS (`tls.connect` options: ca, cert, key, servername...), resolved once the handshake is done. */
   static connectTls(port: number, options: ConnectionOptions = {}, host = '127.0.0.1', timeoutMs = 5_000): Promise<TextClient> {
+    return TextClient.#opened(tlsConnect({ port, host, ...options }), 'secureConnect', `TLS connect ${host}:${port}`, timeoutMs);
+  }
+
+  /** A client on `socket` once it emits `ready`; rejects on its error or after `timeoutMs`, saying `what`. */
+  static #opened(socket: Socket, ready: 'connect' | 'secureConnect', what: string, timeoutMs: number): Promise<TextClient> {
     return new Promise((resolve, reject) => {
-      const socket = tlsConnect({ port, host, ...options });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`TLS connect ${host}:${port} timed out after ${timeoutMs} ms`));
+        reject(new Error(`${what} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('secureConnect', () => {
+      socket.once(ready, () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new TextClient(socket));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new Error(`TLS connect ${host}:${port}: ${err.message}`));
+        reject(new Error(`${what}: ${err.message}`));
       });
     });
   }
