@@ -1,6 +1,6 @@
 /**
  * Every error memshift raises on purpose carries a stable `code`; callers branch on the code, never on
- * the message text. The table below is the one list of codes: README.md documents each of them (a unit
+ * the message text. The table below is the one list of codes: docs/operations.md documents each of them (a unit
  * test checks that), and `src/cli.ts` maps them to exit statuses.
  *
  * A client's bad input is not an exception: the protocol layer answers it with memcached's exact reply.

@@ -504,7 +504,7 @@ function renderBackend(p: PoolOut, out: string[]): void {
   const retry = Math.max(1, p.retryTimeoutMs);
   const move =
     p.distribution === 'ketama'
-      ? 'To move a dead server\'s keys to the other servers, set failover_after on the pool: every memshift then moves them together, as a migration (README, "Passive migration").'
+      ? 'To move a dead server\'s keys to the other servers, set failover_after on the pool: every memshift then moves them together, as a migration (docs/migration.md, "Passive migration").'
       : 'A modula pool cannot move one server\'s keys (hash % total weight would change for nearly every key), so they stay on the dead server until it is back.';
   out.push(
     ...comment(

@@ -48,7 +48,7 @@ beforeAll(async () => {
 afterAll(stopAll);
 
 /**
- * Streams memshift answers differently on purpose (README, "Protocol: what a client sees"), or
+ * Streams memshift answers differently on purpose (docs/protocol.md, "Protocol: what a client sees"), or
  * that memcached itself would not answer the same way twice:
  * - a first byte 0x80 switches memcached to the binary protocol; memshift closes;
  * - a positive flush_all delay flushes at a later clock tick, inside some later stream;
@@ -72,7 +72,7 @@ const tokens = (line: string): string[] => line.replace(/\r$/, '').split(' ').fi
  * A get, gets, gat or gats line with a key over 250 bytes after another key. memcached fetches
  * (and for gat touches) the keys before the long one, then answers CLIENT_ERROR; memshift checks
  * the whole line first and touches nothing. So `gat -1 k <251 bytes>` expires k on memcached only,
- * and `get k <251 bytes>` marks k as fetched (mg's h flag) on memcached only. Part of README's
+ * and `get k <251 bytes>` marks k as fetched (mg's h flag) on memcached only. Part of docs/protocol.md's
  * deliberate difference for long keys in get lines; a long key as the first key is still tested.
  */
 function partialMultiGet(line: string): boolean {
@@ -230,7 +230,7 @@ function longestLine(text: string): number {
  * memcached queues replies and writes them only at flush points: after a get, gets, gat, gats or
  * mn, when it has used up what it read, and every 20 commands. Two things drop the replies
  * queued since the last flush point, where memshift sends them:
- *  - a get-family line with a key over 250 bytes (conn_release_items; README's one deliberate
+ *  - a get-family line with a key over 250 bytes (conn_release_items; docs/protocol.md's one deliberate
  *    difference): memcached's reply then lacks a run of replies right before that line's
  *    CLIENT_ERROR;
  *  - closing the connection on an HTTP request line or on 2048 bytes with no newline: memcached's

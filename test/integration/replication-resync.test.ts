@@ -62,7 +62,7 @@ it('rebuilds a backend that restarted empty, once across sidecars, while clients
     const w = await TextClient.connect(to);
     for (let i = 0; !stop; i++) {
       // Each client its own keys: two sidecars writing one key at once may land in different orders
-      // on the two groups (README: concurrent writers), which is not what this test is about.
+      // on the two groups (docs/replication.md: concurrent writers), which is not what this test is about.
       const key = `live:${id}:${(i * 7) % 150}`;
       if (i % 5 === 4) {
         const r = await w.request(`delete ${key}`, 5_000);

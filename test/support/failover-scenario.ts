@@ -151,7 +151,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
   const a = await groupItems(groupA.filter((x) => !killed.includes(x)));
   const b = await groupItems(groupB.filter((x) => !killed.includes(x)));
   // Except keys two sidecars wrote at the same moment: their writes may land in different orders on
-  // the two groups (README "Concurrent writers of one key"; also without any migration).
+  // the two groups (docs/replication.md "Concurrent writers of one key"; also without any migration).
   const racing = writtenConcurrently(report.history, ports.length);
   const differ = diffGroups(a, b);
   console.log(`groups compared: ${differ.length} keys differ, all among the ${racing.size} keys two sidecars wrote at once: ${differ.every((d) => racing.has(d.slice(0, d.indexOf(': '))))}`);

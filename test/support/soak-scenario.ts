@@ -10,7 +10,7 @@
  *      history), then brought back in with a migration ga = [A1, A3] -> [A1, A2, A3];
  *   5. a shrink: ga -> [A1, A2], gb -> [B1, B2].
  *
- * A replicated pool's migration block needs a restart of the sidecar (README "Hot reload"), so each
+ * A replicated pool's migration block needs a restart of the sidecar (docs/configuration.md "Hot reload"), so each
  * config change is a rolling restart, one sidecar at a time (on the same ports); the load leaves a
  * sidecar out while it restarts, as a load balancer would. At the end: the model checker's verdict (0 stale, 0
  * resurrected, 0 lost, 0 wrong reads) and every client error with its time and cause.

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, MemshiftError, isErrorCode, isMemshiftError, type ErrorCode } from '../../src/errors.js';
 
-const README = new URL('../../README.md', import.meta.url);
+const README = new URL('../../docs/operations.md', import.meta.url);
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
 
 describe('error codes', () => {
@@ -15,11 +15,11 @@ describe('error codes', () => {
     }
   });
 
-  it('are all documented in README.md (section "Error codes")', () => {
-    expect(existsSync(README), 'README.md is missing').toBe(true);
+  it('are all documented in docs/operations.md (section "Error codes")', () => {
+    expect(existsSync(README), 'docs/operations.md is missing').toBe(true);
     const readme = readFileSync(README, 'utf8');
     const missing = codes.filter((code) => !readme.includes(`\`${code}\``));
-    expect(missing, 'codes missing from README.md (write them as `MS_ERR_…`)').toEqual([]);
+    expect(missing, 'codes missing from docs/operations.md (write them as `MS_ERR_…`)').toEqual([]);
   });
 });
 

@@ -70,7 +70,7 @@ pools:
 # stops sending to it (its keys get SERVER_ERROR, a miss for most clients), probes it every
 # probe_min ms (as nutcracker retried), and every key stays where it is. To move a dead server's
 # keys to the other servers, set failover_after on the pool: every memshift then moves them
-# together, as a migration (README, "Passive migration").
+# together, as a migration (docs/migration.md, "Passive migration").
 backend:
   failure_limit: 1
   probe_min: 2000

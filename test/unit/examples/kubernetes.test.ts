@@ -1,9 +1,9 @@
 /**
  * The Kubernetes, Prometheus and Grafana examples (issue 7) stay honest: every manifest passes the
- * Kubernetes (and Prometheus Operator) schemas, the sidecar is wired the way the README says
+ * Kubernetes (and Prometheus Operator) schemas, the sidecar is wired the way docs/operations.md says
  * (native sidecar, probes on the admin port, drain on shutdown, the app pointed at the loopback
  * listener), the embedded memshift.yml passes memshift's own parser and agrees with the pod spec,
- * and every metric name the alerts and the dashboard use is a real family listed in README.md.
+ * and every metric name the alerts and the dashboard use is a real family listed in docs/operations.md.
  * The TLS variant (deployment-tls.yaml, certificate.yaml, podmonitor-tls.yaml) mounts its Secrets as
  * directories, and its memshift.yml passes `memshift check` without a warning once certificates made
  * by openssl stand where the Secrets are mounted.
@@ -550,7 +550,7 @@ describe('metric names in the examples', () => {
     ...reloadFamilies(new ReloadCounters()),
   );
   const families = new Map(metrics.registry.getMetricsAsArray().map((m) => [m.name, String(m.type)]));
-  const readme = read('README.md');
+  const readme = read('docs/operations.md');
 
   /** A name as written, to the family it belongs to: histogram series carry _bucket, _sum, _count. */
   function familyOf(name: string): string | undefined {
@@ -562,12 +562,12 @@ describe('metric names in the examples', () => {
   it.each([
     ['examples/prometheus/alerts.yml', alertsText],
     ['examples/grafana/memshift-dashboard.json', dashboardText],
-  ])('%s uses only real families, each listed in README.md', (_file, text) => {
+  ])('%s uses only real families, each listed in docs/operations.md', (_file, text) => {
     const used = [...new Set(text.match(/memshift_[a-z_]+/g) ?? [])].sort();
     expect(used.length).toBeGreaterThan(5);
     const unknown = used.filter((n) => familyOf(n) === undefined);
     expect(unknown, 'names that are not memshift metric families').toEqual([]);
     const unlisted = used.map((n) => familyOf(n)!).filter((f) => !readme.includes(`\`${f}\``));
-    expect(unlisted, 'families missing from README.md "Metrics"').toEqual([]);
+    expect(unlisted, 'families missing from docs/operations.md "Metrics"').toEqual([]);
   });
 });
