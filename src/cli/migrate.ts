@@ -6,20 +6,13 @@
  * `admin.listen`; the token is `--token`, else the config's admin.token / admin.token_file, else
  * $MEMSHIFT_ADMIN_TOKEN (the same sources the server reads).
  */
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemshiftError } from '../errors.js';
-import { CONFIG_ENV, loadConfigFile } from '../config/load.js';
-import { formatHostPort } from '../config/address.js';
-import type { Config } from '../config/types.js';
+import { CONFIG_ENV } from '../config/load.js';
 import type { MigrationStatus } from '../migration/index.js';
+import { ADMIN_TOKEN_ENV, AdminCallError, adminCall as call, adminTarget, parseInterval, type AdminTarget as Target } from './admin-client.js';
 import { bar } from './progress-bar.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, table, usageError } from './common.js';
 
-/** The variable the server reads its token from (src/proxy/admin-endpoints.ts); not imported, to keep the CLI light. */
-const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
-/** Each admin request gives up after this long. */
-const REQUEST_TIMEOUT_MS = 5_000;
 /** `watch` gives up after this many failed polls in a row (the first poll failing ends it at once). */
 const WATCH_MAX_FAILURES = 10;
 /** Exit status on Ctrl-C (128 + SIGINT). */
@@ -54,7 +47,7 @@ ${CONFIG_HELP}
       --pool POOL         the pool, when several migrate (status: show only it; default: the first)
       --token TOKEN       the admin bearer token (actions only)
       --json              print the server's JSON instead of text (watch: one JSON line per change)
-      --interval SECONDS  seconds between polls for watch (default 1)
+      --interval SECONDS  seconds between polls for watch, or a duration like 500ms (default 1)
   -h, --help              show this help
 
 Exit statuses: 0 ok; 1 watch ended with the migration rolled back, or there is no migration to watch;
@@ -86,109 +79,6 @@ export const defaultMigrateDeps: MigrateDeps = {
   },
   signals: process,
 };
-
-/** A failed admin call: the message and the exit status it maps to. */
-class AdminCallError extends Error {
-  constructor(
-    message: string,
-    readonly exit: number,
-  ) {
-    super(message);
-  }
-}
-
-interface Target {
-  /** The admin API's base URL, without a trailing slash. */
-  readonly base: string;
-  readonly token: string | undefined;
-}
-
-/** `http://host:port` from --admin (a scheme is optional) or the config's admin listener. */
-function adminBase(admin: string | undefined, config: Config | undefined, source: string | undefined): string {
-  if (admin !== undefined) {
-    const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(admin) ? admin : `http://${admin}`;
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw usageError('migrate', `--admin must be a URL like http://127.0.0.1:9121, got "${admin}"`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError('migrate', `--admin must be an http:// or https:// URL, got "${admin}"`);
-    return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
-  }
-  if (config === undefined) throw usageError('migrate', `no admin URL: pass --admin URL, or -c FILE (or set ${CONFIG_ENV}) for a config with an admin block`);
-  const a = config.admin;
-  if (a === undefined) throw usageError('migrate', `${source ?? 'the config'} has no admin block: add admin: {listen: "127.0.0.1:9121"} or pass --admin URL`);
-  // A wildcard listener is reached on loopback.
-  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
-  return `http://${formatHostPort(host, a.port)}`;
-}
-
-function adminToken(flag: string | undefined, config: Config | undefined, io: CliIo): string | undefined {
-  if (flag !== undefined) return flag;
-  const a = config?.admin;
-  if (a?.token !== undefined) return a.token;
-  if (a?.tokenFile !== undefined) {
-    try {
-      return readFileSync(a.tokenFile, 'utf8').trim();
-    } catch (err) {
-      throw new MemshiftError('MS_ERR_CONFIG_READ', `cannot read admin.token_file "${a.tokenFile}": ${(err as Error).message}`, { cause: err });
-    }
-  }
-  const env = io.env[ADMIN_TOKEN_ENV];
-  return env === undefined || env === '' ? undefined : env;
-}
-
-function networkReason(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if (code === 'ECONNRESET') return 'connection reset';
-  if (cause instanceof Error) return cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** One admin request; the parsed JSON on 2xx, AdminCallError otherwise. */
-async function call(target: Target, method: 'GET' | 'POST', path: string, body: unknown, stop?: AbortSignal): Promise<unknown> {
-  const url = `${target.base}${path}`;
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (method === 'POST' && target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(url, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: stop === undefined ? timeout : AbortSignal.any([timeout, stop]),
-    });
-    text = await res.text();
-  } catch (err) {
-    if (stop?.aborted === true) throw err;
-    if (timeout.aborted) throw new AdminCallError(`the memshift admin API at ${target.base} did not answer ${method} ${path} within ${REQUEST_TIMEOUT_MS / 1000} s`, EXIT.UNAVAILABLE);
-    throw new AdminCallError(`cannot reach the memshift admin API at ${target.base}: ${networkReason(err)} (is "memshift serve" running with an admin block there?)`, EXIT.UNAVAILABLE);
-  }
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (res.ok) {
-    if (parsed === null || typeof parsed !== 'object') throw new AdminCallError(`${method} ${url} answered ${res.status} without a JSON object`, EXIT.UNAVAILABLE);
-    return parsed;
-  }
-  const error = (parsed as { error?: unknown } | undefined)?.error;
-  let message = `${method} ${url}: HTTP ${res.status}: ${typeof error === 'string' ? error : text.trim() || res.statusText}`;
-  if ((res.status === 401 || res.status === 403) && target.token === undefined) {
-    message += `; no token was sent: pass --token, set admin.token or admin.token_file in the config, or set ${ADMIN_TOKEN_ENV}`;
-  }
-  const usage = res.status >= 400 && res.status < 500 && res.status !== 409;
-  throw new AdminCallError(message, usage ? EXIT.USAGE : EXIT.UNAVAILABLE);
-}
 
 async function getStatus(target: Target, stop?: AbortSignal): Promise<MigrationBody> {
   const body = (await call(target, 'GET', '/migration', undefined, stop)) as Partial<MigrationBody>;
@@ -408,19 +298,8 @@ export async function runMigrate(args: string[], io: CliIo, deps: MigrateDeps = 
   const subcommand = sub as Subcommand;
   const action = (ACTIONS as readonly string[]).includes(subcommand) ? (subcommand as Action) : undefined;
   if (values.pool === '') throw usageError('migrate', '--pool must not be empty');
-  let intervalMs = 1000;
-  if (values.interval !== undefined) {
-    const n = Number(values.interval);
-    if (!(n > 0) || !Number.isFinite(n)) throw usageError('migrate', `--interval must be a positive number of seconds, got "${values.interval}"`);
-    intervalMs = n * 1000;
-  }
-
-  // The config is read when -c names one, or when the URL or the token has to come from it.
-  const configPath = values.config ?? (io.env[CONFIG_ENV] === '' ? undefined : io.env[CONFIG_ENV]);
-  const needConfig = values.config !== undefined || values.admin === undefined || (action !== undefined && values.token === undefined);
-  const config = needConfig && configPath !== undefined ? loadConfigFile(configPath) : undefined;
-  const base = adminBase(values.admin, config, configPath);
-  const target: Target = { base, token: action === undefined ? undefined : adminToken(values.token, config, io) };
+  const intervalMs = parseInterval('migrate', values.interval);
+  const target = adminTarget('migrate', values, io, action !== undefined);
   const json = values.json === true;
 
   try {
