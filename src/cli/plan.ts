@@ -3,7 +3,8 @@
  * old server and new server, the share of the hash space that moves between them (exact, from the
  * merged rings, src/migration/arcs.ts), the items and bytes estimated to go with it from the old
  * server's `stats`, the totals and T_copy at the migration's rate. By default the change is the
- * pool's `migration:` block (each replica group on its own); --from/--to override it.
+ * pool's `migration:` block (each replica group on its own); --from/--to override it, and --to alone
+ * plans from the servers the pool has now (no block needed).
  *
  * `memshift plan --rebalance` measures each server's load (two `stats` samples a second apart) and
  * prints two proposals with what they move: new weights that even the load out, and one added server.
@@ -28,7 +29,8 @@ Shows what changing POOL's server list moves: for each old and new server, the s
 space that moves between them, and the items and bytes that go with it, estimated from the old
 server's stats (curr_items, bytes); then the totals and how long copying them takes. By default
 the change is the pool's migration block: migration.from to the pool's servers, each replica group
-on its own. A server that does not answer has "-" estimates.
+on its own. Without a migration block, pass --to with the new servers: the pool's servers are the
+old ones. A server that does not answer has "-" estimates.
 
 With --rebalance, measures each server's load (items, bytes, and get/set rates over one second;
 load = the mean of its share of the bytes and its share of the gets and sets) and proposes new
@@ -39,7 +41,7 @@ Options:
 ${CONFIG_HELP}
       --pool POOL         the pool (default: the default pool)
       --from SERVERS      the old servers, comma-separated "host:port[:weight] [name]"
-                          (default: the pool's migration.from)
+                          (default: the pool's migration.from, else the pool's servers)
       --to SERVERS        the new servers (default: the pool's servers)
       --rate N            keys per second for T_copy (default: migration.rate, else 20000)
       --rebalance         measure the load and propose weights or an added server
@@ -75,15 +77,19 @@ interface Move {
   readonly to: readonly ServerSpec[];
 }
 
-/** The moves to plan: --from/--to (one), else migration.from[g] -> groups[g] for each group. */
+/**
+ * The moves to plan. With --from or --to, one: --from, else the pool's migration.from, else the
+ * servers it has now (the change not written yet), to --to, else the pool's servers. Without
+ * either, migration.from[g] -> groups[g] for each group.
+ */
 function movesOf(pool: PoolConfig, from: ServerSpec[] | undefined, to: ServerSpec[] | undefined): Move[] {
   const m = pool.migration;
   const first = pool.groups[0]?.name ?? pool.name;
-  if (from === undefined && m === undefined) {
-    throw usageError('plan', `pool "${pool.name}" has no migration: add a migration: block (id, from) to it, or pass --from SERVERS`);
+  if (from === undefined && to === undefined && m === undefined) {
+    throw usageError('plan', `pool "${pool.name}" has no migration: pass --to SERVERS (the new server list; from is the pool's servers), or add a migration: block (id, from) to it`);
   }
   if (from !== undefined || to !== undefined) {
-    return [{ group: first, from: from ?? m!.from[0]!.servers, to: to ?? pool.servers }];
+    return [{ group: first, from: from ?? m?.from[0]?.servers ?? pool.servers, to: to ?? pool.servers }];
   }
   return pool.groups.map((g, i) => ({ group: g.name, from: m!.from[i]?.servers ?? [], to: g.servers }));
 }

@@ -175,7 +175,7 @@ describe('memshift plan', () => {
     const plain = files.write('plain.yml', `listen: ["127.0.0.1:0"]\npools: {main: {servers: ["${addr(closed[0]!)}"]}}\n`);
     const noMigration = await run(['plan', '-c', plain]);
     expect(noMigration.status).toBe(64);
-    expect(noMigration.stderr).toMatch(/memshift plan: .*migration: block.*--from/);
+    expect(noMigration.stderr).toMatch(/memshift plan: pool "main" has no migration: pass --to SERVERS.*migration: block/);
     const file = migrationConfig([`${addr(closed[0]!)}:1`], [`${addr(closed[0]!)}:1`, `${addr(closed[1]!)}:1`]);
     for (const [args, message] of [
       [['--from', 'nohost'], /--from: missing port/],
