@@ -33,7 +33,7 @@ Talks to a running "memshift serve" through its admin API (GET /migration, POST 
   watch    redraw the progress every second until the migration is done (exit 0) or rolled back
            after an abort (exit 1); then print the final status. On a terminal one line is redrawn,
            otherwise a line is printed whenever it changes. Ctrl-C stops watching (exit 130).
-  start    start a planned migration now (instead of waiting for its start_at)
+  start    start a planned migration now (instead of waiting for its migration.start time)
   pause    hold the copy, verify and phase changes; routing stays as it is
   resume   continue a paused migration
   abort    roll back to the old servers (only before cutover)
