@@ -33,7 +33,8 @@ Talks to a running "memshift serve" through its admin API (GET /migration, POST 
   watch    redraw the progress every second until the migration is done (exit 0) or rolled back
            after an abort (exit 1); then print the final status. On a terminal one line is redrawn,
            otherwise a line is printed whenever it changes. Ctrl-C stops watching (exit 130).
-  start    start a planned migration now (instead of waiting for its migration.start time)
+  start    start a planned migration now: a migration block without start: waits for this
+           (with start: now it starts at once, with start: TIME at that time)
   pause    hold the copy, verify and phase changes; routing stays as it is
   resume   continue a paused migration
   abort    roll back to the old servers (only before cutover)
@@ -133,7 +134,7 @@ export function progressText(s: MigrationStatus): string {
       return `${bar(checked / c.scanned)} ${checked}/${c.scanned} keys checked, ${c.mismatched} mismatched`;
     }
     case 'planned':
-      return 'not started';
+      return s.waiting ?? 'not started';
     case 'dual_write':
       return 'writes reach the old and the new owners; the copy follows once every sidecar does';
     case 'dual_read':

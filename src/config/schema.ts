@@ -233,7 +233,8 @@ export const poolShape = {
     start: z
       .string()
       .refine((v) => v === 'now' || (/^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v))), 'start is "now" or an ISO-8601 time such as 2026-11-28T10:00:00Z')
-      .default('now'),
+      // No default: a block without `start` waits for `memshift migrate start` (POST /migration/start).
+      .optional(),
     settle: duration(0).default(DEFAULTS.migration.settleMs),
     cleanup: z.boolean().default(DEFAULTS.migration.cleanup),
     /** TLS to the `from` servers: default the pool's `tls`; false: plain TCP (moving into a TLS cluster). */
@@ -406,7 +407,7 @@ function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { na
     copy: m.copy,
     rateKeysPerSec: m.rate,
     ...(m.rate_bytes === undefined ? {} : { rateBytesPerSec: m.rate_bytes }),
-    startAt: m.start === 'now' ? null : Date.parse(m.start),
+    startAt: m.start === undefined ? 'command' : m.start === 'now' ? 'now' : Date.parse(m.start),
     settleMs: m.settle,
     cleanup: m.cleanup,
   };

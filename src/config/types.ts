@@ -90,8 +90,12 @@ export interface MigrationConfig {
   readonly copy: 'eager' | 'lazy';
   readonly rateKeysPerSec: number;
   readonly rateBytesPerSec?: number;
-  /** Unix ms; null: now. */
-  readonly startAt: number | null;
+  /**
+   * When the migration starts: at once ('now'), at a time (Unix ms), or when an operator says so
+   * ('command': `memshift migrate start`, POST /migration/start), which is what a block without
+   * `start:` means, so that saving a block into a live config does not start anything by itself.
+   */
+  readonly startAt: number | 'now' | 'command';
   /** Overlap kept before each phase switch, for clock skew between sidecars. */
   readonly settleMs: number;
   /** Delete moved keys from the old owners at the end. */

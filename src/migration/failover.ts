@@ -153,7 +153,8 @@ export class FailoverWatch {
       from: this.pool.groups.map((g) => ({ name: g.name, servers: g.servers })),
       copy: 'eager',
       rateKeysPerSec: this.pool.resync.rateKeysPerSec,
-      startAt: null,
+      // A passive migration starts by itself: nobody is there to start it.
+      startAt: 'now',
       settleMs: this.pool.failoverSettleMs,
       // The old owner is gone: there is nothing to clean up on it.
       cleanup: false,

@@ -220,13 +220,13 @@ export class Migration {
     }
     let r = this.record;
     if (r === null) {
-      if (this.blockedBy !== null || (this.#m.startAt !== null && now() < this.#m.startAt)) return;
+      if (this.blockedBy !== null || !this.#due()) return;
       r = next(this.#fresh(), { type: 'start' }, now(), this.#m.settleMs);
       await this.#publish({ ...r, leader: this.#lease.holder });
       return;
     }
     if (r.leader !== this.#lease.holder) await this.#publish({ ...r, leader: this.#lease.holder, seq: r.seq + 1 });
-    if (r.phase === 'planned' && !r.paused && (this.#m.startAt === null || now() >= this.#m.startAt)) return this.apply({ type: 'start' }).then(() => {});
+    if (r.phase === 'planned' && !r.paused && this.#due()) return this.apply({ type: 'start' }).then(() => {});
     // `settle` also on this process's own monotonic clock, from when it first saw this record: a
     // leader whose clock runs ahead of the one that wrote `since` must not cut the overlap short.
     if (performance.now() - this.#seenAt >= this.#m.settleMs) {
@@ -235,6 +235,15 @@ export class Migration {
     }
     this.#ensureJob();
     if (Date.now() - this.#lastPublish > 3_000) await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
+  }
+
+  /**
+   * The leader starts the migration by itself: `start: now`, or its `start:` time has come. A block
+   * without `start:` waits for an operator's `migrate start` (apply({type: 'start'}), any sidecar).
+   */
+  #due(): boolean {
+    const at = this.#m.startAt;
+    return at === 'now' || (typeof at === 'number' && now() >= at);
   }
 
   /** Starts the job of the current phase when none runs; stops one that no longer fits. */
@@ -389,6 +398,8 @@ export class Migration {
       leads: this.#lease.held,
       progress: this.#progress,
       blockedBy: this.blockedBy,
+      startAt: this.#m.startAt,
+      now: now(),
       space: this.space,
       route: this.route.counters,
     });

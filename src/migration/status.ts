@@ -2,6 +2,7 @@
  * A migration's status as GET /migration, `memshift migrate status` and the metrics show it: the
  * record's phase, counts and times, and this process's view (lease, progress, route counters).
  */
+import type { MigrationConfig } from '../config/types.js';
 import { durations, type Phase } from './phases.js';
 import { emptyCounts, type MigrationRecord } from './record.js';
 import type { RouteCounters } from './phased-route.js';
@@ -23,6 +24,10 @@ export interface MigrationStatus {
   t_cleanup_s: number | null;
   progress: { phase: string; expected: number | null; walked: number; eta_s: number | null } | null;
   verify: MigrationRecord['verify'];
+  /** The configured `start:` time (ISO-8601); null for `start: now` or none. */
+  start_at: string | null;
+  /** While planned: when it starts ("starts at …", "waiting for migrate start"); null once started. */
+  waiting: string | null;
   /** Why this migration does not start (another one of the pool is running). */
   error?: string;
   moved_share: number;
@@ -38,6 +43,9 @@ export function statusOf(m: {
   leads: boolean;
   progress: MigrationStatus['progress'];
   blockedBy: string | null;
+  /** The block's start (MigrationConfig.startAt), and the clock it is compared with. */
+  startAt: MigrationConfig['startAt'];
+  now: number;
   space: MigrationSpace;
   route: RouteCounters;
 }): MigrationStatus {
@@ -59,9 +67,18 @@ export function statusOf(m: {
     t_cleanup_s: d?.t_cleanup_s ?? null,
     progress: m.progress,
     verify: r?.verify ?? null,
+    start_at: typeof m.startAt === 'number' ? new Date(m.startAt).toISOString() : null,
+    waiting: r === null || r.phase === 'planned' ? waitingText(m.startAt, m.now) : null,
     ...(m.blockedBy === null ? {} : { error: `pool ${m.pool} already has migration "${m.blockedBy}" running; this one waits` }),
     moved_share: movedShare(m.space),
     route: { ...m.route },
     ...(m.space.failover === undefined ? {} : { failover: m.space.failover }),
   };
+}
+
+/** What a planned migration waits for. */
+export function waitingText(startAt: MigrationConfig['startAt'], now: number): string {
+  if (startAt === 'command') return 'waiting for migrate start';
+  if (startAt === 'now' || startAt <= now) return 'starting (the lease holder starts it)';
+  return `starts at ${new Date(startAt).toISOString()} (in ${Math.ceil((startAt - now) / 1000)} s)`;
 }

@@ -2,10 +2,14 @@
  * Migration control and guards (issue 6): reserved keys, flush_all while a migration runs, the admin
  * endpoints' token rules, pause/resume, abort after cutover refused (409), a second migration of the
  * pool waiting for the running one, and `{"phase": null}` where no migration is configured.
+ * Issue 14: a block without `start:` stays planned until `memshift migrate start`.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
+import { freePort, REPO_ROOT, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
 import { migrationStatus } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
@@ -43,6 +47,16 @@ it('guards reserved keys and flush_all, takes control requests with a token, and
   expect(await c.request('set __memshift__:x 0 0 1\r\na')).toBe('CLIENT_ERROR keys under __memshift__ are reserved\r\n');
   expect(await c.request('get ok')).toBe('END\r\n'); // the connection is fine
   for (let i = 0; i < 2000; i++) await c.write(`set k:${i} 0 0 1 noreply\r\nx\r\n`);
+
+  // No `start:` in the block: it stays planned (for several of the leader's polls) and says why.
+  for (const until = Date.now() + 3_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+    const s = await migrationStatus(a.admin);
+    expect({ phase: s.phase, waiting: s.waiting }).toEqual({ phase: 'planned', waiting: 'waiting for migrate start' });
+  }
+  expect(await c.request('flush_all')).toBe('OK\r\n'); // planned: nothing runs yet
+  for (let i = 0; i < 2000; i++) await c.write(`set k:${i} 0 0 1 noreply\r\nx\r\n`);
+  const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), 'migrate', 'start', '--admin', `127.0.0.1:${a.admin}`, '--token', 'secret'], { encoding: 'utf8' });
+  expect(stdout).toBe('main: migration grow-a: start accepted; phase dual_write\n');
   await waitPhase(a.admin, 'dual_write', 10_000);
   expect(await c.request('flush_all')).toBe('SERVER_ERROR flush_all refused while a migration runs\r\n');
 

@@ -106,7 +106,8 @@ it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, 
       {
         timeout: 1500,
         servers: [0, 1, 2].map((i) => `${backends[i]!.address}:1`),
-        migration: { id: 'grow-by-reload', from: [0, 1].map((i) => `${backends[i]!.address}:1`), settle: '1s' },
+        // start: now: saving the block is the operator's go (without it, it waits for migrate start).
+        migration: { id: 'grow-by-reload', from: [0, 1].map((i) => `${backends[i]!.address}:1`), settle: '1s', start: 'now' },
       },
     ),
   );

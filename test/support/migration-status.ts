@@ -18,6 +18,8 @@ export function migrationStatus(over: Partial<MigrationStatus> = {}): MigrationS
     t_cleanup_s: null,
     progress: { phase: 'copy', expected: 100_000, walked: 41_000, eta_s: 11.2 },
     verify: null,
+    start_at: null,
+    waiting: null,
     moved_share: 0.249,
     route: { backfilled: 3, backfillErrors: 0, raced: 0, syncErrors: 0, dirtyOverflow: 0, held: 0 },
     ...over,

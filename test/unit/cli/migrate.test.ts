@@ -193,6 +193,12 @@ describe('memshift migrate status', () => {
     expect(r.stdout).toContain('verify    2 passes, 3 left: under write load\n');
   });
 
+  it('says what a planned migration waits for', async () => {
+    fake.gets = [body(status({ phase: 'planned', progress: null, waiting: 'waiting for migrate start' }))];
+    const r = await run(['migrate', 'status', '--admin', fake.url]);
+    expect(r.stdout).toContain('progress  waiting for migrate start\n');
+  });
+
   it('prints the final times of a finished migration', async () => {
     fake.gets = [body(DONE)];
     const r = await run(['migrate', 'status', '--admin', `${fake.url}/`]);
