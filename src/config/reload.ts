@@ -3,21 +3,32 @@
  *
  *   applied          limits (new client connections; the backend bounds at once), flush_all, backend
  *                    settings and pool timeouts (applied to the kept backend connections in place),
- *                    a pool's `migration:` block added (the migration starts), or removed once done
- *   refused          anything that would move keys without a migration: a pool's servers, weights,
- *                    node names, hash, distribution or hash_tag, or routes / default_pool (keys move
- *                    between pools). `force` accepts these (the keys are remapped cold).
- *   needs a restart  listen, admin, pools added or removed, server_connections, replica groups and their settings
- *                    (write, read, write_log, failover), a migration block changed or removed while
- *                    its migration runs
+ *                    a pool added (its backends connect), a pool removed that no route or default
+ *                    uses any more (its backends close), route edits that move no key, a pool's
+ *                    `migration:` block added (the migration starts), or removed once done.
+ *                    The order of the pools is not a change.
+ *   needs force      anything that would move keys without a migration: a pool's servers, weights,
+ *                    node names, hash, distribution or hash_tag, or routes / default_pool moving keys
+ *                    between pools (route-diff.ts names each class of keys that moves). `force`
+ *                    accepts these: the keys are remapped cold (they start empty where they go).
+ *   needs a restart  listen, admin, server_connections, replica groups and their settings (write,
+ *                    read, write_log, failover)
+ *   refused          what the running state forbids: a migration block changed or removed while its
+ *                    migration runs, a pool removed while its migration runs, a migration on a new pool
  *
- * `checkReload` returns the refusals (empty: the reload may go ahead) and the changes it found.
+ * `checkReload` returns the refusals (empty: the reload may go ahead), split by what would make
+ * them apply, and the changes it found.
  */
 import type { Config, PoolConfig, ServerSpec } from './types.js';
+import { describeMove, routeMigrationOf, routeMoves } from './route-diff.js';
 
 export interface ReloadCheck {
-  /** Why the new config cannot be applied; empty when it can. */
+  /** Why the new config cannot be applied (every one of the lists below, and more); empty when it can. */
   refused: string[];
+  /** The refusals `force` would accept (keys move cold). */
+  needsForce: string[];
+  /** The refusals only a restart applies. */
+  needsRestart: string[];
   /** What changes, one line each (for the log and the POST /reload answer). */
   changes: string[];
 }
@@ -40,60 +51,106 @@ const replicationOf = (p: PoolConfig): unknown =>
   p.groups.length < 2 ? null : [p.groups.map((g) => [g.name, ring(g.servers)]), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync];
 
 
+const SERVERS_ADVICE = 'Write a migration (a "migration:" block with "from" set to the current servers), or reload with force';
+const ROUTES_ADVICE = 'reload with force to move them cold (they start empty on their new pool)';
+
 export function checkReload(current: Config, next: Config, ctx: ReloadContext): ReloadCheck {
-  const refused: string[] = [];
-  const changes: string[] = [];
-  const moves = (what: string): void => {
-    if (ctx.force === true) changes.push(`${what} (forced: keys are remapped without a migration)`);
-    else refused.push(`${what}: this would move keys without a migration. Write a migration (a "migration:" block with "from" set to the current servers), or reload with force`);
+  const check: ReloadCheck = { refused: [], needsForce: [], needsRestart: [], changes: [] };
+  const { refused, changes } = check;
+  const restart = (what: string): void => {
+    refused.push(`${what}: needs a restart`);
+    check.needsRestart.push(refused.at(-1)!);
   };
-  if (!same(current.listen, next.listen)) refused.push('listen changed: needs a restart');
-  if (!same(current.admin, next.admin)) refused.push('admin changed: needs a restart');
-  const names = [...current.pools.keys()];
-  if (!same(names, [...next.pools.keys()])) refused.push(`pools added, removed or reordered (${names.join(', ')} -> ${[...next.pools.keys()].join(', ')}): needs a restart`);
-  if (!same(current.routes, next.routes) || current.defaultPool !== next.defaultPool) moves('routes or default_pool changed');
+  const moves = (what: string, advice = SERVERS_ADVICE): void => {
+    if (ctx.force === true) changes.push(`${what} (forced: keys are remapped without a migration)`);
+    else {
+      refused.push(`${what}: this would move keys without a migration. ${advice}`);
+      check.needsForce.push(refused.at(-1)!);
+    }
+  };
+  if (!same(current.listen, next.listen)) restart('listen changed');
+  if (!same(current.admin, next.admin)) restart('admin changed');
+  checkPoolSet(current, next, ctx, check);
+  checkRoutes(current, next, moves, changes);
   if (!same(current.limits, next.limits)) changes.push('limits (for new client connections)');
   if (!same(current.backend, next.backend)) changes.push('backend settings');
   if (current.flushAll !== next.flushAll) changes.push(`flush_all: ${String(next.flushAll)}`);
   for (const [name, before] of current.pools) {
     const after = next.pools.get(name);
-    if (after === undefined) continue;
-    if (!same(replicationOf(before), replicationOf(after))) refused.push(`pool ${name}: replica groups or their settings changed: needs a restart`);
-    if (before.timeoutMs !== after.timeoutMs) changes.push(`pool ${name}: timeout ${after.timeoutMs} ms`);
-    if (before.connections !== after.connections) refused.push(`pool ${name}: server_connections changed: needs a restart`);
-    if (before.failoverAfterMs !== after.failoverAfterMs || before.failoverSettleMs !== after.failoverSettleMs) refused.push(`pool ${name}: failover_after or failover_settle changed: needs a restart`);
-    const running = ctx.running(name);
-    const phase = ctx.phase?.(name) ?? null;
-    const mBefore = before.migration;
-    const mAfter = after.migration;
-    const blockChanged = !same(mBefore, mAfter);
-    if (blockChanged && running !== null) {
-      refused.push(`pool ${name}: migration "${running}" is running; its block cannot change until it is done (or aborted)`);
-      continue;
-    }
-    if (blockChanged && ctx.failedOver?.(name) === true) {
-      refused.push(`pool ${name}: a failover moved its keys; remove the failed server from the config and restart before a new migration`);
-      continue;
-    }
-    if (!same(hashing(before), hashing(after))) {
-      moves(`pool ${name}: hash, distribution or hash_tag changed`);
-      continue;
-    }
-    // What the pool is served by now: `from` until its migration is done (or after a rollback).
-    const served = mBefore !== undefined && phase !== 'done' ? ring(mBefore.from[0]!.servers) : ring(before.servers);
-    if (blockChanged && mAfter !== undefined) {
-      const from = ring(mAfter.from[0]!.servers);
-      if (from !== served) refused.push(`pool ${name}: the migration's "from" (${from}) must be the servers the pool is served by now (${served})`);
-      else changes.push(`pool ${name}: migration "${mAfter.id}" starts: ${served} -> ${ring(after.servers)}`);
-      continue;
-    }
-    if (blockChanged) {
-      // The block goes: the pool is served by its servers from now on.
-      if (served === ring(after.servers)) changes.push(`pool ${name}: migration block removed`);
-      else moves(`pool ${name}: the migration block is removed before its migration is done (phase ${phase ?? 'unknown'}): the pool would move from ${served} to ${ring(after.servers)}`);
-      continue;
-    }
-    if (ring(before.servers) !== ring(after.servers)) moves(`pool ${name}: servers, weights or node names changed`);
+    if (after !== undefined) checkPool(name, before, after, ctx, check, restart, moves);
   }
-  return { refused, changes };
+  return check;
+}
+
+/** Pools added (they connect) and removed (they close); the order of the pools is no change. */
+function checkPoolSet(current: Config, next: Config, ctx: ReloadContext, check: ReloadCheck): void {
+  for (const [name, pool] of next.pools) {
+    if (current.pools.has(name)) continue;
+    if (pool.migration !== undefined) check.refused.push(`pool ${name} is new: it cannot start with a migration block (it serves no keys to migrate yet); add the pool, then its migration`);
+    else check.changes.push(`pool ${name} added: ${pool.groups.map((g) => (pool.groups.length > 1 ? `${g.name} [${ring(g.servers)}]` : ring(g.servers))).join('; ')}`);
+  }
+  for (const name of current.pools.keys()) {
+    if (next.pools.has(name)) continue;
+    const running = ctx.running(name);
+    if (running !== null) check.refused.push(`pool ${name}: migration "${running}" is running; the pool cannot be removed until it is done (or aborted)`);
+    else check.changes.push(`pool ${name} removed: its connections close`);
+  }
+}
+
+/**
+ * Route and default_pool edits: each class of keys that changes pool is a move (cold: needs force),
+ * unless a route migration carries it (route-diff.ts, routeMigrationOf); edits that move no key apply.
+ */
+function checkRoutes(current: Config, next: Config, moves: (what: string, advice?: string) => void, changes: string[]): void {
+  if (same(sortedRoutes(current), sortedRoutes(next)) && current.defaultPool === next.defaultPool) return;
+  const all = routeMoves(current, next);
+  for (const move of all) {
+    const migration = routeMigrationOf(next, move);
+    if (migration !== null) changes.push(`${describeMove(move)}: route migration "${migration}" starts`);
+    else moves(describeMove(move), ROUTES_ADVICE);
+  }
+  if (all.length === 0) changes.push('routes or default_pool changed; no key changes pool');
+}
+
+const sortedRoutes = (c: Config): unknown => [...c.routes].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+
+/** A pool in both configs: its settings, servers and migration block. */
+function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: ReloadContext, check: ReloadCheck, restart: (what: string) => void, moves: (what: string) => void): void {
+  const { refused, changes } = check;
+  if (!same(replicationOf(before), replicationOf(after))) restart(`pool ${name}: replica groups or their settings changed`);
+  if (before.timeoutMs !== after.timeoutMs) changes.push(`pool ${name}: timeout ${after.timeoutMs} ms`);
+  if (before.connections !== after.connections) restart(`pool ${name}: server_connections changed`);
+  if (before.failoverAfterMs !== after.failoverAfterMs || before.failoverSettleMs !== after.failoverSettleMs) restart(`pool ${name}: failover_after or failover_settle changed`);
+  const running = ctx.running(name);
+  const phase = ctx.phase?.(name) ?? null;
+  const mBefore = before.migration;
+  const mAfter = after.migration;
+  const blockChanged = !same(mBefore, mAfter);
+  if (blockChanged && running !== null) {
+    refused.push(`pool ${name}: migration "${running}" is running; its block cannot change until it is done (or aborted)`);
+    return;
+  }
+  if (blockChanged && ctx.failedOver?.(name) === true) {
+    refused.push(`pool ${name}: a failover moved its keys; remove the failed server from the config and restart before a new migration`);
+    return;
+  }
+  if (!same(hashing(before), hashing(after))) {
+    moves(`pool ${name}: hash, distribution or hash_tag changed`);
+    return;
+  }
+  // What the pool is served by now: `from` until its migration is done (or after a rollback).
+  const served = mBefore !== undefined && phase !== 'done' ? ring(mBefore.from[0]!.servers) : ring(before.servers);
+  if (blockChanged && mAfter !== undefined) {
+    const from = ring(mAfter.from[0]!.servers);
+    if (from !== served) refused.push(`pool ${name}: the migration's "from" (${from}) must be the servers the pool is served by now (${served})`);
+    else changes.push(`pool ${name}: migration "${mAfter.id}" starts: ${served} -> ${ring(after.servers)}`);
+    return;
+  }
+  if (blockChanged) {
+    // The block goes: the pool is served by its servers from now on.
+    if (served === ring(after.servers)) changes.push(`pool ${name}: migration block removed`);
+    else moves(`pool ${name}: the migration block is removed before its migration is done (phase ${phase ?? 'unknown'}): the pool would move from ${served} to ${ring(after.servers)}`);
+    return;
+  }
+  if (ring(before.servers) !== ring(after.servers)) moves(`pool ${name}: servers, weights or node names changed`);
 }

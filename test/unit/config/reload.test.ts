@@ -66,10 +66,11 @@ describe('checkReload', () => {
     expect(checkReload(running, config({ servers: [A, B] }), { ...notRunning, phase: () => 'aborted' }).refused).toEqual([]);
   });
 
-  it('needs a restart for listen, pools and replica groups', () => {
-    expect(checkReload(config(), config(undefined, { listen: ['127.0.0.1:11212'] }), notRunning).refused).toEqual(['listen changed: needs a restart']);
-    const two = parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools: { main: { servers: [A, B] }, other: { servers: [C] } }, default_pool: 'main' }));
-    expect(checkReload(config(), two, notRunning).refused[0]).toContain('pools added, removed or reordered');
+  it('needs a restart for listen and replica groups', () => {
+    const listen = checkReload(config(), config(undefined, { listen: ['127.0.0.1:11212'] }), notRunning);
+    expect(listen.refused).toEqual(['listen changed: needs a restart']);
+    expect(listen.needsRestart).toEqual(listen.refused);
+    expect(listen.needsForce).toEqual([]);
     const groups = (write: string) => config({ replicas: [{ name: 'a', servers: [A] }, { name: 'b', servers: [B] }], write });
     expect(checkReload(groups('all'), groups('one'), notRunning).refused).toEqual(['pool main: replica groups or their settings changed: needs a restart']);
   });
@@ -91,6 +92,60 @@ describe('checkReload', () => {
     const pools = { main: { servers: [A, B] }, s: { servers: [C] } };
     const before = parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools, default_pool: 'main' }));
     const after = parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools, default_pool: 'main', routes: [{ prefix: 's:', pool: 's' }] }));
-    expect(checkReload(before, after, notRunning).refused[0]).toContain('routes or default_pool changed');
+    const r = checkReload(before, after, notRunning);
+    expect(r.refused).toEqual(['keys under "s:" move from pool main to pool s: this would move keys without a migration. reload with force to move them cold (they start empty on their new pool)']);
+    expect(r.needsForce).toEqual(r.refused);
+    const forced = checkReload(before, after, { ...notRunning, force: true });
+    expect(forced.refused).toEqual([]);
+    expect(forced.changes).toEqual(['keys under "s:" move from pool main to pool s (forced: keys are remapped without a migration)']);
+  });
+});
+
+describe('checkReload: pools and routes', () => {
+  const cfg = (pools: Record<string, unknown>, top: Record<string, unknown> = {}) =>
+    parseConfig(stringify({ listen: ['127.0.0.1:11211'], pools, ...(Object.keys(pools).length > 1 ? { default_pool: 'main' } : {}), ...top }));
+  const main = { servers: [A, B] };
+
+  it('applies a pool added (no route to it) and one removed that nothing routes to', () => {
+    const added = checkReload(cfg({ main }), cfg({ main, extra: { servers: [C] } }), notRunning);
+    expect(added).toEqual({ refused: [], needsForce: [], needsRestart: [], changes: [`pool extra added: ${C}`] });
+    const removed = checkReload(cfg({ main, extra: { servers: [C] } }), cfg({ main }), notRunning);
+    expect(removed).toEqual({ refused: [], needsForce: [], needsRestart: [], changes: ['pool extra removed: its connections close'] });
+  });
+
+  it('describes a pool added with replica groups, and refuses a new pool with a migration block', () => {
+    const groups = { replicas: [{ name: 'a', servers: [B] }, { name: 'b', servers: [C] }] };
+    expect(checkReload(cfg({ main }), cfg({ main, rep: groups }), notRunning).changes).toEqual([`pool rep added: a [${B}]; b [${C}]`]);
+    const r = checkReload(cfg({ main }), cfg({ main, grown: { servers: [C], migration: { id: 'm', from: [B] } } }), notRunning);
+    expect(r.refused[0]).toContain('pool grown is new: it cannot start with a migration block');
+  });
+
+  it('takes reordered pools and routes as no change', () => {
+    const routes = [{ prefix: 'a:', pool: 'main' }, { prefix: 'b:', pool: 'other' }];
+    const before = cfg({ main, other: { servers: [C] } }, { routes });
+    const after = cfg({ other: { servers: [C] }, main }, { routes: [...routes].reverse() });
+    expect(checkReload(before, after, notRunning)).toEqual({ refused: [], needsForce: [], needsRestart: [], changes: [] });
+  });
+
+  it('applies route edits that move no key', () => {
+    const before = cfg({ main, other: { servers: [C] } });
+    const after = cfg({ main, other: { servers: [C] } }, { routes: [{ prefix: 'm:', pool: 'main' }] });
+    expect(checkReload(before, after, notRunning).changes).toEqual(['routes or default_pool changed; no key changes pool']);
+  });
+
+  it('needs force for a default_pool change and for removing a pool a route uses', () => {
+    const two = (top: Record<string, unknown>) => cfg({ main, other: { servers: [C] } }, top);
+    const r = checkReload(two({}), two({ default_pool: 'other' }), notRunning);
+    expect(r.needsForce).toEqual([expect.stringContaining('keys no route matches (default_pool) move from pool main to pool other') as string]);
+    const gone = checkReload(two({ routes: [{ prefix: 'o:', pool: 'other' }] }), cfg({ main }), notRunning);
+    expect(gone.needsForce).toEqual([expect.stringContaining('keys under "o:" move from pool other to pool main') as string]);
+    expect(gone.refused).toEqual(gone.needsForce);
+    const forced = checkReload(two({ routes: [{ prefix: 'o:', pool: 'other' }] }), cfg({ main }), { ...notRunning, force: true });
+    expect(forced.changes).toEqual(['pool other removed: its connections close', 'keys under "o:" move from pool other to pool main (forced: keys are remapped without a migration)']);
+  });
+
+  it('refuses to remove a pool whose migration runs', () => {
+    const r = checkReload(cfg({ main, other: { servers: [C] } }), cfg({ main }), { running: (p) => (p === 'other' ? 'grow' : null) });
+    expect(r.refused).toEqual(['pool other: migration "grow" is running; the pool cannot be removed until it is done (or aborted)']);
   });
 });
