@@ -5,19 +5,14 @@
  */
 import type { Metric } from 'prom-client';
 import type { Replication } from '../replication/index.js';
-import type { Router } from '../routing/index.js';
-import type { BackendPool } from '../backend/index.js';
 import type { WriteLogBackendStats } from '../replication/write-log.js';
 import { family, type Sample } from './metrics.js';
 
 const NO_LOG: WriteLogBackendStats = { entries: 0, bytes: 0, needsResync: 0, appended: 0, deduped: 0, dropped: 0, overflows: 0, writeErrors: 0, flushes: 0, syncs: 0 };
 
-/** `current` gives replication, the router and the backends at scrape time (a reload replaces the last two). */
-export function replicationFamilies(current: () => { replication: Replication; dispatcher: { router: Router }; backends: BackendPool }): Metric[] {
-  const views = (): ReturnType<Replication['pools']> => {
-    const c = current();
-    return c.replication.pools(c.dispatcher.router, c.backends);
-  };
+/** `current` gives replication at scrape time (a reload adds and removes pools). */
+export function replicationFamilies(current: () => { replication: Replication }): Metric[] {
+  const views = (): ReturnType<Replication['pools']> => current().replication.pools();
   const perBackend = (name: string, help: string, type: 'counter' | 'gauge', value: (stats: WriteLogBackendStats) => number): Metric =>
     family(name, help, type, () =>
       views().flatMap((v) => {

@@ -1,11 +1,11 @@
 /**
  * The admin HTTP listener's endpoints: /healthz (built in), /readyz,
- * /replication, /config, /metrics, POST /reload, and the migration's (src/migration/admin.ts).
+ * /replication, /config, /metrics, POST /reload (?force, ?dry_run), and the migration's (src/migration/admin.ts).
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
 import { AdminServer, registerReadyz } from '../admin/index.js';
-import { secretFile } from '../config/index.js';
+import { parseConfig, secretFile } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
@@ -45,10 +45,7 @@ export async function startAdmin(
   const a = config.admin!;
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger, tls: a.tls });
   registerReadyz(admin, ready);
-  admin.get('/replication', () => {
-    const g = gen();
-    return { status: 200, body: g.replication.status(g.dispatcher.router, g.backends) };
-  });
+  admin.get('/replication', () => ({ status: 200, body: gen().replication.status() }));
   registerMigration(admin, () => migrationsOf(gen()));
   const metrics = new Metrics();
   metrics.add(
@@ -69,13 +66,28 @@ export async function startAdmin(
     return { status: 200, body: { ...c, pools: Object.fromEntries(c.pools), admin: { ...ad, token: ad.token === undefined ? undefined : '<redacted>' } } };
   });
   // Re-reads the config from its file (or URL) and applies it; ?force=true accepts key-moving changes.
+  // ?dry_run=true answers the same without changing anything, for the config source or for a config
+  // sent in the body ({"config": "<YAML text>", "source": "<its name>"}: memshift check --against).
   admin.post('/reload', async (req) => {
-    if (source === undefined) throw new AdminHttpError(409, 'this memshift has no config source to reload from');
-    const force = req.query.get('force') === 'true' || req.query.get('force') === '1';
-    const out = await reload(source, { force, trigger: 'admin' });
+    const flag = (name: string): boolean => req.query.get(name) === 'true' || req.query.get(name) === '1';
+    const dryRun = flag('dry_run');
+    const sent = configSent(req.body, dryRun);
+    const from = sent ?? source;
+    if (from === undefined) throw new AdminHttpError(409, 'this memshift has no config source to reload from');
+    const out = await reload(from, { force: flag('force'), dryRun, trigger: 'admin' });
     const status = out.result === 'refused' ? 409 : out.result === 'failed' ? 422 : 200;
     return { status, body: out };
   });
   logger.info({ admin: admin.address }, 'admin listening');
   return admin;
+}
+
+/** The config a dry run was sent in the body (parsed when the reload runs), or undefined without a body. */
+function configSent(body: unknown, dryRun: boolean): (() => Config) | undefined {
+  if (body === undefined) return undefined;
+  if (!dryRun) throw new AdminHttpError(400, 'POST /reload reads the config from its source; a config in the body is for ?dry_run=true only');
+  const { config, source } = (body ?? {}) as { config?: unknown; source?: unknown };
+  if (typeof config !== 'string') throw new AdminHttpError(400, 'the body must be {"config": "<YAML text>", "source": "<its name>"}');
+  const name = typeof source === 'string' && source !== '' ? source : '<sent config>';
+  return () => parseConfig(config, name);
 }

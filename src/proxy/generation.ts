@@ -1,14 +1,17 @@
 /**
  * Everything one config builds behind the listeners: the rings, the backend connections, the
  * dispatcher, replication, migrations and failover watches. A reload (reload.ts) builds the next
- * generation from the previous one, keeping what did not change: backends whose address and
- * settings stay (with their connections), the replication state, a migration whose block is
- * unchanged, the failover watches. Client connections pick up the new dispatcher for their next
- * request; requests in flight finish on the generation they started on.
+ * generation from the previous one, keeping what did not change, matched by pool name (a pool's
+ * index may change: pools are added, removed and reordered): backends whose address and settings
+ * stay (with their connections), a pool's replication state, a migration whose block is unchanged,
+ * a pool's failover watch. A pool added gets its own; a removed pool's are closed once the next
+ * generation serves (switchGeneration). Client connections pick up the new dispatcher for their next
+ * request; requests in flight finish on the generation they started on, whose backends a reload
+ * dropped close once they have nothing in flight.
  */
 import type { Config, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { BackendPool } from '../backend/index.js';
+import { BackendPool, type Backend } from '../backend/index.js';
 import { onTlsReloadError, secureContext } from '../tls/index.js';
 import { configWarnings, everyServer } from '../config/warnings.js';
 import { Router } from '../routing/index.js';
@@ -44,57 +47,78 @@ export function migrationsOf(g: Generation): Migration[] {
 
 /**
  * Builds a generation (and joins running migrations in their phase) before it takes requests.
- * With `prev`, the same pools in the same order (checkReload made sure) and the same replication.
+ * With `prev`: the same replication (pools added get theirs), and its migrations and failover
+ * watches for the pools it keeps.
  */
 export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation): Promise<Generation> {
-  const pools = new Router(config).pools;
-  checkBackendTls(pools, logger);
+  onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
+  const pools = preflight(config);
   for (const w of configWarnings(config)) if (w.about !== 'admin') logger.warn({ about: w.about }, w.message);
   const backends = new BackendPool(config, pools, logger, prev?.backends);
-  const started: Migration[] = [];
+  const made: Made = { migrations: [], failovers: [] };
   try {
-    const g = await build(config, pools, backends, stats, logger, started, prev);
+    const g = await build(config, pools, backends, stats, logger, made, prev);
     backends.commit();
     return g;
   } catch (err) {
-    // A reload that fails leaves nothing behind: the backends it connected and the migrations it made.
-    await Promise.all(started.map((m) => m.close()));
+    // A reload that fails leaves nothing behind: the backends it connected, the migrations, failover
+    // watches and replication it made.
+    await Promise.all([...made.migrations.map((m) => m.close()), ...made.failovers.map((f) => f.close())]);
+    if (prev !== undefined) prev.replication.retain(new Set(prev.config.pools.keys()), backends);
     backends.close(prev === undefined ? backends.all : backends.unused(prev.backends));
     throw err;
   }
 }
 
-async function build(config: Config, pools: readonly PoolConfig[], backends: BackendPool, stats: ProxyStats, logger: Logger, started: Migration[], prev?: Generation): Promise<Generation> {
+/** What a build made (closed again if it fails). */
+interface Made {
+  migrations: Migration[];
+  failovers: FailoverWatch[];
+}
+
+/** The previous generation's migration of pool `name`, if it had one. */
+function previousMigration(prev: Generation | undefined, name: string): Migration | undefined {
+  return prev?.migrations[[...prev.config.pools.keys()].indexOf(name)];
+}
+
+async function build(config: Config, pools: readonly PoolConfig[], backends: BackendPool, stats: ProxyStats, logger: Logger, made: Made, prev?: Generation): Promise<Generation> {
   const track = (m: Migration): Migration => {
-    started.push(m);
+    made.migrations.push(m);
     return m;
   };
   const dispatcher = new Dispatcher(config, backends, stats);
-  const replication = prev?.replication ?? new Replication(config, dispatcher.router, backends, stats, logger);
-  dispatcher.useReplication(replication.byPool);
+  const replication = prev?.replication ?? new Replication(dispatcher.router, backends, stats, logger);
+  if (prev !== undefined) replication.update(dispatcher.router, backends);
+  dispatcher.useReplication(replication.byPool(dispatcher.router));
   const routes: (KeyRoute | undefined)[] = [];
   const migrations = pools.map((pool, p) => {
     if (pool.migration === undefined) return undefined;
-    const before = prev?.migrations[p];
+    const before = previousMigration(prev, pool.name);
     if (before !== undefined && JSON.stringify(before.config) === JSON.stringify(pool.migration)) {
       if (before.route instanceof MigrationRoute) routes[p] = before.route;
       return before;
     }
     // A pool with replica groups migrates each group on its own ring, inside its replication path.
-    const groups = replication.byPool[p];
+    const groups = replication.groupsOf(pool.name);
     if (groups !== undefined) return track(new Migration(pool, replicatedSpace(pool, p, dispatcher.router, backends, groups), logger));
     const space = activeSpace(pool, p, dispatcher.router, backends, dispatcher, stats);
     routes[p] = space.route;
     return track(new Migration(pool, space, logger));
   });
-  const live = prev?.live ?? { dispatcher, backends };
-  const failovers = prev?.failovers ?? watchFailovers(pools, replication, live, stats, logger);
+  const own: Live = { dispatcher, backends };
+  const live = prev?.live ?? own;
+  // A failover watch routes through the generation that serves (`live`); one of a pool this reload
+  // adds, through this one until it serves.
+  const liveFor = (name: string): Live => (live.dispatcher.router.poolId(name) === undefined ? own : live);
+  const kept = prev?.failovers.filter((f) => config.pools.has(f.pool.name)) ?? [];
+  made.failovers.push(...watchFailovers(pools, new Set(kept.map((f) => f.pool.name)), replication, liveFor, stats, logger));
+  const failovers = [...kept, ...made.failovers];
   if (routes.length > 0) dispatcher.useMigration(routes);
   const g: Generation = { config, backends, dispatcher, replication, migrations, failovers, live };
   adoptFailoverRoutes(g);
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
   // Join a running migration (or failover) in its phase before taking clients.
-  await Promise.all([...started.map((m) => m.start()), ...(prev === undefined ? failovers.map((f) => f.start()) : [])]);
+  await Promise.all([...made.migrations.map((m) => m.start()), ...made.failovers.map((f) => f.start())]);
   return g;
 }
 
@@ -102,7 +126,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
  * A failover of a plain pool routes its pool through this generation's dispatcher (one that started
  * under an earlier config, or while this generation was being built).
  */
-export function adoptFailoverRoutes(g: Generation): void {
+function adoptFailoverRoutes(g: Generation): void {
   const names = [...g.config.pools.keys()];
   for (const f of g.failovers) {
     const route = f.migration?.route;
@@ -111,14 +135,36 @@ export function adoptFailoverRoutes(g: Generation): void {
 }
 
 /**
- * After a reload: stops the previous generation's migrations the next one dropped, and closes the
- * backends it no longer uses once the requests in flight on them had time to finish.
+ * After a reload, once `next` serves: the failover watches route through it, and what `prev` had
+ * that `next` dropped stops: its migrations, failover watches and replication of removed pools, and
+ * its backends no longer used, closed once nothing is in flight on them (at most `graceMs` later).
  */
-export function retireGeneration(prev: Generation, next: Generation, graceMs: number): void {
-  const kept = new Set(next.migrations);
-  for (const m of prev.migrations) if (m !== undefined && !kept.has(m)) void m.close();
+export function switchGeneration(prev: Generation, next: Generation, graceMs: number): void {
+  Object.assign(next.live, { dispatcher: next.dispatcher, backends: next.backends });
+  adoptFailoverRoutes(next);
+  const migrations = new Set(next.migrations);
+  for (const m of prev.migrations) if (m !== undefined && !migrations.has(m)) void m.close();
+  const failovers = new Set(next.failovers);
+  for (const f of prev.failovers) if (!failovers.has(f)) void f.close();
+  next.replication.retain(new Set(next.config.pools.keys()), next.backends);
   const unused = prev.backends.unused(next.backends);
-  if (unused.length > 0) setTimeout(() => prev.backends.close(unused), graceMs).unref();
+  if (unused.length > 0) closeWhenIdle(prev.backends, unused, graceMs);
+}
+
+/** How often backends a reload dropped are checked for requests still in flight. */
+const IDLE_CHECK_MS = 100;
+
+/** Closes `unused` once none of their connections has a request in flight on two checks in a row, or after `graceMs`. */
+function closeWhenIdle(pool: BackendPool, unused: readonly Backend[], graceMs: number): void {
+  const deadline = Date.now() + graceMs;
+  let idleChecks = 0;
+  const check = (): void => {
+    const idle = unused.every((b) => b.connections.every((c) => c.inFlight === 0));
+    idleChecks = idle ? idleChecks + 1 : 0;
+    if (idleChecks >= 2 || Date.now() >= deadline) pool.close(unused);
+    else setTimeout(check, IDLE_CHECK_MS).unref();
+  };
+  setTimeout(check, IDLE_CHECK_MS).unref();
 }
 
 export async function closeGeneration(g: Generation): Promise<void> {
@@ -131,25 +177,45 @@ export async function closeGeneration(g: Generation): Promise<void> {
  * A FailoverWatch per pool with `failover_after` (passive migration): with replica groups the
  * failover copies from a healthy group; without, the dead server's keys start empty elsewhere.
  */
-function watchFailovers(pools: readonly PoolConfig[], replication: Replication, live: Live, stats: ProxyStats, logger: Logger): FailoverWatch[] {
-  return pools.flatMap((pool, p) => {
-    if (pool.failoverAfterMs === undefined) return [];
-    const groups = replication.byPool[p];
+function watchFailovers(pools: readonly PoolConfig[], watched: ReadonlySet<string>, replication: Replication, liveFor: (pool: string) => Live, stats: ProxyStats, logger: Logger): FailoverWatch[] {
+  return pools.flatMap((pool) => {
+    if (pool.failoverAfterMs === undefined || watched.has(pool.name)) return [];
+    const groups = replication.groupsOf(pool.name);
     if (groups !== undefined) {
       // Every server out of the ring (a sidecar that starts later learns earlier failovers from the newest record).
       const mark = (m: Migration, spec: FailoverSpec): void => {
-        for (const s of [...(spec.out ?? []), spec]) replication.markResync(p, s.server, `failed over (${m.id})`);
+        for (const s of [...(spec.out ?? []), spec]) replication.markResync(pool.name, s.server, `failed over (${m.id})`);
       };
       return [new FailoverWatch(pool, () => groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
     }
+    // The pool's index where it is served now (a reload may move it).
+    const at = (): { live: Live; p: number } => {
+      const live = liveFor(pool.name);
+      return { live, p: live.dispatcher.router.poolId(pool.name)! };
+    };
     const spaceFor = (spec: FailoverSpec): MigrationSpace => {
+      const { live, p } = at();
       const { dispatcher, backends } = live;
       const space = plainFailoverSpace(pool, p, dispatcher.router, backends, dispatcher, stats, spec);
       dispatcher.setRoute(p, space.route);
       return space;
     };
-    return [new FailoverWatch(pool, () => [live.backends.byPool[p]!], spaceFor, logger, () => undefined)];
+    const backendsOf = (): Backend[][] => {
+      const { live, p } = at();
+      return [live.backends.byPool[p]!];
+    };
+    return [new FailoverWatch(pool, backendsOf, spaceFor, logger, () => undefined)];
   });
+}
+
+/**
+ * What a generation of `config` needs before anything connects (a dry run checks it too): its
+ * routes and rings, and its TLS material. Throws what is wrong; returns the pools in ring order.
+ */
+export function preflight(config: Config): readonly PoolConfig[] {
+  const pools = new Router(config).pools;
+  checkBackendTls(pools);
+  return pools;
 }
 
 /**
@@ -157,8 +223,7 @@ function watchFailovers(pools: readonly PoolConfig[], replication: Replication, 
  * connects: a file that cannot be read or parsed stops the start (or refuses the reload), naming it.
  * (`verify: false` is allowed: config/warnings.ts says so at every start and reload.)
  */
-function checkBackendTls(pools: readonly PoolConfig[], logger: Logger): void {
-  onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
+function checkBackendTls(pools: readonly PoolConfig[]): void {
   for (const pool of pools) {
     const configs = new Set(everyServer(pool).flatMap((s) => (s.tls === undefined ? [] : [s.tls])));
     for (const tls of configs) {

@@ -2,12 +2,14 @@
  * A reload: check the new config against the running one (src/config/reload.ts), build the next
  * generation from the current one (generation.ts), and report what happened. A refused or failing
  * reload changes nothing: the running config keeps serving, and the reason is logged and counted.
+ * A dry run answers what the reload would do (its checks and the generation's preflight) and
+ * stops there: nothing is built, connected or counted.
  */
 import type { Config } from '../config/types.js';
-import { checkReload } from '../config/reload.js';
+import { checkReload, type ReloadContext } from '../config/reload.js';
 import { isActive } from '../migration/phases.js';
 import type { Logger } from '../observability/logger.js';
-import { startGeneration, type Generation } from './generation.js';
+import { preflight, startGeneration, type Generation } from './generation.js';
 import type { ProxyStats } from './stats.js';
 
 export interface ReloadOptions {
@@ -15,15 +17,26 @@ export interface ReloadOptions {
   force?: boolean;
   /** What asked for it, for the log: SIGHUP, file, admin, url. */
   trigger?: string;
+  /** Only answer what the reload would do. */
+  dryRun?: boolean;
 }
 
 /** A config, or how to read it (a read that fails is a failed reload, counted and logged). */
 export type ConfigSource = Config | (() => Config | Promise<Config>);
 
+/** The answer of a reload (and of POST /reload): JSON, in snake_case. */
 export interface ReloadResult {
-  result: 'applied' | 'unchanged' | 'refused' | 'failed';
+  /** `would_apply`: a dry run that found nothing in the way. */
+  result: 'applied' | 'would_apply' | 'unchanged' | 'refused' | 'failed';
+  dry_run: boolean;
+  /** What applies (or applied). */
   changes: string[];
+  /** Why it does not apply: every refusal, or why the config could not be read or used. */
   errors: string[];
+  /** The refusals force would accept (keys move without a migration). */
+  needs_force: string[];
+  /** The refusals only a restart applies. */
+  needs_restart: string[];
 }
 
 /** Reload counts for /metrics. */
@@ -36,7 +49,25 @@ export class ReloadCounters {
   lastAppliedAt = Date.now() / 1000;
 }
 
-const same = (a: Config, b: Config): boolean => JSON.stringify({ ...a, source: null, pools: [...a.pools] }) === JSON.stringify({ ...b, source: null, pools: [...b.pools] });
+/** The same config, whatever its source and the order of its pools and routes. */
+const same = (a: Config, b: Config): boolean => JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
+const byName = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+const comparable = (c: Config): unknown => ({
+  ...c,
+  source: null,
+  pools: [...c.pools].sort(([x], [y]) => byName(x, y)),
+  routes: [...c.routes].sort((x, y) => byName(x.prefix, y.prefix)),
+});
+
+const outcome = (result: ReloadResult['result'], dryRun: boolean, fields: Partial<Omit<ReloadResult, 'result' | 'dry_run'>> = {}): ReloadResult => ({
+  result,
+  dry_run: dryRun,
+  changes: [],
+  errors: [],
+  needs_force: [],
+  needs_restart: [],
+  ...fields,
+});
 
 export async function reloadGeneration(
   gen: Generation,
@@ -47,20 +78,47 @@ export async function reloadGeneration(
   counters: ReloadCounters,
 ): Promise<{ generation?: Generation; outcome: ReloadResult }> {
   const trigger = opts.trigger ?? 'request';
+  const dry = opts.dryRun === true;
+  // A dry run is logged once, counted nowhere.
+  const done = (out: ReloadResult, level: 'info' | 'error', message: string, fields: Record<string, unknown> = {}): { outcome: ReloadResult } => {
+    if (dry) logger.info({ trigger, result: out.result, changes: out.changes, errors: out.errors }, 'config reload dry run: nothing changed');
+    else {
+      counters[out.result as 'unchanged' | 'refused' | 'failed']++;
+      logger[level]({ trigger, ...fields }, message);
+    }
+    return { outcome: out };
+  };
   let next: Config;
   try {
     next = typeof source === 'function' ? await source() : source;
   } catch (err) {
-    counters.failed++;
     const message = (err as Error).message;
-    logger.error({ trigger, err: message }, `config reload failed: the new config is invalid; the running config stays: ${message}`);
-    return { outcome: { result: 'failed', changes: [], errors: [message] } };
+    return done(outcome('failed', dry, { errors: [message] }), 'error', `config reload failed: the new config is invalid; the running config stays: ${message}`, { err: message });
   }
-  if (same(gen.config, next)) {
-    counters.unchanged++;
-    logger.info({ trigger }, 'config reload: nothing changed');
-    return { outcome: { result: 'unchanged', changes: [], errors: [] } };
+  if (same(gen.config, next)) return done(outcome('unchanged', dry), 'info', 'config reload: nothing changed');
+  const check = checkReload(gen.config, next, { ...runningState(gen), ...(opts.force === undefined ? {} : { force: opts.force }) });
+  if (check.refused.length > 0) {
+    const out = outcome('refused', dry, { changes: check.changes, errors: check.refused, needs_force: check.needsForce, needs_restart: check.needsRestart });
+    return done(out, 'error', `config reload refused; the running config stays: ${check.refused.join('; ')}`, { refused: check.refused });
   }
+  try {
+    if (dry) {
+      preflight(next);
+      return done(outcome('would_apply', dry, { changes: check.changes }), 'info', '');
+    }
+    const generation = await startGeneration(next, stats, logger, gen);
+    counters.applied++;
+    counters.lastAppliedAt = Date.now() / 1000;
+    logger.info({ trigger, changes: check.changes, source: next.source }, 'config reloaded');
+    return { generation, outcome: outcome('applied', dry, { changes: check.changes }) };
+  } catch (err) {
+    const message = (err as Error).message;
+    return done(outcome('failed', dry, { changes: check.changes, errors: [message] }), 'error', `config reload failed; the running config stays: ${message}`, { err: message });
+  }
+}
+
+/** What checkReload needs to know of the running generation's migrations and failovers, by pool name. */
+function runningState(gen: Generation): Pick<ReloadContext, 'running' | 'phase' | 'failedOver'> {
   const indexOf = (pool: string): number => [...gen.config.pools.keys()].indexOf(pool);
   const failoverOf = (pool: string) => gen.failovers.find((f) => f.pool.name === pool)?.migration ?? null;
   const running = (pool: string): string | null => {
@@ -69,22 +127,5 @@ export async function reloadGeneration(
   };
   const phase = (pool: string): string | null => gen.migrations[indexOf(pool)]?.record?.phase ?? null;
   const failedOver = (pool: string): boolean => failoverOf(pool)?.record !== null && failoverOf(pool)?.record !== undefined;
-  const check = checkReload(gen.config, next, { running, phase, failedOver, ...(opts.force === undefined ? {} : { force: opts.force }) });
-  if (check.refused.length > 0) {
-    counters.refused++;
-    logger.error({ trigger, refused: check.refused }, `config reload refused; the running config stays: ${check.refused.join('; ')}`);
-    return { outcome: { result: 'refused', changes: check.changes, errors: check.refused } };
-  }
-  try {
-    const generation = await startGeneration(next, stats, logger, gen);
-    counters.applied++;
-    counters.lastAppliedAt = Date.now() / 1000;
-    logger.info({ trigger, changes: check.changes, source: next.source }, 'config reloaded');
-    return { generation, outcome: { result: 'applied', changes: check.changes, errors: [] } };
-  } catch (err) {
-    counters.failed++;
-    const message = (err as Error).message;
-    logger.error({ trigger, err: message }, `config reload failed; the running config stays: ${message}`);
-    return { outcome: { result: 'failed', changes: check.changes, errors: [message] } };
-  }
+  return { running, phase, failedOver };
 }

@@ -12,7 +12,7 @@ import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
 import { startAdmin } from './admin-endpoints.js';
 import { type Listeners, openListeners } from './listeners.js';
-import { adoptFailoverRoutes, closeGeneration, retireGeneration, startGeneration } from './generation.js';
+import { closeGeneration, startGeneration, switchGeneration } from './generation.js';
 import { ReloadCounters, reloadGeneration, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 
 export interface ProxyServer {
@@ -30,7 +30,7 @@ export interface ProxyDeps {
   reloadFromSource?: () => Config | Promise<Config>;
 }
 
-/** How long backends a reload dropped keep their connections for requests in flight. */
+/** How long backends a reload dropped keep their connections at most, for requests in flight. */
 const RETIRE_GRACE_MS = 30_000;
 
 const TOO_MANY_CONNECTIONS = Buffer.from('ERROR Too many open connections\r\n');
@@ -50,13 +50,10 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       if (result.generation !== undefined) {
         const prev = gen;
         gen = result.generation;
-        // The failover watches (kept across reloads) route through the new generation from now on.
-        Object.assign(gen.live, { dispatcher: gen.dispatcher, backends: gen.backends });
-        adoptFailoverRoutes(gen);
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
         memory.max = gen.config.limits.maxReplyMemory;
-        retireGeneration(prev, gen, RETIRE_GRACE_MS);
+        switchGeneration(prev, gen, RETIRE_GRACE_MS);
       }
       return result.outcome;
     });

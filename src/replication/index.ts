@@ -6,7 +6,7 @@
  */
 import { Cmd, type Request } from '../protocol/index.js';
 import type { BackendPool } from '../backend/index.js';
-import type { Config } from '../config/types.js';
+import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Router } from '../routing/index.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -52,111 +52,153 @@ export interface ReplicationView {
   backends: Backend[];
 }
 
+/** One pool's replication: its data path, failed-write log, replay and recovery. */
+interface PoolReplication {
+  readonly groups: ReplicaGroups;
+  readonly log: WriteLog;
+  readonly replay: Replay;
+  readonly recovery: Recovery;
+  /** Its hook in the backends' up listeners (removed with the pool). */
+  readonly onUp: (backend: Backend) => void;
+}
+
+/**
+ * Replication of every pool with replica groups, by pool name: a reload keeps a pool's (its groups
+ * and settings cannot change without a restart), adds it for a pool added (update) and closes it for
+ * a pool removed (retain). A pool's ReplicaGroups keeps the router and pool id it was made with, whose
+ * rings are its groups'.
+ */
 export class Replication {
-  /** byPool[pool]: the pool's groups, or undefined for a pool with one group. */
-  readonly byPool: (ReplicaGroups | undefined)[];
-  readonly #logs = new Map<number, WriteLog>();
-  readonly #replays: Replay[] = [];
-  readonly #recoveries = new Map<number, Recovery>();
+  readonly #pools = new Map<string, PoolReplication>();
   /** Missed writes per backend address, since start. */
   readonly missedWrites = new Map<string, number>();
 
-  constructor(config: Config, router: Router, backends: BackendPool, stats: ProxyStats, logger: Logger) {
-    this.byPool = router.pools.map((pool, p) => {
-      if (pool.groups.length < 2) return undefined;
-      // Without write_log, the log lives in a temporary directory: replay works, but not across restarts.
-      // One subdirectory per pool, so pools sharing write_log.dir never share files.
-      const dir = join(pool.writeLog?.dir ?? join(tmpdir(), `memshift-wlog-${process.pid}`), pool.name);
-      const log = new WriteLog({ dir, maxBytes: pool.writeLog?.maxBytes ?? 64 * 1024 * 1024, logger });
-      this.#logs.set(p, log);
-      const groupBackends = backends.byGroup[p]!;
-      const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request, to?: Backend) => {
-        const backend = to ?? groups.ownerIn(group, req.hashKey ?? req.keys[0]!);
-        this.missedWrites.set(backend.address, (this.missedWrites.get(backend.address) ?? 0) + 1);
-        const op = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete ? 'delete' : 'set';
-        log.append(backend.address, op, req.hashKey ?? req.keys[0]!);
-      });
-      const replay = new Replay(log, groups, logger);
-      const held = new Set<Backend>();
-      groups.held = held;
-      const recovery = new Recovery({
-        pool,
-        backends: groupBackends,
-        ownerIn: (g, key) => groups.ownerIn(g, key),
-        inRing: (g) => groups.inRing(g),
-        log,
-        replay,
-        held,
-        logger,
-        instance: INSTANCE,
-      });
-      this.#recoveries.set(p, recovery);
-      this.#replays.push(replay);
-      backends.upListeners.push((backend) => {
-        // A server a failover took out of its group's ring is not recovered (it serves nothing).
-        if (groups.isOut(backend)) return;
-        groupBackends.forEach((servers, g) => {
-          if (servers.includes(backend)) recovery.onUp(g, backend);
-        });
-      });
-      return groups;
+  constructor(
+    router: Router,
+    backends: BackendPool,
+    readonly stats: ProxyStats,
+    readonly logger: Logger,
+  ) {
+    this.update(router, backends);
+  }
+
+  /** The groups of pool `name`, or undefined for a pool with one group (or none of that name). */
+  groupsOf(name: string): ReplicaGroups | undefined {
+    return this.#pools.get(name)?.groups;
+  }
+
+  /** Per pool of `router`, in its order: the pool's groups, or undefined for a pool with one group. */
+  byPool(router: Router): (ReplicaGroups | undefined)[] {
+    return router.pools.map((pool) => this.groupsOf(pool.name));
+  }
+
+  /** Starts replication for the pools of `router` with replica groups that have none yet. */
+  update(router: Router, backends: BackendPool): void {
+    router.pools.forEach((pool, p) => {
+      if (pool.groups.length >= 2 && !this.#pools.has(pool.name)) this.#pools.set(pool.name, this.#startPool(pool, p, router, backends));
     });
-    void config;
+  }
+
+  /** Stops the replication of the pools not in `keep` (a reload removed them, or failed after adding them). */
+  retain(keep: ReadonlySet<string>, backends: BackendPool): void {
+    for (const [name, r] of this.#pools) {
+      if (keep.has(name)) continue;
+      this.#pools.delete(name);
+      const i = backends.upListeners.indexOf(r.onUp);
+      if (i >= 0) backends.upListeners.splice(i, 1);
+      r.recovery.close();
+      void r.log.close();
+    }
+  }
+
+  #startPool(pool: PoolConfig, p: number, router: Router, backends: BackendPool): PoolReplication {
+    const { stats, logger } = this;
+    // Without write_log, the log lives in a temporary directory: replay works, but not across restarts.
+    // One subdirectory per pool, so pools sharing write_log.dir never share files.
+    const dir = join(pool.writeLog?.dir ?? join(tmpdir(), `memshift-wlog-${process.pid}`), pool.name);
+    const log = new WriteLog({ dir, maxBytes: pool.writeLog?.maxBytes ?? 64 * 1024 * 1024, logger });
+    const groupBackends = backends.byGroup[p]!;
+    const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request, to?: Backend) => {
+      const backend = to ?? groups.ownerIn(group, req.hashKey ?? req.keys[0]!);
+      this.missedWrites.set(backend.address, (this.missedWrites.get(backend.address) ?? 0) + 1);
+      const op = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete ? 'delete' : 'set';
+      log.append(backend.address, op, req.hashKey ?? req.keys[0]!);
+    });
+    const replay = new Replay(log, groups, logger);
+    const held = new Set<Backend>();
+    groups.held = held;
+    const recovery = new Recovery({
+      pool,
+      backends: groupBackends,
+      ownerIn: (g, key) => groups.ownerIn(g, key),
+      inRing: (g) => groups.inRing(g),
+      log,
+      replay,
+      held,
+      logger,
+      instance: INSTANCE,
+    });
+    const onUp = (backend: Backend): void => {
+      // A server a failover took out of its group's ring is not recovered (it serves nothing).
+      if (groups.isOut(backend)) return;
+      groupBackends.forEach((servers, g) => {
+        if (servers.includes(backend)) recovery.onUp(g, backend);
+      });
+    };
+    backends.upListeners.push(onUp);
+    return { groups, log, replay, recovery, onUp };
   }
 
   /**
-   * Marks a backend of pool `p` for a full rebuild should it come back (a failover moved its keys
+   * Marks a backend of pool `pool` for a full rebuild should it come back (a failover moved its keys
    * away, so its log no longer covers what it missed).
    */
-  markResync(p: number, address: string, reason: string): void {
-    this.#logs.get(p)?.markResync(address, reason);
+  markResync(pool: string, address: string, reason: string): void {
+    this.#pools.get(pool)?.log.markResync(address, reason);
   }
 
   /** Per pool with replica groups: its log, replay and recovery, and its backends (for metrics). */
-  pools(router: Router, backends: BackendPool): ReplicationView[] {
-    return [...this.#logs.keys()].map((p, i) => ({
-      pool: router.pools[p]!.name,
-      log: this.#logs.get(p)!,
-      replay: this.#replays[i]!,
-      recovery: this.#recoveries.get(p)!,
-      held: this.byPool[p]!.held,
-      backends: backends.byGroup[p]!.flat(),
+  pools(): ReplicationView[] {
+    return [...this.#pools].map(([pool, r]) => ({
+      pool,
+      log: r.log,
+      replay: r.replay,
+      recovery: r.recovery,
+      held: r.groups.held,
+      backends: r.groups.backends.flat(),
     }));
   }
 
   /** JSON status for GET /replication. */
-  status(router: Router, backends: BackendPool): { pools: { name: string; write: string; read: string; groups: GroupStatus[] }[] } {
+  status(): { pools: { name: string; write: string; read: string; groups: GroupStatus[] }[] } {
     return {
-      pools: router.pools.flatMap((pool, p) =>
-        pool.groups.length < 2
-          ? []
-          : [
-              {
-                name: pool.name,
-                write: pool.write,
-                read: pool.read,
-                groups: pool.groups.map((g, gi) => ({
-                  name: g.name,
-                  backends: backends.byGroup[p]![gi]!.map((b) => ({
-                    address: b.address,
-                    state: b.state,
-                    reason: b.reason,
-                    recovering: this.byPool[p]?.held.has(b) ?? false,
-                    missedWrites: this.missedWrites.get(b.address) ?? 0,
-                    logEntries: this.#logs.get(p)?.pending(b.address) ?? 0,
-                    logBytes: this.#logs.get(p)?.bytes(b.address) ?? 0,
-                    needsResync: this.#logs.get(p)?.needsResync(b.address) ?? false,
-                    sync: this.#recoveries.get(p)?.syncs.get(b) ?? null,
-                  })),
-                })),
-              },
-            ],
-      ),
+      pools: [...this.#pools].map(([name, r]) => {
+        const { pool } = r.groups;
+        return {
+          name,
+          write: pool.write,
+          read: pool.read,
+          groups: pool.groups.map((g, gi) => ({
+            name: g.name,
+            backends: r.groups.backends[gi]!.map((b) => ({
+              address: b.address,
+              state: b.state,
+              reason: b.reason,
+              recovering: r.groups.held.has(b),
+              missedWrites: this.missedWrites.get(b.address) ?? 0,
+              logEntries: r.log.pending(b.address),
+              logBytes: r.log.bytes(b.address),
+              needsResync: r.log.needsResync(b.address),
+              sync: r.recovery.syncs.get(b) ?? null,
+            })),
+          })),
+        };
+      }),
     };
   }
 
   async close(): Promise<void> {
-    for (const r of this.#recoveries.values()) r.close();
-    await Promise.all([...this.#logs.values()].map((l) => l.close()));
+    for (const r of this.#pools.values()) r.recovery.close();
+    await Promise.all([...this.#pools.values()].map((r) => r.log.close()));
   }
 }

@@ -11,7 +11,6 @@ import { migrationFamilies } from '../../../src/observability/migration-metrics.
 import { ProxyStats } from '../../../src/proxy/stats.js';
 import type { BackendPool } from '../../../src/backend/index.js';
 import type { Replication } from '../../../src/replication/index.js';
-import type { Router } from '../../../src/routing/index.js';
 
 describe('LatencyHistogram', () => {
   it('counts each observation in the first bucket whose bound it does not exceed', () => {
@@ -57,7 +56,7 @@ describe('Metrics', () => {
     m.add(
       ...proxyFamilies(new ProxyStats()),
       ...backendFamilies(() => backends),
-      ...replicationFamilies(() => ({ replication, dispatcher: { router: {} as Router }, backends })),
+      ...replicationFamilies(() => ({ replication })),
       ...migrationFamilies(() => []),
       ...reloadFamilies(new ReloadCounters()),
     );
