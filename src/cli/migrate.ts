@@ -129,6 +129,8 @@ export function progressText(s: MigrationStatus): string {
       return `scanned ${c.scanned}, copied ${c.copied}${p === null ? ' (the leader tracks the share done)' : ''}`;
     }
     case 'verify': {
+      // The leader's run: what this pass checked of what its copy scanned (the counts add up every run).
+      if (p !== null && p.phase === 'verify' && p.scanned > 0) return `${bar(p.checked / p.scanned)} ${p.checked}/${p.scanned} keys checked, ${c.mismatched} mismatched`;
       if (c.scanned === 0) return 'waiting for the first verify pass';
       const checked = c.verified + c.mismatched;
       return `${bar(checked / c.scanned)} ${checked}/${c.scanned} keys checked, ${c.mismatched} mismatched`;

@@ -13,10 +13,10 @@
 import { hostname } from 'node:os';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { cleanPart, copyParts, reconcileNew } from './jobs.js';
+import { LeaderJobs } from './leader-jobs.js';
 import { PhaseError, initialState, isActive, isFinished, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { PhaseView } from './phase-view.js';
-import { Lease, RecordStore, emptyCounts, type MigrationRecord } from './record.js';
+import { Lease, RecordStore, emptyCounts, maxCounts, type MigrationRecord } from './record.js';
 import type { MigrationSpace, MoveRoute } from './space.js';
 import { statusOf, type MigrationStatus } from './status.js';
 import { sleep } from '../backend/clock.js';
@@ -30,6 +30,11 @@ const INSTANCE = `${hostname()}:${process.pid}`;
 /** Test hook: shifts this process's clock (MEMSHIFT_CLOCK_SKEW_MS) to show skew does not matter. */
 const SKEW = Number(process.env.MEMSHIFT_CLOCK_SKEW_MS ?? 0) || 0;
 const now = (): number => Date.now() + SKEW;
+/**
+ * How long a read before a publish waits for slow servers (the usual read gives up sooner): what is
+ * published replaces the record everywhere, so it must start from the latest counts.
+ */
+const WRITER_READ_MS = 5_000;
 
 export class Migration {
   readonly route: MoveRoute;
@@ -69,7 +74,25 @@ export class Migration {
     );
     this.#store = new RecordStore(pool.name, m.id, space.recordServers);
     this.#lease = new Lease(pool.name, space.leaseServer, `${INSTANCE}:${m.id}`);
+    this.#jobs = new LeaderJobs({
+      pool,
+      space,
+      logger,
+      config: m,
+      every: this.#every,
+      record: () => this.record!,
+      count: (change) => {
+        this.record = { ...this.record!, counts: change(this.record!.counts) };
+      },
+      progress: (p) => {
+        this.#progress = p;
+      },
+      apply: (e) => this.apply(e),
+      publish: (r) => this.#publish(r),
+    });
   }
+
+  readonly #jobs: LeaderJobs;
 
   readonly #m: MigrationConfig;
 
@@ -119,11 +142,11 @@ export class Migration {
     for (const t of this.#timers) clearTimeout(t);
     this.#view.close();
     this.#job?.abort.abort();
+    // A leader that stops publishes what it counted since its last publish, so the next leader (or
+    // this sidecar started again) goes on from there: counts never go back.
+    if (this.#lease.fresh() && this.record !== null && isActive(this.record)) await this.#publish({ ...this.record, seq: this.record.seq + 1 }).catch(() => {});
     await this.#lease.release().catch(() => {});
   }
-
-  /** Copy passes that ended with errors (a pass with errors is done again, up to 3). */
-  #copyAttempts = 0;
 
   /** performance.now() when this process first saw the current phase (the record's `since`). */
   #seenAt = 0;
@@ -139,7 +162,8 @@ export class Migration {
   #adopt(r: MigrationRecord, sentAt: number): void {
     const before = this.record?.phase;
     if (this.record === null || this.record.since !== r.since || this.record.phase !== r.phase) this.#seenAt = performance.now();
-    this.record = r;
+    // This process's counts may be ahead of the record's (the leader counts before it publishes).
+    this.record = this.record === null ? r : { ...r, counts: maxCounts(r.counts, this.record.counts) };
     if (r.phase === 'cutover' && before !== 'cutover') this.route.rmwFrom = sentAt + this.#m.settleMs;
     this.route.mode = routeMode(r);
     if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
@@ -155,11 +179,13 @@ export class Migration {
   #answered = false;
 
   /** Reads the record; true when some server answered. */
-  async #poll(): Promise<boolean> {
+  async #poll(waitMs = this.#readWait): Promise<boolean> {
     const sentAt = performance.now();
-    const { mine: r, other } = await this.#store.read(this.#readWait);
+    const { mine: r, other } = await this.#store.read(waitMs);
     if (r !== undefined) this.#answered = true;
     if (r && (this.record === null || r.seq > this.record.seq)) this.#adopt(r, sentAt);
+    // An older record may still carry larger counts (a new leader published before it read the last ones).
+    else if (r && this.record !== null) this.record = { ...this.record, counts: maxCounts(this.record.counts, r.counts) };
     // A record of ours (any seq) confirms the phase; so does no record while none was ever seen.
     if (r !== undefined && (r !== null || this.record === null)) this.#confirm(sentAt);
     const blocking = other !== null && isActive(other) && this.record === null ? other.id : null;
@@ -175,7 +201,7 @@ export class Migration {
 
   /** Applies an event to the record and publishes it (any sidecar may: pause, resume, abort, start). */
   async apply(event: PhaseEvent): Promise<MigrationRecord> {
-    await this.#poll();
+    await this.#poll(WRITER_READ_MS);
     if (this.blockedBy !== null) throw new PhaseError(`pool ${this.pool.name} already has migration "${this.blockedBy}" running`);
     const base = this.record ?? this.#fresh();
     let changed = next(base, event, now(), this.#m.settleMs);
@@ -225,7 +251,12 @@ export class Migration {
       await this.#publish({ ...r, leader: this.#lease.holder });
       return;
     }
-    if (r.leader !== this.#lease.holder) await this.#publish({ ...r, leader: this.#lease.holder, seq: r.seq + 1 });
+    if (r.leader !== this.#lease.holder) {
+      // Taking over: read the record once more first, for the counts the last leader published as it let go.
+      await this.#poll(WRITER_READ_MS);
+      r = this.record!;
+      await this.#publish({ ...r, leader: this.#lease.holder, seq: r.seq + 1 });
+    }
     if (r.phase === 'planned' && !r.paused && this.#due()) return this.apply({ type: 'start' }).then(() => {});
     // `settle` also on this process's own monotonic clock, from when it first saw this record: a
     // leader whose clock runs ahead of the one that wrote `since` must not cut the overlap short.
@@ -279,115 +310,21 @@ export class Migration {
       abort.abort();
       return false;
     };
+    const jobs = this.#jobs;
     const run =
       want === 'cleanup'
-        ? this.#cleanup(abort.signal, fence, 'old')
+        ? jobs.cleanup(abort.signal, fence, 'old', now)
         : want === 'aborted'
-          ? this.#cleanup(abort.signal, fence, 'new')
+          ? jobs.cleanup(abort.signal, fence, 'new', now)
           : want === 'dual_write'
-            ? this.#reconcile(abort.signal, fence)
-            : this.#copyVerify(want === 'copy', abort.signal, fence);
+            ? jobs.reconcile(abort.signal, fence)
+            : jobs.copyVerify(want === 'copy', abort.signal, fence);
     void run
       .catch(async (err: unknown) => {
         this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying');
         await sleep(1_000);
       })
       .finally(done);
-  }
-
-  async #copyVerify(copy: boolean, signal: AbortSignal, fence: () => boolean): Promise<void> {
-    if (this.space.parts.every((p) => p.gone === true)) return this.#startEmpty(copy, signal, fence);
-    const report = await copyParts(this.space.parts, {
-      copy,
-      fence,
-      rateKeysPerSec: this.#m.rateKeysPerSec,
-      ...(this.#m.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#m.rateBytesPerSec }),
-      signal,
-      onProgress: (s) => {
-        this.#progress = { phase: s.phase, expected: s.expected, walked: s.walked, eta_s: s.etaSec };
-        this.record = { ...this.record!, counts: { ...this.record!.counts, ...s.counts } };
-      },
-      beforeVerify: async (counts) => {
-        // A copy pass with errors (a server timed out or died) is done again, whole, before reads move:
-        // a stopped server may still apply writes late, and only a clean pass after that is trusted.
-        // After three such passes, a few keys that keep failing (too large for a new server, say) are
-        // left to verify, which repairs or reports them, rather than copying everything forever.
-        if (copy && counts.errors > 0) {
-          this.#copyAttempts++;
-          const few = counts.errors <= Math.max(10, counts.scanned / 1_000);
-          if (this.#copyAttempts < 3 || !few) throw new Error(`the copy had ${counts.errors} errors; copying again`);
-          this.logger.warn({ pool: this.pool.name, errors: counts.errors }, 'copy errors persist after 3 passes; verify repairs or reports them');
-        }
-        // What the new owners got by dual-writes while some sidecars still wrote the old owners only
-        // (a delete there, say) is checked against the old owners before reads move.
-        if (copy) await this.#reconcileCounts(signal, fence);
-        // The copy is done: every sidecar reads dual once the record says so, and verify starts after settle.
-        if (copy && fence()) await this.apply({ type: 'copied' });
-        while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.#every);
-      },
-      settleMs: Math.min(2_000, this.#m.settleMs),
-    });
-    if (signal.aborted || !fence()) return;
-    if (report.ok) {
-      await this.#publish({ ...this.record!, verify: { passes: report.passes, left: 0, note: 'the last pass found no difference' } });
-      await this.apply({ type: 'verified' });
-      return;
-    }
-    const note = `${report.left} keys still differed or could not be read after ${report.passes} passes (${report.errorSample ?? 'under write load'}); they were deleted from the new owner where they differed, and verify runs again`;
-    await this.#publish({ ...this.record!, verify: { passes: report.passes, left: report.left, note } });
-    await sleep(1_000);
-  }
-
-  /**
-   * A failover without a copy (plain pool): the copy phase empties the new owners' moved arcs
-   * (leftovers of an earlier ring would be stale), then reads move, and there is nothing to verify.
-   */
-  async #startEmpty(copy: boolean, signal: AbortSignal, fence: () => boolean): Promise<void> {
-    if (copy) {
-      let errors = 0;
-      for (const part of this.space.parts) if (!signal.aborted) errors += await cleanPart(part, 'new', signal, fence, this.#countCleaned);
-      if (signal.aborted || !fence()) return;
-      if (errors > 0) throw new Error(`emptying the new owners: ${errors} deletes failed`);
-      await this.apply({ type: 'copied' });
-      while (!signal.aborted && this.record!.phase !== 'verify') await sleep(this.#every);
-    }
-    if (signal.aborted || !fence()) return;
-    await this.#publish({ ...this.record!, verify: { passes: 0, left: 0, note: "no copy of the dead server's keys exists: they start empty on their new owners" } });
-    await this.apply({ type: 'verified' });
-  }
-
-  async #reconcile(signal: AbortSignal, fence: () => boolean): Promise<void> {
-    await this.#reconcileCounts(signal, fence);
-    if (!signal.aborted && fence()) await this.apply({ type: 'copied' });
-  }
-
-  /** reconcileNew (jobs.ts), counted; throws when keys could not be compared. */
-  async #reconcileCounts(signal: AbortSignal, fence: () => boolean): Promise<void> {
-    let [checked, deleted, errors] = [0, 0, 0];
-    for (const part of this.space.parts) {
-      const [c, d, e] = await reconcileNew(part.arcs, part.sourceOf, signal, fence);
-      [checked, deleted, errors] = [checked + c, deleted + d, errors + e];
-    }
-    if (signal.aborted) return;
-    if (errors > 0) throw new Error(`reconcile: ${errors} keys could not be compared`);
-    const c = this.record!.counts;
-    this.record = { ...this.record!, counts: { ...c, verified: c.verified + checked - deleted, repaired: c.repaired + deleted } };
-  }
-
-  readonly #countCleaned = (n: number): void => {
-    this.record = { ...this.record!, counts: { ...this.record!.counts, cleaned: this.record!.counts.cleaned + n } };
-  };
-
-  async #cleanup(signal: AbortSignal, fence: () => boolean, side: 'old' | 'new'): Promise<void> {
-    const started = now();
-    let errors = 0;
-    for (const part of this.space.parts) {
-      if (!signal.aborted) errors += await cleanPart(part, side, signal, fence, this.#countCleaned);
-    }
-    if (signal.aborted || !fence()) return;
-    if (errors > 0) throw new Error(`${errors} deletes failed`);
-    if (side === 'old') await this.apply({ type: 'cleaned' });
-    else await this.#publish({ ...this.record!, seq: this.record!.seq + 1, times: { ...this.record!.times, cleanupStart: started, cleanupEnd: now() } });
   }
 
   status(): MigrationStatus {

@@ -49,6 +49,27 @@ export function emptyCounts(): MigrationCounts {
   return { scanned: 0, copied: 0, skipped: 0, verified: 0, mismatched: 0, repaired: 0, backfilled: 0, errors: 0, cleaned: 0 };
 }
 
+const COUNT_NAMES = Object.keys(emptyCounts()) as (keyof MigrationCounts)[];
+
+/**
+ * The counts of a migration only grow, for its whole life: every pass of every job adds to them.
+ * Two views of one migration (this process's and a record read, two servers' records) combine
+ * into the larger of each count, so neither a record published a moment earlier, nor a new leader
+ * that had not read the latest one yet, makes a count go back.
+ */
+export function maxCounts(a: MigrationCounts, b: Partial<MigrationCounts>): MigrationCounts {
+  const out = { ...a };
+  for (const k of COUNT_NAMES) out[k] = Math.max(a[k], b[k] ?? 0);
+  return out;
+}
+
+/** `base` plus what a job's own counters (which start at 0 with each run) grew by since `last`. */
+export function addGrowth(base: MigrationCounts, now: Partial<MigrationCounts>, last: Partial<MigrationCounts>): MigrationCounts {
+  const out = { ...base };
+  for (const k of COUNT_NAMES) out[k] += Math.max(0, (now[k] ?? 0) - (last[k] ?? 0));
+  return out;
+}
+
 const recordKey = (pool: string): string => `${RESERVED_PREFIX}:migration:${pool}`;
 const leaseKey = (pool: string): string => `${RESERVED_PREFIX}:lease:${pool}`;
 
@@ -85,13 +106,15 @@ export class RecordStore {
 
   /**
    * This migration's record with the highest seq (null when servers answered without one; undefined
-   * when none answered), and the newest record of another migration of the pool, if any.
+   * when none answered), with the largest counts any server had for it (maxCounts), and the newest
+   * record of another migration of the pool, if any.
    */
   async read(waitMs = Infinity): Promise<{ mine: MigrationRecord | null | undefined; other: MigrationRecord | null }> {
     // A server that has not answered within `waitMs` counts as not answering: one hung server must not stall every read.
     const replies = await Promise.all(this.servers.map((b) => within(backendRequest(b, line(`get ${this.#key}`), ReplyKind.Retrieval), waitMs)));
     let mine: MigrationRecord | null | undefined;
     let other: MigrationRecord | null = null;
+    let counts = emptyCounts();
     for (const r of replies) {
       if (r === null || (!isPrefix(r, 0, 'VALUE') && !isPrefix(r, 0, 'END'))) continue;
       const rec = parseRecord(r, this.#key);
@@ -99,8 +122,12 @@ export class RecordStore {
       if (rec === null) continue;
       if (rec.id !== this.id) {
         if (other === null || rec.updatedAt > other.updatedAt) other = rec;
-      } else if (mine === null || rec.seq > mine.seq) mine = rec;
+        continue;
+      }
+      counts = maxCounts(counts, rec.counts);
+      if (mine === null || rec.seq > mine.seq) mine = rec;
     }
+    if (mine) mine = { ...mine, counts };
     return { mine, other };
   }
 

@@ -22,7 +22,11 @@ export interface MigrationStatus {
   t_verify_s: number | null;
   t_total_s: number | null;
   t_cleanup_s: number | null;
-  progress: { phase: string; expected: number | null; walked: number; eta_s: number | null } | null;
+  /**
+   * The leader's current run (each run of a job starts over: a copy pass walks every old owner):
+   * keys walked of those expected, and this run's scanned keys and those verify has checked.
+   */
+  progress: { phase: string; expected: number | null; walked: number; eta_s: number | null; scanned: number; checked: number } | null;
   verify: MigrationRecord['verify'];
   /** The configured `start:` time (ISO-8601); null for `start: now` or none. */
   start_at: string | null;

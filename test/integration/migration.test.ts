@@ -34,6 +34,8 @@ it('the other sidecar takes over when the lease holder dies mid-copy; skewed clo
     to: [0, 1, 2],
     keys: KEYS,
     env: [{ MEMSHIFT_CLOCK_SKEW_MS: '5000' }, { MEMSHIFT_CLOCK_SKEW_MS: '-5000' }],
+    // A start: time, read on skewed clocks (the leader's decides).
+    startBy: 'time',
     // Once the copy runs, kill whichever sidecar leads it.
     during: killLeaderIn(['copy', 'dual_read'], 10_000),
   });

@@ -1,6 +1,7 @@
 /**
  * An online migration under load (issue 6): N keys are loaded into the `from` servers through two
- * memshift instances (both with the migration configured, starting a few seconds later), then
+ * memshift instances (both with the migration configured and planned; POST /migration/start, or a
+ * `start:` time a few seconds later, starts it), then
  * several model-checked clients run a mixed load through both while the migration runs to `done`.
  * Afterwards: no stale read, resurrected delete or lost write, no eviction, and every key is on
  * exactly one server (its new owner; cleanup removed the old copies).
@@ -38,6 +39,12 @@ export interface MigrationScenario {
    * lands when it runs again, so a scenario that stops one for longer must wait longer than that.
    */
   clientTimeoutMs?: number;
+  /**
+   * How the migration starts (default 'command'): by POST /migration/start once the keys are loaded
+   * (the block has no `start:`), or at a `start:` time 4 s after the sidecars started ('time': a
+   * sidecar whose clock is skewed starts it early).
+   */
+  startBy?: 'command' | 'time';
 }
 
 export interface MigrationResult {
@@ -186,7 +193,8 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   const inspected = started.map((x) => x.inspect);
   const spec = (i: number): string => `${backends[i]!.address}:1`;
   const tls = s.tls === undefined ? {} : { tls: { ca_file: s.tls.ca } };
-  const startAt = new Date(Date.now() + 4_000).toISOString();
+  const startBy = s.startBy ?? 'command';
+  const startAt = startBy === 'time' ? { start: new Date(Date.now() + 4_000).toISOString() } : {};
   const { sidecars, admins } = await startSidecars(
     () => ({
       servers: s.to.map(spec),
@@ -197,7 +205,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
         from: s.from.map(spec),
         copy: s.copy ?? 'eager',
         rate: s.rate ?? 50_000,
-        start: startAt,
+        ...startAt,
         settle: s.settle ?? '2s',
         cleanup: true,
         ...(s.tls === undefined ? {} : { from_tls: false }),
@@ -214,10 +222,17 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
     await c.read((b) => (b.toString().endsWith('MN\r\n') ? true : 0), 30_000);
   }
   c.close();
-  // Planned (the start is 4 s away), unless a sidecar's clock runs ahead (a test skews it +5 s): then
-  // the migration started at once and may be copying already, the load having gone through dual-writes.
-  const early = s.env === undefined ? ['planned', 'dual_write'] : ['planned', 'dual_write', 'copy', 'dual_read'];
-  expect(early).toContain((await migrationStatus(admins[0]!)).phase);
+  if (startBy === 'command') {
+    // Planned until the operator starts it.
+    expect((await migrationStatus(admins[0]!)).waiting).toBe('waiting for migrate start');
+    const r = await fetch(`http://127.0.0.1:${admins[1]!}/migration/start`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
+    expect(r.status, await r.text()).toBe(200);
+  } else {
+    // Planned (the start is 4 s away), unless a sidecar's clock runs ahead (a test skews it +5 s): then
+    // the migration started at once and may be copying already, the load having gone through dual-writes.
+    const early = s.env === undefined ? ['planned', 'dual_write'] : ['planned', 'dual_write', 'copy', 'dual_read'];
+    expect(early).toContain((await migrationStatus(admins[0]!)).phase);
+  }
 
   let stop = false;
   const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: s.clientTimeoutMs ?? 10_000 });

@@ -16,7 +16,7 @@ export function migrationStatus(over: Partial<MigrationStatus> = {}): MigrationS
     t_verify_s: null,
     t_total_s: null,
     t_cleanup_s: null,
-    progress: { phase: 'copy', expected: 100_000, walked: 41_000, eta_s: 11.2 },
+    progress: { phase: 'copy', expected: 100_000, walked: 41_000, eta_s: 11.2, scanned: 41_000, checked: 0 },
     verify: null,
     start_at: null,
     waiting: null,

@@ -246,7 +246,7 @@ describe('memshift migrate status', () => {
 });
 
 describe('memshift migrate watch', () => {
-  const copying = (walked: number): MigrationStatus => status({ progress: { phase: 'copy', expected: 100_000, walked, eta_s: null } });
+  const copying = (walked: number): MigrationStatus => status({ progress: { phase: 'copy', expected: 100_000, walked, eta_s: null, scanned: walked, checked: 0 } });
 
   it('prints a line per change until done, then the final table, and exits 0', async () => {
     fake.gets = [body(status({ phase: 'dual_write', progress: null })), body(copying(50_000)), body(copying(50_000)), body(copying(100_000)), body(status({ phase: 'verify', counts: { ...DONE.counts, verified: 25_000 } })), body(DONE)];

@@ -10,7 +10,7 @@ import { migrationStatus } from '../../support/migration-status.js';
 const status = (over: Partial<MigrationStatus> = {}): MigrationStatus =>
   migrationStatus({
     counts: { scanned: 100, copied: 90, skipped: 10, verified: 0, mismatched: 0, repaired: 0, backfilled: 3, errors: 1, cleaned: 0 },
-    progress: { phase: 'copy', expected: 1000, walked: 120, eta_s: 8 },
+    progress: { phase: 'copy', expected: 1000, walked: 120, eta_s: 8, scanned: 100, checked: 0 },
     moved_share: 0.25,
     route: { backfilled: 3, backfillErrors: 0, raced: 2, syncErrors: 1, dirtyOverflow: 0, held: 5 },
     ...over,
