@@ -1,5 +1,5 @@
 /**
- * What the CLI's admin API clients (`migrate`, `top`) share: where the admin API is (`--admin`, else
+ * What the CLI's admin API clients (`migrate`, `top`, `reload`, `check --against`) share: where the admin API is (`--admin`, else
  * the config's `admin.listen`), the bearer token (`--token`, else the config's admin.token /
  * admin.token_file, else $MEMSHIFT_ADMIN_TOKEN: the sources the server reads), one request with a
  * timeout and errors that name the exit status, and the polling interval.
@@ -101,9 +101,10 @@ function networkReason(err: unknown): string {
 /**
  * One admin request; the parsed JSON object on 2xx, AdminCallError otherwise: 4xx but 409 map to
  * EXIT.USAGE, the rest (unreachable, a timeout, 409, 5xx) to EXIT.UNAVAILABLE. An abort through
- * `stop` rejects with the abort itself.
+ * `stop` rejects with the abort itself. `accept`: statuses besides 2xx whose JSON object is an answer
+ * rather than an error (POST /reload's 409 refused and 422 failed).
  */
-export async function adminCall(target: AdminTarget, method: 'GET' | 'POST', path: string, body: unknown, stop?: AbortSignal): Promise<unknown> {
+export async function adminCall(target: AdminTarget, method: 'GET' | 'POST', path: string, body: unknown, stop?: AbortSignal, accept: readonly number[] = []): Promise<unknown> {
   const url = `${target.base}${path}`;
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -130,11 +131,11 @@ export async function adminCall(target: AdminTarget, method: 'GET' | 'POST', pat
   } catch {
     parsed = undefined;
   }
-  if (res.ok) {
+  const error = (parsed as { error?: unknown } | undefined)?.error;
+  if (res.ok || (accept.includes(res.status) && error === undefined)) {
     if (parsed === null || typeof parsed !== 'object') throw new AdminCallError(`${method} ${url} answered ${res.status} without a JSON object`, EXIT.UNAVAILABLE);
     return parsed;
   }
-  const error = (parsed as { error?: unknown } | undefined)?.error;
   let message = `${method} ${url}: HTTP ${res.status}: ${typeof error === 'string' ? error : text.trim() || res.statusText}`;
   if ((res.status === 401 || res.status === 403) && target.token === undefined) {
     message += `; no token was sent: pass --token, set admin.token or admin.token_file in the config, or set ${ADMIN_TOKEN_ENV}`;

@@ -5,11 +5,14 @@
  */
 import type { Config, ListenSpec, PoolConfig } from '../config/types.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
-import { loadConfigFor, parseCommandArgs, table } from './common.js';
+import { loadConfigFor, parseCommandArgs, table, usageError } from './common.js';
+import { resolveConfigPath } from '../config/load.js';
+import { checkAgainst } from './reload.js';
 import { ringShares } from './ring-shares.js';
 import { configWarnings } from '../config/warnings.js';
 
 const HELP = `Usage: memshift check [-c FILE] [--json]
+       memshift check -c FILE --against URL [--token TOKEN] [--json]
 
 Validates a config file. On success prints a summary: listeners, each pool with its hash,
 distribution and hash_tag, and each server with its weight, name, ring points and share of the
@@ -17,9 +20,17 @@ hash space, then any warning (TLS without verification, a certificate ending wit
 admin API reachable from other hosts without TLS or a token). Otherwise prints every problem as
 FILE:LINE:COLUMN FIELD: MESSAGE and exits 78.
 
+With --against, the file is compared with the config a running sidecar serves: the sidecar at URL
+(its admin API) says what a reload with this file would apply, refuse (needs force) or need a
+restart for, and changes nothing (a dry run of POST /reload). Exits 0 when it would apply, 1 when
+refused. The token is --token, else the file's admin.token or admin.token_file, else
+$MEMSHIFT_ADMIN_TOKEN.
+
 Options:
 ${CONFIG_HELP}
-      --json              print the summary as JSON
+      --json              print the summary (or the sidecar's answer) as JSON
+      --against URL       the admin API of a running sidecar to compare the file with
+      --token TOKEN       the admin bearer token (with --against)
   -h, --help              show this help
 `;
 
@@ -121,11 +132,13 @@ export function formatSummary(s: ConfigSummary): string {
 }
 
 export async function runCheck(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('check', args, { ...CONFIG_OPTION, ...HELP_OPTION, json: { type: 'boolean' } });
+  const { values } = parseCommandArgs('check', args, { ...CONFIG_OPTION, ...HELP_OPTION, json: { type: 'boolean' }, against: { type: 'string' }, token: { type: 'string' } });
   if (values.help === true) {
     io.out(HELP);
     return EXIT.OK;
   }
+  if (values.token !== undefined && values.against === undefined) throw usageError('check', '--token goes with --against URL');
+  if (values.against !== undefined) return checkAgainst(resolveConfigPath(values.config, io.env), values.against, values.token, values.json === true, io);
   // A ConfigError propagates to cli.ts, which prints every issue and exits 78.
   const summary = summarize(loadConfigFor('check', values.config, io));
   io.out(values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
