@@ -19,7 +19,7 @@ export interface RunningProxy {
 }
 
 export interface ServeDeps {
-  startProxy(config: Config, deps: { logger: Logger; reloadFromSource?: () => Config | Promise<Config> }): Promise<RunningProxy>;
+  startProxy(config: Config, deps: { logger: Logger; reloadFromSource?: (opts?: { peek?: boolean }) => Config | Promise<Config> }): Promise<RunningProxy>;
   createLogger(options: { level: LogLevel }): Logger;
   /** Where SIGTERM/SIGINT come from (the process). */
   readonly signals: Pick<NodeJS.Process, 'on' | 'removeListener'>;
@@ -96,7 +96,7 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
   const onHangup = (): void => reload('SIGHUP');
   deps.signals.on('SIGHUP', onHangup);
   try {
-    server = await deps.startProxy(config, { logger, reloadFromSource: () => source.load() });
+    server = await deps.startProxy(config, { logger, reloadFromSource: (opts) => (opts?.peek === true ? source.peek() : source.load()) });
     logger.info({ version: deps.version, config: config.source, addresses: server.addresses }, 'memshift started');
     source.watch(
       () => reload(source instanceof UrlSource ? 'url' : 'file'),

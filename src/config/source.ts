@@ -16,8 +16,10 @@ import { loadConfigFile, parseConfig } from './load.js';
 import type { Config } from './types.js';
 
 export interface ConfigWatcher {
-  /** Reads (or fetches) the config now. */
+  /** Reads (or fetches) the config now; the watch takes it as seen. */
   load(): Promise<Config>;
+  /** Reads (or fetches) the config without taking it as seen: a change stays a change for the watch (a dry run). */
+  peek(): Promise<Config>;
   /** Calls `onChange` when the source changes, until `stop`. */
   watch(onChange: () => void, onError: (err: Error) => void): void;
   stop(): void;
@@ -44,6 +46,10 @@ export class FileSource implements ConfigWatcher {
 
   load(): Promise<Config> {
     return Promise.resolve(this.loadSync());
+  }
+
+  peek(): Promise<Config> {
+    return Promise.resolve(loadConfigFile(this.path));
   }
 
   loadSync(): Config {
@@ -106,12 +112,24 @@ export class UrlSource implements ConfigWatcher {
 
   /** Fetches the document (If-None-Match); true when it differs from the last one fetched. */
   async fetch(): Promise<boolean> {
+    const got = await this.#get(this.#etag !== null && this.#text !== null ? this.#etag : null);
+    if (got === null) return false;
+    this.#etag = got.etag;
+    const d = digest(got.text);
+    const changed = d !== this.#seen;
+    this.#text = got.text;
+    this.#seen = d;
+    return changed;
+  }
+
+  /** GET (conditional on `etag`): the document and its ETag, or null for a 304. */
+  async #get(etag: string | null): Promise<{ text: string; etag: string | null } | null> {
     const headers: Record<string, string> = { accept: 'application/yaml, text/yaml, text/plain, */*' };
-    if (this.#etag !== null && this.#text !== null) headers['if-none-match'] = this.#etag;
+    if (etag !== null) headers['if-none-match'] = etag;
     const res = await request(this.url, { headers, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
-    if (res.statusCode === 304 && this.#text !== null) {
+    if (res.statusCode === 304 && etag !== null) {
       await res.body.dump();
-      return false;
+      return null;
     }
     const length = Number(res.headers['content-length'] ?? 0);
     if (length > MAX_CONFIG_BYTES) {
@@ -130,19 +148,20 @@ export class UrlSource implements ConfigWatcher {
     }
     const text = Buffer.concat(chunks).toString('utf8');
     if (res.statusCode !== 200) throw new Error(`config URL ${this.url} answered ${res.statusCode}`);
-    const etag = res.headers.etag;
-    this.#etag = typeof etag === 'string' ? etag : null;
-    const d = digest(text);
-    const changed = d !== this.#seen;
-    this.#text = text;
-    this.#seen = d;
-    return changed;
+    const tag = res.headers.etag;
+    return { text, etag: typeof tag === 'string' ? tag : null };
   }
 
   /** Fetches the document and parses it (ConfigError when it is not a valid config). */
   async load(): Promise<Config> {
     await this.fetch();
     return parseConfig(this.#text!, this.url);
+  }
+
+  /** Fetches the document unconditionally and parses it, leaving what the poll has seen as it was. */
+  async peek(): Promise<Config> {
+    const got = await this.#get(null);
+    return parseConfig(got!.text, this.url);
   }
 
   /** The document fetched last, parsed (after `watch` saw it change). */

@@ -37,7 +37,7 @@ export async function startAdmin(
   logger: Logger,
   reloads: ReloadCounters,
   reload: (next: ConfigSource, opts: ReloadOptions) => Promise<ReloadResult>,
-  source: (() => Config | Promise<Config>) | undefined,
+  source: ((opts?: { peek?: boolean }) => Config | Promise<Config>) | undefined,
   /** True once every listener is open, false again while draining (GET /readyz). */
   ready: () => boolean,
 ): Promise<AdminServer> {
@@ -72,8 +72,8 @@ export async function startAdmin(
     const flag = (name: string): boolean => req.query.get(name) === 'true' || req.query.get(name) === '1';
     const dryRun = flag('dry_run');
     const sent = configSent(req.body, dryRun);
-    const from = sent ?? source;
-    if (from === undefined) throw new AdminHttpError(409, 'this memshift has no config source to reload from');
+    if (sent === undefined && source === undefined) throw new AdminHttpError(409, 'this memshift has no config source to reload from');
+    const from = sent ?? (() => source!({ peek: dryRun }));
     const out = await reload(from, { force: flag('force'), dryRun, trigger: 'admin' });
     const status = out.result === 'refused' ? 409 : out.result === 'failed' ? 422 : 200;
     return { status, body: out };

@@ -26,8 +26,11 @@ export interface ProxyServer {
 
 export interface ProxyDeps {
   logger: Logger;
-  /** Re-reads the config from where it came from (POST /reload); absent: POST /reload needs a body. */
-  reloadFromSource?: () => Config | Promise<Config>;
+  /**
+   * Re-reads the config from where it came from (POST /reload); `peek` for a dry run, which must not
+   * make the source's watch take a change as seen. Absent: POST /reload answers 409.
+   */
+  reloadFromSource?: (opts?: { peek?: boolean }) => Config | Promise<Config>;
 }
 
 /** How long backends a reload dropped keep their connections at most, for requests in flight. */
