@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { MemshiftError } from '../errors.js';
-import { CONFIG_ENV, loadConfigFile } from '../config/load.js';
+import { CONFIG_ENV, parseConfig } from '../config/load.js';
 import type { ReloadResult } from '../proxy/reload.js';
 import { ADMIN_TOKEN_ENV, AdminCallError, adminBase, adminCall, adminTarget, adminToken, type AdminTarget } from './admin-client.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, table } from './common.js';
@@ -80,10 +80,18 @@ async function postReload(target: AdminTarget, query: string, body?: unknown): P
   return { needs_force: [], needs_restart: [], dry_run: false, ...r } as ReloadResult;
 }
 
-const print = (r: ReloadResult, json: boolean, where: string, forceHint: string, io: CliIo): number => {
-  io.out(json ? `${JSON.stringify(r)}\n` : formatReload(r, where, forceHint));
-  return reloadExit(r);
-};
+/** POSTs the reload and prints its answer; a failed call is printed as `memshift COMMAND: ...` with its exit status. */
+async function reloadAndPrint(command: string, target: AdminTarget, query: string, body: unknown, json: boolean, where: string, forceHint: string, io: CliIo): Promise<number> {
+  try {
+    const r = await postReload(target, query, body);
+    io.out(json ? `${JSON.stringify(r)}\n` : formatReload(r, where, forceHint));
+    return reloadExit(r);
+  } catch (err) {
+    if (!(err instanceof AdminCallError)) throw err;
+    io.err(`memshift ${command}: ${err.message}\n`);
+    return err.exit;
+  }
+}
 
 export async function runReload(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs('reload', args, {
@@ -101,14 +109,7 @@ export async function runReload(args: string[], io: CliIo): Promise<number> {
   }
   const target = adminTarget('reload', values, io, true);
   const query = [values['dry-run'] === true ? 'dry_run=true' : '', values.force === true ? 'force=true' : ''].filter((q) => q !== '').join('&');
-  try {
-    const r = await postReload(target, query === '' ? '' : `?${query}`);
-    return print(r, values.json === true, `reload at ${target.base}`, 'memshift reload --force', io);
-  } catch (err) {
-    if (!(err instanceof AdminCallError)) throw err;
-    io.err(`memshift reload: ${err.message}\n`);
-    return err.exit;
-  }
+  return reloadAndPrint('reload', target, query === '' ? '' : `?${query}`, undefined, values.json === true, `reload at ${target.base}`, 'memshift reload --force', io);
 }
 
 /**
@@ -116,22 +117,16 @@ export async function runReload(args: string[], io: CliIo): Promise<number> {
  * FILE (already validated here). The token: --token, else FILE's admin token, else the environment.
  */
 export async function checkAgainst(file: string, admin: string, token: string | undefined, json: boolean, io: CliIo): Promise<number> {
-  const config = loadConfigFile(file);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new MemshiftError('MS_ERR_CONFIG_READ', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
+  // Every problem of the file is reported here, with its line, before the sidecar sees it.
+  const config = parseConfig(text, file);
   const target: AdminTarget = { base: adminBase('check', admin, config, file), token: adminToken(token, config, io) };
-  try {
-    const r = await postReload(target, '?dry_run=true', { config: text, source: file });
-    return print(r, json, `${file} against ${target.base}`, 'install the file, then memshift reload --force', io);
-  } catch (err) {
-    if (!(err instanceof AdminCallError)) throw err;
-    io.err(`memshift check: ${err.message}\n`);
-    return err.exit;
-  }
+  return reloadAndPrint('check', target, '?dry_run=true', { config: text, source: file }, json, `${file} against ${target.base}`, 'install the file, then memshift reload --force', io);
 }
 
 export const reloadCommand: Command = {
