@@ -10,7 +10,9 @@
  *   file's text), and applies with --force: the prefix's keys start empty on the new pool;
  * - reordering pools and routes is no change;
  * - a pool nothing routes to is removed: its connection closes and its backend leaves /metrics;
- * - removing a pool a route uses needs force.
+ * - removing a pool a route uses needs force;
+ * - pools with replica groups and with failover_after added and removed hot;
+ * - a dry run of the file source does not keep the file watch from applying the change.
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -264,3 +266,21 @@ it('a pool with replica groups and one with failover_after, added by a reload, w
     served.close();
   }
 }, 120_000);
+
+it('a dry run of the file source leaves the change to the file watch, which applies it', async () => {
+  const m0 = await startMemcached({ memoryMb: 16 });
+  const port = await freePort();
+  const admin = await freePort();
+  const doc = (flushAll: boolean): string =>
+    stringify({ listen: [`127.0.0.1:${port}`], admin: { listen: `127.0.0.1:${admin}`, token: TOKEN }, pools: { main: { servers: [`${m0.address}:1`] } }, flush_all: flushAll });
+  const proxy = await startMemshift(doc(true));
+  const c = await TextClient.connect(port);
+  expect(await c.request('flush_all')).toBe('OK\r\n');
+  writeFileSync(proxy.configFile, doc(false));
+  // The dry run reads the changed file before the watch's next poll (every 2 s) ...
+  expect(await postReload(`http://127.0.0.1:${admin}`, '?dry_run=true')).toMatchObject({ status: 200, body: { result: 'would_apply', changes: ['flush_all: false'] } });
+  expect(await c.request('flush_all')).toBe('OK\r\n');
+  // ... and the watch still sees the change and applies it.
+  await until('the file watch to apply the change', async () => (await c.request('flush_all')) === 'SERVER_ERROR flush_all disabled\r\n', 10_000);
+  c.close();
+}, 60_000);
