@@ -34,7 +34,10 @@ export interface AdminTarget {
   readonly token: string | undefined;
 }
 
-/** `http://host:port` from --admin (a scheme is optional) or the config's admin listener. */
+/**
+ * `http://host:port` from --admin (a scheme is optional) or the config's admin listener
+ * (`https://` when it has `admin.tls`: its CA must be one Node trusts, e.g. NODE_EXTRA_CA_CERTS).
+ */
 export function adminBase(command: string, admin: string | undefined, config: Config | undefined, source: string | undefined): string {
   if (admin !== undefined) {
     const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(admin) ? admin : `http://${admin}`;
@@ -52,7 +55,7 @@ export function adminBase(command: string, admin: string | undefined, config: Co
   if (a === undefined) throw usageError(command, `${source ?? 'the config'} has no admin block: add admin: {listen: "127.0.0.1:9121"} or pass --admin URL`);
   // A wildcard listener is reached on loopback.
   const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
-  return `http://${formatHostPort(host, a.port)}`;
+  return `${a.tls === undefined ? 'http' : 'https'}://${formatHostPort(host, a.port)}`;
 }
 
 /** --token, else the config's admin.token or admin.token_file, else $MEMSHIFT_ADMIN_TOKEN. */
