@@ -25,8 +25,9 @@
  *    can end the process.
  *  - Built in: `GET /healthz` → 200 `{status:"ok"}` whenever the process can answer. `registerReadyz`
  *    adds `GET /readyz` from a `() => boolean`; everything else is registered by callers.
- *  - Keep-alive is allowed. `close()` stops accepting, closes idle connections at once, lets requests in
- *    flight finish for up to `closeGraceMs`, then cuts what is left.
+ *  - Keep-alive is allowed. `close()` runs the `onClose` hooks (an endpoint releasing connections of its
+ *    own), stops accepting, closes idle connections at once, lets requests in flight finish for up to
+ *    `closeGraceMs`, then cuts what is left.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -106,6 +107,7 @@ export class AdminServer {
   private closing: Promise<void> | undefined;
   private readonly sockets = new Set<Socket>();
   private stopRotation: () => void = () => undefined;
+  private readonly closeHooks: (() => void)[] = [];
 
   private constructor(
     private readonly server: http.Server,
@@ -195,10 +197,22 @@ export class AdminServer {
     this.register('POST', path, handler);
   }
 
+  /** Runs `hook` when close() is first called (an endpoint releasing what it holds). */
+  onClose(hook: () => void): void {
+    this.closeHooks.push(hook);
+  }
+
   /** Stops accepting, closes idle keep-alive connections now and the rest after the grace period. */
   close(): Promise<void> {
     this.stopRotation();
     this.closing ??= new Promise<void>((resolve) => {
+      for (const hook of this.closeHooks.splice(0)) {
+        try {
+          hook();
+        } catch (err) {
+          this.logger.error({ err }, 'admin close hook failed');
+        }
+      }
       const cut = setTimeout(() => {
         this.server.closeAllConnections();
         for (const s of this.sockets) s.destroy();

@@ -129,12 +129,16 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     return this.#pending.length - this.#head;
   }
 
+  /** Request bytes waiting to be written: queued in the writer and in the socket's buffer. */
+  get queuedBytes(): number {
+    return this.writer.size + (this.#socket?.writableLength ?? 0);
+  }
+
   /** Why a new op cannot be taken right now, as the reply to give; null when it can. */
   refuse(): Buffer | null {
     let reply: Buffer = R.BACKEND_DOWN;
     if (this.#state === 'up' || this.#state === 'connecting') {
-      const queued = this.writer.size + (this.#socket?.writableLength ?? 0);
-      if (this.inFlight < this.#o.maxPending && queued < this.#o.maxQueuedBytes) return null;
+      if (this.inFlight < this.#o.maxPending && this.queuedBytes < this.#o.maxQueuedBytes) return null;
       reply = R.BACKEND_QUEUE_FULL;
     }
     this.counters.refused++;

@@ -1,6 +1,7 @@
 /**
  * The admin HTTP listener's endpoints: /healthz (built in), /readyz,
- * /replication, /config, /metrics, POST /reload (?force, ?dry_run), and the migration's (src/migration/admin.ts).
+ * /replication, /config, /metrics, /backends (backends-endpoint.ts), POST /reload (?force, ?dry_run), and the migration's
+ * (src/migration/admin.ts).
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
@@ -11,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
 import { Metrics } from '../observability/metrics.js';
 import { registerMigration } from '../migration/admin.js';
+import { registerBackends } from './backends-endpoint.js';
 import { AdminHttpError } from '../admin/index.js';
 import { migrationsOf, type Generation } from './generation.js';
 import type { ConfigSource, ReloadCounters, ReloadOptions, ReloadResult } from './reload.js';
@@ -47,6 +49,7 @@ export async function startAdmin(
   registerReadyz(admin, ready);
   admin.get('/replication', () => ({ status: 200, body: gen().replication.status() }));
   registerMigration(admin, () => migrationsOf(gen()));
+  registerBackends(admin, gen, stats);
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats, () => gen().backends.all.reduce((n, b) => n + b.connections.reduce((m, c) => m + c.counters.tlsErrors, 0), 0)),

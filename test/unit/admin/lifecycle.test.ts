@@ -44,6 +44,20 @@ describe('admin server: start and close', () => {
     }
   });
 
+  it('close() runs the onClose hooks once, a failing one logged, the others still run', async () => {
+    const { admin, lines } = await startAdmin();
+    const ran: string[] = [];
+    admin.onClose(() => ran.push('a'));
+    admin.onClose(() => {
+      throw new Error('boom');
+    });
+    admin.onClose(() => ran.push('c'));
+    await Promise.all([admin.close(), admin.close()]);
+    await admin.close();
+    expect(ran).toEqual(['a', 'c']);
+    expect(lines.filter((l) => l.msg === 'admin close hook failed')).toHaveLength(1);
+  });
+
   it('close() resolves while a fetch keep-alive connection is pooled', async () => {
     const { admin, base } = await startAdmin({ closeGraceMs: 60_000 });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
