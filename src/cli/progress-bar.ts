@@ -4,6 +4,7 @@
  * `curr_items`; verify's is keys verified against keys scanned. Redraw it with `\r` on a TTY.
  */
 import type { ProgressSnapshot } from '../copy/index.js';
+import type { MigrationStatus } from '../migration/index.js';
 
 const WIDTH = 24;
 
@@ -19,17 +20,28 @@ export function countsLine(p: ProgressSnapshot): string {
   return `scanned ${c.scanned} copied ${c.copied} skipped ${c.skipped} verified ${c.verified} mismatched ${c.mismatched} repaired ${c.repaired} errors ${c.errors}`;
 }
 
-export function progressLine(p: ProgressSnapshot): string {
+/** A copy run's share done: copy walks against the expected items, verify checks against the scanned keys. */
+export function snapshotShare(p: ProgressSnapshot): number {
   const c = p.counts;
-  let fraction = 0;
-  let eta = '';
-  if (p.phase === 'copy') {
-    fraction = p.expected !== null && p.expected > 0 ? c.walked / p.expected : 0;
-    if (p.etaSec !== null) eta = ` ETA ${Math.ceil(p.etaSec)}s`;
-  } else if (p.phase === 'verify') {
-    fraction = c.scanned > 0 ? (c.verified + c.mismatched) / c.scanned : 1;
-  } else if (p.phase === 'sync' || p.phase === 'done') {
-    fraction = 1;
-  }
-  return `${p.phase.padEnd(6)} ${bar(fraction)}${eta} | ${countsLine(p)}`;
+  if (p.phase === 'copy') return p.expected !== null && p.expected > 0 ? c.walked / p.expected : 0;
+  if (p.phase === 'verify') return c.scanned > 0 ? (c.verified + c.mismatched) / c.scanned : 1;
+  return p.phase === 'sync' || p.phase === 'done' ? 1 : 0;
+}
+
+/** " ETA 12s" while copying with a known rate, else "". */
+export function etaText(p: ProgressSnapshot): string {
+  return p.phase === 'copy' && p.etaSec !== null ? ` ETA ${Math.ceil(p.etaSec)}s` : '';
+}
+
+export function progressLine(p: ProgressSnapshot): string {
+  return `${p.phase.padEnd(6)} ${bar(snapshotShare(p))}${etaText(p)} | ${countsLine(p)}`;
+}
+
+/** A migration's share done for its bar: copy walks against the expected items, verify checks against the scanned keys; null in a phase without one. */
+export function migrationShare(s: Pick<MigrationStatus, 'phase' | 'progress' | 'counts'>): number | null {
+  const p = s.progress;
+  const c = s.counts;
+  if (s.phase === 'copy') return p !== null && p.phase === 'copy' && p.expected !== null && p.expected > 0 ? p.walked / p.expected : null;
+  if (s.phase === 'verify') return c.scanned > 0 ? (c.verified + c.mismatched) / c.scanned : null;
+  return s.phase === 'done' ? 1 : null;
 }

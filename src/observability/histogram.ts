@@ -36,3 +36,26 @@ export class LatencyHistogram {
     this.count += other.count;
   }
 }
+
+/**
+ * The q-quantile (0..1) in seconds of per-bucket counts (`counts[i]` observations at most
+ * `boundsSec[i]`, the last slot +Inf), interpolated linearly inside its bucket as Prometheus's
+ * histogram_quantile does; in the +Inf bucket, the highest finite bound. Null without observations.
+ */
+export function bucketQuantile(q: number, boundsSec: readonly number[], counts: ArrayLike<number>): number | null {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i]!;
+  if (!(total > 0)) return null;
+  const rank = Math.min(1, Math.max(0, q)) * total;
+  let below = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i]!;
+    if (n > 0 && below + n >= rank) {
+      if (i >= boundsSec.length) return boundsSec[boundsSec.length - 1] ?? null;
+      const lower = i === 0 ? 0 : boundsSec[i - 1]!;
+      return lower + (boundsSec[i]! - lower) * ((rank - below) / n);
+    }
+    below += n;
+  }
+  return boundsSec[boundsSec.length - 1] ?? null;
+}
