@@ -17,9 +17,10 @@ import { planCommand } from './cli/plan.js';
 import { migrateCommand } from './cli/migrate.js';
 import { reloadCommand } from './cli/reload.js';
 import { importTwemproxyCommand } from './cli/import-twemproxy.js';
+import { topCommand } from './cli/top.js';
 import { packageVersion } from './cli/version.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, importTwemproxyCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, topCommand, importTwemproxyCommand];
 
 /** The exit status for each error code (sysexits.h). Anything else that escapes is EX_SOFTWARE (70). */
 export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
