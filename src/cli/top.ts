@@ -17,7 +17,7 @@ import { ADMIN_TOKEN_ENV, AdminCallError, adminCall, adminTarget, parseInterval,
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, usageError } from './common.js';
 import type { MigrationBody } from './migrate.js';
 import { fit, renderTop } from './top-layout.js';
-import { topView, type ReplicationBody, type TopInput } from './top-view.js';
+import { topView, type ReplicationBody, type TopInput, type TopView } from './top-view.js';
 
 const HELP = `Usage: memshift top [-c FILE | --admin URL] [--token TOKEN] [--interval 1s] [--pool POOL] [--once] [--json]
 
@@ -154,38 +154,42 @@ function envColumns(io: CliIo): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-/** Two samples `intervalMs` apart, then one frame or one JSON object. */
-async function once(target: AdminTarget, pool: string | undefined, json: boolean, intervalMs: number, width: number | undefined, io: CliIo, deps: TopDeps): Promise<number> {
-  const { signal, release } = stopOn(deps, false);
-  try {
-    const first = await sample(target, pool, signal);
-    if (!(await pause(intervalMs, signal))) return EXIT.OK;
-    const view = topView(first, await sample(target, pool, signal));
-    io.out(json ? `${JSON.stringify(view)}\n` : `${renderTop(view, width).join('\n')}\n`);
-    return EXIT.OK;
-  } catch (err) {
-    if (signal.aborted) return EXIT.OK;
-    throw err;
-  } finally {
-    release();
-  }
+interface Loop {
+  /** The first sample's view (no rates); the loop has not paused yet. */
+  readonly first?: (view: TopView) => void;
+  /** Each later view; returning false ends the loop. */
+  readonly next: (view: TopView) => boolean | void;
+  /** A later sample that failed (the first one's error is thrown); throwing ends the loop with it. */
+  readonly failed: (err: AdminCallError) => void;
+  /** What to undo when the loop ends, however it ends (after the first sample). */
+  readonly end?: () => void;
 }
 
-/** One JSON line per interval (from the second sample on) until interrupted. */
-async function jsonLines(target: AdminTarget, pool: string | undefined, intervalMs: number, io: CliIo, deps: TopDeps): Promise<number> {
-  const { signal, release } = stopOn(deps, false);
+/**
+ * Samples every `intervalMs` until SIGINT or SIGTERM (and, with `keys`, q or Ctrl-C typed) or
+ * `next` says enough; EXIT.OK then. The first sample failing throws, as does anything but an
+ * AdminCallError later.
+ */
+async function sampleLoop(target: AdminTarget, pool: string | undefined, intervalMs: number, deps: TopDeps, keys: boolean, loop: Loop): Promise<number> {
+  const { signal, release } = stopOn(deps, keys);
+  let started = false;
   try {
     let prev = await sample(target, pool, signal);
+    started = true;
+    loop.first?.(topView(null, prev));
     while (await pause(intervalMs, signal)) {
+      let cur: TopInput;
       try {
-        const cur = await sample(target, pool, signal);
-        io.out(`${JSON.stringify(topView(prev, cur))}\n`);
-        prev = cur;
+        cur = await sample(target, pool, signal);
       } catch (err) {
         if (signal.aborted) break;
         if (!(err instanceof AdminCallError)) throw err;
-        io.err(`memshift top: ${err.message}; trying again\n`);
+        loop.failed(err);
+        continue;
       }
+      const view = topView(prev, cur);
+      prev = cur;
+      if (loop.next(view) === false) break;
     }
     return EXIT.OK;
   } catch (err) {
@@ -193,23 +197,38 @@ async function jsonLines(target: AdminTarget, pool: string | undefined, interval
     throw err;
   } finally {
     release();
+    if (started) loop.end?.();
   }
 }
 
+/** Two samples `intervalMs` apart, then one frame or one JSON object; a failing second sample is an error. */
+function once(target: AdminTarget, pool: string | undefined, json: boolean, intervalMs: number, width: number | undefined, io: CliIo, deps: TopDeps): Promise<number> {
+  return sampleLoop(target, pool, intervalMs, deps, false, {
+    next: (view) => {
+      io.out(json ? `${JSON.stringify(view)}\n` : `${renderTop(view, width).join('\n')}\n`);
+      return false;
+    },
+    failed: (err) => {
+      throw err;
+    },
+  });
+}
+
+/** One JSON line per interval (from the second sample on) until interrupted. */
+function jsonLines(target: AdminTarget, pool: string | undefined, intervalMs: number, io: CliIo, deps: TopDeps): Promise<number> {
+  return sampleLoop(target, pool, intervalMs, deps, false, {
+    next: (view) => void io.out(`${JSON.stringify(view)}\n`),
+    failed: (err) => io.err(`memshift top: ${err.message}; trying again\n`),
+  });
+}
+
 /** The live view on a terminal: redrawn every interval and on resize, until q, Ctrl-C or SIGTERM. */
-async function live(target: AdminTarget, pool: string | undefined, intervalMs: number, io: CliIo, deps: TopDeps): Promise<number> {
-  const { signal, release } = stopOn(deps, true);
-  let prev: TopInput;
-  try {
-    prev = await sample(target, pool, signal);
-  } catch (err) {
-    release();
-    if (signal.aborted) return EXIT.OK;
-    throw err;
-  }
-  let view = topView(null, prev);
+function live(target: AdminTarget, pool: string | undefined, intervalMs: number, io: CliIo, deps: TopDeps): Promise<number> {
+  let view: TopView | undefined;
   let problem: string | null = null;
+  let undoResize = (): void => undefined;
   const draw = (): void => {
+    if (view === undefined) return;
     const width = deps.columns();
     const height = deps.rows();
     const lines = renderTop(view, width, height);
@@ -217,29 +236,27 @@ async function live(target: AdminTarget, pool: string | undefined, intervalMs: n
     const shown = height === undefined ? lines : lines.slice(0, height);
     io.out(`${HOME}${shown.map((l) => `${l}${CLEAR_LINE_END}`).join('\r\n')}${CLEAR_BELOW}`);
   };
-  io.out(ENTER);
-  const undoResize = deps.resize?.(draw) ?? (() => undefined);
-  try {
-    draw();
-    while (await pause(intervalMs, signal)) {
-      try {
-        const cur = await sample(target, pool, signal);
-        view = topView(prev, cur);
-        prev = cur;
-        problem = null;
-      } catch (err) {
-        if (signal.aborted) break;
-        if (!(err instanceof AdminCallError)) throw err;
-        problem = err.message;
-      }
+  return sampleLoop(target, pool, intervalMs, deps, true, {
+    first: (v) => {
+      view = v;
+      io.out(ENTER);
+      undoResize = deps.resize?.(draw) ?? undoResize;
       draw();
-    }
-    return EXIT.OK;
-  } finally {
-    undoResize();
-    release();
-    io.out(LEAVE);
-  }
+    },
+    next: (v) => {
+      view = v;
+      problem = null;
+      draw();
+    },
+    failed: (err) => {
+      problem = err.message;
+      draw();
+    },
+    end: () => {
+      undoResize();
+      io.out(LEAVE);
+    },
+  });
 }
 
 export async function runTop(args: string[], io: CliIo, deps: TopDeps = defaultTopDeps): Promise<number> {
