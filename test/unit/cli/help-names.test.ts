@@ -12,6 +12,8 @@ import { HASH_NAMES, rootShape } from '../../../src/config/schema.js';
 /** Names in the help texts that are not config keys, each with what it is. */
 const OTHER_NAMES = new Map<string, string>([
   ['curr_items', "memcached's stats"],
+  ['get_hits', "memcached's stats (top)"],
+  ['get_misses', "memcached's stats (top)"],
   ['T_copy', 'a migration timing'],
   ['T_sync', 'a migration timing'],
   ['T_verify', 'a migration timing'],
