@@ -264,7 +264,9 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
    * probe of a TKO backend stays `tko` (new ops still fail fast) until the backend answers `version`.
    */
   #connect(): void {
-    if (this.#state === 'closed') return;
+    // Two resets in a row (a reply out of step, then its socket's close) schedule two reconnects:
+    // the second must not open another socket over the first, which nothing would close.
+    if (this.#state === 'closed' || this.#socket !== null) return;
     const probing = this.#state === 'tko';
     if (!probing) this.#setState('connecting', 'connecting');
     const socket = dial(this.#endpoint());
