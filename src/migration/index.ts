@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { LeaderJobs } from './leader-jobs.js';
+import { leaderIntervalMs } from './estimate.js';
 import { PhaseError, initialState, isActive, isFinished, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { PhaseView } from './phase-view.js';
 import { Lease, RecordStore, emptyCounts, maxCounts, type MigrationRecord } from './record.js';
@@ -65,7 +66,7 @@ export class Migration {
   ) {
     this.#m = m;
     this.route = space.route;
-    this.#every = m.settleMs > 0 ? Math.min(pollMs, Math.max(50, m.settleMs / 4)) : pollMs;
+    this.#every = leaderIntervalMs(pollMs, m.settleMs);
     // A view is good for `settle` less one read interval (the overlap covers requests in flight).
     const valid = m.settleMs > 0 ? Math.max(m.settleMs - this.#every, m.settleMs / 2) : 0;
     this.#readWait = valid > 0 ? valid / 2 : Infinity;

@@ -15,6 +15,7 @@ import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { sleep } from '../backend/clock.js';
 import { cleanPart, copyParts, reconcileNew, type PartsProgress } from './jobs.js';
+import { repairWaitMs } from './estimate.js';
 import type { PhaseEvent } from './phases.js';
 import { addGrowth, type MigrationCounts, type MigrationRecord } from './record.js';
 import type { MigrationSpace } from './space.js';
@@ -80,7 +81,7 @@ export class LeaderJobs {
         if (copy && fence()) await h.apply({ type: 'copied' });
         while (!signal.aborted && h.record().phase !== 'verify') await sleep(h.every);
       },
-      settleMs: Math.min(2_000, m.settleMs),
+      settleMs: repairWaitMs(m.settleMs),
     });
     if (signal.aborted || !fence()) return;
     if (report.ok) {
