@@ -105,11 +105,11 @@ function networkReason(err: unknown): string {
  * One admin request; the parsed JSON object on 2xx, AdminCallError otherwise: 4xx but 409 map to
  * EXIT.USAGE, the rest (unreachable, a timeout, 409, 5xx) to EXIT.UNAVAILABLE. An abort through
  * `stop` rejects with the abort itself. `accept`: statuses besides 2xx whose JSON object is an answer
- * rather than an error (POST /reload's 409 refused and 422 failed).
+ * rather than an error (POST /reload's 409 refused and 422 failed). `timeoutMs`: how long it may take.
  */
-export async function adminCall(target: AdminTarget, method: 'GET' | 'POST', path: string, body: unknown, stop?: AbortSignal, accept: readonly number[] = []): Promise<unknown> {
+export async function adminCall(target: AdminTarget, method: 'GET' | 'POST', path: string, body: unknown, stop?: AbortSignal, accept: readonly number[] = [], timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
   const url = `${target.base}${path}`;
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const timeout = AbortSignal.timeout(timeoutMs);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -125,7 +125,7 @@ export async function adminCall(target: AdminTarget, method: 'GET' | 'POST', pat
     text = await res.text();
   } catch (err) {
     if (stop?.aborted === true) throw err;
-    if (timeout.aborted) throw new AdminCallError(`the memshift admin API at ${target.base} did not answer ${method} ${path} within ${REQUEST_TIMEOUT_MS / 1000} s`, EXIT.UNAVAILABLE);
+    if (timeout.aborted) throw new AdminCallError(`the memshift admin API at ${target.base} did not answer ${method} ${path} within ${timeoutMs / 1000} s`, EXIT.UNAVAILABLE);
     throw new AdminCallError(`cannot reach the memshift admin API at ${target.base}: ${networkReason(err)} (is "memshift serve" running with an admin block there?)`, EXIT.UNAVAILABLE);
   }
   let parsed: unknown;

@@ -20,17 +20,27 @@ import { MetaClient } from '../copy/meta-client.js';
 import { type PlanReport, type RebalanceProposal, type RebalanceReport, type ServerLoad, type ServerStats } from '../migration/plan.js';
 import { PLACEHOLDER_SERVER, loadFromStats, movedArcs, planMigration, proposeRebalance } from '../migration/plan.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
+import { formatEstimate, planEstimate } from './plan-estimate.js';
+import { adminTarget } from './admin-client.js';
 import { loadConfigFor, parseCommandArgs, table, usageError } from './common.js';
 
-const HELP = `Usage: memshift plan [-c FILE] [--pool POOL] [--from SERVERS] [--to SERVERS] [--rate N] [--json]
+const HELP = `Usage: memshift plan [-c FILE] [--pool POOL] [--from SERVERS] [--to SERVERS] [--rate N]
+                     [--no-probe] [--admin URL] [--token T] [--json]
        memshift plan [-c FILE] [--pool POOL] --rebalance [--add HOST:PORT[:WEIGHT]] [--json]
 
 Shows what changing POOL's server list moves: for each old and new server, the share of the hash
 space that moves between them, and the items and bytes that go with it, estimated from the old
-server's stats (curr_items, bytes); then the totals and how long copying them takes. By default
-the change is the pool's migration block: migration.from to the pool's servers, each replica group
-on its own. Without a migration block, pass --to with the new servers: the pool's servers are the
-old ones. A server that does not answer has "-" estimates.
+server's stats (curr_items, bytes); then the totals, and how long each phase of the migration
+takes: T_copy, T_sync, T_verify, T_total and T_cleanup, each with the terms it adds up and what they
+rest on. The times come from a probe of the real servers (a second or two): each metadump's speed,
+and the copy engine's copy, verify, orphan sweep, reconcile and delete rates at the migration's
+rate limits, on a few thousand keys under __memshift__:probe: (deleted after; they expire in 5
+minutes anyway), and the clients' write rate; --no-probe leaves it out (the rate limit only).
+For the pool's own migration block, a sidecar runs the probe when its admin API is known (--admin,
+else the config's admin.listen): POST /migration/probe measures in the process that will copy, under
+its client load; otherwise (or when it cannot) this process probes. By default the change is the pool's migration block: migration.from to the pool's servers, each
+replica group on its own. Without a migration block, pass --to with the new servers: the pool's
+servers are the old ones. A server that does not answer has "-" estimates.
 
 With --rebalance, measures each server's load (items, bytes, and get/set rates over one second;
 load = the mean of its share of the bytes and its share of the gets and sets) and proposes new
@@ -43,10 +53,14 @@ ${CONFIG_HELP}
       --from SERVERS      the old servers, comma-separated "host:port[:weight] [name]"
                           (default: the pool's migration.from, else the pool's servers)
       --to SERVERS        the new servers (default: the pool's servers)
-      --rate N            keys per second for T_copy (default: migration.rate, else 20000)
+      --rate N            the keys/s limit of copy and verify (default: migration.rate, else 20000)
+      --no-probe          estimate without probing the servers (no writes to them; the rate limit only)
+      --admin URL         the sidecar to probe from (default: the config's admin.listen)
+      --token TOKEN       its admin bearer token (default: admin.token, admin.token_file, $MEMSHIFT_ADMIN_TOKEN)
       --rebalance         measure the load and propose weights or an added server
       --add HOST:PORT     the server the rebalance adds (default ${PLACEHOLDER_SERVER}, the average weight)
-      --json              print each report (one per replica group) as one JSON line
+      --json              print each report (one per replica group) as one JSON line, with the
+                          estimate (the whole migration's) and the probe's measurements
   -h, --help              show this help
 `;
 
@@ -94,8 +108,11 @@ function movesOf(pool: PoolConfig, from: ServerSpec[] | undefined, to: ServerSpe
   return pool.groups.map((g, i) => ({ group: g.name, from: m!.from[i]?.servers ?? [], to: g.servers }));
 }
 
-/** `stats` of each server by address, asked all at once; null (and a warning) for one that fails. */
-async function readStats(servers: readonly ServerSpec[], io: CliIo, clients: Map<string, MetaClient>): Promise<Map<string, ServerStats>> {
+/**
+ * `stats` of each server by address, asked all at once; null (and a warning) for one that fails. A
+ * server in `quiet` (a new one, which may not run yet) is taken as empty without a warning.
+ */
+async function readStats(servers: readonly ServerSpec[], io: CliIo, clients: Map<string, MetaClient>, quiet: ReadonlySet<string> = new Set()): Promise<Map<string, ServerStats>> {
   const out = new Map<string, ServerStats>();
   const warnings = new Map<string, string>();
   await Promise.all(
@@ -109,6 +126,7 @@ async function readStats(servers: readonly ServerSpec[], io: CliIo, clients: Map
         out.set(s.address, await client.stats());
       } catch (err) {
         out.set(s.address, null);
+        if (quiet.has(s.address)) return;
         const message = err instanceof Error ? err.message : String(err);
         const reason = message.startsWith(`${s.address}: `) ? message.slice(s.address.length + 2) : message;
         warnings.set(s.address, `memshift plan: warning: no stats from ${s.address} (${reason}); its estimates are "-"\n`);
@@ -129,6 +147,9 @@ export async function runPlan(args: string[], io: CliIo): Promise<number> {
     to: { type: 'string' },
     rate: { type: 'string' },
     rebalance: { type: 'boolean' },
+    'no-probe': { type: 'boolean' },
+    admin: { type: 'string' },
+    token: { type: 'string' },
     add: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -153,14 +174,24 @@ export async function runPlan(args: string[], io: CliIo): Promise<number> {
     const from = values.from === undefined ? undefined : parseServerList('--from', values.from);
     const to = values.to === undefined ? undefined : parseServerList('--to', values.to);
     const reports: PlanReport[] = [];
-    for (const move of movesOf(pool, from, to)) {
+    const moves = movesOf(pool, from, to);
+    const allStats = new Map<string, ServerStats>();
+    for (const move of moves) {
       const arcs = ringsOrUsage(() => movedArcs(pool, move.from, move.to));
-      const sources = new Set(arcs.shares().map((m) => m.from));
-      const losing = move.from.filter((s) => sources.has(s.address));
-      const stats = await readStats(losing, io, clients);
+      const shares = arcs.shares();
+      const losing = move.from.filter((s) => shares.some((m) => m.from === s.address));
+      const gaining = move.to.filter((s) => shares.some((m) => m.to === s.address) && !losing.includes(s));
+      const stats = await readStats([...losing, ...gaining], io, clients, new Set(gaining.map((s) => s.address)));
+      for (const [a, st] of stats) allStats.set(a, st);
       reports.push(planMigration({ oldServers: move.from, newServers: move.to, pool, group: move.group, stats, rateKeysPerSec: rate }));
     }
-    io.out(values.json === true ? reports.map((r) => `${JSON.stringify(r)}\n`).join('') : reports.map((r) => formatPlan(r, pool.groups.length > 1)).join('\n'));
+    for (const c of clients.values()) c.close();
+    clients.clear();
+    const own = from === undefined && to === undefined && pool.migration !== undefined;
+    const sidecar = own && (values.admin !== undefined || config.admin !== undefined) ? adminTarget('plan', values, io, true) : null;
+    const estimate = await planEstimate({ pool, moves, reports, stats: allStats, rateKeysPerSec: rate, probe: values['no-probe'] !== true, sidecar });
+    if (values.json === true) io.out(reports.map((r) => `${JSON.stringify({ ...r, estimate: estimate.estimate, probe: estimate.probe, notes: estimate.notes })}\n`).join(''));
+    else io.out(`${reports.map((r) => formatPlan(r, pool.groups.length > 1)).join('\n')}${reports.some((r) => r.moves.length > 0) ? formatEstimate(estimate) : ''}`);
     return EXIT.OK;
   } finally {
     for (const c of clients.values()) c.close();
@@ -250,7 +281,6 @@ export function formatPlan(r: PlanReport, groups = false): string {
   const rows = r.moves.map((m) => [m.from, '->', m.to, percent(m.share), count(m.items), formatBytes(m.bytes)]);
   const total = ['total', '', '', percent(r.movedShare), count(r.items), formatBytes(r.bytes)];
   out.push(table([['from', '', 'to', 'share', 'est. items', 'est. bytes'], ...rows, total], '  ', [false, false, false, true, true, true]));
-  out.push(`  est. T_copy at ${r.rateKeysPerSec} keys/s: ${formatSeconds(r.copySeconds)}\n`);
   if (r.unknown.length > 0) out.push(`  no stats from ${r.unknown.join(', ')}: totals unknown\n`);
   return out.join('');
 }

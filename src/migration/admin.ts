@@ -2,12 +2,14 @@
  * The migration's admin endpoints:
  *   GET  /migration                      status (id, phase, counts, t_copy_s … t_total_s); {"phase": null} when none ran
  *   POST /migration/{start,pause,resume,abort}   body {"pool": "..."} when several pools migrate; bearer token
+ *   POST /migration/probe                the rates `memshift plan` estimates from, measured here (probe-endpoint.ts)
  * A control action goes through the shared record, so every sidecar sees it; one the phase does
  * not allow (an abort after cutover) answers 409 with the reason.
  */
 import { AdminHttpError, type AdminServer } from '../admin/index.js';
 import type { Migration, MigrationStatus } from './index.js';
 import { PhaseError } from './phases.js';
+import { registerProbe } from './probe-endpoint.js';
 
 const ACTIONS = ['start', 'pause', 'resume', 'abort'] as const;
 
@@ -21,16 +23,19 @@ export function migrationStatus(migrations: readonly Migration[]): { phase: null
 /** `list` gives the migrations at request time (a failover adds one while memshift runs). */
 export function registerMigration(admin: AdminServer, list: () => readonly Migration[]): void {
   admin.get('/migration', () => ({ status: 200, body: migrationStatus(list()) }));
+  /** The pool's migration (the only one when no pool is named); 404 otherwise. */
+  const find = (pool: string | undefined): Migration => {
+    const migrations = list();
+    const m = pool === undefined ? (migrations.length === 1 ? migrations[0] : undefined) : migrations.find((x) => x.pool.name === pool);
+    if (m !== undefined) return m;
+    const known = migrations.map((x) => x.pool.name);
+    throw new AdminHttpError(404, known.length === 0 ? 'no pool has a migration configured' : `name the pool: {"pool": one of ${known.map((n) => `"${n}"`).join(', ')}}`);
+  };
+  registerProbe(admin, find);
   for (const action of ACTIONS) {
     admin.post(`/migration/${action}`, async (req) => {
       const body = (req.body ?? {}) as { pool?: unknown };
-      const pool = typeof body.pool === 'string' ? body.pool : undefined;
-      const migrations = list();
-      const m = pool === undefined ? (migrations.length === 1 ? migrations[0] : undefined) : migrations.find((x) => x.pool.name === pool);
-      if (m === undefined) {
-        const known = migrations.map((x) => x.pool.name);
-        throw new AdminHttpError(404, known.length === 0 ? 'no pool has a migration configured' : `name the pool: {"pool": one of ${known.map((n) => `"${n}"`).join(', ')}}`);
-      }
+      const m = find(typeof body.pool === 'string' ? body.pool : undefined);
       try {
         await m.apply({ type: action });
         return { status: 200, body: m.status() };

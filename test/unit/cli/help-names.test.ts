@@ -18,6 +18,7 @@ const OTHER_NAMES = new Map<string, string>([
   ['T_sync', 'a migration timing'],
   ['T_verify', 'a migration timing'],
   ['T_total', 'a migration timing'],
+  ['T_cleanup', 'a migration timing'],
   ['KEYS_PER_S', 'a placeholder'],
   ['auto_eject_hosts', "twemproxy's key (import-twemproxy)"],
   ['server_failure_limit', "twemproxy's key (import-twemproxy)"],
