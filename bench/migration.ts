@@ -45,6 +45,7 @@ import { LOAD_FLAGS, loadOptions, positive } from './options.js';
 import { memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import type { MemcaslapResult } from './memcaslap-output.js';
 import { measuresOf, median, type Measures } from './report.js';
+import { compareTimes, formatComparison, parseEstimateLine, runMemshiftCli, type Comparison, type Times } from './estimate-check.js';
 
 export const MIGRATION_USAGE = `Usage: npm run bench -- --scenario migration [--rounds N] [--duration 10s] [--concurrency 50]
                        [--threads 1] [--keys 100000] [--rate auto] [--settle 1s] [--json]
@@ -124,6 +125,9 @@ export interface RoundResult {
   memshiftWarnings: number;
   firstWarning?: string;
   error?: string;
+  /** `memshift plan`'s estimate (its probe run by the migrating sidecar after the preload), and how it compares. */
+  estimate: Times | null;
+  comparison: Comparison[] | null;
 }
 
 export interface MigrationBenchContext {
@@ -179,6 +183,9 @@ export function takeScenario(argv: readonly string[]): { scenario: 'targets' | '
 // ---------------------------------------------------------------- pieces
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What `memshift plan` (its probe) may take after the preload, before the loads. */
+const PLAN_BUDGET_MS = 15_000;
 
 /** memcaslap is spawned this long before the migration's `start` (see runRound). */
 const SPAWN_LEAD_MS = 400;
@@ -329,6 +336,8 @@ async function runRound(round: number, opts: MigrationBenchOptions, ctx: Migrati
     activeShare: null,
     reachedDone: false,
     memshiftWarnings: 0,
+    estimate: null,
+    comparison: null,
   };
   const tag = `round ${round}/${opts.rounds}`;
   let mig: MemshiftHandle | undefined;
@@ -339,12 +348,12 @@ async function runRound(round: number, opts: MigrationBenchOptions, ctx: Migrati
     const base = await startMemshift(memshiftConfig({ pools: { main: { servers: [a, b] } } }));
     const adminPort = await freePort();
     // Far enough ahead for memshift's start and the preload (and the no-migration load when it goes first).
-    const preloadBudgetMs = 3_000 + opts.keys / 25;
+    const preloadBudgetMs = 3_000 + opts.keys / 25 + PLAN_BUDGET_MS;
     const loadBudgetMs = order[0] === 'no_migration' ? opts.durationS * 1_000 + 4_000 : 0;
     const startAt = Date.now() + preloadBudgetMs + loadBudgetMs;
     result.startAt = new Date(startAt).toISOString();
     const migration = { id: `bench-move-${round}`, from: [a, b].map(serverSpec), copy: 'eager', rate, start: result.startAt, settle: opts.settleMs, cleanup: true };
-    mig = await startMemshift(memshiftConfig({ pools: { main: { servers: [a, b, c], migration } }, admin: { listen: `127.0.0.1:${adminPort}` } }));
+    mig = await startMemshift(memshiftConfig({ pools: { main: { servers: [a, b, c], migration } }, admin: { listen: `127.0.0.1:${adminPort}`, token: 'bench' } }));
     ctx.log(`${tag}: memcached A ${a.address} B ${b.address} C ${c.address}; memshift [A,B] ${base.address}; memshift [A,B]→[A,B,C] ${mig.address} (admin ${adminPort})`);
     ctx.log(`${tag}: migration starts ${result.startAt} at ${rate.toLocaleString('en-US')} keys/s, settle ${opts.settleMs} ms`);
 
@@ -358,6 +367,9 @@ async function runRound(round: number, opts: MigrationBenchOptions, ctx: Migrati
     ctx.log(`${tag}: preloaded ${opts.keys.toLocaleString('en-US')} keys in ${result.preloadS.toFixed(1)} s (A+B hold ${result.itemsOnOld.toLocaleString('en-US')}; moved share ${result.movedShare === null ? '?' : `${(result.movedShare * 100).toFixed(1)}%`})`);
     if (result.itemsOnOld < opts.keys) throw new Error(`A and B hold ${result.itemsOnOld} items after preloading ${opts.keys} keys`);
     if (planned.phase !== 'planned') throw new Error(`the migration is already in phase ${planned.phase} after the preload (it took ${result.preloadS} s)`);
+    ctx.log(`${tag}: memshift plan -c ${mig.configFile} (its probe runs in the migrating sidecar)`);
+    const plan = await runMemshiftCli(['plan', '-c', mig.configFile], (line) => ctx.log(`  ${line}`), PLAN_BUDGET_MS);
+    result.estimate = parseEstimateLine(plan.stdout);
 
     for (const kind of order) {
       if (ctx.stopping()) break;
@@ -408,6 +420,10 @@ async function runRound(round: number, opts: MigrationBenchOptions, ctx: Migrati
           result.activeShare = Math.max(0, end - Math.max(0, result.beganS)) / loadS;
         }
         const st = watch.last;
+        if (result.estimate !== null && st !== null) {
+          result.comparison = compareTimes(result.estimate, st);
+          ctx.log(`  memshift plan's estimate against the measured times:\n${formatComparison(result.comparison, '[bench]   ')}`);
+        }
         ctx.log(
           `  migration ${st?.phase ?? '?'}: T_copy ${st?.t_copy_s ?? '-'} s, T_sync ${st?.t_sync_s ?? '-'} s, T_verify ${st?.t_verify_s ?? '-'} s, T_total ${st?.t_total_s ?? '-'} s, cleanup ${st?.t_cleanup_s ?? '-'} s; began ${secs(result.beganS)} s into the load, ${timing(result)}`,
         );
@@ -526,6 +542,10 @@ export function formatMigrationReport(opts: MigrationBenchOptions, rounds: reado
       r.error !== undefined && st?.phase !== 'done' ? 'FAILED' : (st?.phase ?? '-'),
     ];
   });
+  for (const r of rounds) {
+    if (r.comparison === null) continue;
+    out.push(`round ${r.round}: memshift plan's estimate (probed after the preload, before the load) against the measured times`, formatComparison(r.comparison), '');
+  }
   out.push(
     ...table(['round', 'order', 'TPS ratio', 'p99≈ ratio', 'T_copy s', 'T_sync s', 'T_verify s', 'T_total s', 'cleanup s', 'moved', 'copy keys/s', 'began s', 'done s', 'load s', 'finished', 'active', 'phase'], rows),
     '',

@@ -1,36 +1,41 @@
 /**
  * `npm run demo`: a live 2 -> 3 migration under client load. memshift sits in front of three local
  * memcached; its pool's servers are [A, B, C] with a migration from [A, B] planned a few seconds
- * ahead. Four clients keep reading and writing through memshift while it copies the moved keys to
- * C, verifies, cuts over and cleans up, and every answer they get is checked. For a new user right
- * after `npm ci`; needs no TTY and ends by itself (about 20–30 s; exit 0, or 1 with the reason
- * when a request failed or an answer was wrong).
+ * planned (no `start:`). Four clients keep reading and writing through memshift; the demo runs the
+ * operator's commands as child processes, their output shown: `memshift plan` (what moves and how
+ * long each phase takes), `memshift migrate start`, `memshift migrate watch` while memshift copies
+ * the moved keys to C, verifies, cuts over and cleans up. Every answer the clients get is checked,
+ * and plan's estimates are set against the measured times. For a new user right after `npm ci`;
+ * needs no TTY and ends by itself (about 30–40 s; exit 0, or 1 with the reason when a request
+ * failed or an answer was wrong).
  *
  * Steps (each a function; the helpers are in scripts/demo/):
  *   1. checkMemcached   memcached installed? (as root: apt-get install memcached)       demo/cluster.ts
  *      ensureBuilt      npm run build when dist/ is missing or older than src/          bench/build.ts
  *   2. startCluster     3 memcached on free ports; memshift with an admin API and the   demo/cluster.ts
  *                       migration demo-grow (eager copy, 20,000 keys/s, settle 2s,
- *                       cleanup), starting START_IN_S seconds later; print the config
+ *                       cleanup), planned until migrate start; print the config
  *   3. seed             30,000 keys ("<key>#v0") and 40 counters through memshift       demo/cluster.ts
  *                       while the migration is planned; placement() records where
  *                       each key is
  *   4. Load.start       4 workers through memshift, each on its own keys: get,          demo/load.ts
  *                       multi-get, set (next version), incr (must be previous + 1),
  *                       delete then get (must miss); every answer checked
- *   5. follow           GET /migration once a second: phase, progress bar, req/s,       demo/report.ts
- *                       errors and wrong answers so far, until the phase is done
+ *   5. operate          memshift plan (the estimate), migrate start, migrate watch      demo/report.ts
+ *                       until done, each a child process with its output shown
  *   6. report           stop the load, read every seeded key once more, print the       demo/report.ts
- *                       times, counts, requests, errors, wrong answers, where the
- *                       keys live before and after, and a few /metrics lines
+ *                       times against plan's estimates, counts, requests, errors,
+ *                       wrong answers, where the keys live before and after, and a
+ *                       few /metrics lines
  *   7. stopAll          everything started is stopped (also on Ctrl-C and on failure)
  */
 import { ensureBuilt } from '../bench/build.js';
 import type { MigrationStatus } from '../src/migration/index.js';
 import { stopAll } from '../test/support/harness.js';
+import type { Times } from '../bench/estimate-check.js';
 import { checkMemcached, explainPlan, placement, say, seed, startCluster } from './demo/cluster.js';
 import { finalCheck, Load } from './demo/load.js';
-import { follow, printLoad, printMetrics, printPlacement, printTimesAndCounts } from './demo/report.js';
+import { operate, printLoad, printMetrics, printPlacement, printTimesAndCounts } from './demo/report.js';
 
 /** The whole demo must end well within npm's patience and a user's: everything is stopped after this. */
 const DEADLINE_S = 170;
@@ -40,7 +45,7 @@ async function main(): Promise<boolean> {
   checkMemcached();
   ensureBuilt((line) => say(line));
   const cluster = await startCluster();
-  explainPlan(cluster);
+  explainPlan();
   await seed(cluster);
   const before = await placement(cluster);
 
@@ -48,8 +53,9 @@ async function main(): Promise<boolean> {
   const loadStarted = Date.now();
   load.start();
   let status: MigrationStatus;
+  let estimate: Times | null;
   try {
-    status = await follow(cluster, load);
+    ({ status, estimate } = await operate(cluster, load));
   } finally {
     await load.stop();
   }
@@ -58,7 +64,7 @@ async function main(): Promise<boolean> {
   const final = await finalCheck(cluster, load);
   const after = await placement(cluster);
 
-  printTimesAndCounts(status);
+  printTimesAndCounts(status, estimate);
   printLoad(load, loadSeconds, final);
   const placed = printPlacement(cluster, load, before, after);
   await printMetrics(cluster);

@@ -22,8 +22,6 @@ export const NAMES = ['A', 'B', 'C'] as const;
 export const SEED_KEYS = 30_000;
 export const COUNTERS = 40;
 export const MIGRATION_ID = 'demo-grow';
-/** The migration starts this long after memshift is configured: time to seed and start the load. */
-export const START_IN_S = 8;
 export const RATE = 20_000;
 const ADMIN_TOKEN = 'demo';
 
@@ -73,16 +71,16 @@ export interface Cluster {
   readonly memshift: MemshiftHandle;
   /** http://127.0.0.1:<port> of memshift's admin listener. */
   readonly admin: string;
-  /** When the migration starts (ms since the epoch). */
-  readonly startAt: number;
+  /** When `memshift migrate start` was run (ms since the epoch); 0 before. */
+  startAt: number;
 }
 
 export async function startCluster(): Promise<Cluster> {
   const backends = await Promise.all(NAMES.map(() => startMemcached({ memoryMb: 64 })));
   const [a, b] = backends as [MemcachedHandle, MemcachedHandle, MemcachedHandle];
   const adminPort = await freePort();
-  const startAt = Date.now() + START_IN_S * 1000;
-  const migration = { id: MIGRATION_ID, from: [a, b].map((s) => `${s.address}:1`), copy: 'eager', rate: RATE, start: new Date(startAt).toISOString(), settle: '2s', cleanup: true };
+  // No `start:`: the migration stays planned until `memshift migrate start`.
+  const migration = { id: MIGRATION_ID, from: [a, b].map((s) => `${s.address}:1`), copy: 'eager', rate: RATE, settle: '2s', cleanup: true };
   const config = memshiftConfig({
     admin: { listen: `127.0.0.1:${adminPort}`, token: ADMIN_TOKEN },
     pools: { main: { servers: backends, migration } },
@@ -93,15 +91,15 @@ export async function startCluster(): Promise<Cluster> {
   say(`  memshift     ${memshift.address}  (pid ${memshift.pid}), admin API http://127.0.0.1:${adminPort}`);
   say(`\nmemshift config (${memshift.configFile}; listen port 0 = any free port, memshift took ${memshift.port}):`);
   say(config.trimEnd().replace(/^/gm, '  | '));
-  return { backends, memshift, admin: `http://127.0.0.1:${adminPort}`, startAt };
+  return { backends, memshift, admin: `http://127.0.0.1:${adminPort}`, startAt: 0 };
 }
 
-export function explainPlan(c: Cluster): void {
+export function explainPlan(): void {
   const [a, b, cc] = NAMES;
   say(`
-The pool's servers are [${a}, ${b}, ${cc}] (the target); migration.from says it had [${a}, ${b}] before.
-Until ${new Date(c.startAt).toISOString()} (in ~${START_IN_S} s) the migration is planned and the old ring (${a}, ${b})
-serves every key. Then memshift walks it through its phases on its own:
+The pool's servers are [${a}, ${b}, ${cc}] (the target); migration.from says it had [${a}, ${b}] before. The block
+has no \`start:\`, so the migration stays planned, and the old ring (${a}, ${b}) serves every key, until an
+operator runs \`memshift migrate start\`. Then memshift walks it through its phases on its own:
   dual_write  writes run on the old owner, then the new one is synced from it
   copy        every key whose owner changes (about 1/3, all of them to ${cc}) is copied from ${a}/${b}, <= ${num(RATE)} keys/s
   dual_read   reads try the new owner first; a miss reads the old one and backfills
@@ -110,8 +108,10 @@ serves every key. Then memshift walks it through its phases on its own:
               \`settle\` (2 s) while the authority changes, so the clients slow down
   cleanup     the moved keys are deleted from ${a} and ${b}
   done        the new ring (${a}, ${b}, ${cc}) serves everything
-The demo seeds ${num(SEED_KEYS)} keys and ${COUNTERS} counters now, then keeps 4 clients busy through memshift for
-the whole migration and checks every answer. It only watches (GET ${c.admin}/migration).`);
+The demo seeds ${num(SEED_KEYS)} keys and ${COUNTERS} counters, keeps 4 clients busy through memshift and checks
+every answer, and runs what an operator runs: \`memshift plan\` (what moves, and how long each phase
+takes, from rates a probe measures in the sidecar under the clients' load), \`memshift migrate start\`
+and \`memshift migrate watch\`.`);
 }
 
 // ---------------------------------------------------------------- seed

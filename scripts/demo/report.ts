@@ -1,17 +1,16 @@
 /**
- * Following the migration (GET /migration once a second, one printed line each) and the final
- * report: the phase times, the key counts, the load's requests, errors and wrong answers, where
- * the keys live before and after, and a few lines of GET /metrics.
+ * The operator's part (memshift plan, migrate start, migrate watch as child processes, their output
+ * shown) and the final report: the phase times against plan's estimate, the key counts, the load's
+ * requests, errors and wrong answers, where the keys live before and after, and a few lines of
+ * GET /metrics.
  */
 import { table } from '../../src/cli/common.js';
-import { progressText, type MigrationBody } from '../../src/cli/migrate.js';
+import type { MigrationBody } from '../../src/cli/migrate.js';
+import { compareTimes, formatComparison, parseEstimateLine, runMemshiftCli, type Times } from '../../bench/estimate-check.js';
 import type { MigrationStatus } from '../../src/migration/index.js';
-import { allSeededKeys, NAMES, num, ringOwners, say, sleep, type Cluster } from './cluster.js';
+import { allSeededKeys, NAMES, num, ringOwners, say, type Cluster } from './cluster.js';
 import { KINDS, WRONG, type Load } from './load.js';
 
-/** GET /migration this often; a line is printed on each phase change and at least once a second. */
-const POLL_MS = 250;
-const PRINT_EVERY_MS = 1_000;
 /** The demo gives up when the migration is not done this long after its start. */
 const MIGRATION_TIMEOUT_S = 120;
 
@@ -22,46 +21,35 @@ async function migrationStatus(c: Cluster): Promise<MigrationStatus> {
   return body;
 }
 
-/** progressText (src/cli/migrate.ts), shorter for the phases without a bar, so the columns line up. */
-function progressOf(s: MigrationStatus, startsInS: number): string {
-  if (s.phase === 'planned') return `starts in ${Math.max(0, Math.ceil(startsInS))} s; the old ring serves every key`;
-  if (s.phase === 'dual_write') return 'writes reach the old and the new owners';
-  if (s.phase === 'dual_read') return 'reads try the new owner first (a miss backfills from the old)';
-  if (s.phase === 'cutover') return 'the new owners answer; incr waits while the authority changes';
-  if (s.phase === 'copy' && s.progress === null && s.counts.scanned === 0) return 'starting the copy (a metadump of each old owner)';
-  return progressText(s);
+/** Runs `memshift ARGS` as an operator would, its output shown indented; throws unless it exits 0. */
+async function operator(args: readonly string[], timeoutMs?: number): Promise<string> {
+  say(`\n$ memshift ${args.join(' ')}`);
+  const r = await runMemshiftCli(args, (line) => say(`  ${line}`), timeoutMs);
+  if (r.status !== 0) throw new Error(`memshift ${args[0]} ${args[1] ?? ''} exited with status ${r.status}`);
+  return r.stdout;
 }
 
-function progressLine(c: Cluster, s: MigrationStatus, perSecond: number, load: Load): string {
-  const elapsed = (Date.now() - c.startAt) / 1000;
-  const clock = `T${elapsed < 0 ? '-' : '+'}${Math.abs(elapsed).toFixed(1).padStart(4)}s`;
-  const rate = `${num(Math.round(perSecond)).padStart(6)} req/s, errors ${load.tally.errors}, wrong ${load.tally.wrongTotal}`;
-  return `${clock}  ${(s.phase ?? '-').padEnd(10)} ${progressOf(s, -elapsed).padEnd(66)} | ${rate}`;
-}
-
-/** Prints a line a second, and on every phase change, until GET /migration says done; returns the final status. */
-export async function follow(c: Cluster, load: Load): Promise<MigrationStatus> {
-  say('\nProgress (T = time from the migration\'s start; req/s, errors and wrong answers of the 4 clients):');
-  let last = { total: load.tally.total, at: Date.now(), phase: '' };
-  for (;;) {
-    await sleep(POLL_MS);
-    const s = await migrationStatus(c);
-    const now = Date.now();
-    if (s.phase !== last.phase || now - last.at >= PRINT_EVERY_MS || s.phase === 'done') {
-      const total = load.tally.total;
-      say(progressLine(c, s, ((total - last.total) * 1000) / Math.max(1, now - last.at), load));
-      last = { total, at: now, phase: s.phase ?? '' };
-    }
-    if (s.phase === 'done') return s;
-    if (s.phase === 'aborted') throw new Error(`the migration was aborted (${s.rolled_back ? 'rolled back' : 'rolling back'})`);
-    if (s.error !== undefined) throw new Error(`the migration does not start: ${s.error}`);
-    if (now > c.startAt + MIGRATION_TIMEOUT_S * 1000) throw new Error(`the migration is not done ${MIGRATION_TIMEOUT_S} s after its start (phase ${s.phase})`);
-  }
+/**
+ * The operator's commands while the clients run: `plan` (its estimate is returned), `migrate start`,
+ * and `migrate watch` until done; then the load's tally so far and the final GET /migration.
+ */
+export async function operate(c: Cluster, load: Load): Promise<{ status: MigrationStatus; estimate: Times | null }> {
+  const config = c.memshift.configFile;
+  say('\nThe clients run. What would the migration move, and how long would each phase take?');
+  const estimate = parseEstimateLine(await operator(['plan', '-c', config]));
+  say(`\nStarting it (${num(load.tally.total)} requests so far, errors ${load.tally.errors}, wrong ${load.tally.wrongTotal}):`);
+  await operator(['migrate', 'start', '-c', config]);
+  c.startAt = Date.now();
+  await operator(['migrate', 'watch', '-c', config], MIGRATION_TIMEOUT_S * 1000);
+  const status = await migrationStatus(c);
+  if (status.phase !== 'done') throw new Error(`the migration is not done (phase ${status.phase})`);
+  say(`  (the clients meanwhile: ${num(load.tally.total)} requests, errors ${load.tally.errors}, wrong answers ${load.tally.wrongTotal})`);
+  return { status, estimate };
 }
 
 const secs = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} s`);
 
-export function printTimesAndCounts(s: MigrationStatus): void {
+export function printTimesAndCounts(s: MigrationStatus, estimate: Times | null): void {
   say('\nMigration (from GET /migration):');
   const rows = [
     ['T_copy', secs(s.t_copy_s), 'dual_write begins -> every moved key copied'],
@@ -75,6 +63,8 @@ export function printTimesAndCounts(s: MigrationStatus): void {
   say(`  keys: scanned ${num(k.scanned)}, copied ${num(k.copied)}, skipped ${num(k.skipped)} (already right on the new owner), verified ${num(k.verified)},`);
   say(`        mismatched ${num(k.mismatched)}, repaired ${num(k.repaired)}, backfilled ${num(k.backfilled)}, cleaned ${num(k.cleaned)}, errors ${num(k.errors)}`);
   say(`  moved share of the keyspace: ${(s.moved_share * 100).toFixed(1)}%; verify: ${s.verify === null ? '-' : `${s.verify.passes} pass(es), ${s.verify.note}`}`);
+  say('\nmemshift plan\'s estimate against the measured times:');
+  say(estimate === null ? '  (no estimate: memshift plan printed none)' : formatComparison(compareTimes(estimate, s)));
 }
 
 export function printLoad(load: Load, seconds: number, final: { keys: number; wrong: number }): void {
