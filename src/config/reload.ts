@@ -5,7 +5,8 @@
  *                    settings and pool timeouts (applied to the kept backend connections in place),
  *                    a pool added (its backends connect), a pool removed that no route or default
  *                    uses any more (its backends close), route edits that move no key, a pool's
- *                    `migration:` block added (the migration starts), or removed once done.
+ *                    `migration:` block added (the migration starts), or removed once done; a
+ *                    route's likewise: its keys move by its migration (route-migration-reload.ts).
  *                    The order of the pools is not a change.
  *   needs force      anything that would move keys without a migration: a pool's servers, weights,
  *                    node names, hash, distribution or hash_tag, or routes / default_pool moving keys
@@ -19,8 +20,9 @@
  * `checkReload` returns the refusals (empty: the reload may go ahead), split by what would make
  * them apply, and the changes it found.
  */
-import type { Config, PoolConfig, ServerSpec } from './types.js';
+import type { Config, PoolConfig, RouteConfig, ServerSpec } from './types.js';
 import { describeMove, routeMigrationOf, routeMoves } from './route-diff.js';
+import { checkRouteMigrationReload, routeTarget, servedRoutes, type RouteMigrationContext } from './route-migration-reload.js';
 
 export interface ReloadCheck {
   /** Why the new config cannot be applied (every one of the lists below, and more); empty when it can. */
@@ -33,7 +35,7 @@ export interface ReloadCheck {
   changes: string[];
 }
 
-export interface ReloadContext {
+export interface ReloadContext extends RouteMigrationContext {
   /** Accept changes that move keys without a migration. */
   force?: boolean;
   /** The id of the pool's migration (or failover) while it runs (not done), else null. */
@@ -71,7 +73,10 @@ export function checkReload(current: Config, next: Config, ctx: ReloadContext): 
   if (!same(current.listen, next.listen)) restart('listen changed');
   if (!same(current.admin, next.admin)) restart('admin changed');
   checkPoolSet(current, next, ctx, check);
-  checkRoutes(current, next, moves, changes);
+  checkRoutes(current, next, ctx, moves, changes);
+  const routeMigrations = checkRouteMigrationReload(current, next, ctx);
+  refused.push(...routeMigrations.refused);
+  changes.push(...routeMigrations.changes);
   if (!same(current.limits, next.limits)) changes.push('limits (for new client connections)');
   if (!same(current.backend, next.backend)) changes.push('backend settings');
   if (current.flushAll !== next.flushAll) changes.push(`flush_all: ${String(next.flushAll)}`);
@@ -98,21 +103,26 @@ function checkPoolSet(current: Config, next: Config, ctx: ReloadContext, check: 
 }
 
 /**
- * Route and default_pool edits: each class of keys that changes pool is a move (cold: needs force),
- * unless a route migration carries it (route-diff.ts, routeMigrationOf); edits that move no key apply.
+ * Route and default_pool edits: each class of keys that changes pool, from where it is served now
+ * (a route migration not done: its from_pool) to where the next config routes it, is a move (cold:
+ * needs force), unless a route migration carries it (route-diff.ts, routeMigrationOf): a new block
+ * starts it, an unchanged one goes on. Edits that move no key apply.
  */
-function checkRoutes(current: Config, next: Config, moves: (what: string, advice?: string) => void, changes: string[]): void {
-  if (same(sortedRoutes(current), sortedRoutes(next)) && current.defaultPool === next.defaultPool) return;
-  const all = routeMoves(current, next);
+function checkRoutes(current: Config, next: Config, ctx: ReloadContext, moves: (what: string, advice?: string) => void, changes: string[]): void {
+  const now = { routes: servedRoutes(current, ctx), defaultPool: current.defaultPool };
+  const after = { routes: next.routes.map(routeTarget), defaultPool: next.defaultPool };
+  if (same(sortedRoutes(now.routes), sortedRoutes(after.routes)) && now.defaultPool === after.defaultPool) return;
+  const all = routeMoves(now, after);
   for (const move of all) {
     const migration = routeMigrationOf(next, move);
-    if (migration !== null) changes.push(`${describeMove(move)}: route migration "${migration}" starts`);
-    else moves(describeMove(move), ROUTES_ADVICE);
+    const goesOn = migration !== null && same(current.routes.find((r) => r.prefix === move.prefix), next.routes.find((r) => r.prefix === move.prefix));
+    if (migration === null) moves(describeMove(move), ROUTES_ADVICE);
+    else if (!goesOn) changes.push(`${describeMove(move)}: route migration "${migration}" starts`);
   }
   if (all.length === 0) changes.push('routes or default_pool changed; no key changes pool');
 }
 
-const sortedRoutes = (c: Config): unknown => [...c.routes].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+const sortedRoutes = (routes: readonly RouteConfig[]): unknown => [...routes].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
 
 /** A pool in both configs: its settings, servers and migration block. */
 function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: ReloadContext, check: ReloadCheck, restart: (what: string) => void, moves: (what: string) => void): void {

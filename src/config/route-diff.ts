@@ -46,15 +46,12 @@ export function describeMove(m: RouteMove): string {
 
 /**
  * The route migration that carries `move` online, or null when nothing does (the move is cold:
- * the keys start empty on their new pool, so a reload needs force).
- *
- * HOOK for route migrations: a route of `next` with a `migration:` block that moves `move.prefix`
- * from pool `move.from` to pool `move.to` returns that migration's id here; checkReload
- * (config/reload.ts) then lists the move as applying ("route migration ... starts") instead of
- * refusing it without force. Routes have no `migration:` block yet, so every move is cold.
+ * the keys start empty on their new pool, so a reload needs force): the route of `next` for
+ * `move.prefix` whose `migration:` block moves its keys from pool `move.from` to pool `move.to`.
+ * checkReload (config/reload.ts) then lists the move as applying ("route migration ... starts").
  */
 export function routeMigrationOf(next: Config, move: RouteMove): string | null {
-  void next;
-  void move;
-  return null;
+  const route = next.routes.find((r) => r.prefix === move.prefix);
+  const m = route?.migration;
+  return m !== undefined && route!.pool === move.to && m.fromPool === move.from ? m.id : null;
 }

@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { addIssue, always, field, strictMap } from './schema-parts.js';
 import { secretProblem } from './files.js';
 import { backendTls, listenerTls, toBackendTls, toListenerTls } from './tls-schema.js';
-import type { AdminConfig, BackendAuthConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, BackendAuthConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, MigrationSettings, PoolConfig, RouteConfig, ServerSpec } from './types.js';
+import { checkRouteMigrations } from './route-migration.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
@@ -206,6 +207,21 @@ function checkServers(list: unknown, ctx: z.RefinementCtx): void {
 const serverList = z.array(server).min(1, 'a pool needs at least one server').superRefine(checkServers, { when: always });
 const groupName = z.string().regex(POOL_NAME, 'a group name must start with a letter or digit and hold only letters, digits, "_", "-" and "."');
 
+/** How a migration runs: the fields a pool's and a route's `migration:` block share. */
+const migrationRunShape = {
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a migration id is 1 to 64 letters, digits, "_", "-" and ".", starting with a letter or digit'),
+  copy: z.enum(['eager', 'lazy']).default(DEFAULTS.migration.copy),
+  rate: z.number().positive('rate must be a positive number of keys per second').default(DEFAULTS.migration.rate),
+  rate_bytes: size().optional(),
+  start: z
+    .string()
+    .refine((v) => v === 'now' || (/^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v))), 'start is "now" or an ISO-8601 time such as 2026-11-28T10:00:00Z')
+    // No default: a block without `start` waits for `memshift migrate start` (POST /migration/start).
+    .optional(),
+  settle: duration(0).default(DEFAULTS.migration.settleMs),
+  cleanup: z.boolean().default(DEFAULTS.migration.cleanup),
+};
+
 /** Each server with its TLS settings (none: plain TCP) and its pool's authentication. */
 const withTls = (servers: readonly ServerSpec[], tls: BackendTlsConfig | undefined, auth?: BackendAuthConfig): ServerSpec[] =>
   servers.map((s) => ({ ...s, ...(tls === undefined ? {} : { tls }), ...(auth === undefined ? {} : { auth }) }));
@@ -225,18 +241,8 @@ export const poolShape = {
   }).default({ rate: DEFAULTS.resyncRate }),
   /** A move of this pool from `from` to its servers (src/migration). */
   migration: strictMap({
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a migration id is 1 to 64 letters, digits, "_", "-" and ".", starting with a letter or digit'),
     from: z.union([serverList, z.array(strictMap({ name: groupName, servers: serverList })).min(1)]),
-    copy: z.enum(['eager', 'lazy']).default(DEFAULTS.migration.copy),
-    rate: z.number().positive('rate must be a positive number of keys per second').default(DEFAULTS.migration.rate),
-    rate_bytes: size().optional(),
-    start: z
-      .string()
-      .refine((v) => v === 'now' || (/^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v))), 'start is "now" or an ISO-8601 time such as 2026-11-28T10:00:00Z')
-      // No default: a block without `start` waits for `memshift migrate start` (POST /migration/start).
-      .optional(),
-    settle: duration(0).default(DEFAULTS.migration.settleMs),
-    cleanup: z.boolean().default(DEFAULTS.migration.cleanup),
+    ...migrationRunShape,
     /** TLS to the `from` servers: default the pool's `tls`; false: plain TCP (moving into a TLS cluster). */
     from_tls: z.union([z.literal(false), backendTls]).optional(),
   }).optional(),
@@ -401,9 +407,12 @@ function toPool(name: string, p: RawPool): PoolConfig {
 function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { name: string }[], poolTls: BackendTlsConfig | undefined, auth: BackendAuthConfig | undefined): MigrationConfig {
   const from = m.from.every((s) => 'address' in s) ? [{ name: groups[0]!.name, servers: m.from as ServerSpec[] }] : (m.from as { name: string; servers: ServerSpec[] }[]);
   const tls = m.from_tls === undefined ? poolTls : m.from_tls === false ? undefined : toBackendTls(m.from_tls);
+  return { ...toMigrationSettings(m), from: from.map((g) => ({ name: g.name, servers: withTls(g.servers, tls, auth) })) };
+}
+
+function toMigrationSettings(m: z.output<z.ZodObject<typeof migrationRunShape>>): MigrationSettings {
   return {
     id: m.id,
-    from: from.map((g) => ({ name: g.name, servers: withTls(g.servers, tls, auth) })),
     copy: m.copy,
     rateKeysPerSec: m.rate,
     ...(m.rate_bytes === undefined ? {} : { rateBytesPerSec: m.rate_bytes }),
@@ -411,6 +420,18 @@ function toMigration(m: NonNullable<RawPool['migration']>, groups: readonly { na
     settleMs: m.settle,
     cleanup: m.cleanup,
   };
+}
+
+/** A route: its prefix and pool, and a migration of its keys from another pool (route-migration.ts). */
+const routeSchema = strictMap({
+  prefix: z.string().min(1, 'a route prefix must not be empty'),
+  pool: z.string(),
+  migration: strictMap({ ...migrationRunShape, from_pool: z.string() }).optional(),
+});
+
+function toRoute(r: z.output<typeof routeSchema>): RouteConfig {
+  if (r.migration === undefined) return { prefix: r.prefix, pool: r.pool };
+  return { prefix: r.prefix, pool: r.pool, migration: { ...toMigrationSettings(r.migration), fromPool: r.migration.from_pool } };
 }
 
 // ---- the whole file ----
@@ -422,7 +443,7 @@ const poolName = z
 export const rootShape = {
   listen: z.array(listenEntry).min(1, 'at least one listen address is required').superRefine(checkListen, { when: always }),
   pools: z.record(poolName, poolSchema),
-  routes: z.array(strictMap({ prefix: z.string().min(1, 'a route prefix must not be empty'), pool: z.string() })).default([]),
+  routes: z.array(routeSchema).default([]),
   default_pool: z.string().optional(),
   flush_all: z.boolean().default(DEFAULTS.flushAll),
   limits: strictMap({
@@ -472,6 +493,7 @@ function checkReferences(root: unknown, ctx: z.RefinementCtx): void {
       else addIssue(ctx, ['routes', i, 'prefix'], `duplicate route prefix "${route.prefix}" (also routes[${first}])`);
     });
   }
+  checkRouteMigrations(root, ctx);
   if (typeof root.default_pool === 'string') {
     if (!Object.hasOwn(pools0, root.default_pool)) addIssue(ctx, ['default_pool'], unknownPool(root.default_pool));
   } else if (pools.length > 1) {
@@ -497,7 +519,7 @@ function toConfig(raw: RawConfig): Config {
   return {
     listen: raw.listen,
     pools: new FrozenMap(pools),
-    routes: raw.routes.map((r) => ({ prefix: r.prefix, pool: r.pool })),
+    routes: raw.routes.map(toRoute),
     defaultPool,
     limits: {
       maxItemSize: l.max_item_size,

@@ -81,11 +81,10 @@ export interface WriteLogConfig {
   readonly maxBytes: number;
 }
 
-export interface MigrationConfig {
+/** How a migration runs, whatever it moves: the fields a pool's and a route's `migration:` block share. */
+export interface MigrationSettings {
   /** Unique; names the run in logs, metrics and the state record. */
   readonly id: string;
-  /** The previous servers of each group, in the pool's group order (one group for a plain pool). */
-  readonly from: readonly GroupConfig[];
   /** eager: copy every moved key in the background; lazy: copy on read misses only. */
   readonly copy: 'eager' | 'lazy';
   readonly rateKeysPerSec: number;
@@ -100,6 +99,18 @@ export interface MigrationConfig {
   readonly settleMs: number;
   /** Delete moved keys from the old owners at the end. */
   readonly cleanup: boolean;
+}
+
+/** A pool's `migration:` block: the pool moves from `from` to its servers. */
+export interface MigrationConfig extends MigrationSettings {
+  /** The previous servers of each group, in the pool's group order (one group for a plain pool). */
+  readonly from: readonly GroupConfig[];
+}
+
+/** A route's `migration:` block: the route's keys move from `fromPool` to the route's pool. */
+export interface RouteMigrationConfig extends MigrationSettings {
+  /** The pool that holds the route's keys now (where the route pointed before). */
+  readonly fromPool: string;
 }
 
 export interface PoolConfig {
@@ -155,6 +166,8 @@ export type ListenSpec =
 export interface RouteConfig {
   readonly prefix: string;
   readonly pool: string;
+  /** A move of the route's keys from `migration.fromPool` to `pool` (src/migration). */
+  readonly migration?: RouteMigrationConfig;
 }
 
 export interface LimitsConfig {

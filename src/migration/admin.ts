@@ -1,7 +1,8 @@
 /**
  * The migration's admin endpoints:
  *   GET  /migration                      status (id, phase, counts, t_copy_s … t_total_s); {"phase": null} when none ran
- *   POST /migration/{start,pause,resume,abort}   body {"pool": "..."} when several pools migrate; bearer token
+ *   POST /migration/{start,pause,resume,abort}   body {"pool": "..."} or {"id": "..."} when several
+ *                                        migrations are configured (a route migration's pool is the route's); bearer token
  *   POST /migration/probe                the rates `memshift plan` estimates from, measured here (probe-endpoint.ts)
  * A control action goes through the shared record, so every sidecar sees it; one the phase does
  * not allow (an abort after cutover) answers 409 with the reason.
@@ -23,19 +24,27 @@ export function migrationStatus(migrations: readonly Migration[]): { phase: null
 /** `list` gives the migrations at request time (a failover adds one while memshift runs). */
 export function registerMigration(admin: AdminServer, list: () => readonly Migration[]): void {
   admin.get('/migration', () => ({ status: 200, body: migrationStatus(list()) }));
-  /** The pool's migration (the only one when no pool is named); 404 otherwise. */
-  const find = (pool: string | undefined): Migration => {
+  /** The migration named by `id` (and `pool`), else the pool's (the only one when no pool is named); 404 otherwise. */
+  const find = (pool: string | undefined, id?: string): Migration => {
     const migrations = list();
-    const m = pool === undefined ? (migrations.length === 1 ? migrations[0] : undefined) : migrations.find((x) => x.pool.name === pool);
+    const m =
+      id !== undefined
+        ? migrations.find((x) => x.id === id && (pool === undefined || x.pool.name === pool))
+        : pool === undefined
+          ? migrations.length === 1
+            ? migrations[0]
+            : undefined
+          : migrations.find((x) => x.pool.name === pool);
     if (m !== undefined) return m;
+    if (id !== undefined) throw new AdminHttpError(404, `no migration "${id}"; migrations are ${migrations.map((x) => `"${x.id}"`).join(', ') || 'none'}`);
     const known = migrations.map((x) => x.pool.name);
     throw new AdminHttpError(404, known.length === 0 ? 'no pool has a migration configured' : `name the pool: {"pool": one of ${known.map((n) => `"${n}"`).join(', ')}}`);
   };
   registerProbe(admin, find);
   for (const action of ACTIONS) {
     admin.post(`/migration/${action}`, async (req) => {
-      const body = (req.body ?? {}) as { pool?: unknown };
-      const m = find(typeof body.pool === 'string' ? body.pool : undefined);
+      const body = (req.body ?? {}) as { pool?: unknown; id?: unknown };
+      const m = find(typeof body.pool === 'string' ? body.pool : undefined, typeof body.id === 'string' ? body.id : undefined);
       try {
         await m.apply({ type: action });
         return { status: 200, body: m.status() };

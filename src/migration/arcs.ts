@@ -21,6 +21,7 @@
  */
 import type { ServerSpec } from '../config/types.js';
 import { type ContinuumRing, continuumIndex } from '../routing/index.js';
+import type { MovedKeys } from './moved-keys.js';
 
 const HASH_SPACE = 2 ** 32;
 
@@ -39,7 +40,7 @@ export interface ArcFlow {
   readonly share: number;
 }
 
-export class MovedArcs {
+export class MovedArcs implements MovedKeys {
   readonly oldRing: ContinuumRing;
   readonly newRing: ContinuumRing;
   readonly oldServers: readonly ServerSpec[];
@@ -122,6 +123,28 @@ export class MovedArcs {
   /** Whether arc i's keys live on another address after the change. */
   moved(i: number): boolean {
     return this.movedFlags[i] === 1;
+  }
+
+  /** `oldRing.ownerOf`: the same as `oldOwner(locate(key))`. */
+  oldOwnerOf(key: Buffer): number {
+    return this.oldRing.ownerOf(key);
+  }
+
+  /** `newRing.ownerOf`: the same as `newOwner(locate(key))`. */
+  newOwnerOf(key: Buffer): number {
+    return this.newRing.ownerOf(key);
+  }
+
+  /** Old servers that lose keys, and new servers that gain keys (in ring order). */
+  movingServers(): { losing: ServerSpec[]; gaining: ServerSpec[] } {
+    const losing = new Set<number>();
+    const gaining = new Set<number>();
+    for (let i = 0; i < this.size; i++) {
+      if (!this.moved(i)) continue;
+      losing.add(this.oldOwner(i));
+      gaining.add(this.newOwner(i));
+    }
+    return { losing: [...losing].sort((a, b) => a - b).map((i) => this.oldServers[i]!), gaining: [...gaining].sort((a, b) => a - b).map((i) => this.newServers[i]!) };
   }
 
   /** Whether a request names a key on a moved arc: its hash key, or any key of a multi-key get. */

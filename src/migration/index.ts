@@ -11,19 +11,19 @@
  * delay the reads. A view not confirmed for a little under `settle` holds moved keys (phase-view.ts).
  */
 import { hostname } from 'node:os';
-import type { MigrationConfig, PoolConfig } from '../config/types.js';
+import type { MigrationSettings, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { LeaderJobs } from './leader-jobs.js';
 import { leaderIntervalMs } from './estimate.js';
 import { PhaseError, initialState, isActive, isFinished, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { PhaseView } from './phase-view.js';
 import { Lease, RecordStore, emptyCounts, maxCounts, type MigrationRecord } from './record.js';
-import type { MigrationSpace, MoveRoute } from './space.js';
+import { recordName, type MigrationSpace, type MoveRoute } from './space.js';
 import { statusOf, type MigrationStatus } from './status.js';
 import { sleep } from '../backend/clock.js';
 
 export { DeadOwnerRoute, MigrationRoute } from './route.js';
-export { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from './space.js';
+export { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from './space.js';
 export { PhaseError } from './phases.js';
 export type { MigrationStatus } from './status.js';
 
@@ -54,15 +54,16 @@ export class Migration {
   readonly #readWait: number;
 
   /**
-   * `m` is the pool's `migration:` block, or one a failover made up (failover.ts); `space` says what
-   * moves, where the copy reads from and how moved keys are routed (space.ts).
+   * `m` is the pool's `migration:` block, a route's (then `pool` is the route's pool), or one a
+   * failover made up (failover.ts); `space` says what moves, where the copy reads from and how
+   * moved keys are routed (space.ts).
    */
   constructor(
     readonly pool: PoolConfig,
     readonly space: MigrationSpace,
     readonly logger: Logger,
     readonly pollMs = 500,
-    m: MigrationConfig = pool.migration!,
+    m: MigrationSettings = pool.migration!,
   ) {
     this.#m = m;
     this.route = space.route;
@@ -73,8 +74,9 @@ export class Migration {
     this.#view = new PhaseView(this.route, valid, (age) =>
       logger.warn({ pool: pool.name, id: m.id, ageMs: Math.round(age) }, 'migration record not read for too long: requests for moved keys wait until it is'),
     );
-    this.#store = new RecordStore(pool.name, m.id, space.recordServers);
-    this.#lease = new Lease(pool.name, space.leaseServer, `${INSTANCE}:${m.id}`);
+    const name = recordName(pool.name, space.prefixMove);
+    this.#store = new RecordStore(name, m.id, space.recordServers);
+    this.#lease = new Lease(name, space.leaseServer, `${INSTANCE}:${m.id}`);
     this.#jobs = new LeaderJobs({
       pool,
       space,
@@ -95,14 +97,14 @@ export class Migration {
 
   readonly #jobs: LeaderJobs;
 
-  readonly #m: MigrationConfig;
+  readonly #m: MigrationSettings;
 
   get id(): string {
     return this.#m.id;
   }
 
   /** The migration block it runs (a reload keeps the migration while its block stays the same). */
-  get config(): MigrationConfig {
+  get config(): MigrationSettings {
     return this.#m;
   }
 
@@ -214,7 +216,8 @@ export class Migration {
 
   #fresh(): MigrationRecord {
     const failover = this.space.failover === undefined ? {} : { failover: this.space.failover };
-    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now(), ...failover };
+    const route = this.space.prefixMove === undefined ? {} : { route: this.space.prefixMove };
+    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now(), ...failover, ...route };
   }
 
   async #publish(r: MigrationRecord): Promise<void> {

@@ -12,13 +12,13 @@ import { endpointOf } from '../backend/index.js';
 import { MetaClient, Progress, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
-import type { MovedArcs } from './arcs.js';
-import { movingServers, type MovePart } from './space.js';
+import type { MovedKeys } from './moved-keys.js';
+import type { MovePart } from './space.js';
 
 const endpoint = (s: ServerSpec): Endpoint => endpointOf(s);
 
 export interface CopyJobOptions {
-  arcs: MovedArcs;
+  arcs: MovedKeys;
   /** What the copy reads: the old owners that lose keys, or (a failover) a healthy replica group. */
   sources: readonly ServerSpec[];
   copy: boolean;
@@ -36,7 +36,7 @@ export interface CopyJobOptions {
 
 export function copyAndVerify(o: CopyJobOptions): Promise<SyncReport> {
   const { arcs } = o;
-  const { gaining } = movingServers(arcs);
+  const { gaining } = arcs.movingServers();
   const targets = arcs.newServers.map(endpoint);
   return syncServers({
     sources: o.sources.map(endpoint),
@@ -158,8 +158,8 @@ export async function copyParts(
  * with its old owner (`sourceOf`) and a different (or orphaned) version is deleted by its CAS. A miss then reads
  * the old owner and backfills. Resolves to [checked, deleted, errors].
  */
-export async function reconcileNew(arcs: MovedArcs, sourceOf: (key: Buffer) => ServerSpec, signal: AbortSignal, fence: () => boolean): Promise<[number, number, number]> {
-  const { gaining } = movingServers(arcs);
+export async function reconcileNew(arcs: MovedKeys, sourceOf: (key: Buffer) => ServerSpec, signal: AbortSignal, fence: () => boolean): Promise<[number, number, number]> {
+  const { gaining } = arcs.movingServers();
   const clients = new Map<string, MetaClient>();
   const client = (s: ServerSpec): MetaClient => {
     let c = clients.get(s.address);
@@ -243,7 +243,7 @@ export async function deleteMoved(o: DeleteJobOptions): Promise<number> {
  */
 export async function cleanPart(part: MovePart, side: 'old' | 'new', signal: AbortSignal, fence: () => boolean, onDeleted: (n: number) => void): Promise<number> {
   const arcs = part.arcs;
-  const servers = side === 'old' ? part.losing : movingServers(arcs).gaining;
+  const servers = side === 'old' ? part.losing : arcs.movingServers().gaining;
   let errors = 0;
   for (let pass = 0; pass < 3 && !signal.aborted; pass++) {
     let deleted = 0;

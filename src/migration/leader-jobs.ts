@@ -11,7 +11,7 @@
  * a restart starts over). What a run adds is added to the migration's counts (addGrowth), so they
  * only grow for the whole migration: they are the record's, never a run's.
  */
-import type { MigrationConfig, PoolConfig } from '../config/types.js';
+import type { MigrationSettings, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { sleep } from '../backend/clock.js';
 import { cleanPart, copyParts, reconcileNew, type PartsProgress } from './jobs.js';
@@ -26,7 +26,7 @@ export interface JobHost {
   readonly pool: PoolConfig;
   readonly space: MigrationSpace;
   readonly logger: Logger;
-  readonly config: MigrationConfig;
+  readonly config: MigrationSettings;
   /** How long a job waits between looks at the record. */
   readonly every: number;
   /** The record as this process has it now. */

@@ -7,7 +7,7 @@
  */
 import type { Request } from '../protocol/index.js';
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
-import type { MovedArcs } from './arcs.js';
+import type { MovedKeys } from './moved-keys.js';
 import type { RouteMode } from './phases.js';
 import { HoldQueue } from './hold-queue.js';
 import { LatencyHistogram } from '../observability/histogram.js';
@@ -46,7 +46,7 @@ export abstract class PhasedRoute {
   #rmwTimer: NodeJS.Timeout | null = null;
   #waiting: { at: number; resolve: (current: boolean) => void }[] = [];
 
-  constructor(readonly arcs: MovedArcs) {}
+  constructor(readonly arcs: MovedKeys) {}
 
   /** Runs a released request through the route again. */
   protected abstract redispatch(req: Request, owner: SlotOwner): Slot;

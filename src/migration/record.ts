@@ -1,22 +1,23 @@
 /**
  * The migration's shared state, kept in the cache tier itself so that every sidecar agrees:
  *
- *   __memshift__:migration:<pool>   the record (JSON): the phase state, times, counts. Written with
+ *   __memshift__:migration:<name>   the record (JSON): the phase state, times, counts. Written with
  *                                   `set` to every old and new server; a reader keeps the answer
  *                                   with the highest `seq`. The leader re-publishes it every few
  *                                   seconds, since a cache may evict it. A missing record means
  *                                   "ask again", never "no migration".
- *   __memshift__:lease:<pool>       who runs the copy and verify: `add` with a TTL on the first new
+ *   __memshift__:lease:<name>       who runs the copy and verify: `add` with a TTL on the first new
  *                                   server (the lease server), renewed with gets + cas while held,
  *                                   so only the holder extends it; another sidecar takes over when
  *                                   it lapses.
  *
+ * <name> is the pool's name, or `route:<prefix, base64url>` for a route migration (space.ts).
  * Clients cannot read or write keys under `__memshift__` (the proxy answers CLIENT_ERROR).
  */
 import { backendRequest, line, type Backend } from '../backend/index.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix, parseValues } from '../protocol/index.js';
 import type { PhaseState } from './phases.js';
-import type { FailoverSpec } from './space.js';
+import type { FailoverSpec, PrefixMove } from './space.js';
 
 export interface MigrationCounts {
   scanned: number;
@@ -43,6 +44,8 @@ export interface MigrationRecord extends PhaseState {
   updatedAt: number;
   /** A passive migration: the replica group and the server that died (failover.ts). */
   failover?: FailoverSpec;
+  /** A route migration: the route's prefix and the pool its keys leave (`pool` is the one they go to). */
+  route?: PrefixMove;
 }
 
 export function emptyCounts(): MigrationCounts {

@@ -25,7 +25,7 @@ import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../replication/read-failover.js';
 import { sendRequest } from '../proxy/send-request.js';
-import type { MovedArcs } from './arcs.js';
+import type { MovedKeys } from './moved-keys.js';
 import type { RouteMode } from './phases.js';
 import { KeySync } from './key-sync.js';
 import { MovingReadSlot, MovingWriteSlot, type MovingKey, type WritePlan } from './moving-slots.js';
@@ -36,8 +36,8 @@ import { LatencyHistogram } from '../observability/histogram.js';
 export { emptyRouteCounters, type RouteCounters } from './phased-route.js';
 
 export class MigrationRoute extends PhasedRoute implements MovingKey {
-  readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldRing.ownerOf(key)]!;
-  readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newRing.ownerOf(key)]!;
+  readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldOwnerOf(key)]!;
+  readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newOwnerOf(key)]!;
   readonly keys = new KeySync(
     this.counters,
     () => this.current(),
@@ -46,7 +46,7 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
   readonly #readOwner = (key: Buffer): Backend => this.readOwner(key);
 
   constructor(
-    arcs: MovedArcs,
+    arcs: MovedKeys,
     /** In old ring order. */
     readonly oldBackends: readonly Backend[],
     /** In new ring order. */
@@ -86,6 +86,7 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
       return req.keys.length > 1 ? this.#multiRead(req, owner, mode === 'dual_new') : this.#read(req, owner, wantsCas, mode === 'dual_new');
     }
     // One lookup: a key whose owner stays goes straight to it.
+    // (A moved prefix's route is only given its own keys, all moved.)
     const i = this.arcs.locate(req.hashKey!);
     const n = this.newBackends[this.arcs.newOwner(i)]!;
     if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);

@@ -7,15 +7,19 @@
  *                  migrates on its own ring (one part each); routing is a GroupRemapRoute per group.
  *   failoverSpace  a dead server of one replica group (failover.ts): its arcs move to the group's
  *                  other servers; the copy reads a healthy group; routing is GroupRemapRoute.
+ *   routeSpace     a route's `migration:` block: the route's keys (MovedPrefix) move from the old
+ *                  pool's ring to the route's pool's; the copy reads every server of the old pool;
+ *                  routing is MigrationRoute, for the route's keys only.
  */
 import type { LatencyHistogram } from '../observability/histogram.js';
 import type { Backend, BackendPool } from '../backend/index.js';
-import type { PoolConfig, ServerSpec } from '../config/types.js';
+import type { PoolConfig, RouteConfig, ServerSpec } from '../config/types.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import type { ReplicaGroups } from '../replication/replica-groups.js';
-import { createRing, type Router } from '../routing/index.js';
+import { RouteTable, createRing, type Router } from '../routing/index.js';
 import { MovedArcs } from './arcs.js';
+import { MovedPrefix, type MovedKeys } from './moved-keys.js';
 import { GroupRemapRoute, GroupsRoute } from './group-remap.js';
 import type { RouteMode } from './phases.js';
 import { DeadOwnerRoute, MigrationRoute, type RouteCounters } from './route.js';
@@ -63,7 +67,7 @@ export function serversBefore(servers: readonly ServerSpec[], group: string, spe
 export interface MovePart {
   /** The replica group's name; undefined for a plain pool. */
   readonly group?: string;
-  readonly arcs: MovedArcs;
+  readonly arcs: MovedKeys;
   /** What the copy and verify read the moved keys from (throws when no source is healthy). */
   copySources(): ServerSpec[];
   /** The server holding the reference copy of a moved key. */
@@ -86,23 +90,29 @@ export interface MigrationSpace {
   /** Where the lease is taken. */
   readonly leaseServer: Backend;
   readonly failover?: FailoverSpec;
+  /** A route migration: the route's prefix and the pool its keys leave. */
+  readonly prefixMove?: PrefixMove;
+}
+
+/** What a route migration moves: the keys its route takes, from `fromPool` to the route's pool. */
+export interface PrefixMove {
+  readonly prefix: string;
+  readonly fromPool: string;
+}
+
+/**
+ * The name a migration's record and lease are kept under (record.ts): its pool's name, or for a
+ * route migration `route:` and the prefix base64url-encoded. Pool names hold no ":", so a route's
+ * migration and a migration of its pool's servers never share a record; two sidecars that move the
+ * same prefix under different ids see each other's record (and the second waits).
+ */
+export function recordName(pool: string, move?: PrefixMove): string {
+  return move === undefined ? pool : `route:${Buffer.from(move.prefix, 'utf8').toString('base64url')}`;
 }
 
 /** The share of the keys that move (of the part that moves most). */
 export function movedShare(space: MigrationSpace): number {
   return Math.max(0, ...space.parts.map((p) => p.arcs.movedShare));
-}
-
-/** Old servers that lose keys, and new servers that gain keys. */
-export function movingServers(arcs: MovedArcs): { losing: ServerSpec[]; gaining: ServerSpec[] } {
-  const losing = new Set<number>();
-  const gaining = new Set<number>();
-  for (let i = 0; i < arcs.size; i++) {
-    if (!arcs.moved(i)) continue;
-    losing.add(arcs.oldOwner(i));
-    gaining.add(arcs.newOwner(i));
-  }
-  return { losing: [...losing].sort((a, b) => a - b).map((i) => arcs.oldServers[i]!), gaining: [...gaining].sort((a, b) => a - b).map((i) => arcs.newServers[i]!) };
 }
 
 const firstByAddress = (backends: readonly Backend[]): Backend => [...backends].sort((a, b) => (a.address < b.address ? -1 : 1))[0]!;
@@ -122,9 +132,34 @@ export function activeSpace(pool: PoolConfig, p: number, router: Router, backend
   };
 }
 
+/**
+ * The migration of `route` (one of `routes`): the keys it takes move from its `from_pool`'s ring to
+ * its pool's. Which keys it takes is decided by a route table of its own, in prefix order, so a
+ * reload that only reorders the routes keeps it. The record and lease are kept on both pools'
+ * servers, the lease on the new pool's first.
+ */
+export function routeSpace(routes: readonly RouteConfig[], route: RouteConfig, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
+  const fromPool = route.migration!.fromPool;
+  const from = router.poolId(fromPool);
+  const to = router.poolId(route.pool);
+  if (from === undefined || to === undefined) throw new Error(`route "${route.prefix}": unknown pool`);
+  const prefixes = routes.map((x) => x.prefix).sort();
+  const table = new RouteTable(prefixes.map((prefix) => ({ prefix, pool: 0 })), 0);
+  const keys = new MovedPrefix(table, prefixes.indexOf(route.prefix), router.ring(from), router.pools[from]!.servers, router.ring(to), router.pools[to]!.servers);
+  const oldBackends = backends.byPool[from]!;
+  const newBackends = backends.byPool[to]!;
+  return {
+    parts: [oldOwnersPart(keys)],
+    route: new MigrationRoute(keys, oldBackends, newBackends, dispatcher, stats),
+    recordServers: [...new Set<Backend>([...newBackends, ...oldBackends])],
+    leaseServer: firstByAddress(newBackends),
+    prefixMove: { prefix: route.prefix, fromPool },
+  };
+}
+
 /** A ring change whose old owners are alive: the copy reads them, cleanup empties them. */
-function oldOwnersPart(arcs: MovedArcs, group?: string): MovePart {
-  const losing = movingServers(arcs).losing;
+export function oldOwnersPart(arcs: MovedKeys, group?: string): MovePart {
+  const losing = arcs.movingServers().losing;
   return {
     ...(group === undefined ? {} : { group }),
     arcs,

@@ -2,7 +2,7 @@
  * A migration's status as GET /migration, `memshift migrate status` and the metrics show it: the
  * record's phase, counts and times, and this process's view (lease, progress, route counters).
  */
-import type { MigrationConfig } from '../config/types.js';
+import type { MigrationSettings } from '../config/types.js';
 import { durations, type Phase } from './phases.js';
 import { emptyCounts, type MigrationRecord } from './record.js';
 import type { RouteCounters } from './phased-route.js';
@@ -38,6 +38,9 @@ export interface MigrationStatus {
   route: RouteCounters;
   /** Set for a passive migration: the replica group and the server that died. */
   failover?: MigrationSpace['failover'];
+  /** Set for a route migration: the route's prefix (its keys move from `from_pool` to `pool`). */
+  prefix?: string;
+  from_pool?: string;
 }
 
 export function statusOf(m: {
@@ -47,8 +50,8 @@ export function statusOf(m: {
   leads: boolean;
   progress: MigrationStatus['progress'];
   blockedBy: string | null;
-  /** The block's start (MigrationConfig.startAt), and the clock it is compared with. */
-  startAt: MigrationConfig['startAt'];
+  /** The block's start (MigrationSettings.startAt), and the clock it is compared with. */
+  startAt: MigrationSettings['startAt'];
   now: number;
   space: MigrationSpace;
   route: RouteCounters;
@@ -77,11 +80,12 @@ export function statusOf(m: {
     moved_share: movedShare(m.space),
     route: { ...m.route },
     ...(m.space.failover === undefined ? {} : { failover: m.space.failover }),
+    ...(m.space.prefixMove === undefined ? {} : { prefix: m.space.prefixMove.prefix, from_pool: m.space.prefixMove.fromPool }),
   };
 }
 
 /** What a planned migration waits for. */
-export function waitingText(startAt: MigrationConfig['startAt'], now: number): string {
+export function waitingText(startAt: MigrationSettings['startAt'], now: number): string {
   if (startAt === 'command') return 'waiting for migrate start';
   if (startAt === 'now' || startAt <= now) return 'starting (the lease holder starts it)';
   return `starts at ${new Date(startAt).toISOString()} (in ${Math.ceil((startAt - now) / 1000)} s)`;

@@ -38,6 +38,8 @@ export class Dispatcher {
   #replicated: readonly (ReplicaGroups | undefined)[] = [];
   /** Per pool: the route of its migration, or undefined. */
   #migrating: readonly (KeyRoute | undefined)[] = [];
+  /** Per route (index in config.routes): the data path of its migration, or undefined. */
+  #byRoute: readonly (KeyRoute | undefined)[] = [];
   readonly #backendFor = (key: Buffer): Backend => this.backendFor(key);
 
   constructor(
@@ -66,6 +68,11 @@ export class Dispatcher {
   }
 
   backendFor(key: Buffer): Backend {
+    if (this.#byRoute.length > 0) {
+      const r = this.router.routes.routeOf(key);
+      const route = r < 0 ? undefined : this.#byRoute[r];
+      if (route !== undefined) return route.readOwner(key);
+    }
     const pool = this.router.poolOf(key);
     // A multi-get across pools lands here for a migrating pool's keys too: read them where its phase says.
     const route = this.#migrating[pool];
@@ -79,6 +86,21 @@ export class Dispatcher {
   /** Hands pools with a migration configured to their route (src/migration). */
   useMigration(byPool: readonly (KeyRoute | undefined)[]): void {
     this.#migrating = byPool;
+  }
+
+  /** Hands the keys of routes with a migration configured to its route (src/migration), by route index. */
+  useRouteMigrations(byRoute: readonly (KeyRoute | undefined)[]): void {
+    this.#byRoute = byRoute;
+  }
+
+  /** The migration route of a request's route when all its keys are taken by one route with a migration. */
+  #migratingRoute(req: Request): KeyRoute | undefined {
+    const routes = this.router.routes;
+    const r = routes.routeOf(req.hashKey ?? req.keys[0]!);
+    const route = r < 0 ? undefined : this.#byRoute[r];
+    if (route === undefined) return undefined;
+    for (let i = 1; i < req.keys.length; i++) if (routes.routeOf(req.keys[i]!) !== r) return undefined;
+    return route;
   }
 
   /** Routes pool `p` by `route` from now on (a failover that starts while memshift runs). */
@@ -101,6 +123,11 @@ export class Dispatcher {
     const cmd = req.cmd;
     if (req.keys.length > 0 && touchesReserved(req)) {
       return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.RESERVED_KEY);
+    }
+    if (req.keys.length > 0 && this.#byRoute.length > 0) {
+      // A route migration's keys, before their pools' paths (neither pool replicates nor migrates: config/route-migration.ts).
+      const route = this.#migratingRoute(req);
+      if (route !== undefined) return route.dispatch(req, owner);
     }
     if (req.keys.length > 0 && this.#replicated.length > 0) {
       const rg = this.#replicatedPool(req);

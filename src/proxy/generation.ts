@@ -3,13 +3,14 @@
  * dispatcher, replication, migrations and failover watches. A reload (reload.ts) builds the next
  * generation from the previous one, keeping what did not change, matched by pool name (a pool's
  * index may change: pools are added, removed and reordered): backends whose address and settings
- * stay (with their connections), a pool's replication state, a migration whose block is unchanged,
- * a pool's failover watch. A pool added gets its own; a removed pool's are closed once the next
- * generation serves (switchGeneration). Client connections pick up the new dispatcher for their next
- * request; requests in flight finish on the generation they started on, whose backends a reload
- * dropped close once they have nothing in flight.
+ * stay (with their connections), a pool's replication state, a migration whose block is unchanged
+ * (a route's, while the routes and both its pools stay the same), a pool's failover watch. A pool
+ * added gets its own; a removed pool's are closed once the next generation serves (switchGeneration).
+ * Client connections pick up the new dispatcher for their next request; requests in flight finish
+ * on the generation they started on, whose backends a reload dropped close once they have nothing
+ * in flight.
  */
-import type { Config, PoolConfig } from '../config/types.js';
+import type { Config, PoolConfig, RouteConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { BackendPool, type Backend } from '../backend/index.js';
 import { onTlsReloadError, secureContext } from '../tls/index.js';
@@ -18,7 +19,7 @@ import { Router } from '../routing/index.js';
 import { Dispatcher, type KeyRoute } from './dispatcher.js';
 import type { ProxyStats } from './stats.js';
 import { Replication } from '../replication/index.js';
-import { DeadOwnerRoute, Migration, MigrationRoute, activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, type FailoverSpec, type MigrationSpace } from '../migration/index.js';
+import { DeadOwnerRoute, Migration, MigrationRoute, activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/index.js';
 import { FailoverWatch } from '../migration/failover.js';
 
 export interface Generation {
@@ -28,6 +29,8 @@ export interface Generation {
   readonly replication: Replication;
   /** Per pool: its configured migration, or undefined. */
   readonly migrations: readonly (Migration | undefined)[];
+  /** Per route (index in config.routes): its configured migration, or undefined. */
+  readonly routeMigrations: readonly (Migration | undefined)[];
   readonly failovers: readonly FailoverWatch[];
   /** What the failover watches route through: this generation's (a reload keeps the watches and updates it). */
   readonly live: Live;
@@ -40,7 +43,7 @@ interface Live {
 
 /** Every migration of a generation: the configured ones and the failovers that exist so far. */
 export function migrationsOf(g: Generation): Migration[] {
-  const all = g.migrations.filter((m): m is Migration => m !== undefined);
+  const all = [...g.migrations, ...g.routeMigrations].filter((m): m is Migration => m !== undefined);
   for (const f of g.failovers) if (f.migration !== null) all.push(f.migration);
   return all;
 }
@@ -113,13 +116,38 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   const kept = prev?.failovers.filter((f) => config.pools.has(f.pool.name)) ?? [];
   made.failovers.push(...watchFailovers(pools, new Set(kept.map((f) => f.pool.name)), replication, liveFor, stats, logger));
   const failovers = [...kept, ...made.failovers];
+  const byRoute: (MigrationRoute | undefined)[] = [];
+  const routeMigrations = config.routes.map((route, r) => {
+    if (route.migration === undefined) return undefined;
+    const before = prev?.routeMigrations[prev.config.routes.findIndex((x) => x.prefix === route.prefix)];
+    if (before !== undefined && sameRouteMove(prev!.config, config, route)) {
+      byRoute[r] = before.route as MigrationRoute;
+      return before;
+    }
+    const space = routeSpace(config.routes, route, dispatcher.router, backends, dispatcher, stats);
+    byRoute[r] = space.route;
+    return track(new Migration(config.pools.get(route.pool)!, space, logger, 500, route.migration));
+  });
+  if (byRoute.length > 0) dispatcher.useRouteMigrations(byRoute);
   if (routes.length > 0) dispatcher.useMigration(routes);
-  const g: Generation = { config, backends, dispatcher, replication, migrations, failovers, live };
+  const g: Generation = { config, backends, dispatcher, replication, migrations, routeMigrations, failovers, live };
   adoptFailoverRoutes(g);
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
   // Join a running migration (or failover) in its phase before taking clients.
   await Promise.all([...made.migrations.map((m) => m.start()), ...made.failovers.map((f) => f.start())]);
   return g;
+}
+
+/**
+ * A route migration goes on as it is across a reload when its block, the routes (in any order) and
+ * both pools are the same: what moves, and where from and to, did not change. Otherwise the next
+ * generation builds it again (it joins its record's phase, as a restart does; a reload refuses
+ * route edits while one runs: config/route-migration-reload.ts).
+ */
+function sameRouteMove(before: Config, after: Config, route: RouteConfig): boolean {
+  const pools = (c: Config): string => JSON.stringify([c.pools.get(route.pool), c.pools.get(route.migration!.fromPool)]);
+  const routes = (c: Config): string => JSON.stringify([...c.routes].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0)));
+  return routes(before) === routes(after) && pools(before) === pools(after);
 }
 
 /**
@@ -142,8 +170,8 @@ function adoptFailoverRoutes(g: Generation): void {
 export function switchGeneration(prev: Generation, next: Generation, graceMs: number): void {
   Object.assign(next.live, { dispatcher: next.dispatcher, backends: next.backends });
   adoptFailoverRoutes(next);
-  const migrations = new Set(next.migrations);
-  for (const m of prev.migrations) if (m !== undefined && !migrations.has(m)) void m.close();
+  const migrations = new Set(migrationsOf(next));
+  for (const m of [...prev.migrations, ...prev.routeMigrations]) if (m !== undefined && !migrations.has(m)) void m.close();
   const failovers = new Set(next.failovers);
   for (const f of prev.failovers) if (!failovers.has(f)) void f.close();
   next.replication.retain(new Set(next.config.pools.keys()), next.backends);
@@ -168,7 +196,7 @@ function closeWhenIdle(pool: BackendPool, unused: readonly Backend[], graceMs: n
 }
 
 export async function closeGeneration(g: Generation): Promise<void> {
-  await Promise.all([...g.migrations.map((m) => m?.close()), ...g.failovers.map((f) => f.close())]);
+  await Promise.all([...g.migrations.map((m) => m?.close()), ...g.routeMigrations.map((m) => m?.close()), ...g.failovers.map((f) => f.close())]);
   g.backends.close();
   await g.replication.close();
 }

@@ -117,8 +117,8 @@ export async function reloadGeneration(
   }
 }
 
-/** What checkReload needs to know of the running generation's migrations and failovers, by pool name. */
-function runningState(gen: Generation): Pick<ReloadContext, 'running' | 'phase' | 'failedOver'> {
+/** What checkReload needs to know of the running generation's migrations and failovers, by pool name (a route's, by prefix). */
+function runningState(gen: Generation): Pick<ReloadContext, 'running' | 'phase' | 'failedOver' | 'routeRunning' | 'routePhase'> {
   const indexOf = (pool: string): number => [...gen.config.pools.keys()].indexOf(pool);
   const failoverOf = (pool: string) => gen.failovers.find((f) => f.pool.name === pool)?.migration ?? null;
   const running = (pool: string): string | null => {
@@ -127,5 +127,11 @@ function runningState(gen: Generation): Pick<ReloadContext, 'running' | 'phase' 
   };
   const phase = (pool: string): string | null => gen.migrations[indexOf(pool)]?.record?.phase ?? null;
   const failedOver = (pool: string): boolean => failoverOf(pool)?.record !== null && failoverOf(pool)?.record !== undefined;
-  return { running, phase, failedOver };
+  const routeMigration = (prefix: string) => gen.routeMigrations[gen.config.routes.findIndex((r) => r.prefix === prefix)]?.record ?? null;
+  const routeRunning = (prefix: string): string | null => {
+    const r = routeMigration(prefix);
+    return r !== null && isActive(r) ? r.id : null;
+  };
+  const routePhase = (prefix: string): string | null => routeMigration(prefix)?.phase ?? null;
+  return { running, phase, failedOver, routeRunning, routePhase };
 }

@@ -15,6 +15,8 @@ export interface PrefixRoute {
 interface Entry {
   readonly prefix: Uint8Array;
   readonly pool: number;
+  /** The route's index in the list given (routeOf). */
+  readonly index: number;
 }
 
 export class RouteTable {
@@ -23,14 +25,17 @@ export class RouteTable {
   readonly #byFirstByte: (readonly Entry[] | undefined)[];
   /** Pool of the empty prefix, or the default pool. */
   readonly #fallback: number;
+  /** Index of the empty prefix's route, or -1 (the default pool). */
+  readonly #fallbackRoute: number;
   readonly #size: number;
 
   constructor(routes: readonly PrefixRoute[], defaultPool: number) {
     this.defaultPool = defaultPool;
     const buckets: Entry[][] = [];
     let fallback = defaultPool;
+    let fallbackRoute = -1;
     const seen: Uint8Array[] = [];
-    for (const route of routes) {
+    for (const [index, route] of routes.entries()) {
       const prefix = typeof route.prefix === 'string' ? Buffer.from(route.prefix, 'utf8') : Uint8Array.from(route.prefix);
       if (seen.some((p) => sameBytes(p, prefix))) {
         throw new RangeError(`route prefix "${Buffer.from(prefix).toString('utf8')}" is listed twice`);
@@ -38,9 +43,10 @@ export class RouteTable {
       seen.push(prefix);
       if (prefix.length === 0) {
         fallback = route.pool;
+        fallbackRoute = index;
         continue;
       }
-      (buckets[prefix[0]!] ??= []).push({ prefix, pool: route.pool });
+      (buckets[prefix[0]!] ??= []).push({ prefix, pool: route.pool, index });
     }
     this.#byFirstByte = [];
     for (let b = 0; b < 256; b++) {
@@ -49,6 +55,7 @@ export class RouteTable {
       this.#byFirstByte.push(bucket === undefined ? undefined : bucket.sort((x, y) => y.prefix.length - x.prefix.length));
     }
     this.#fallback = fallback;
+    this.#fallbackRoute = fallbackRoute;
     this.#size = seen.length;
   }
 
@@ -59,15 +66,27 @@ export class RouteTable {
 
   /** Pool id for a key: the longest matching prefix's pool, else the default pool. */
   lookup(key: Uint8Array): number {
-    if (key.length === 0) return this.#fallback;
+    const entry = this.#match(key);
+    return entry === null ? this.#fallback : entry.pool;
+  }
+
+  /** The index (in the list given) of the route that takes `key`, or -1 for the default pool. */
+  routeOf(key: Uint8Array): number {
+    const entry = this.#match(key);
+    return entry === null ? this.#fallbackRoute : entry.index;
+  }
+
+  /** The longest matching prefix's entry, or null. */
+  #match(key: Uint8Array): Entry | null {
+    if (key.length === 0) return null;
     const bucket = this.#byFirstByte[key[0]!];
     if (bucket !== undefined) {
       for (let r = 0; r < bucket.length; r++) {
         const entry = bucket[r]!;
-        if (startsWith(key, entry.prefix)) return entry.pool;
+        if (startsWith(key, entry.prefix)) return entry;
       }
     }
-    return this.#fallback;
+    return null;
   }
 }
 

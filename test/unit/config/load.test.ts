@@ -286,7 +286,7 @@ describe('parseConfig: unknown keys', () => {
     ],
     ['in limits', `${MINIMAL}limits:\n  max_itemsize: 1m\n`, 'memshift.yml:6:3 limits.max_itemsize: unknown key "max_itemsize"; did you mean "max_item_size"?'],
     ['in backend', `${MINIMAL}backend: {probe_mni: 1}\n`, 'memshift.yml:5:11 backend.probe_mni: unknown key "probe_mni"; did you mean "probe_min"?'],
-    ['in a route', `${MINIMAL}routes: [{prefix: a, pool: main, weight: 1}]\n`, 'memshift.yml:5:34 routes[0].weight: unknown key "weight"; expected one of "prefix", "pool"'],
+    ['in a route', `${MINIMAL}routes: [{prefix: a, pool: main, weight: 1}]\n`, 'memshift.yml:5:34 routes[0].weight: unknown key "weight"; expected one of "prefix", "pool", "migration"'],
     ['in a unix listener', `listen: [{path: /s, mod: "0600"}]\npools: {main: {servers: ["h:1"]}}\n`, 'memshift.yml:1:21 listen[0].mod: unknown key "mod"; did you mean "mode"?'],
   ])('%s', (_where, text, message) => {
     expect(problems(text)).toEqual([message]);

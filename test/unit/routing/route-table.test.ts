@@ -37,6 +37,16 @@ describe('RouteTable', () => {
     expect(table.size).toBe(6);
   });
 
+  it('routeOf names the route that takes a key (its index), -1 for the default pool', () => {
+    expect(table.routeOf(k('user:1'))).toBe(0);
+    expect(table.routeOf(k('user:vip:1'))).toBe(1);
+    expect(table.routeOf(k('us'))).toBe(2);
+    expect(table.routeOf(Buffer.from([0xff, 0x00, 0x01]))).toBe(5);
+    expect(table.routeOf(k('x'))).toBe(-1);
+    expect(table.routeOf(Buffer.alloc(0))).toBe(-1);
+    expect(new RouteTable([{ prefix: 'a', pool: 1 }, { prefix: '', pool: 2 }], 0).routeOf(k('x'))).toBe(1);
+  });
+
   it('never treats a key as an object property', () => {
     for (const key of ['__proto__', 'constructor', 'hasOwnProperty', 'toString', '0', 'length']) {
       expect(table.lookup(k(key))).toBe(0);

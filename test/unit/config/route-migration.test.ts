@@ -1,0 +1,82 @@
+/**
+ * A route's `migration:` block: what the schema accepts and refuses (config/route-migration.ts),
+ * and what a reload may do with it (config/route-migration-reload.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../../src/config/index.js';
+import { checkReload } from '../../../src/config/reload.js';
+import { problems } from './problems.js';
+
+const pools = {
+  main: { servers: ['10.0.0.1:11211', '10.0.0.2:11211'] },
+  tenant: { servers: ['10.0.1.1:11211'] },
+};
+const yaml = (routes: unknown[], p: Record<string, unknown> = pools): string => stringify({ listen: ['127.0.0.1:11211'], pools: p, default_pool: 'main', routes });
+const moving = (extra: Record<string, unknown> = {}) => ({ prefix: 't:', pool: 'tenant', migration: { id: 'move-t', from_pool: 'main', ...extra } });
+
+describe('a route migration block', () => {
+  it('takes the fields of a pool migration, with from_pool instead of from', () => {
+    const c = parseConfig(yaml([moving({ rate: 5000, settle: '2s', copy: 'lazy', cleanup: false, start: '2030-01-01T00:00:00Z' })]));
+    expect(c.routes[0]).toEqual({
+      prefix: 't:',
+      pool: 'tenant',
+      migration: { id: 'move-t', fromPool: 'main', copy: 'lazy', rateKeysPerSec: 5000, startAt: Date.parse('2030-01-01T00:00:00Z'), settleMs: 2000, cleanup: false },
+    });
+  });
+
+  it('refuses what cannot move, at the field to fix', () => {
+    const at = (routes: unknown[], p?: Record<string, unknown>): string[] => problems(yaml(routes, p), 'm.yml').map((l) => l.replace(/^m\.yml:\d+:\d+ /, ''));
+    expect(at([{ prefix: 't:', pool: 'tenant', migration: { id: 'x', from_pool: 'nope' } }])).toEqual(['routes[0].migration.from_pool: unknown pool "nope"; pools are "main", "tenant"']);
+    expect(at([{ prefix: 't:', pool: 'tenant', migration: { id: 'x', from_pool: 'tenant' } }])).toEqual(['routes[0].migration.from_pool: from_pool is the route\'s own pool "tenant": nothing would move']);
+    expect(at([{ prefix: 't:', pool: 'tenant', migration: { id: 'x', from: 'main' } }])).toEqual([
+      'routes[0].migration.from_pool: required setting is missing',
+      'routes[0].migration.from: unknown key "from"; expected one of "id", "copy", "rate", "rate_bytes", "start", "settle", "cleanup", "from_pool"',
+    ]);
+    expect(at([moving()], { ...pools, tenant: { replicas: [{ name: 'a', servers: ['10.0.1.1:11211'] }] } })).toEqual([
+      'routes[0].migration.from_pool: pool tenant has replicas: a route migration moves keys between pools with plain servers',
+    ]);
+    expect(at([moving()], { ...pools, main: { ...pools.main, failover_after: '5s' } })).toEqual([
+      'routes[0].migration.from_pool: pool main has failover_after: a failover would change its ring under the route migration; leave it out while the route moves',
+    ]);
+    expect(at([moving()], { ...pools, main: { ...pools.main, migration: { id: 'grow', from: ['10.0.0.1:11211'] } } })).toEqual([
+      'routes[0].migration.from_pool: pool main has a migration block of its own: a pool takes part in one migration at a time; finish that one first',
+    ]);
+    expect(at([moving()], { ...pools, tenant: { servers: ['10.0.0.2:11211'] } })).toEqual([
+      'routes[0].migration.from_pool: pools main and tenant share 10.0.0.2:11211: a route migration moves keys between pools with different servers',
+    ]);
+    expect(at([moving(), { prefix: 'u:', pool: 'tenant', migration: { id: 'move-t', from_pool: 'main' } }])).toEqual([
+      'routes[1].migration.id: migration id "move-t" is also the id of routes[0]\'s migration; ids must be unique',
+    ]);
+    expect(at([{ ...moving(), prefix: 'p'.repeat(151) }])).toEqual(["routes[0].prefix: a migrating route's prefix is at most 150 bytes (it names the migration's record)"]);
+  });
+});
+
+describe('reloading a route migration', () => {
+  const before = parseConfig(yaml([{ prefix: 't:', pool: 'main' }]));
+  const during = parseConfig(yaml([moving()]));
+  const after = parseConfig(yaml([{ prefix: 't:', pool: 'tenant' }]));
+  const ctx = (phase: string | null, running: string | null = null) => ({ running: () => null, routeRunning: () => running, routePhase: () => phase });
+
+  it('removing the block once done is a no-op for where keys live', () => {
+    expect(checkReload(during, after, ctx('done'))).toEqual({ refused: [], changes: ['route "t:": migration block removed (its keys are on pool tenant)'] });
+  });
+
+  it('refuses a change of the block while it runs, and its removal before done or after an abort', () => {
+    expect(checkReload(during, after, ctx('copy', 'move-t')).refused).toEqual(['route "t:": migration "move-t" is running; its block cannot change until it is done (or aborted)']);
+    for (const phase of ['aborted', 'planned']) {
+      expect(checkReload(during, after, ctx(phase)).refused).toEqual([
+        `route "t:": the migration block is removed before its migration is done (phase ${phase}): its keys would move from pool main to pool tenant: this would move keys without a migration. Write a migration (a "migration:" block with "from" set to the current servers), or reload with force`,
+      ]);
+    }
+  });
+
+  it('a block whose from_pool is not where the keys are is refused', () => {
+    const back = parseConfig(yaml([{ prefix: 't:', pool: 'tenant', migration: { id: 'again', from_pool: 'main' } }]));
+    expect(checkReload(after, back, ctx(null)).refused).toEqual(['route "t:": the migration\'s from_pool (main) must be the pool its keys are served by now (tenant)']);
+  });
+
+  it('pointing a route at another pool without a block still moves keys', () => {
+    expect(checkReload(before, after, ctx(null)).refused[0]).toMatch(/^routes or default_pool changed: this would move keys/);
+  });
+});
