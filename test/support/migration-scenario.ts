@@ -5,6 +5,10 @@
  * several model-checked clients run a mixed load through both while the migration runs to `done`.
  * Afterwards: no stale read, resurrected delete or lost write, no eviction, and every key is on
  * exactly one server (its new owner; cleanup removed the old copies).
+ *
+ * With `route`, the same run moves a route's keys instead (issue 14): `from` is pool main (the
+ * default), `to` pool tenant, and the route's `migration:` block moves the prefix from main to
+ * tenant. Keys outside the prefix are loaded and model-checked too, and must stay on main.
  */
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
@@ -45,6 +49,8 @@ export interface MigrationScenario {
    * sidecar whose clock is skewed starts it early).
    */
   startBy?: 'command' | 'time';
+  /** A route migration: keys under `prefix` move from pool main (`from`) to pool tenant (`to`, no server of `from`). */
+  route?: { prefix: string };
 }
 
 export interface MigrationResult {
@@ -57,7 +63,7 @@ export async function migrationStatus(admin: number): Promise<Record<string, unk
   return (await (await fetch(`http://127.0.0.1:${admin}/migration`)).json()) as Record<string, unknown>;
 }
 
-async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; onTwo: string[] }> {
+async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; names: string[]; onTwo: string[] }> {
   const where = new Map<string, number>();
   for (const b of backends) {
     const c = await TextClient.connect(b.port);
@@ -66,10 +72,12 @@ async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; o
     c.close();
     for (const l of dump.split('\n')) {
       const m = /^key=(\S+) /.exec(l);
-      if (m && !m[1]!.startsWith('__memshift__')) where.set(m[1]!, (where.get(m[1]!) ?? 0) + 1);
+      // metadump URL-encodes keys (":" is %3A).
+      const key = m === null ? '' : decodeURIComponent(m[1]!);
+      if (m && !key.startsWith('__memshift__')) where.set(key, (where.get(key) ?? 0) + 1);
     }
   }
-  return { keys: where.size, onTwo: [...where].filter(([, n]) => n > 1).map(([k]) => k) };
+  return { keys: where.size, names: [...where.keys()], onTwo: [...where].filter(([, n]) => n > 1).map(([k]) => k) };
 }
 
 /** Polls every sidecar's status (every `everyMs`) until `done` holds for all, or `timeoutMs` passed; resolves to the last statuses. */
@@ -155,13 +163,18 @@ export async function abortWhen(admin: number, phase: string): Promise<void> {
  * running pool `main` as `pool(i)` describes it.
  */
 export async function startSidecars(pool: (i: number) => Record<string, unknown>, env?: Record<string, string>[]): Promise<{ sidecars: MemshiftHandle[]; admins: number[] }> {
+  return startSidecarsWith((i) => ({ pools: { main: pool(i) } }), env);
+}
+
+/** As startSidecars, with the rest of each sidecar's config (pools, routes, default_pool) from `config(i)`. */
+export async function startSidecarsWith(config: (i: number) => Record<string, unknown>, env?: Record<string, string>[]): Promise<{ sidecars: MemshiftHandle[]; admins: number[] }> {
   const sidecars: MemshiftHandle[] = [];
   const admins: number[] = [];
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     const admin = await freePort();
     admins.push(admin);
-    const yaml = stringify({ listen: [`127.0.0.1:${port}`], admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' }, pools: { main: pool(i) } });
+    const yaml = stringify({ listen: [`127.0.0.1:${port}`], admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' }, ...config(i) });
     sidecars.push(await startMemshift(yaml, env?.[i] === undefined ? {} : { env: env[i] }));
   }
   return { sidecars, admins };
@@ -195,31 +208,29 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   const tls = s.tls === undefined ? {} : { tls: { ca_file: s.tls.ca } };
   const startBy = s.startBy ?? 'command';
   const startAt = startBy === 'time' ? { start: new Date(Date.now() + 4_000).toISOString() } : {};
-  const { sidecars, admins } = await startSidecars(
-    () => ({
-      servers: s.to.map(spec),
-      timeout: 2000,
-      ...tls,
-      migration: {
-        id: 'test-move',
-        from: s.from.map(spec),
-        copy: s.copy ?? 'eager',
-        rate: s.rate ?? 50_000,
-        ...startAt,
-        settle: s.settle ?? '2s',
-        cleanup: true,
-        ...(s.tls === undefined ? {} : { from_tls: false }),
-      },
-    }),
+  const run = { id: 'test-move', copy: s.copy ?? 'eager', rate: s.rate ?? 50_000, ...startAt, settle: s.settle ?? '2s', cleanup: true };
+  const { sidecars, admins } = await startSidecarsWith(
+    () =>
+      s.route === undefined
+        ? { pools: { main: { servers: s.to.map(spec), timeout: 2000, ...tls, migration: { ...run, from: s.from.map(spec), ...(s.tls === undefined ? {} : { from_tls: false }) } } } }
+        : {
+            pools: { main: { servers: s.from.map(spec), timeout: 2000 }, tenant: { servers: s.to.map(spec), timeout: 2000, hash: 'md5' } },
+            default_pool: 'main',
+            routes: [{ prefix: s.route.prefix, pool: 'tenant', migration: { ...run, from_pool: 'main' } }],
+          },
     s.env,
   );
   const ports = sidecars.map((p) => p.port);
-  // Load the keys while the migration is planned (old ring).
+  // Load the keys while the migration is planned (old ring); a route migration's keys, and others that stay.
+  const moving = s.route?.prefix ?? '';
+  const preload = s.route === undefined ? [`k:`] : [`${moving}k:`, 'k:'];
   const c = await TextClient.connect(ports[0]!);
-  for (let i = 0; i < s.keys; i += 1000) {
-    const batch = Array.from({ length: Math.min(1000, s.keys - i) }, (_, j) => `set k:${i + j} ${j % 5} 0 ${String(i + j).length} noreply\r\n${i + j}\r\n`).join('');
-    await c.write(`${batch}mn\r\n`);
-    await c.read((b) => (b.toString().endsWith('MN\r\n') ? true : 0), 30_000);
+  for (const prefix of preload) {
+    for (let i = 0; i < s.keys; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, s.keys - i) }, (_, j) => `set ${prefix}${i + j} ${j % 5} 0 ${String(i + j).length} noreply\r\n${i + j}\r\n`).join('');
+      await c.write(`${batch}mn\r\n`);
+      await c.read((b) => (b.toString().endsWith('MN\r\n') ? true : 0), 30_000);
+    }
   }
   c.close();
   if (startBy === 'command') {
@@ -235,7 +246,16 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   }
 
   let stop = false;
-  const load = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: s.clientTimeoutMs ?? 10_000 });
+  const timeoutMs = s.clientTimeoutMs ?? 10_000;
+  // A route migration: most clients on the moving prefix (its counters too), two on keys that stay.
+  const loads = (
+    s.route === undefined
+      ? [{ keys: 2_000, clients: 6 }]
+      : [
+          { keys: 2_000, clients: 4, prefix: `${moving}m:`, counterPrefix: `${moving}c:` },
+          { keys: 500, clients: 2 },
+        ]
+  ).map((o) => runModelLoad({ ports, stop: () => stop, timeoutMs, ...o }));
   const during = s.abortAt === undefined ? s.during?.(sidecars, admins, backends) : abortWhen(admins[0]!, s.abortAt);
   const deadline = Date.now() + 240_000;
   let status: Record<string, unknown>;
@@ -250,19 +270,32 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   }
   await during;
   stop = true;
-  const report = await finalCheck(alive().map((a) => ports[admins.indexOf(a)]!), await load);
-  console.log(`migration ${JSON.stringify(s.from)} -> ${JSON.stringify(s.to)} (${s.copy ?? 'eager'}), ${s.keys} keys: ${formatReport(report)}`);
+  const reports: ModelReport[] = [];
+  for (const load of loads) reports.push(await finalCheck(alive().map((a) => ports[admins.indexOf(a)]!), await load));
+  const report = reports[0]!;
+  const what = s.route === undefined ? 'migration' : `route ${JSON.stringify(s.route.prefix)} migration main`;
+  for (const r of reports) console.log(`${what} ${JSON.stringify(s.from)} -> ${JSON.stringify(s.to)} (${s.copy ?? 'eager'}), ${s.keys} keys: ${formatReport(r)}`);
   console.log(
     `T_copy ${String(status.t_copy_s)} s + T_sync ${String(status.t_sync_s)} s + T_verify ${String(status.t_verify_s)} s = T_total ${String(status.t_total_s)} s; cleanup ${String(status.t_cleanup_s)} s; counts ${JSON.stringify(status.counts)}`,
   );
-  printPhases(report, sidecars);
+  for (const r of reports) printPhases(r, sidecars);
   expect(status.phase).toBe(s.abortAt === undefined ? 'done' : 'aborted');
-  expect(report.samples).toEqual([]);
-  expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, lost: report.lostWrites, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
+  for (const r of reports) {
+    expect(r.samples).toEqual([]);
+    expect({ stale: r.staleReads, resurrected: r.resurrectedDeletes, lost: r.lostWrites, unexplained: r.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, lost: 0, unexplained: 0 });
+  }
   for (const b of inspected) expect((await stats(b.port)).get('evictions')).toBe('0');
   const placed = await everyKeyOnce(inspected.filter((_, i) => s.to.includes(i) || s.from.includes(i)));
   expect(placed.onTwo.slice(0, 5)).toEqual([]);
-  expect(placed.keys).toBeGreaterThanOrEqual(s.keys);
+  expect(placed.keys).toBeGreaterThanOrEqual(s.keys * preload.length);
+  if (s.route !== undefined && s.abortAt === undefined) {
+    // Done: the prefix's keys are on the new pool only, every other key on the old pool only.
+    const onNew = await everyKeyOnce(inspected.filter((_, i) => s.to.includes(i)));
+    const onOld = await everyKeyOnce(inspected.filter((_, i) => s.from.includes(i)));
+    expect(onNew.names.filter((k) => !k.startsWith(moving)).slice(0, 5)).toEqual([]);
+    expect(onOld.names.filter((k) => k.startsWith(moving)).slice(0, 5)).toEqual([]);
+    expect(onNew.keys).toBeGreaterThanOrEqual(s.keys);
+  }
   if (s.abortAt !== undefined) {
     // Rolled back: the servers only in `to` kept none of the moved keys.
     for (const i of s.to.filter((x) => !s.from.includes(x))) expect((await everyKeyOnce([inspected[i]!])).keys).toBe(0);
