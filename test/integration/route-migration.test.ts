@@ -3,11 +3,15 @@
  * route "tenant42:" move from pool main to pool tenant (its own servers, hashed differently) while
  * model-checked clients run on the prefix and on keys that stay. Afterwards: 0 stale, 0
  * resurrected, 0 lost, every key on exactly one server, the prefix's on the new pool only. The
- * run is migration-scenario.ts's, as for a server-list migration.
+ * run is migration-scenario.ts's, as for a server-list migration. Once done, removing the block is
+ * a reload that changes nothing for the keys.
  */
-import { afterAll, it } from 'vitest';
-import { stopAll } from '../support/harness.js';
-import { runMigrationScenario } from '../support/migration-scenario.js';
+import { writeFileSync } from 'node:fs';
+import { afterAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { freePort, startMemcached, startMemshift, stats, stopAll, TextClient } from '../support/harness.js';
+import { keysOnServer } from '../support/inspect.js';
+import { migrationStatus, runMigrationScenario, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
@@ -21,3 +25,38 @@ it('moves a prefix from pool main to its own pool with no stale read, resurrecte
 it('an abort in verify rolls the prefix back to pool main and empties the new pool', async () => {
   await runMigrationScenario({ servers: 4, from: [0, 1], to: [2, 3], keys: KEYS, route, abortAt: 'verify' });
 }, 300_000);
+
+it('once done, the route to the new pool is the steady state: removing the block is a no-op reload', async () => {
+  const backends = await Promise.all([0, 1, 2].map(() => startMemcached({ memoryMb: 64 })));
+  const [port, admin] = [await freePort(), await freePort()];
+  const config = (migration: Record<string, unknown> | null): string =>
+    stringify({
+      listen: [`127.0.0.1:${port}`],
+      admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' },
+      pools: { main: { servers: [0, 1].map((i) => `${backends[i]!.address}:1`) }, tenant: { servers: [`${backends[2]!.address}:1`] } },
+      default_pool: 'main',
+      routes: [{ prefix: 't:', pool: 'tenant', ...(migration === null ? {} : { migration }) }],
+    });
+  // The prefix's keys loaded while the migration is planned (on pool main), then the operator starts it.
+  const proxy = await startMemshift(config({ id: 'move-t', from_pool: 'main', settle: '300ms' }));
+  const c = await TextClient.connect(port);
+  for (let i = 0; i < 200; i++) expect(await c.request(`set t:${i} 0 0 1\r\n${i % 10}`)).toBe('STORED\r\n');
+  const started = await fetch(`http://127.0.0.1:${admin}/migration/start`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
+  expect(started.status).toBe(200);
+  await waitForPhase(admin, ['done'], 60_000);
+  const status = await migrationStatus(admin);
+  expect({ prefix: status.prefix, from_pool: status.from_pool, pool: status.pool }).toEqual({ prefix: 't:', from_pool: 'main', pool: 'tenant' });
+  const connections = (await stats(backends[2]!.port)).get('total_connections');
+
+  writeFileSync(proxy.configFile, config(null));
+  const r = await fetch(`http://127.0.0.1:${admin}/reload`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
+  expect(await r.json()).toEqual({ result: 'applied', changes: ['route "t:": migration block removed (its keys are on pool tenant)'], errors: [] });
+  expect((await migrationStatus(admin)).phase).toBeNull();
+  // The keys are where the route sends them, and nothing was reconnected.
+  for (let i = 0; i < 200; i++) expect(await c.request(`get t:${i}`)).toBe(`VALUE t:${i} 0 1\r\n${i % 10}\r\nEND\r\n`);
+  c.close();
+  expect((await keysOnServer(backends[2]!.port, Array.from({ length: 200 }, (_, i) => `t:${i}`))).size).toBe(200);
+  for (const b of backends.slice(0, 2)) expect((await keysOnServer(b.port, Array.from({ length: 200 }, (_, i) => `t:${i}`))).size).toBe(0);
+  // Reading the stats and the keys were two more connections to it; memshift made none.
+  expect((await stats(backends[2]!.port)).get('total_connections')).toBe(String(Number(connections) + 2));
+}, 120_000);
