@@ -51,7 +51,7 @@ export function checkRouteMigrationReload(current: Config, next: Config, ctx: Ro
   }
   for (const after of next.routes) {
     const before = current.routes.find((r) => r.prefix === after.prefix);
-    if (same(before?.migration, after.migration) || (before !== undefined && ctx.routeRunning?.(before.prefix) != null)) continue;
+    if (same(before?.migration, after.migration) || (before !== undefined && (ctx.routeRunning?.(before.prefix) ?? null) !== null)) continue;
     const now = poolOf(after.prefix, served, current.defaultPool);
     const m = after.migration;
     if (m !== undefined && m.fromPool !== now) refused.push(`route "${after.prefix}": the migration's from_pool (${m.fromPool}) must be the pool its keys are served by now (${now})`);

@@ -57,18 +57,40 @@ describe('reloading a route migration', () => {
   const during = parseConfig(yaml([moving()]));
   const after = parseConfig(yaml([{ prefix: 't:', pool: 'tenant' }]));
   const ctx = (phase: string | null, running: string | null = null) => ({ running: () => null, routeRunning: () => running, routePhase: () => phase });
+  const outcome = (r: ReturnType<typeof checkReload>) => ({ refused: r.refused, changes: r.changes });
 
-  it('removing the block once done is a no-op for where keys live', () => {
-    expect(checkReload(during, after, ctx('done'))).toEqual({ refused: [], changes: ['route "t:": migration block removed (its keys are on pool tenant)'] });
+  it('a route pointed at a new pool with a block from the pool serving it now starts the migration', () => {
+    expect(outcome(checkReload(before, during, ctx(null)))).toEqual({ refused: [], changes: ['keys under "t:" move from pool main to pool tenant: route migration "move-t" starts'] });
+    // Into a pool the same reload adds, from the default pool.
+    const small = parseConfig(yaml([], { main: pools.main }));
+    expect(outcome(checkReload(small, during, ctx(null)))).toEqual({
+      refused: [],
+      changes: ['pool tenant added: 10.0.1.1:11211:1', 'keys under "t:" move from pool main to pool tenant: route migration "move-t" starts'],
+    });
   });
 
-  it('refuses a change of the block while it runs, and its removal before done or after an abort', () => {
-    expect(checkReload(during, after, ctx('copy', 'move-t')).refused).toEqual(['route "t:": migration "move-t" is running; its block cannot change until it is done (or aborted)']);
+  it('an unchanged block goes on: nothing to say', () => {
+    expect(outcome(checkReload(during, parseConfig(`${yaml([moving()])}flush_all: false\n`), ctx('copy', 'move-t')))).toEqual({ refused: [], changes: ['flush_all: false'] });
+  });
+
+  it('removing the block once done is a no-op for where keys live', () => {
+    expect(outcome(checkReload(during, after, ctx('done')))).toEqual({ refused: [], changes: ['route "t:": migration block removed (its keys are on pool tenant)'] });
+  });
+
+  it('refuses a change of the block or of the routes while it runs', () => {
+    expect(checkReload(during, after, ctx('copy', 'move-t')).refused).toContain('route "t:": migration "move-t" is running; its route and block cannot change until it is done (or aborted)');
+    const more = parseConfig(yaml([moving(), { prefix: 't:x:', pool: 'main' }]));
+    expect(checkReload(during, more, ctx('copy', 'move-t')).refused).toEqual([
+      'routes changed while route migration "move-t" runs: they decide which keys it moves; change them once it is done (or aborted)',
+    ]);
+  });
+
+  it('removing the block before done, or after an abort, moves keys cold (needs force); pointing the route back after an abort does not', () => {
     for (const phase of ['aborted', 'planned']) {
-      expect(checkReload(during, after, ctx(phase)).refused).toEqual([
-        `route "t:": the migration block is removed before its migration is done (phase ${phase}): its keys would move from pool main to pool tenant: this would move keys without a migration. Write a migration (a "migration:" block with "from" set to the current servers), or reload with force`,
-      ]);
+      const r = checkReload(during, after, ctx(phase));
+      expect(r.needsForce).toEqual([expect.stringMatching(/^keys under "t:" move from pool main to pool tenant: this would move keys without a migration/)]);
     }
+    expect(outcome(checkReload(during, before, ctx('aborted')))).toEqual({ refused: [], changes: ['route "t:": migration block removed (its keys are on pool main)'] });
   });
 
   it('a block whose from_pool is not where the keys are is refused', () => {
@@ -76,7 +98,7 @@ describe('reloading a route migration', () => {
     expect(checkReload(after, back, ctx(null)).refused).toEqual(['route "t:": the migration\'s from_pool (main) must be the pool its keys are served by now (tenant)']);
   });
 
-  it('pointing a route at another pool without a block still moves keys', () => {
-    expect(checkReload(before, after, ctx(null)).refused[0]).toMatch(/^routes or default_pool changed: this would move keys/);
+  it('pointing a route at another pool without a block still needs force', () => {
+    expect(checkReload(before, after, ctx(null)).needsForce).toEqual([expect.stringMatching(/^keys under "t:" move from pool main to pool tenant: this would move keys/)]);
   });
 });
