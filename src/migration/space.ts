@@ -122,11 +122,18 @@ export function activeSpace(pool: PoolConfig, p: number, router: Router, backend
   const from = pool.migration!.from[0]!.servers;
   const oldRing = createRing({ ...pool, name: `${pool.name} (from)`, servers: from });
   const arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
-  const oldBackends = backends.byMigration[p]![0]!;
-  const newBackends = backends.byPool[p]!;
+  return liveOwnersSpace(arcs, backends.byMigration[p]![0]!, backends.byPool[p]!, dispatcher, stats);
+}
+
+/**
+ * Keys moving between live servers of plain pools (a pool's server list, a route's pools): the copy
+ * reads the old owners, MigrationRoute routes the moved keys; the record on every old and new
+ * server, the lease on the first new one by address.
+ */
+function liveOwnersSpace(keys: MovedKeys, oldBackends: readonly Backend[], newBackends: readonly Backend[], dispatcher: Dispatcher, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
   return {
-    parts: [oldOwnersPart(arcs)],
-    route: new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats),
+    parts: [oldOwnersPart(keys)],
+    route: new MigrationRoute(keys, oldBackends, newBackends, dispatcher, stats),
     recordServers: [...new Set<Backend>([...newBackends, ...oldBackends])],
     leaseServer: firstByAddress(newBackends),
   };
@@ -146,19 +153,11 @@ export function routeSpace(routes: readonly RouteConfig[], route: RouteConfig, r
   const prefixes = routes.map((x) => x.prefix).sort();
   const table = new RouteTable(prefixes.map((prefix) => ({ prefix, pool: 0 })), 0);
   const keys = new MovedPrefix(table, prefixes.indexOf(route.prefix), router.ring(from), router.pools[from]!.servers, router.ring(to), router.pools[to]!.servers);
-  const oldBackends = backends.byPool[from]!;
-  const newBackends = backends.byPool[to]!;
-  return {
-    parts: [oldOwnersPart(keys)],
-    route: new MigrationRoute(keys, oldBackends, newBackends, dispatcher, stats),
-    recordServers: [...new Set<Backend>([...newBackends, ...oldBackends])],
-    leaseServer: firstByAddress(newBackends),
-    prefixMove: { prefix: route.prefix, fromPool },
-  };
+  return { ...liveOwnersSpace(keys, backends.byPool[from]!, backends.byPool[to]!, dispatcher, stats), prefixMove: { prefix: route.prefix, fromPool } };
 }
 
 /** A ring change whose old owners are alive: the copy reads them, cleanup empties them. */
-export function oldOwnersPart(arcs: MovedKeys, group?: string): MovePart {
+function oldOwnersPart(arcs: MovedKeys, group?: string): MovePart {
   const losing = arcs.movingServers().losing;
   return {
     ...(group === undefined ? {} : { group }),
