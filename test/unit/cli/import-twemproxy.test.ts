@@ -82,5 +82,5 @@ describe('memshift import-twemproxy', () => {
     const bad = memshift(['-'], 'a:\n  listen: 127.0.0.1:1\n  distribution: random\n  servers: [127.0.0.1:11211:1]\n');
     expect(bad.status).toBe(65);
     expect(bad.stderr).toContain('<stdin>:3:17 a.distribution: distribution random cannot be reproduced');
-  });
+  }, 60_000); // two processes that load tsx: seconds each on a busy 2-core machine
 });
