@@ -1,17 +1,21 @@
 /**
- * `memshift migrate <status|watch|start|pause|resume|abort>`: a client of a running sidecar's admin
- * API (src/migration/admin.ts). `status` prints `GET /migration` once; `watch` polls it every second
- * and redraws one progress line until the migration is done or rolled back; the actions POST
+ * `memshift migrate <status|watch|history|start|pause|resume|abort>`: a client of a running
+ * sidecar's admin API (src/migration/admin.ts, through admin-client.ts). `status` prints `GET
+ * /migration` once; `watch` polls it every second and redraws one progress line until the
+ * migration is done or rolled back; `history` prints `GET /migration/history`; the actions POST
  * `/migration/<action>` with the bearer token. The admin URL is `--admin`, else the config's
  * `admin.listen`; the token is `--token`, else the config's admin.token / admin.token_file, else
- * $MEMSHIFT_ADMIN_TOKEN (the same sources the server reads).
+ * $MEMSHIFT_ADMIN_TOKEN (the same sources the server reads). migrate-render.ts draws them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONFIG_ENV } from '../config/load.js';
 import type { MigrationStatus } from '../migration/index.js';
 import { ADMIN_TOKEN_ENV, AdminCallError, adminCall as call, adminTarget, parseInterval, type AdminTarget as Target } from './admin-client.js';
-import { bar } from './progress-bar.js';
-import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, table, usageError } from './common.js';
+import type { MigrationResult } from '../migration/history.js';
+import { historyTable, phaseLabel, resultText, statusText, watchLine } from './migrate-render.js';
+import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, usageError } from './common.js';
+
+export { phaseLabel, progressText, statusText, watchLine } from './migrate-render.js';
 
 /** `watch` gives up after this many failed polls in a row (the first poll failing ends it at once). */
 const WATCH_MAX_FAILURES = 10;
@@ -20,19 +24,24 @@ const EXIT_INTERRUPTED = 130;
 
 const ACTIONS = ['start', 'pause', 'resume', 'abort'] as const;
 type Action = (typeof ACTIONS)[number];
-const SUBCOMMANDS = ['status', 'watch', ...ACTIONS] as const;
+const SUBCOMMANDS = ['status', 'watch', 'history', ...ACTIONS] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 const HELP = `Usage: memshift migrate status [-c FILE | --admin URL] [--pool POOL] [--json]
        memshift migrate watch  [-c FILE | --admin URL] [--pool POOL] [--json] [--interval SECONDS]
+       memshift migrate history [-c FILE | --admin URL] [--pool POOL] [--id ID] [--json]
        memshift migrate start|pause|resume|abort [-c FILE | --admin URL] [--pool POOL] [--token TOKEN] [--json]
 
-Talks to a running "memshift serve" through its admin API (GET /migration, POST /migration/<action>).
+Talks to a running "memshift serve" through its admin API (GET /migration, GET /migration/history,
+POST /migration/<action>).
 
   status   print the migration's state once: phase, progress, counts, T_copy + T_sync + T_verify = T_total
   watch    redraw the progress every second until the migration is done (exit 0) or rolled back
            after an abort (exit 1); then print the final status. On a terminal one line is redrawn,
            otherwise a line is printed whenever it changes. Ctrl-C stops watching (exit 130).
+  history  the last 50 finished or aborted migrations, failovers, syncs and rebuilds, newest first:
+           outcome, T_copy, T_sync, T_verify, T_total, cleanup; --id ID shows one in full, with
+           its servers and every phase switch with its time
   start    start a planned migration now: a migration block without start: waits for this
            (with start: now it starts at once, with start: TIME at that time)
   pause    hold the copy, verify and phase changes; routing stays as it is
@@ -46,6 +55,7 @@ Options:
 ${CONFIG_HELP}
       --admin URL         the admin API, e.g. http://127.0.0.1:9121 (default: from the config)
       --pool POOL         the pool, when several migrate (status: show only it; default: the first)
+      --id ID             history: show this migration (the newest run with this id) in full
       --token TOKEN       the admin bearer token (actions only)
       --json              print the server's JSON instead of text (watch: one JSON line per change)
       --interval SECONDS  seconds between polls for watch, or a duration like 500ms (default 1)
@@ -99,95 +109,6 @@ function pick(body: MigrationBody, pool: string | undefined): MigrationStatus | 
 
 function noMigration(target: Target): string {
   return `no migration: no pool of the sidecar at ${target.base} has one configured`;
-}
-
-// ---------------------------------------------------------------- rendering
-
-const seconds = (s: number | null): string => (s === null ? '-' : s.toFixed(2));
-
-/** The phase, with how far a rollback got. */
-function phaseName(s: MigrationStatus): string {
-  if (s.phase === null) return 'none';
-  return s.phase === 'aborted' ? `aborted (${s.rolled_back ? 'rolled back' : 'rolling back'})` : s.phase;
-}
-
-/** The phase, a rollback's state and "(paused)". */
-export function phaseLabel(s: MigrationStatus): string {
-  return s.paused ? `${phaseName(s)} (paused)` : phaseName(s);
-}
-
-/** The share done and what it counts, for the phase. */
-export function progressText(s: MigrationStatus): string {
-  const c = s.counts;
-  const p = s.progress;
-  switch (s.phase) {
-    case 'copy': {
-      if (p !== null && p.phase === 'copy' && p.expected !== null && p.expected > 0) {
-        const eta = p.eta_s === null ? '' : `, ETA ${Math.ceil(p.eta_s)}s`;
-        return `${bar(p.walked / p.expected)} ${p.walked}/${p.expected} keys walked${eta}`;
-      }
-      return `scanned ${c.scanned}, copied ${c.copied}${p === null ? ' (the leader tracks the share done)' : ''}`;
-    }
-    case 'verify': {
-      // The leader's run: what this pass checked of what its copy scanned (the counts add up every run).
-      if (p !== null && p.phase === 'verify' && p.scanned > 0) return `${bar(p.checked / p.scanned)} ${p.checked}/${p.scanned} keys checked, ${c.mismatched} mismatched`;
-      if (c.scanned === 0) return 'waiting for the first verify pass';
-      const checked = c.verified + c.mismatched;
-      return `${bar(checked / c.scanned)} ${checked}/${c.scanned} keys checked, ${c.mismatched} mismatched`;
-    }
-    case 'planned':
-      return s.waiting ?? 'not started';
-    case 'dual_write':
-      return 'writes reach the old and the new owners; the copy follows once every sidecar does';
-    case 'dual_read':
-      return 'reads try the new owner first; verify follows once every sidecar does';
-    case 'cutover':
-      return 'the new owners serve every moved key';
-    case 'cleanup':
-      return `deleting moved keys from the old owners: ${c.cleaned} deleted`;
-    case 'done':
-      return bar(1);
-    case 'aborted':
-      return s.rolled_back ? 'the old owners serve every key again' : 'writes still reach both owners until every sidecar reads the old ones';
-    default:
-      return '-';
-  }
-}
-
-function countsText(s: MigrationStatus): string {
-  const c = s.counts;
-  return `scanned ${c.scanned} copied ${c.copied} skipped ${c.skipped} verified ${c.verified} mismatched ${c.mismatched} repaired ${c.repaired} backfilled ${c.backfilled} errors ${c.errors} cleaned ${c.cleaned}`;
-}
-
-/** The `watch` line: phase, progress, the main counts. */
-export function watchLine(s: MigrationStatus): string {
-  const c = s.counts;
-  return `${phaseLabel(s).padEnd(10)} ${progressText(s)} | copied ${c.copied} verified ${c.verified} mismatched ${c.mismatched} errors ${c.errors}`;
-}
-
-/** The full status, one labelled row each. */
-export function statusText(s: MigrationStatus, others: readonly MigrationStatus[] = []): string {
-  const leader = s.leader === null ? 'none yet' : `${s.leader}${s.this_process_leads ? ' (the sidecar answering)' : ''}`;
-  const v = s.verify;
-  const r = s.route;
-  const rows: [string, string][] = [
-    ['pool', s.pool],
-    ['id', s.id],
-    ['phase', phaseName(s)],
-    ['paused', s.paused ? 'yes' : 'no'],
-    ['leader', leader],
-    ['progress', progressText(s)],
-    ['counts', countsText(s)],
-    ['times', `T_copy ${seconds(s.t_copy_s)} s + T_sync ${seconds(s.t_sync_s)} s + T_verify ${seconds(s.t_verify_s)} s = T_total ${seconds(s.t_total_s)} s`],
-    ['cleanup', `T_cleanup ${seconds(s.t_cleanup_s)} s`],
-    ['verify', v === null ? '-' : `${v.passes} pass${v.passes === 1 ? '' : 'es'}, ${v.left} left: ${v.note}`],
-    ['moved', `${(s.moved_share * 100).toFixed(2)}% of the keyspace`],
-    ['route', `backfilled ${r.backfilled} (${r.backfillErrors} failed), sync races ${r.raced}, sync errors ${r.syncErrors}, held ${r.held} (this sidecar)`],
-  ];
-  const f = s.failover;
-  if (f !== undefined) rows.splice(2, 0, ['failover', `${f.server} out of group ${f.group}${f.out === undefined ? '' : `; out before it: ${f.out.map((o) => `${o.server} (${o.group})`).join(', ')}`}`]);
-  if (others.length > 0) rows.push(['others', `${others.map((o) => `${o.pool}: ${phaseLabel(o)}`).join(', ')} (pass --pool to show one)`]);
-  return table(rows);
 }
 
 // ---------------------------------------------------------------- subcommands
@@ -268,6 +189,20 @@ async function watch(target: Target, pool: string | undefined, json: boolean, in
   }
 }
 
+async function history(target: Target, pool: string | undefined, id: string | undefined, json: boolean, io: CliIo): Promise<number> {
+  const path = `/migration/history${pool === undefined ? '' : `?pool=${encodeURIComponent(pool)}`}`;
+  const body = (await call(target, 'GET', path, undefined)) as { history?: MigrationResult[] };
+  if (!Array.isArray(body.history)) throw new AdminCallError(`GET ${target.base}${path} answered without a "history" list: is this memshift's admin API, of a version with a history?`, EXIT.UNAVAILABLE);
+  const list = id === undefined ? body.history : body.history.filter((r) => r.id === id).slice(0, 1);
+  if (id !== undefined && list.length === 0) {
+    io.err(`memshift migrate: no migration "${id}" in the history of the sidecar at ${target.base}\n`);
+    return EXIT.FAILURE;
+  }
+  if (json) io.out(`${JSON.stringify(id === undefined ? body : list[0])}\n`);
+  else io.out(id === undefined ? historyTable(list) : resultText(list[0]!));
+  return EXIT.OK;
+}
+
 async function act(action: Action, target: Target, pool: string | undefined, json: boolean, io: CliIo): Promise<number> {
   const s = (await call(target, 'POST', `/migration/${action}`, pool === undefined ? undefined : { pool })) as MigrationStatus;
   if (json) io.out(`${JSON.stringify(s)}\n`);
@@ -287,6 +222,7 @@ export async function runMigrate(args: string[], io: CliIo, deps: MigrateDeps = 
       token: { type: 'string' },
       json: { type: 'boolean' },
       interval: { type: 'string' },
+      id: { type: 'string' },
     },
     true,
   );
@@ -308,6 +244,7 @@ export async function runMigrate(args: string[], io: CliIo, deps: MigrateDeps = 
   try {
     if (subcommand === 'status') return await status(target, values.pool, json, io);
     if (subcommand === 'watch') return await watch(target, values.pool, json, intervalMs, io, deps);
+    if (subcommand === 'history') return await history(target, values.pool, values.id, json, io);
     return await act(action!, target, values.pool, json, io);
   } catch (err) {
     if (!(err instanceof AdminCallError)) throw err;

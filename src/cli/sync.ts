@@ -5,12 +5,15 @@
  * then verify (a full pass, then incremental passes). Clients keep reading and
  * writing through memshift meanwhile: its fan-out is the dual-write. Progress
  * goes to stderr; the report (counts and T_copy, T_sync, T_verify, T_total) to
- * stdout, as text or `--json`.
+ * stdout, as text or `--json`, and to the pool's history (src/migration/history.ts).
  */
 import { dial, endpointOf, readyEvent } from '../backend/index.js';
 import { Router } from '../routing/index.js';
 import { isReserved } from '../protocol/index.js';
-import { syncServers, type Endpoint } from '../copy/index.js';
+import { MetaClient, syncServers, type Endpoint, type SyncReport } from '../copy/index.js';
+import type { PoolConfig } from '../config/types.js';
+import { resultOfRun } from '../migration/history.js';
+import { appendHistory, metaItems } from '../migration/history-store.js';
 import { countsLine, progressLine } from './progress-bar.js';
 import { MemshiftError } from '../errors.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, loadConfigFor, parseCommandArgs, usageError } from './common.js';
@@ -45,6 +48,22 @@ function answers(e: Endpoint, ms = 1000): Promise<boolean> {
     s.on('data', (d) => done(d.toString('latin1').startsWith('VERSION ')));
     s.on('error', () => done(false));
   });
+}
+
+/**
+ * Adds the run to the pool's history (GET /migration/history on every sidecar, `memshift migrate
+ * history`), written to every server of the pool as the sidecars do.
+ */
+async function keepResult(pool: PoolConfig, source: number, target: number, report: SyncReport, io: CliIo): Promise<void> {
+  const name = (g: number): string[] => pool.groups[g]!.servers.map((s) => `${pool.groups[g]!.name}/${s.address}`);
+  const result = resultOfRun({ kind: 'sync', pool: pool.name, id: `sync-${pool.groups[target]!.name}`, from: name(source), to: name(target), progress: report.progress, ok: report.ok, endedAt: Date.now() });
+  const clients = pool.groups.flatMap((g) => g.servers).map((s) => new MetaClient(endpointOf(s)));
+  try {
+    const kept = await appendHistory(clients.map(metaItems), pool.name, [result]);
+    if (kept === 0) io.err(`memshift sync: the result was not stored in the pool's history (no server took it)\n`);
+  } finally {
+    for (const c of clients) c.close();
+  }
 }
 
 export async function runSync(args: string[], io: CliIo): Promise<number> {
@@ -96,6 +115,7 @@ export async function runSync(args: string[], io: CliIo): Promise<number> {
     onProgress: (snap) => io.err(`\r${progressLine(snap)}`),
   });
   io.err('\n');
+  await keepResult(pool, source, target, report, io);
   const t = report.progress;
   if (values.json === true) io.out(`${JSON.stringify(report)}\n`);
   else {

@@ -15,6 +15,8 @@ import type { MigrationSettings, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { LeaderJobs } from './leader-jobs.js';
 import { leaderIntervalMs } from './estimate.js';
+import { processHistory, resultLine, resultOf, withSwitch, type MigrationKind, type MigrationResult } from './history.js';
+import { appendHistory, backendItems } from './history-store.js';
 import { PhaseError, initialState, isActive, isFinished, next, routeMode, type Phase, type PhaseEvent } from './phases.js';
 import { PhaseView } from './phase-view.js';
 import { Lease, RecordStore, emptyCounts, maxCounts, type MigrationRecord } from './record.js';
@@ -164,12 +166,35 @@ export class Migration {
    */
   #adopt(r: MigrationRecord, sentAt: number): void {
     const before = this.record?.phase;
+    const wasReady = this.record !== null && isFinished(this.record);
     if (this.record === null || this.record.since !== r.since || this.record.phase !== r.phase) this.#seenAt = performance.now();
     // This process's counts may be ahead of the record's (the leader counts before it publishes).
     this.record = this.record === null ? r : { ...r, counts: maxCounts(r.counts, this.record.counts) };
     if (r.phase === 'cutover' && before !== 'cutover') this.route.rmwFrom = sentAt + this.#m.settleMs;
     this.route.mode = routeMode(r);
-    if (before !== r.phase) this.logger.info({ pool: this.pool.name, id: r.id, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}`);
+    // The result is kept (and logged, with the phase switch when it is one) once, when it is known.
+    const result = !wasReady && isFinished(this.record) ? this.result(this.record) : null;
+    const kept = result !== null && processHistory.finished(result);
+    const fields = { pool: this.pool.name, id: r.id, kind: this.kind, ...(kept ? { result } : {}) };
+    if (before !== r.phase) this.logger.info({ ...fields, from: before ?? null, to: r.phase, seq: r.seq }, `migration ${r.id}: ${r.phase}${kept ? `: ${resultLine(result)}` : ''}`);
+    else if (kept) this.logger.info(fields, `migration ${r.id}: ${r.phase} (rolled back): ${resultLine(result)}`);
+  }
+
+  /** What the history calls this migration: a route's, a failover's, or an operator's (of a pool's servers). */
+  get kind(): MigrationKind {
+    return this.space.prefixMove !== undefined ? 'route' : this.space.failover === undefined ? 'planned' : 'passive';
+  }
+
+  /** The result of the finished record `r` (history.ts). */
+  result(r: MigrationRecord): MigrationResult {
+    const name = (group: string | undefined, address: string): string => (group === undefined ? address : `${group}/${address}`);
+    const parts = this.space.parts;
+    return resultOf(
+      r,
+      this.kind,
+      parts.flatMap((p) => p.arcs.oldServers.map((s) => name(p.group, s.address))),
+      parts.flatMap((p) => p.arcs.newServers.map((s) => name(p.group, s.address))),
+    );
   }
 
   /** The phase this process routes by was current at `at` (performance.now()); a finished migration needs no guard. */
@@ -223,13 +248,21 @@ export class Migration {
   async #publish(r: MigrationRecord): Promise<void> {
     // Made from a record older than the one this process has now (a poll adopted an operator's action meanwhile).
     if (this.record !== null && r.seq < this.record.seq) return;
-    const rec: MigrationRecord = { ...r, counts: { ...r.counts, backfilled: Math.max(r.counts.backfilled, this.route.counters.backfilled) }, updatedAt: now() };
+    const before = this.record;
+    const counts = maxCounts(before === null ? r.counts : maxCounts(r.counts, before.counts), { backfilled: this.route.counters.backfilled });
+    const rec = withSwitch(before, { ...r, counts, updatedAt: now() }, now());
     const at = performance.now();
     this.#adopt(rec, at);
     this.#confirm(at);
     this.#lastPublish = Date.now();
     const stored = await this.#store.publish(rec);
     if (stored === 0) this.logger.warn({ pool: this.pool.name, id: rec.id }, 'migration record not stored on any server');
+    // Whoever publishes the end keeps the result in the pool's history (history.ts), with what this
+    // process knows that the servers may have lost.
+    if (isFinished(rec) && (before === null || !isFinished(before))) {
+      const kept = await appendHistory(this.space.recordServers.map(backendItems), this.pool.name, [this.result(rec), ...processHistory.list(this.pool.name)]);
+      if (kept === 0) this.logger.warn({ pool: this.pool.name, id: rec.id }, 'migration result not stored in the history on any server (this sidecar keeps it)');
+    }
   }
 
   /** Publishes the record this process has again (a finished failover's, evicted from every server). */

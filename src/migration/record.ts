@@ -18,6 +18,7 @@ import { backendRequest, line, type Backend } from '../backend/index.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix, parseValues } from '../protocol/index.js';
 import type { PhaseState } from './phases.js';
 import type { FailoverSpec, PrefixMove } from './space.js';
+import type { PhaseSwitch } from './history.js';
 
 export interface MigrationCounts {
   scanned: number;
@@ -46,6 +47,8 @@ export interface MigrationRecord extends PhaseState {
   failover?: FailoverSpec;
   /** A route migration: the route's prefix and the pool its keys leave (`pool` is the one they go to). */
   route?: PrefixMove;
+  /** Every phase switch, pause and resume, with its time (history.ts: withSwitch). Absent in records an earlier memshift wrote. */
+  switches?: PhaseSwitch[];
 }
 
 export function emptyCounts(): MigrationCounts {

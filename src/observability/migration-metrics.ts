@@ -8,6 +8,7 @@ import type { Metric } from 'prom-client';
 import type { MigrationStatus } from '../migration/index.js';
 import type { Phase } from '../migration/phases.js';
 import type { MigrationCounts } from '../migration/record.js';
+import type { MigrationResult } from '../migration/history.js';
 import { family, histogramSamples, type Sample } from './metrics.js';
 import type { LatencyHistogram } from './histogram.js';
 
@@ -29,9 +30,14 @@ const DURATIONS = [
   ['verify', 't_verify_s'],
   ['total', 't_total_s'],
   ['cleanup', 't_cleanup_s'],
-] as const satisfies readonly (readonly [string, keyof MigrationStatus])[];
+] as const satisfies readonly (readonly [string, keyof MigrationStatus & keyof MigrationResult])[];
 
-export function migrationFamilies(migrations: () => readonly MigrationStatus[], holds: () => readonly MigrationHolds[] = () => []): Metric[] {
+export function migrationFamilies(
+  migrations: () => readonly MigrationStatus[],
+  holds: () => readonly MigrationHolds[] = () => [],
+  /** The newest finished run of each pool (history.ts). */
+  latest: () => readonly MigrationResult[] = () => [],
+): Metric[] {
   const labels = (s: MigrationStatus): { pool: string; id: string } => ({ pool: s.pool, id: s.id });
   const each = (samples: (s: MigrationStatus) => Sample[]) => (): Sample[] => migrations().flatMap(samples);
   const one = (name: string, help: string, type: 'counter' | 'gauge', value: (s: MigrationStatus) => number): Metric =>
@@ -65,6 +71,12 @@ export function migrationFamilies(migrations: () => readonly MigrationStatus[], 
       'How long requests for moved keys were held (this process): read-modify-writes in cutover (at most settle), any while the phase was out of date.',
       'histogram',
       () => holds().flatMap((h) => histogramSamples('memshift_migration_hold_seconds', { pool: h.pool, id: h.id }, h.holds)),
+    ),
+    family(
+      'memshift_migration_last_duration_seconds',
+      "The pool's last finished migration, sync or rebuild (GET /migration/history): its T_copy, T_sync, T_verify, T_total and T_cleanup, once known.",
+      'gauge',
+      () => latest().flatMap((r) => DURATIONS.flatMap(([phase, key]): Sample[] => (r[key] === null ? [] : [{ labels: { pool: r.pool, phase }, value: r[key] }]))),
     ),
     one('memshift_migration_paused', '1 while the migration is paused.', 'gauge', (s) => (s.paused ? 1 : 0)),
     one('memshift_migration_leader', '1 when this process holds the lease: it runs the copy, verify and cleanup.', 'gauge', (s) => (s.this_process_leads ? 1 : 0)),

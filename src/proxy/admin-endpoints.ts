@@ -11,8 +11,10 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
 import { Metrics } from '../observability/metrics.js';
-import { registerMigration } from '../migration/admin.js';
 import { registerBackends } from './backends-endpoint.js';
+import { loadHistory, registerMigration, type HistorySources } from '../migration/admin.js';
+import { backendItems } from '../migration/history-store.js';
+import { processHistory } from '../migration/history.js';
 import { AdminHttpError } from '../admin/index.js';
 import { migrationsOf, type Generation } from './generation.js';
 import type { ConfigSource, ReloadCounters, ReloadOptions, ReloadResult } from './reload.js';
@@ -48,8 +50,17 @@ export async function startAdmin(
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger, tls: a.tls });
   registerReadyz(admin, ready);
   admin.get('/replication', () => ({ status: 200, body: gen().replication.status() }));
-  registerMigration(admin, () => migrationsOf(gen()));
   registerBackends(admin, gen, stats);
+  const history: HistorySources = () => {
+    const g = gen();
+    return [...g.config.pools.keys()].map((pool, p) => {
+      const servers = new Set([...(g.backends.byGroup[p] ?? []).flat(), ...(g.backends.byMigration[p] ?? []).flat()]);
+      return { pool, servers: [...servers].map(backendItems) };
+    });
+  };
+  registerMigration(admin, () => migrationsOf(gen()), history);
+  // The history after a restart, for its metrics: read once the backends had time to connect.
+  setTimeout(() => void loadHistory(history).catch(() => undefined), 2_000).unref();
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats, () => gen().backends.all.reduce((n, b) => n + b.connections.reduce((m, c) => m + c.counters.tlsErrors, 0), 0)),
@@ -59,6 +70,7 @@ export async function startAdmin(
     ...migrationFamilies(
       () => migrationsOf(gen()).map((m) => m.status()),
       () => migrationsOf(gen()).map((m) => ({ pool: m.pool.name, id: m.id, holds: m.route.holds })),
+      () => processHistory.latestPerPool(),
     ),
     ...reloadFamilies(reloads),
   );

@@ -30,6 +30,8 @@ import { backendRequest, backendStats, endpointOf, line } from '../backend/index
 import type { Replay } from './replay.js';
 import type { WriteLog } from './write-log.js';
 import { sleep } from '../backend/clock.js';
+import { processHistory, resultLine, resultOfRun } from '../migration/history.js';
+import { appendHistory, backendItems } from '../migration/history-store.js';
 
 const LEASE_TTL_SEC = 30;
 const DONE_TTL_SEC = 3_600;
@@ -254,8 +256,23 @@ export class Recovery {
       status.progress = report.progress;
       const c = report.progress.counts;
       const t = report.progress.durations;
-      d.logger.info({ backend: backend.address, ok: report.ok, ...c, ...t }, 'backend rebuild finished');
-      if (!report.ok) throw new Error(report.aborted ? (status.error ?? 'aborted') : (report.errors.sample[0] ?? 'verify did not converge'));
+      const failure = report.ok ? undefined : report.aborted ? (status.error ?? 'aborted') : (report.errors.sample[0] ?? 'verify did not converge');
+      const result = resultOfRun({
+        kind: 'rebuild',
+        pool: d.pool.name,
+        id: `rebuild-${d.pool.groups[group]!.name}-${backend.address}`,
+        from: sources.map((b) => `${status.source!}/${b.address}`),
+        to: [`${d.pool.groups[group]!.name}/${backend.address}`],
+        progress: report.progress,
+        ok: report.ok,
+        ...(failure === undefined ? {} : { note: failure }),
+        endedAt: Date.now(),
+      });
+      processHistory.finished(result);
+      d.logger.info({ backend: backend.address, ok: report.ok, ...c, ...t, result }, `backend rebuild ${result.outcome}: ${resultLine(result)}`);
+      // Every sidecar's GET /migration/history shows it (history.ts).
+      await appendHistory([...new Set(d.backends.flat())].map(backendItems), d.pool.name, [result, ...processHistory.list(d.pool.name)]);
+      if (failure !== undefined) throw new Error(failure);
       await this.#store(backend, 'set', k.done, DONE_TTL_SEC, d.instance);
       return finish(true);
     } catch (err) {

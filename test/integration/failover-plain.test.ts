@@ -111,5 +111,13 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
     r.close();
   }
   expect((await keysOnServer(survivor.port, ports.map((port) => `chain:${port}`))).size).toBe(ports.length);
+  // Both failovers are in every sidecar's history, newest first (issue 14).
+  for (const admin of admins) {
+    const h = (await (await fetch(`http://127.0.0.1:${admin}/migration/history`)).json()) as { history: { kind: string; id: string; outcome: string }[] };
+    expect(h.history.map((r) => [r.kind, r.id, r.outcome])).toEqual([
+      ['passive', id, 'done'],
+      ['passive', `failover-main-${dead.address.replace(/:/g, '_')}`, 'done'],
+    ]);
+  }
   c.close();
 }, 180_000);

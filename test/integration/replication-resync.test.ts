@@ -121,6 +121,12 @@ it('rebuilds a backend that restarted empty, once across sidecars, while clients
   expect(series('memshift_backend_up', backend)).toBe(1);
   expect(series('memshift_backend_tko_total', backend)).toBeGreaterThanOrEqual(1);
   expect(metrics).toMatch(new RegExp(`^memshift_backend_request_duration_seconds_bucket\\{backend="${victim.address}",le="0.001"\\} \\d+$`, 'm'));
+  // The rebuild is in both sidecars' history (issue 14), and in the last-duration metric.
+  for (const admin of [admin1, admin2]) {
+    const h = (await (await fetch(`http://127.0.0.1:${admin}/migration/history`)).json()) as { history: { kind: string; id: string; outcome: string; t_total_s: number }[] };
+    expect(h.history.filter((x) => x.kind === 'rebuild').map((x) => [x.id, x.outcome])).toEqual([[`rebuild-zone-b-${victim.address}`, 'done']]);
+  }
+  expect(series('memshift_migration_last_duration_seconds', 'phase="total"')).toBeCloseTo(durations.totalMs! / 1000, 3);
 
   // Writes that failed on the victim during the rebuild are replayed (a second pass after 2 s).
   await new Promise((r) => setTimeout(r, 3_000));

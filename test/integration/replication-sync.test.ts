@@ -60,6 +60,13 @@ it('rebuilds an emptied group from the healthy one while clients write, and refu
   expect(differ.slice(0, 5)).toEqual([]);
   expect(b.size).toBe(a.size);
   console.log(`sync: ${a.size} keys identical in both groups; ${r.out.trim().split('\n').pop()}`);
+  // The run is in the pool's history, on its servers, where every sidecar's GET /migration/history reads it (issue 14).
+  const h = await TextClient.connect(zoneA[0]!.port);
+  const item = /^VALUE \S+ \d+ \d+\r\n(.*)\r\nEND\r\n$/s.exec(await h.request('get __memshift__:history:main'))?.[1];
+  h.close();
+  const synced = (JSON.parse(item ?? '[]') as { kind: string; id: string; outcome: string; from: string[]; to: string[]; t_total_s: number }[]).find((x) => x.kind === 'sync');
+  expect(synced).toMatchObject({ id: 'sync-zone-b', outcome: 'done', from: zoneA.map((s) => `zone-a/${s.address}`), to: zoneB.map((s) => `zone-b/${s.address}`) });
+  expect(r.out).toContain(`T_total ${synced!.t_total_s.toFixed(2)} s`);
 
   zoneA[1]!.kill('SIGKILL');
   await zoneA[1]!.waitExit();

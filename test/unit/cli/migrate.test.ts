@@ -36,6 +36,8 @@ class FakeAdmin {
   readonly server = http.createServer((req, res) => void this.handle(req, res));
   gets: object[] = [{ phase: null }];
   getCount = 0;
+  history: object = { history: [] };
+  historyUrls: string[] = [];
   posts: Post[] = [];
   postAnswer: (p: Post) => { status: number; body: unknown } = () => ({ status: 200, body: status() });
 
@@ -54,6 +56,8 @@ class FakeAdmin {
   reset(): void {
     this.gets = [{ phase: null }];
     this.getCount = 0;
+    this.history = { history: [] };
+    this.historyUrls = [];
     this.posts = [];
     this.postAnswer = () => ({ status: 200, body: status() });
   }
@@ -70,6 +74,10 @@ class FakeAdmin {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(payload));
     };
+    if (req.method === 'GET' && req.url?.startsWith('/migration/history') === true) {
+      this.historyUrls.push(req.url);
+      return reply(200, this.history);
+    }
     if (req.method === 'GET' && req.url === '/migration') {
       const answer = this.gets[Math.min(this.getCount, this.gets.length - 1)]!;
       this.getCount += 1;
@@ -119,7 +127,7 @@ describe('memshift migrate (help and usage)', () => {
   });
 
   it.each([
-    [['migrate'], 'name what to do: status, watch, start, pause, resume, abort'],
+    [['migrate'], 'name what to do: status, watch, history, start, pause, resume, abort'],
     [['migrate', 'frob'], 'unknown subcommand "frob"'],
     [['migrate', 'status', 'extra', '--admin', 'http://127.0.0.1:1'], 'unexpected argument "extra"'],
     [['migrate', 'status', '--bogus'], "Unknown option '--bogus'"],
@@ -404,5 +412,62 @@ describe('memshift migrate start|pause|resume|abort', () => {
     expect(r.stderr).toContain('HTTP 404: name the pool');
     fake.postAnswer = () => ({ status: 500, body: { error: 'internal error in POST /migration/resume' } });
     expect((await run(['migrate', 'resume', '--admin', fake.url, '--token', 't'])).status).toBe(69);
+  });
+});
+
+describe('memshift migrate history', () => {
+  const result = (id: string, ended: string, over: object = {}): object => ({
+    kind: 'planned',
+    pool: 'main',
+    id,
+    outcome: 'done',
+    from: ['10.0.0.1:11211', '10.0.0.2:11211'],
+    to: ['10.0.0.1:11211', '10.0.0.2:11211', '10.0.0.3:11211'],
+    started_at: '2026-11-28T10:00:00.000Z',
+    ended_at: ended,
+    switches: [
+      { phase: 'dual_write', at: '2026-11-28T10:00:00.000Z' },
+      { phase: 'done', at: ended },
+    ],
+    counts: { copied: 40_000, errors: 0 },
+    t_copy_s: 30.5,
+    t_sync_s: 2,
+    t_verify_s: 10.25,
+    t_total_s: 42.75,
+    t_cleanup_s: 5,
+    ...over,
+  });
+
+  it('prints a table, newest first, and --pool asks for one pool', async () => {
+    fake.history = { history: [result('grow', '2026-11-28T10:01:00.000Z'), result('failover-main-x', '2026-11-27T09:00:00.000Z', { kind: 'passive', outcome: 'done', t_cleanup_s: null })] };
+    const r = await run(['migrate', 'history', '--admin', fake.url, '--pool', 'main']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout).toBe(
+      [
+        'ENDED                 KIND     POOL  ID               OUTCOME  T_COPY  T_SYNC  T_VERIFY  T_TOTAL  CLEANUP  COPIED  ERRORS',
+        '2026-11-28 10:01:00Z  planned  main  grow             done      30.50    2.00     10.25    42.75     5.00   40000       0',
+        '2026-11-27 09:00:00Z  passive  main  failover-main-x  done      30.50    2.00     10.25    42.75        -   40000       0',
+        '',
+      ].join('\n'),
+    );
+    expect(fake.historyUrls).toEqual(['/migration/history?pool=main']);
+  });
+
+  it('--id prints one in full with every switch; --json prints what the server sent', async () => {
+    fake.history = { history: [result('grow', '2026-11-28T10:01:00.000Z')] };
+    const r = await run(['migrate', 'history', '--admin', fake.url, '--id', 'grow']);
+    expect(r.stdout).toContain('from      10.0.0.1:11211, 10.0.0.2:11211\n');
+    expect(r.stdout).toContain('switches  2026-11-28 10:00:00Z  dual_write\n          2026-11-28 10:01:00Z  done\n');
+    expect(r.stdout).toContain('times     T_copy 30.50 s + T_sync 2.00 s + T_verify 10.25 s = T_total 42.75 s\n');
+    const json = await run(['migrate', 'history', '--admin', fake.url, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual(fake.history);
+    const missing = await run(['migrate', 'history', '--admin', fake.url, '--id', 'nope']);
+    expect(missing).toMatchObject({ status: 1, stdout: '' });
+    expect(missing.stderr).toContain('no migration "nope" in the history');
+  });
+
+  it('says so when nothing is on record', async () => {
+    const r = await run(['migrate', 'history', '--admin', fake.url]);
+    expect(r.stdout).toBe('no finished migration, sync or rebuild on record\n');
   });
 });

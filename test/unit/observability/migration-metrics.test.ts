@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../../src/migration/index.js';
+import type { MigrationResult } from '../../../src/migration/history.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { MIGRATION_PHASES, migrationFamilies } from '../../../src/observability/migration-metrics.js';
 import { LatencyHistogram } from '../../../src/observability/histogram.js';
@@ -102,6 +103,23 @@ describe('migrationFamilies', () => {
     expect(text).toContain('memshift_migration_hold_seconds_sum{pool="main",id="m1"} 12.94\n');
   });
 
+  it("publishes each pool's last finished run's durations, without its id", async () => {
+    const m = new Metrics({ processMetrics: false });
+    const last = { kind: 'planned', pool: 'main', id: 'grow', t_copy_s: 2, t_sync_s: 1, t_verify_s: 0.5, t_total_s: 3.5, t_cleanup_s: null } as unknown as MigrationResult;
+    m.add(...migrationFamilies(() => [], () => [], () => [last, { ...last, pool: 'sessions', t_total_s: 9 }]));
+    const text = await m.text();
+    expect(samples(text, 'memshift_migration_last_duration_seconds')).toEqual([
+      'memshift_migration_last_duration_seconds{pool="main",phase="copy"} 2',
+      'memshift_migration_last_duration_seconds{pool="main",phase="sync"} 1',
+      'memshift_migration_last_duration_seconds{pool="main",phase="verify"} 0.5',
+      'memshift_migration_last_duration_seconds{pool="main",phase="total"} 3.5',
+      'memshift_migration_last_duration_seconds{pool="sessions",phase="copy"} 2',
+      'memshift_migration_last_duration_seconds{pool="sessions",phase="sync"} 1',
+      'memshift_migration_last_duration_seconds{pool="sessions",phase="verify"} 0.5',
+      'memshift_migration_last_duration_seconds{pool="sessions",phase="total"} 9',
+    ]);
+  });
+
   it('has families but no samples without migrations', async () => {
     const m = new Metrics({ processMetrics: false });
     m.add(...migrationFamilies(() => []));
@@ -116,6 +134,7 @@ describe('migrationFamilies', () => {
       'memshift_migration_sync_errors_total',
       'memshift_migration_held_total',
       'memshift_migration_hold_seconds',
+      'memshift_migration_last_duration_seconds',
       'memshift_migration_paused',
       'memshift_migration_leader',
     ]);
