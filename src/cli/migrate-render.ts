@@ -63,10 +63,72 @@ function countsText(s: MigrationStatus): string {
   return `scanned ${c.scanned} copied ${c.copied} skipped ${c.skipped} verified ${c.verified} mismatched ${c.mismatched} repaired ${c.repaired} backfilled ${c.backfilled} errors ${c.errors} cleaned ${c.cleaned}`;
 }
 
-/** The `watch` line: phase, progress, the main counts. */
-export function watchLine(s: MigrationStatus): string {
+/** The width the `watch` line fits when the terminal's is unknown (a pipe, a log). */
+export const WATCH_WIDTH = 80;
+
+/** What the `watch` line says of the progress, from the most to the least said. */
+function watchProgress(s: MigrationStatus): string[] {
   const c = s.counts;
-  return `${phaseLabel(s).padEnd(10)} ${progressText(s)} | copied ${c.copied} verified ${c.verified} mismatched ${c.mismatched} errors ${c.errors}`;
+  const p = s.progress;
+  const bars = (f: number, full: string, eta = ''): string[] => [`${bar(f)} ${full}${eta}`, `${bar(f, 10)} ${full}${eta}`, `${bar(f, 10)}${eta}`];
+  switch (s.phase) {
+    case 'copy': {
+      if (p !== null && p.phase === 'copy' && p.expected !== null && p.expected > 0) {
+        return bars(p.walked / p.expected, `${p.walked}/${p.expected} walked`, p.eta_s === null ? '' : `, ETA ${Math.ceil(p.eta_s)}s`);
+      }
+      return [`scanned ${c.scanned}, copied ${c.copied}`];
+    }
+    case 'verify':
+      if (p !== null && p.phase === 'verify' && p.scanned > 0) return bars(p.checked / p.scanned, `${p.checked}/${p.scanned} checked, ${c.mismatched} mismatched`);
+      return c.scanned === 0 ? ['waiting for the first pass'] : bars((c.verified + c.mismatched) / c.scanned, `${c.verified + c.mismatched}/${c.scanned} checked, ${c.mismatched} mismatched`);
+    case 'planned':
+      return [s.waiting ?? 'not started'];
+    case 'dual_write':
+      return ['writes reach both owners; the copy follows', 'dual writes'];
+    case 'dual_read':
+      return ['reads try the new owners; verify follows', 'dual reads'];
+    case 'cutover':
+      return ['the new owners serve the moved keys', 'cut over'];
+    case 'cleanup':
+      return [`deleting moved keys from the old owners: ${c.cleaned}`, `${c.cleaned} deleted`];
+    case 'done':
+      return [bar(1), bar(1, 10)];
+    case 'aborted':
+      return s.rolled_back ? ['the old owners serve every key again', 'rolled back'] : ['writes reach both owners until all read the old', 'rolling back'];
+    default:
+      return ['-'];
+  }
+}
+
+/** `text` cut to `width` with "…" in the middle, so both ends of a long name stay readable. */
+function middleCut(text: string, width: number): string {
+  if (text.length <= width) return text;
+  const head = Math.ceil((width - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (width - 1 - head))}`;
+}
+
+/**
+ * The `watch` line, `pool/id phase progress | counts`, at most `width` columns: the counts shrink to
+ * copied and errors, then the progress, then the counts go, then a long pool/id is cut in the
+ * middle, and only then is the line cut.
+ */
+export function watchLine(s: MigrationStatus, width = WATCH_WIDTH): string {
+  const c = s.counts;
+  const name = `${s.pool}/${s.id}`;
+  const label = phaseLabel(s).padEnd(10);
+  // What matters most in the phase, when the whole does not fit: what the copy copied, what verify found.
+  const short = s.phase === 'copy' ? ` | copied ${c.copied} errors ${c.errors}` : s.phase === 'verify' ? ` | mismatched ${c.mismatched} errors ${c.errors}` : s.phase === 'cleanup' ? ` | errors ${c.errors}` : '';
+  const tails = s.phase === 'planned' ? ['', '', ''] : [` | copied ${c.copied} verified ${c.verified} mismatched ${c.mismatched} errors ${c.errors}`, short, ''];
+  const progress = watchProgress(s);
+  // The full counts only with the full progress; the short ones (copied, errors) before the least progress.
+  const tries: [string, string][] = [[progress[0]!, tails[0]!], ...progress.map((p): [string, string] => [p, tails[1]!]), ...progress.map((p): [string, string] => [p, ''])];
+  for (const [p, t] of tries) {
+    const line = `${name} ${label} ${p}${t}`;
+    if (line.length <= width) return line;
+  }
+  const rest = ` ${label.trimEnd()} ${progress.at(-1)!}`;
+  const line = `${middleCut(name, Math.max(12, width - rest.length))}${rest}`;
+  return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
 }
 
 /** The full status, one labelled row each. */

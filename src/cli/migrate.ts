@@ -12,7 +12,7 @@ import { CONFIG_ENV } from '../config/load.js';
 import type { MigrationStatus } from '../migration/index.js';
 import { ADMIN_TOKEN_ENV, AdminCallError, adminCall as call, adminTarget, parseInterval, type AdminTarget as Target } from './admin-client.js';
 import type { MigrationResult } from '../migration/history.js';
-import { historyTable, phaseLabel, resultText, statusText, watchLine } from './migrate-render.js';
+import { historyTable, phaseLabel, resultText, statusText, WATCH_WIDTH, watchLine } from './migrate-render.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, usageError } from './common.js';
 
 export { phaseLabel, progressText, statusText, watchLine } from './migrate-render.js';
@@ -38,7 +38,8 @@ POST /migration/<action>).
   status   print the migration's state once: phase, progress, counts, T_copy + T_sync + T_verify = T_total
   watch    redraw the progress every second until the migration is done (exit 0) or rolled back
            after an abort (exit 1); then print the final status. On a terminal one line is redrawn,
-           otherwise a line is printed whenever it changes. Ctrl-C stops watching (exit 130).
+           otherwise a line is printed whenever it changes; it fits the terminal (80 columns when
+           not a terminal). Ctrl-C stops watching (exit 130); the migration goes on.
   history  the last 50 finished or aborted migrations, failovers, syncs and rebuilds, newest first:
            outcome, T_copy, T_sync, T_verify, T_total, cleanup; --id ID shows one in full, with
            its servers and every phase switch with its time
@@ -145,6 +146,7 @@ async function watch(target: Target, pool: string | undefined, json: boolean, in
   };
   try {
     let last = '';
+    let watched: MigrationStatus | null = null;
     let failures = 0;
     for (let polls = 0; ; polls += 1) {
       let s: MigrationStatus | null | undefined; // undefined: this poll failed
@@ -167,7 +169,8 @@ async function watch(target: Target, pool: string | undefined, json: boolean, in
         return EXIT.FAILURE;
       }
       if (s !== undefined) {
-        const line = json ? JSON.stringify(s) : `${s.pool}/${s.id} ${watchLine(s)}`;
+        const line = json ? JSON.stringify(s) : watchLine(s, tty && deps.columns !== undefined && deps.columns > 1 ? deps.columns - 1 : WATCH_WIDTH);
+        watched = s;
         if (tty || line !== last) draw(line);
         last = line;
         if (finished(s)) {
@@ -183,6 +186,9 @@ async function watch(target: Target, pool: string | undefined, json: boolean, in
       }
     }
     endLine();
+    // Ctrl-C stops this command only: the sidecars run the migration.
+    const what = watched === null ? 'the migration' : `migration ${watched.id} of pool ${watched.pool} (${phaseLabel(watched)})`;
+    io.err(`memshift migrate: stopped watching; ${what} goes on without it ("memshift migrate watch" follows it again)\n`);
     return EXIT_INTERRUPTED;
   } finally {
     deps.signals.removeListener('SIGINT', onSigint);

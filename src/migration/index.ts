@@ -45,7 +45,6 @@ export class Migration {
   readonly #store: RecordStore;
   readonly #lease: Lease;
   #job: { phase: Phase; abort: AbortController } | null = null;
-  #progress: MigrationStatus['progress'] = null;
   #lastPublish = 0;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
@@ -90,7 +89,7 @@ export class Migration {
         this.record = { ...this.record!, counts: change(this.record!.counts) };
       },
       progress: (p) => {
-        this.#progress = p;
+        this.record = { ...this.record!, progress: p };
       },
       apply: (e) => this.apply(e),
       publish: (r) => this.#publish(r),
@@ -143,10 +142,20 @@ export class Migration {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#view.close();
     this.#job?.abort.abort();
+    // Stopped mid-migration (memshift stopping, or a reload that dropped it): say which, and where it was.
+    const r = this.record;
+    if (r !== null && isActive(r)) {
+      const leads = this.#lease.held;
+      this.logger.warn(
+        { pool: this.pool.name, id: r.id, kind: this.kind, phase: r.phase, paused: r.paused, leader: leads },
+        `leaving migration ${r.id} of pool ${this.pool.name} in phase ${r.phase}${r.paused ? ' (paused)' : ''}: it goes on in the other sidecars${leads ? '; this sidecar led it, another takes over its lease' : ''}`,
+      );
+    }
     // A leader that stops publishes what it counted since its last publish, so the next leader (or
     // this sidecar started again) goes on from there: counts never go back.
     if (this.#lease.fresh() && this.record !== null && isActive(this.record)) await this.#publish({ ...this.record, seq: this.record.seq + 1 }).catch(() => {});
@@ -169,7 +178,8 @@ export class Migration {
     const wasReady = this.record !== null && isFinished(this.record);
     if (this.record === null || this.record.since !== r.since || this.record.phase !== r.phase) this.#seenAt = performance.now();
     // This process's counts may be ahead of the record's (the leader counts before it publishes).
-    this.record = this.record === null ? r : { ...r, counts: maxCounts(r.counts, this.record.counts) };
+    // So may its progress, when it runs the job.
+    this.record = this.record === null ? r : { ...r, counts: maxCounts(r.counts, this.record.counts), progress: this.#job === null ? r.progress : this.record.progress };
     if (r.phase === 'cutover' && before !== 'cutover') this.route.rmwFrom = sentAt + this.#m.settleMs;
     this.route.mode = routeMode(r);
     // The result is kept (and logged, with the phase switch when it is one) once, when it is known.
@@ -302,7 +312,8 @@ export class Migration {
       if (ticked !== this.record) await this.#publish(ticked);
     }
     this.#ensureJob();
-    if (Date.now() - this.#lastPublish > 3_000) await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
+    // Every few seconds (a cache may evict the record); every second while a job runs, for every sidecar's progress bar.
+    if (Date.now() - this.#lastPublish > (this.#job === null ? 3_000 : 1_000)) await this.#publish({ ...this.record!, seq: this.record!.seq + 1 });
   }
 
   /**
@@ -337,7 +348,9 @@ export class Migration {
     const job = { phase: want, abort };
     this.#job = job;
     const done = (): void => {
-      if (this.#job === job) this.#job = null;
+      if (this.#job !== job) return;
+      this.#job = null;
+      this.record = { ...this.record!, progress: null };
     };
     // The fence: a leader that stood still past its lease's TTL may have lost it without knowing (its
     // next acquire would say so); no step of its job writes once the lease is not surely held.
@@ -370,7 +383,6 @@ export class Migration {
       id: this.#m.id,
       record: this.record,
       leads: this.#lease.held,
-      progress: this.#progress,
       blockedBy: this.blockedBy,
       startAt: this.#m.startAt,
       now: now(),

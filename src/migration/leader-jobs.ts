@@ -17,9 +17,8 @@ import { sleep } from '../backend/clock.js';
 import { cleanPart, copyParts, reconcileNew, type PartsProgress } from './jobs.js';
 import { repairWaitMs } from './estimate.js';
 import type { PhaseEvent } from './phases.js';
-import { addGrowth, type MigrationCounts, type MigrationRecord } from './record.js';
+import { addGrowth, type MigrationCounts, type MigrationRecord, type RunProgress } from './record.js';
 import type { MigrationSpace } from './space.js';
-import type { MigrationStatus } from './status.js';
 
 /** What the jobs need of their migration (index.ts). */
 export interface JobHost {
@@ -34,7 +33,7 @@ export interface JobHost {
   /** Changes this process's counts (published with the record's next publish). */
   count(change: (c: MigrationCounts) => MigrationCounts): void;
   /** The current run's progress (its bar and ETA). */
-  progress(p: MigrationStatus['progress']): void;
+  progress(p: RunProgress): void;
   apply(e: PhaseEvent): Promise<MigrationRecord>;
   publish(r: MigrationRecord): Promise<void>;
 }

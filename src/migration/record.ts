@@ -49,6 +49,21 @@ export interface MigrationRecord extends PhaseState {
   route?: PrefixMove;
   /** Every phase switch, pause and resume, with its time (history.ts: withSwitch). Absent in records an earlier memshift wrote. */
   switches?: PhaseSwitch[];
+  /** The leader's current job run, for every sidecar's progress bar; null between runs. */
+  progress?: RunProgress | null;
+}
+
+/**
+ * The leader's current run of a job (each run starts over: a copy pass walks every old owner):
+ * keys walked of those expected, and this run's scanned keys and those verify has checked.
+ */
+export interface RunProgress {
+  phase: string;
+  expected: number | null;
+  walked: number;
+  eta_s: number | null;
+  scanned: number;
+  checked: number;
 }
 
 export function emptyCounts(): MigrationCounts {

@@ -4,7 +4,7 @@
  */
 import type { MigrationSettings } from '../config/types.js';
 import { durations, type Phase } from './phases.js';
-import { emptyCounts, type MigrationRecord } from './record.js';
+import { emptyCounts, type MigrationRecord, type RunProgress } from './record.js';
 import type { RouteCounters } from './phased-route.js';
 import { movedShare, type MigrationSpace } from './space.js';
 
@@ -22,11 +22,8 @@ export interface MigrationStatus {
   t_verify_s: number | null;
   t_total_s: number | null;
   t_cleanup_s: number | null;
-  /**
-   * The leader's current run (each run of a job starts over: a copy pass walks every old owner):
-   * keys walked of those expected, and this run's scanned keys and those verify has checked.
-   */
-  progress: { phase: string; expected: number | null; walked: number; eta_s: number | null; scanned: number; checked: number } | null;
+  /** The leader's current job run (record.ts), as it last published it (this process's own when it leads). */
+  progress: RunProgress | null;
   verify: MigrationRecord['verify'];
   /** The configured `start:` time (ISO-8601); null for `start: now` or none. */
   start_at: string | null;
@@ -48,7 +45,6 @@ export function statusOf(m: {
   id: string;
   record: MigrationRecord | null;
   leads: boolean;
-  progress: MigrationStatus['progress'];
   blockedBy: string | null;
   /** The block's start (MigrationSettings.startAt), and the clock it is compared with. */
   startAt: MigrationSettings['startAt'];
@@ -72,7 +68,7 @@ export function statusOf(m: {
     t_verify_s: d?.t_verify_s ?? null,
     t_total_s: d?.t_total_s ?? null,
     t_cleanup_s: d?.t_cleanup_s ?? null,
-    progress: m.progress,
+    progress: r?.progress ?? null,
     verify: r?.verify ?? null,
     start_at: typeof m.startAt === 'number' ? new Date(m.startAt).toISOString() : null,
     waiting: r === null || r.phase === 'planned' ? waitingText(m.startAt, m.now) : null,

@@ -3,7 +3,8 @@
  * `copied` went back from 4434 to 0). Under the model-checked load of migration-scenario.ts, every
  * sidecar's GET /migration is read every 100 ms while the copy is paused and resumed, and while its
  * leader is stopped (SIGTERM: the other sidecar takes over) and started again: no count that any
- * sidecar shows is ever lower than one it showed before.
+ * sidecar shows is ever lower than one it showed before. Also: the sidecar that does not run the
+ * copy shows its progress bar, and the stopped leader logs which migration it left in which phase.
  */
 import { afterAll, expect, it } from 'vitest';
 import { stopAll, type ServerHandle } from '../support/harness.js';
@@ -29,11 +30,12 @@ async function until(what: string, check: () => Promise<boolean>, ms = 60_000): 
  * Reads every running sidecar's counts every 100 ms until stopped; `drops` lists each count that
  * was lower than the same sidecar showed before (across its restart too: it stopped gracefully).
  */
-function watchCounts(sidecars: readonly ServerHandle[], admins: readonly number[]): { stop: () => Promise<void>; drops: string[]; reads: number; last: (i: number) => Counts } {
+function watchCounts(sidecars: readonly ServerHandle[], admins: readonly number[]): { stop: () => Promise<void>; drops: string[]; reads: number; followerBars: number; last: (i: number) => Counts } {
   const seen: Counts[] = admins.map(() => ({}));
   const drops: string[] = [];
   let stopped = false;
   let reads = 0;
+  let followerBars = 0;
   const loop = (async () => {
     while (!stopped) {
       await Promise.all(
@@ -42,6 +44,9 @@ function watchCounts(sidecars: readonly ServerHandle[], admins: readonly number[
           const s = await migrationStatus(admin).catch(() => null);
           if (s === null || s.counts === undefined) return;
           reads++;
+          // The copy's progress bar shows on a sidecar that does not run the copy too (the leader publishes it).
+          const p = s.progress as { phase: string; walked: number } | null;
+          if (s.phase === 'copy' && s.this_process_leads === false && p?.phase === 'copy' && p.walked > 0) followerBars++;
           for (const [k, v] of Object.entries(s.counts as Counts)) {
             if (v < (seen[i]![k] ?? 0)) drops.push(`${new Date().toISOString()} sidecar ${i} ${k} ${seen[i]![k]} -> ${v} (phase ${String(s.phase)}, paused ${String(s.paused)}, leads ${String(s.this_process_leads)})`);
             seen[i]![k] = Math.max(v, seen[i]![k] ?? 0);
@@ -59,6 +64,9 @@ function watchCounts(sidecars: readonly ServerHandle[], admins: readonly number[
     drops,
     get reads() {
       return reads;
+    },
+    get followerBars() {
+      return followerBars;
     },
     last: (i) => seen[i]!,
   };
@@ -98,6 +106,8 @@ it('counts never go back: across pause and resume mid-copy, a new leader, and a 
       const before = watcher.last(other).scanned!;
       console.log(`${new Date().toISOString()} stop ${leader}`);
       expect(await sidecars[leader]!.stop(15_000)).toBe(0);
+      // It says which migration it left, and where.
+      expect(sidecars[leader]!.logs()).toMatch(/leaving migration test-move of pool main in phase copy: it goes on in the other sidecars; this sidecar led it, another takes over its lease/);
       await until('the other sidecar to lead', async () => (await migrationStatus(admins[other]!)).this_process_leads === true);
       await until('the new leader to count on', async () => ((await migrationStatus(admins[other]!)).counts as Counts).scanned! > before);
       // Started again, it reads the counts from the record.
@@ -110,6 +120,7 @@ it('counts never go back: across pause and resume mid-copy, a new leader, and a 
   if (watcher!.drops.length > 0) for (const [i, p] of sidecarsSeen.entries()) console.log(`sidecar ${i}:\n${p.logs().split('\n').filter((l) => l.includes('migration')).join('\n')}`);
   expect(watcher!.reads).toBeGreaterThan(100);
   expect(watcher!.drops).toEqual([]);
+  expect(watcher!.followerBars).toBeGreaterThan(0);
   const c = status.counts as Counts;
   console.log(`counts at done: ${JSON.stringify(c)}; ${watcher!.reads} reads`);
   // Three copy passes at least (before the pause, after it, after the new leader took over).

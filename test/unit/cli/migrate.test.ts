@@ -264,11 +264,11 @@ describe('memshift migrate watch', () => {
     expect(fake.getCount).toBe(6);
     const lines = r.stdout.split('\n');
     expect(lines.slice(0, 5)).toEqual([
-      'main/m1 dual_write writes reach the old and the new owners; the copy follows once every sidecar does | copied 40000 verified 0 mismatched 0 errors 0',
-      'main/m1 copy       [############------------]  50% 50000/100000 keys walked | copied 40000 verified 0 mismatched 0 errors 0',
-      'main/m1 copy       [########################] 100% 100000/100000 keys walked | copied 40000 verified 0 mismatched 0 errors 0',
-      'main/m1 verify     [######------------------]  25% 25000/100000 keys checked, 0 mismatched | copied 99000 verified 25000 mismatched 0 errors 0',
-      'main/m1 done       [########################] 100% | copied 99000 verified 100000 mismatched 0 errors 0',
+      'main/m1 dual_write writes reach both owners; the copy follows',
+      'main/m1 copy       [#####-----]  50% 50000/100000 walked | copied 40000 errors 0',
+      'main/m1 copy       [##########] 100% | copied 40000 errors 0',
+      'main/m1 verify     [###-------]  25% | mismatched 0 errors 0',
+      'main/m1 done       [########################] 100%',
     ]);
     expect(lines.slice(5).join('\n')).toContain('phase     done\n');
     expect(r.stdout).toContain('times     T_copy 30.50 s + T_sync 2.00 s + T_verify 10.25 s = T_total 42.75 s\n');
@@ -287,23 +287,40 @@ describe('memshift migrate watch', () => {
     expect(r.status).toBe(0);
     const draws = r.stdout.split('\r\x1b[2K').slice(1);
     expect(draws).toHaveLength(3); // every poll redraws, even without a change
-    expect(draws[0]).toMatch(/^main\/m1 copy {7}\[##-+\] {2}10% 10000\/100000 keys walked \|/);
+    expect(draws[0]).toBe('main/m1 copy       [#---------]  10% 10000/100000 walked | copied 40000 errors 0');
     expect(draws[2]).toMatch(/^main\/m1 done [^\n]*\npool {6}main\n/);
   });
 
-  it('cuts a redrawn line to the terminal width', async () => {
+  it('fits a redrawn line to the terminal width', async () => {
     fake.gets = [body(copying(10_000)), body(DONE)];
     const r = await runWith(['watch', '--admin', fake.url, '--interval', '0.01'], { isTTY: true, columns: 40 });
     const draws = r.stdout.split('\r\x1b[2K').slice(1).map((d) => d.split('\n')[0]!);
-    expect(draws).toEqual(['main/m1 copy       [##----------------…', 'main/m1 done       [##################…']);
-    for (const d of draws) expect(d).toHaveLength(39);
+    expect(draws).toEqual(['main/m1 copy       [#---------]  10%', 'main/m1 done       [##########] 100%']);
+  });
+
+  it('fits 80 columns with a long pool name and id: the counts shrink, then the name is cut in its middle', async () => {
+    const long = { pool: 'sessions-eu-west-1-production-cluster', id: 'grow-2026-11-28-from-three-to-four-servers' };
+    fake.gets = [body(status({ ...long, progress: { phase: 'copy', expected: 100_000, walked: 41_000, eta_s: 11.2, scanned: 41_000, checked: 0 } })), body(status({ ...long, phase: 'aborted', rolled_back: true }))];
+    const r = await runWith(['watch', '--admin', fake.url, '--interval', '0.01']);
+    const lines = r.stdout.split('\n').slice(0, 2);
+    expect(lines).toEqual([
+      'sessions-eu-west-1-produ…m-three-to-four-servers copy [####------]  41%, ETA 12s',
+      'sessions-eu-west-1-prod…-three-to-four-servers aborted (rolled back) rolled back',
+    ]);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+  });
+
+  it('says what a planned migration waits for', async () => {
+    fake.gets = [body(status({ phase: 'planned', progress: null, waiting: 'waiting for migrate start' })), body(DONE)];
+    const r = await runWith(['watch', '--admin', fake.url, '--interval', '0.01']);
+    expect(r.stdout.split('\n')[0]).toBe('main/m1 planned    waiting for migrate start');
   });
 
   it('exits 1 when the migration ends rolled back', async () => {
     fake.gets = [body(status({ phase: 'aborted' })), body(status({ phase: 'aborted', rolled_back: true }))];
     const r = await runWith(['watch', '--admin', fake.url, '--interval', '0.01']);
     expect(r.status).toBe(1);
-    expect(r.stdout).toContain('main/m1 aborted (rolling back) writes still reach both owners');
+    expect(r.stdout).toContain('main/m1 aborted (rolling back) writes reach both owners until all read the old\n');
     expect(r.stdout).toContain('phase     aborted (rolled back)\n');
   });
 
@@ -326,6 +343,7 @@ describe('memshift migrate watch', () => {
     const r = await done;
     expect(r.status).toBe(130);
     expect(r.stdout.endsWith('\n')).toBe(true);
+    expect(r.stderr).toBe('memshift migrate: stopped watching; migration m1 of pool main (copy) goes on without it ("memshift migrate watch" follows it again)\n');
     expect(signals.listenerCount('SIGINT')).toBe(0);
   });
 
