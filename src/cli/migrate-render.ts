@@ -159,8 +159,6 @@ export function statusText(s: MigrationStatus, others: readonly MigrationStatus[
 
 // ---------------------------------------------------------------- history
 
-const secondsCell = (s: number | null): string => (s === null ? '-' : s.toFixed(2));
-
 /** `2026-11-28T10:00:00.000Z` as `2026-11-28 10:00:00Z`. */
 const when = (iso: string | null): string => (iso === null ? '-' : `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z`);
 
@@ -174,11 +172,11 @@ export function historyTable(results: readonly MigrationResult[]): string {
     r.pool,
     r.id,
     r.outcome,
-    secondsCell(r.t_copy_s),
-    secondsCell(r.t_sync_s),
-    secondsCell(r.t_verify_s),
-    secondsCell(r.t_total_s),
-    secondsCell(r.t_cleanup_s),
+    seconds(r.t_copy_s),
+    seconds(r.t_sync_s),
+    seconds(r.t_verify_s),
+    seconds(r.t_total_s),
+    seconds(r.t_cleanup_s),
     String(r.counts.copied ?? 0),
     String(r.counts.errors ?? 0),
   ]);
@@ -201,8 +199,8 @@ export function resultText(r: MigrationResult): string {
     ['ended', when(r.ended_at)],
     ...r.switches.map((s, i): [string, string] => [i === 0 ? 'switches' : '', `${when(s.at)}  ${s.phase}`]),
     ['counts', c],
-    ['times', `T_copy ${secondsCell(r.t_copy_s)} s + T_sync ${secondsCell(r.t_sync_s)} s + T_verify ${secondsCell(r.t_verify_s)} s = T_total ${secondsCell(r.t_total_s)} s`],
-    ['cleanup', `T_cleanup ${secondsCell(r.t_cleanup_s)} s`],
+    ['times', `T_copy ${seconds(r.t_copy_s)} s + T_sync ${seconds(r.t_sync_s)} s + T_verify ${seconds(r.t_verify_s)} s = T_total ${seconds(r.t_total_s)} s`],
+    ['cleanup', `T_cleanup ${seconds(r.t_cleanup_s)} s`],
   ];
   if (r.note !== undefined) rows.push(['note', r.note]);
   if (r.failover !== undefined) rows.splice(4, 0, ['failover', `${r.failover.server} out of group ${r.failover.group}`]);
