@@ -6,9 +6,11 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type ErrorCode, isMemshiftError } from './errors.js';
+import { isMemshiftError } from './errors.js';
 import { ConfigError, formatIssue } from './config/issues.js';
-import { type CliIo, type Command, EXIT } from './cli/common.js';
+import { type CliIo, type Command, EXIT, exitStatusOf } from './cli/common.js';
+
+export { EXIT_STATUS, exitStatusOf } from './cli/common.js';
 import { serveCommand } from './cli/serve.js';
 import { checkCommand } from './cli/check.js';
 import { routeCommand } from './cli/route.js';
@@ -21,23 +23,6 @@ import { topCommand } from './cli/top.js';
 import { packageVersion } from './cli/version.js';
 
 export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, topCommand, importTwemproxyCommand];
-
-/** The exit status for each error code (sysexits.h). Anything else that escapes is EX_SOFTWARE (70). */
-export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
-  MS_ERR_CONFIG: EXIT.CONFIG,
-  MS_ERR_CONFIG_READ: EXIT.NOINPUT,
-  MS_ERR_USAGE: EXIT.USAGE,
-  MS_ERR_LISTEN: EXIT.UNAVAILABLE,
-  MS_ERR_BACKEND_TIMEOUT: EXIT.UNAVAILABLE,
-  MS_ERR_BACKEND_CLOSED: EXIT.UNAVAILABLE,
-  MS_ERR_BACKEND_DOWN: EXIT.UNAVAILABLE,
-  MS_ERR_BACKEND_OUT_OF_STEP: EXIT.UNAVAILABLE,
-  MS_ERR_BACKEND_QUEUE_FULL: EXIT.UNAVAILABLE,
-};
-
-export function exitStatusOf(err: unknown): number {
-  return isMemshiftError(err) ? EXIT_STATUS[err.code] : EXIT.SOFTWARE;
-}
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

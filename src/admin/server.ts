@@ -158,6 +158,7 @@ export class AdminServer {
         });
       });
     } catch (err) {
+      admin.stopRotation();
       server.close();
       const where = formatHostPort(opts.host, opts.port);
       throw new MemshiftError('MS_ERR_LISTEN', `cannot listen on admin ${where}: ${(err as Error).message}`, {

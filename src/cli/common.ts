@@ -3,7 +3,7 @@
  * parsing with `node:util` parseArgs (any parse failure is a usage error), and config loading.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MemshiftError } from '../errors.js';
+import { type ErrorCode, isMemshiftError, MemshiftError } from '../errors.js';
 import { CONFIG_ENV, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
 
@@ -35,6 +35,23 @@ export const EXIT = {
   SOFTWARE: 70,
   CONFIG: 78,
 } as const;
+
+/** The exit status for each error code (sysexits.h). Anything else that escapes is EX_SOFTWARE (70). */
+export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
+  MS_ERR_CONFIG: EXIT.CONFIG,
+  MS_ERR_CONFIG_READ: EXIT.NOINPUT,
+  MS_ERR_USAGE: EXIT.USAGE,
+  MS_ERR_LISTEN: EXIT.UNAVAILABLE,
+  MS_ERR_BACKEND_TIMEOUT: EXIT.UNAVAILABLE,
+  MS_ERR_BACKEND_CLOSED: EXIT.UNAVAILABLE,
+  MS_ERR_BACKEND_DOWN: EXIT.UNAVAILABLE,
+  MS_ERR_BACKEND_OUT_OF_STEP: EXIT.UNAVAILABLE,
+  MS_ERR_BACKEND_QUEUE_FULL: EXIT.UNAVAILABLE,
+};
+
+export function exitStatusOf(err: unknown): number {
+  return isMemshiftError(err) ? EXIT_STATUS[err.code] : EXIT.SOFTWARE;
+}
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -5,7 +5,8 @@
 import type { Config } from '../config/types.js';
 import { packageVersion } from './version.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../observability/logger.js';
-import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
+import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, exitStatusOf, HELP_OPTION } from './common.js';
+import { isMemshiftError } from '../errors.js';
 import { parseCommandArgs, usageError } from './common.js';
 import { CONFIG_ENV, parseDuration } from '../config/index.js';
 import { FileSource, UrlSource } from '../config/source.js';
@@ -30,15 +31,21 @@ export interface ServeDeps {
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/** How long a process whose start failed may take to end on its own before it is made to. */
+const START_FAILURE_EXIT_MS = 2_000;
 
 const HELP = `Usage: memshift serve [-c FILE | --config-url URL] [--log-level LEVEL]
 
-Runs the proxy with the given config. On SIGTERM or SIGINT it stops accepting connections, drains
-the requests in flight and exits 0; a second signal exits at once.
+Runs the proxy with the given config. Every listener (client TCP, TLS and unix socket, admin) is
+bound first: when one cannot bind, memshift prints why and exits 69, having closed the others and
+connected to nothing. Clients that connect while it joins a running migration wait for it. On
+SIGTERM or SIGINT it stops accepting connections, drains the requests in flight and exits 0; a
+second signal exits at once.
 
 The config is reloaded on SIGHUP, on POST /reload (admin API), when the file changes, and when the
 document at --config-url changes (polled with If-None-Match). A reload that would move keys
-without a migration, or that needs a restart, is refused and the running config stays.
+without a migration, or that needs a restart, is refused and the running config stays; so is one
+that adds a listener that cannot bind (a removed listener stops accepting; its clients stay).
 
 Options:
 ${CONFIG_HELP}
@@ -96,7 +103,12 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
   const onHangup = (): void => reload('SIGHUP');
   deps.signals.on('SIGHUP', onHangup);
   try {
-    server = await deps.startProxy(config, { logger, reloadFromSource: (opts) => (opts?.peek === true ? source.peek() : source.load()) });
+    try {
+      server = await deps.startProxy(config, { logger, reloadFromSource: (opts) => (opts?.peek === true ? source.peek() : source.load()) });
+    } catch (err) {
+      failedStart(err, logger, deps);
+      throw err;
+    }
     logger.info({ version: deps.version, config: config.source, addresses: server.addresses }, 'memshift started');
     source.watch(
       () => reload(source instanceof UrlSource ? 'url' : 'file'),
@@ -118,6 +130,21 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
     for (const s of SIGNALS) deps.signals.removeListener(s, onSignal);
     deps.signals.removeListener('SIGHUP', onHangup);
   }
+}
+
+/**
+ * A start that failed (a listener that cannot bind: MS_ERR_LISTEN, exit 69) has closed what it
+ * opened, so the process ends as soon as the error is printed. Should anything still hold it, it
+ * exits anyway after START_FAILURE_EXIT_MS: a supervisor must see the failure, not a hung process.
+ */
+function failedStart(err: unknown, logger: Logger, deps: ServeDeps): void {
+  const status = exitStatusOf(err);
+  const code = isMemshiftError(err) ? err.code : undefined;
+  logger.fatal({ code, err: err instanceof Error ? err.message : String(err), exit: status }, 'memshift cannot start; exiting');
+  setTimeout(() => {
+    logger.error({ exit: status }, `still running ${START_FAILURE_EXIT_MS} ms after a failed start; exiting now`);
+    deps.exit(status);
+  }, START_FAILURE_EXIT_MS).unref();
 }
 
 /** The -c file (or $MEMSHIFT_CONFIG), or --config-url. */

@@ -57,3 +57,19 @@ export function listenIdentity(spec: ListenSpec): string | undefined {
   if (spec.kind === 'unix') return `unix:${spec.path}`;
   return spec.port === 0 ? undefined : formatHostPort(spec.host.toLowerCase(), spec.port);
 }
+
+/**
+ * A key per entry that says which entries of two listen lists are the same listener (a reload keeps
+ * it): its identity, or for port 0 the host and its rank among that host's port-0 entries.
+ */
+export function listenKeys(list: readonly ListenSpec[]): string[] {
+  const zeros = new Map<string, number>();
+  return list.map((spec) => {
+    const id = listenIdentity(spec);
+    if (id !== undefined) return id;
+    const host = spec.kind === 'tcp' ? spec.host.toLowerCase() : '';
+    const n = zeros.get(host) ?? 0;
+    zeros.set(host, n + 1);
+    return `${formatHostPort(host, 0)}#${n}`;
+  });
+}

@@ -6,13 +6,15 @@
  *                    a pool added (its backends connect), a pool removed that no route or default
  *                    uses any more (its backends close), route edits that move no key, a pool's
  *                    `migration:` block added (the migration starts), or removed once done; a
- *                    route's likewise: its keys move by its migration (route-migration-reload.ts).
- *                    The order of the pools is not a change.
+ *                    route's likewise: its keys move by its migration (route-migration-reload.ts);
+ *                    a listener added (bound before anything else changes: one that cannot bind
+ *                    refuses the reload) or removed (it stops accepting; its clients stay).
+ *                    The order of the pools (and of the listeners) is not a change.
  *   needs force      anything that would move keys without a migration: a pool's servers, weights,
  *                    node names, hash, distribution or hash_tag, or routes / default_pool moving keys
  *                    between pools (route-diff.ts names each class of keys that moves). `force`
  *                    accepts these: the keys are remapped cold (they start empty where they go).
- *   needs a restart  listen, admin, server_connections, replica groups and their settings (write,
+ *   needs a restart  a listener's tls or mode, admin, server_connections, replica groups and their settings (write,
  *                    read, write_log, failover)
  *   refused          what the running state forbids: a migration block changed or removed while its
  *                    migration runs, a pool removed while its migration runs, a migration on a new pool
@@ -20,7 +22,8 @@
  * `checkReload` returns the refusals (empty: the reload may go ahead), split by what would make
  * them apply, and the changes it found.
  */
-import type { Config, PoolConfig, RouteConfig, ServerSpec } from './types.js';
+import type { Config, ListenSpec, PoolConfig, RouteConfig, ServerSpec } from './types.js';
+import { listenKeys } from './listen.js';
 import { describeMove, routeMigrationOf, routeMoves } from './route-diff.js';
 import { checkRouteMigrationReload, routeTarget, servedRoutes, type RouteMigrationContext } from './route-migration-reload.js';
 
@@ -70,7 +73,7 @@ export function checkReload(current: Config, next: Config, ctx: ReloadContext): 
       check.needsForce.push(refused.at(-1)!);
     }
   };
-  if (!same(current.listen, next.listen)) restart('listen changed');
+  checkListen(current.listen, next.listen, changes, restart);
   if (!same(current.admin, next.admin)) restart('admin changed');
   checkPoolSet(current, next, ctx, check);
   checkRoutes(current, next, ctx, moves, changes);
@@ -163,4 +166,19 @@ function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: Rel
     return;
   }
   if (ring(before.servers) !== ring(after.servers)) moves(`pool ${name}: servers, weights or node names changed`);
+}
+
+/** What a listener is besides its address: a TCP listener's TLS, a unix socket's mode. */
+const listenerSettings = (l: ListenSpec): unknown => (l.kind === 'tcp' ? (l.tls ?? null) : (l.mode ?? null));
+
+/** Listeners added and removed apply (the proxy binds the new ones first); a listener's tls or mode changed needs a restart. */
+function checkListen(current: readonly ListenSpec[], next: readonly ListenSpec[], changes: string[], restart: (what: string) => void): void {
+  const before = new Map(listenKeys(current).map((key, i) => [key, current[i]!]));
+  const after = new Map(listenKeys(next).map((key, i) => [key, next[i]!]));
+  for (const [key, l] of after) {
+    const old = before.get(key);
+    if (old === undefined) changes.push(`listen: opens ${l.raw}`);
+    else if (!same(listenerSettings(old), listenerSettings(l))) restart(`listen ${l.raw}: its ${l.kind === 'tcp' ? 'tls' : 'mode'} changed`);
+  }
+  for (const [key, l] of before) if (!after.has(key)) changes.push(`listen: closes ${l.raw} (its clients stay connected)`);
 }

@@ -36,6 +36,8 @@ function adminToken(config: Config, logger: Logger): string | undefined | (() =>
 }
 
 export async function startAdmin(
+  config: Config,
+  /** The current generation; throws AdminHttpError 503 while memshift is starting. */
   gen: () => Generation,
   stats: ProxyStats,
   logger: Logger,
@@ -45,7 +47,6 @@ export async function startAdmin(
   /** True once every listener is open, false again while draining (GET /readyz). */
   ready: () => boolean,
 ): Promise<AdminServer> {
-  const config = gen().config;
   const a = config.admin!;
   const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger, tls: a.tls });
   registerReadyz(admin, ready);

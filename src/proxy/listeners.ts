@@ -3,11 +3,18 @@
  * accepted socket is tracked until it closes, counted or not (refused past max_connections, or
  * still in its TLS handshake), so that a shutdown can end all of them: `server.close()` only calls
  * back once every socket is gone, and a refused client that never closes its side would hold it.
+ *
+ * Opening is all or nothing: when one listener cannot bind, those already bound are closed and the
+ * error names the listener (MS_ERR_LISTEN). A reload opens the listeners the new config adds the same
+ * way (`prepare`) before anything else changes, and closes those it drops only once it is applied;
+ * the clients connected through a dropped listener stay.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ListenSpec } from '../config/types.js';
+import { listenKeys } from '../config/listen.js';
+import { MemshiftError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { listenerServerOptions, rotateListenerTls } from '../tls/index.js';
 import type { ProxyStats } from './stats.js';
@@ -19,6 +26,17 @@ export interface Listeners {
   close(): Promise<void>;
   /** Ends every socket still open (refused, in a TLS handshake, or a client past the drain). */
   destroyAll(): void;
+  /**
+   * Binds the listeners of `next` that are not open (rejects with MS_ERR_LISTEN, having closed
+   * what it bound, when one cannot bind). `commit` then closes those `next` drops; `abort` closes
+   * the new ones. Either leaves `addresses` in the order of the listen list that holds.
+   */
+  prepare(next: readonly ListenSpec[]): Promise<ListenerChange>;
+}
+
+export interface ListenerChange {
+  commit(): void;
+  abort(): void;
 }
 
 export interface ListenerOptions {
@@ -27,15 +45,22 @@ export interface ListenerOptions {
   readonly stats: ProxyStats;
 }
 
+interface Open {
+  readonly spec: ListenSpec;
+  readonly server: net.Server;
+  readonly address: string;
+  /** Stops the TLS file watch, once. */
+  readonly stop: () => void;
+  /** Set by the first close: resolves once the listener's last socket is gone. */
+  closed?: Promise<void>;
+}
+
 const HANDSHAKE_LOG_INTERVAL_MS = 60_000;
 
 /** Opens every listener of `listen`; a client socket (TLS ones once their handshake is done) goes to `onSocket`. */
 export async function openListeners(listen: readonly ListenSpec[], onSocket: (socket: net.Socket) => void, opts: ListenerOptions): Promise<Listeners> {
   const { logger, stats } = opts;
   const sockets = new Set<net.Socket>();
-  const servers: net.Server[] = [];
-  const stops: (() => void)[] = [];
-  const addresses: string[] = [];
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -48,51 +73,97 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
     lastHandshakeLog = t;
     logger.warn({ err: err.message, client: socket.remoteAddress, failed: stats.sslHandshakeErrors }, 'TLS handshake with a client failed: connection closed');
   };
-  try {
-    for (const l of listen) {
-      let server: net.Server;
-      if (l.kind === 'tcp' && l.tls !== undefined) {
-        const secure = tls.createServer({ ...listenerServerOptions(l.tls), noDelay: true }, onSocket);
-        secure.on('tlsClientError', onTlsClientError);
-        stops.push(
-          rotateListenerTls(
-            secure,
-            l.tls,
-            (err) => logger.error({ listen: l.raw, err: err.message }, 'listener TLS files changed but cannot be used: new connections keep the certificate read before'),
-            () => logger.info({ listen: l.raw }, 'listener TLS files changed: new connections use them'),
-          ),
-        );
-        server = secure;
-      } else {
-        server = net.createServer({ noDelay: true }, onSocket);
-      }
-      server.on('connection', track);
-      server.maxConnections = opts.maxConnections + 64;
-      servers.push(server);
-      addresses.push(await bind(server, l));
-      // Past listen(), an accept error (e.g. EMFILE) is logged; it must never end the process.
-      server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
+
+  const openOne = async (l: ListenSpec): Promise<Open> => {
+    let server: net.Server;
+    let stop = (): void => undefined;
+    if (l.kind === 'tcp' && l.tls !== undefined) {
+      const secure = tls.createServer({ ...listenerServerOptions(l.tls), noDelay: true }, onSocket);
+      secure.on('tlsClientError', onTlsClientError);
+      stop = rotateListenerTls(
+        secure,
+        l.tls,
+        (err) => logger.error({ listen: l.raw, err: err.message }, 'listener TLS files changed but cannot be used: new connections keep the certificate read before'),
+        () => logger.info({ listen: l.raw }, 'listener TLS files changed: new connections use them'),
+      );
+      server = secure;
+    } else {
+      server = net.createServer({ noDelay: true }, onSocket);
     }
-  } catch (err) {
-    for (const stop of stops) stop();
-    for (const s of servers) s.close();
-    throw err;
-  }
+    server.on('connection', track);
+    server.maxConnections = opts.maxConnections + 64;
+    try {
+      const address = await bind(server, l);
+      // Past listen(), an accept error (e.g. EMFILE) is logged; it must never end the process.
+      server.on('error', (err) => logger.error({ listen: address, err: err.message }, 'listener error'));
+      return { spec: l, server, address, stop };
+    } catch (err) {
+      stop();
+      server.close();
+      const where = l.kind === 'unix' ? `unix:${l.path}` : l.raw;
+      throw new MemshiftError('MS_ERR_LISTEN', `cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  /** Opens each of `specs` in order; when one fails, closes those it opened and rethrows. */
+  const openAll = async (specs: readonly ListenSpec[]): Promise<Open[]> => {
+    const opened: Open[] = [];
+    try {
+      for (const l of specs) opened.push(await openOne(l));
+      return opened;
+    } catch (err) {
+      for (const o of opened) void closeOne(o);
+      throw err;
+    }
+  };
+  const closeOne = (o: Open): Promise<void> => {
+    o.stop();
+    o.closed ??= new Promise<void>((resolve) => o.server.close(() => resolve()));
+    return o.closed;
+  };
+
+  let current = await openAll(listen);
+  /** Listeners a reload closed: their sockets may still be open, and a shutdown waits for them too. */
+  const dropped: Open[] = [];
+  const addresses: string[] = current.map((o) => o.address);
+  const setCurrent = (next: Open[]): void => {
+    current = next;
+    addresses.splice(0, addresses.length, ...next.map((o) => o.address));
+  };
+
   return {
     addresses,
-    close: () => {
-      for (const stop of stops) stop();
-      return Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined);
-    },
+    close: () => Promise.all([...current, ...dropped].map(closeOne)).then(() => undefined),
     destroyAll: () => {
       for (const s of sockets) s.destroy();
+    },
+    async prepare(next) {
+      const keys = listenKeys(current.map((o) => o.spec));
+      const nextKeys = listenKeys(next);
+      const byKey = new Map(current.map((o, i) => [keys[i]!, o]));
+      const adds = next.filter((_, i) => !byKey.has(nextKeys[i]!));
+      const added = await openAll(adds);
+      const addedBySpec = new Map(adds.map((spec, i) => [spec, added[i]!]));
+      const kept = new Set(nextKeys);
+      const drops = current.filter((_, i) => !kept.has(keys[i]!));
+      return {
+        commit: () => {
+          for (const o of drops) {
+            dropped.push(o);
+            void closeOne(o);
+          }
+          setCurrent(next.map((spec, i) => addedBySpec.get(spec) ?? byKey.get(nextKeys[i]!)!));
+        },
+        abort: () => {
+          for (const o of added) void closeOne(o);
+        },
+      };
     },
   };
 }
 
 async function bind(server: net.Server, l: ListenSpec): Promise<string> {
   if (l.kind === 'unix') {
-    removeStaleSocket(l.path);
+    await removeStaleSocket(l.path);
     await listen(server, { path: l.path });
     if (l.mode !== undefined) fs.chmodSync(l.path, l.mode);
     return `unix:${l.path}`;
@@ -112,11 +183,31 @@ function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
   });
 }
 
-/** A unix socket file left by a previous run that nothing listens on any more. */
-function removeStaleSocket(path: string): void {
+/**
+ * A unix socket file left by a previous run that nothing listens on any more is removed; one a live
+ * process listens on (it accepts a connection) is left, so that the bind fails (EADDRINUSE) instead
+ * of taking the path from it. Anything else at the path (a file, a directory) is left to fail too.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let socket: boolean;
   try {
-    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+    socket = fs.statSync(path).isSocket();
   } catch {
-    // absent: nothing to do
+    return; // absent (or unreadable: listen says why)
+  }
+  if (!socket) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
+  });
+  if (live) return;
+  try {
+    fs.unlinkSync(path);
+  } catch {
+    // gone meanwhile, or not ours to remove: listen says why
   }
 }

@@ -69,6 +69,12 @@ const outcome = (result: ReloadResult['result'], dryRun: boolean, fields: Partia
   ...fields,
 });
 
+/** What a reload opens before it builds the generation (the listeners it adds), kept or undone after. */
+export interface Prepared {
+  commit(): void;
+  abort(): void;
+}
+
 export async function reloadGeneration(
   gen: Generation,
   source: ConfigSource,
@@ -76,6 +82,8 @@ export async function reloadGeneration(
   stats: ProxyStats,
   logger: Logger,
   counters: ReloadCounters,
+  /** Opens what the new config adds outside the generation (listeners); a rejection refuses the reload. */
+  prepare?: (next: Config) => Promise<Prepared>,
 ): Promise<{ generation?: Generation; outcome: ReloadResult }> {
   const trigger = opts.trigger ?? 'request';
   const dry = opts.dryRun === true;
@@ -106,7 +114,21 @@ export async function reloadGeneration(
       preflight(next);
       return done(outcome('would_apply', dry, { changes: check.changes }), 'info', '');
     }
-    const generation = await startGeneration(next, stats, logger, gen);
+    let prepared: Prepared | undefined;
+    try {
+      prepared = await prepare?.(next);
+    } catch (err) {
+      const message = `${(err as Error).message}: the running listeners stay`;
+      return done(outcome('refused', dry, { changes: check.changes, errors: [message] }), 'error', `config reload refused; the running config stays: ${message}`, { refused: [message] });
+    }
+    let generation: Generation;
+    try {
+      generation = await startGeneration(next, stats, logger, gen);
+    } catch (err) {
+      prepared?.abort();
+      throw err;
+    }
+    prepared?.commit();
     counters.applied++;
     counters.lastAppliedAt = Date.now() / 1000;
     logger.info({ trigger, changes: check.changes, source: next.source }, 'config reloaded');

@@ -6,13 +6,13 @@
 import net from 'node:net';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { MemshiftError } from '../errors.js';
+import { AdminHttpError, type AdminServer } from '../admin/index.js';
 import type { Dispatcher } from './dispatcher.js';
 import { ClientConnection, type ClientContext } from './client-connection.js';
 import { ProxyStats } from './stats.js';
 import { startAdmin } from './admin-endpoints.js';
 import { type Listeners, openListeners } from './listeners.js';
-import { closeGeneration, startGeneration, switchGeneration } from './generation.js';
+import { closeGeneration, startGeneration, switchGeneration, type Generation } from './generation.js';
 import { ReloadCounters, reloadGeneration, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 
 export interface ProxyServer {
@@ -43,15 +43,20 @@ const DRAIN_TIMEOUT_MS = 10_000;
 export async function startProxy(config: Config, deps: ProxyDeps): Promise<ProxyServer> {
   const { logger } = deps;
   const stats = new ProxyStats();
-  let gen = await startGeneration(config, stats, logger);
+  // Set once the listeners are bound and the generation is built; the admin API answers 503 before.
+  let gen: Generation | undefined;
+  const current = (): Generation => {
+    if (gen === undefined) throw new AdminHttpError(503, 'memshift is starting: not serving yet');
+    return gen;
+  };
   const reloads = new ReloadCounters();
   // One reload at a time; each one reads the generation the previous one left.
   let reloading: Promise<unknown> = Promise.resolve();
   const reload = (next: ConfigSource, opts: ReloadOptions = {}): Promise<ReloadResult> => {
     const run = reloading.then(async () => {
-      const result = await reloadGeneration(gen, next, opts, stats, logger, reloads);
+      const result = await reloadGeneration(current(), next, opts, stats, logger, reloads, (c) => listeners.prepare(c.listen));
       if (result.generation !== undefined) {
-        const prev = gen;
+        const prev = current();
         gen = result.generation;
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
@@ -63,9 +68,37 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     reloading = run.catch(() => undefined);
     return run;
   };
-  // Ready (GET /readyz) once every listener is open, and no longer once draining starts.
+
+  // Client sockets accepted before the generation is built wait, unread, until it is.
+  const waiting = new Set<net.Socket>();
+  let accept = (socket: net.Socket): void => {
+    if (waiting.size >= config.limits.maxConnections) return refuse(socket);
+    waiting.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => waiting.delete(socket));
+  };
+  const refuse = (socket: net.Socket): void => {
+    stats.rejectedConnections++;
+    socket.on('error', () => socket.destroy()); // a reset while we answer must not throw
+    // As memcached does: the error, then the connection closed (not left half-open for the client).
+    socket.end(TOO_MANY_CONNECTIONS, () => socket.destroy());
+  };
+
+  // Every listener is bound before anything else opens: one that cannot bind ends the start with
+  // MS_ERR_LISTEN, having closed the others, with no backend connected and no migration joined.
   let ready = false;
-  const admin = config.admin ? await startAdmin(() => gen, stats, logger, reloads, reload, deps.reloadFromSource, () => ready) : undefined;
+  const listenerOptions = { maxConnections: config.limits.maxConnections, logger, stats };
+  const listeners: Listeners = await openListeners(config.listen, (socket) => accept(socket), listenerOptions);
+  let admin: AdminServer | undefined;
+  try {
+    // Ready (GET /readyz) once the generation serves, and no longer once draining starts.
+    admin = config.admin ? await startAdmin(config, current, stats, logger, reloads, reload, deps.reloadFromSource, () => ready) : undefined;
+    gen = await startGeneration(config, stats, logger);
+  } catch (err) {
+    listeners.destroyAll();
+    await Promise.all([listeners.close(), admin?.close()]);
+    throw err;
+  }
   const clients = new Set<ClientConnection>();
   const memory = stats.replyMemory;
   memory.max = config.limits.maxReplyMemory;
@@ -93,29 +126,16 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   };
 
   const onConnection = (socket: net.Socket): void => {
-    if (clients.size >= gen.config.limits.maxConnections) {
-      stats.rejectedConnections++;
-      socket.on('error', () => socket.destroy()); // a reset while we answer must not throw
-      // As memcached does: the error, then the connection closed (not left half-open for the client).
-      socket.end(TOO_MANY_CONNECTIONS, () => socket.destroy());
-      return;
-    }
+    if (clients.size >= current().config.limits.maxConnections) return refuse(socket);
     stats.currConnections++;
     stats.totalConnections++;
     clients.add(new ClientConnection(socket, ctx));
   };
-
-  let listeners: Listeners;
-  try {
-    listeners = await openListeners(config.listen, onConnection, { maxConnections: config.limits.maxConnections, logger, stats });
-  } catch (err) {
-    await closeGeneration(gen);
-    await admin?.close();
-    throw new MemshiftError('MS_ERR_LISTEN', `cannot listen: ${(err as Error).message}`);
-  }
-  const { addresses } = listeners;
+  accept = onConnection;
+  for (const socket of waiting) if (!socket.destroyed) onConnection(socket);
+  waiting.clear();
   ready = true;
-  logger.info({ listen: addresses, pools: [...config.pools.keys()] }, 'memshift listening');
+  logger.info({ listen: listeners.addresses, pools: [...config.pools.keys()] }, 'memshift listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -132,7 +152,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       listeners.destroyAll();
       await closed;
       await reloading;
-      await closeGeneration(gen);
+      await closeGeneration(current());
       await admin?.close();
       logger.info('shutdown complete');
     })();
@@ -141,11 +161,13 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
 
   return {
     close,
-    addresses,
+    get addresses() {
+      return [...listeners.addresses];
+    },
     stats,
     reload,
     get dispatcher() {
-      return gen.dispatcher;
+      return current().dispatcher;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { CliIo } from '../../../src/cli/common.js';
 import { runServe, type RunningProxy, type ServeDeps } from '../../../src/cli/serve.js';
 import { MemshiftError } from '../../../src/errors.js';
@@ -97,6 +97,27 @@ describe('memshift serve (in-process)', () => {
     const h = harness({ fail: new MemshiftError('MS_ERR_LISTEN', 'listen 127.0.0.1:11211: EADDRINUSE') });
     await expect(runServe(['-c', file], h.io, h.deps)).rejects.toMatchObject({ code: 'MS_ERR_LISTEN' });
     expect(h.signals.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('logs a failed start as fatal, and exits with its status should anything still hold the process 2 s later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const h = harness({ fail: new MemshiftError('MS_ERR_LISTEN', 'cannot listen on admin 127.0.0.1:9121: listen EADDRINUSE') });
+      await expect(runServe(['-c', file], h.io, h.deps)).rejects.toMatchObject({ code: 'MS_ERR_LISTEN' });
+      expect(h.logs.at(-1)).toMatchObject({ level: 'fatal', code: 'MS_ERR_LISTEN', exit: 69, err: 'cannot listen on admin 127.0.0.1:9121: listen EADDRINUSE', msg: 'memshift cannot start; exiting' });
+      vi.advanceTimersByTime(1_999);
+      expect(h.exits).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(h.exits).toEqual([69]);
+      expect(h.logs.at(-1)).toMatchObject({ level: 'error', msg: 'still running 2000 ms after a failed start; exiting now' });
+      // Any other failure is EX_SOFTWARE.
+      const other = harness({ fail: new Error('boom') });
+      await expect(runServe(['-c', file], other.io, other.deps)).rejects.toThrow('boom');
+      vi.advanceTimersByTime(2_000);
+      expect(other.exits).toEqual([70]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses an unknown log level (exit 64) and reports a bad config (exit 78) before starting', async () => {

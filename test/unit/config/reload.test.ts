@@ -66,11 +66,20 @@ describe('checkReload', () => {
     expect(checkReload(running, config({ servers: [A, B] }), { ...notRunning, phase: () => 'aborted' }).refused).toEqual([]);
   });
 
-  it('needs a restart for listen and replica groups', () => {
-    const listen = checkReload(config(), config(undefined, { listen: ['127.0.0.1:11212'] }), notRunning);
-    expect(listen.refused).toEqual(['listen changed: needs a restart']);
-    expect(listen.needsRestart).toEqual(listen.refused);
-    expect(listen.needsForce).toEqual([]);
+  it("applies listeners added and removed; a listener's tls or mode changed needs a restart", () => {
+    const listen = (entries: unknown[]) => config(undefined, { listen: entries });
+    const moved = checkReload(config(), listen(['127.0.0.1:11212']), notRunning);
+    expect(moved).toEqual({ refused: [], needsForce: [], needsRestart: [], changes: ['listen: opens 127.0.0.1:11212', 'listen: closes 127.0.0.1:11211 (its clients stay connected)'] });
+    // The same listener written another way, or listed in another order, is no change.
+    expect(checkReload(listen(['127.0.0.1:11211', 'unix:/tmp/m.sock']), listen([{ path: '/tmp/m.sock' }, { host: '127.0.0.1', port: 11211 }]), notRunning)).toEqual({ refused: [], needsForce: [], needsRestart: [], changes: [] });
+    // Port 0: the nth such entry of a host stays the nth.
+    expect(checkReload(listen(['127.0.0.1:0']), listen(['127.0.0.1:0', '127.0.0.1:0']), notRunning).changes).toEqual(['listen: opens 127.0.0.1:0']);
+    const mode = checkReload(listen([{ path: '/tmp/m.sock', mode: '0660' }]), listen([{ path: '/tmp/m.sock', mode: '0600' }]), notRunning);
+    expect(mode.refused).toEqual(['listen unix:/tmp/m.sock: its mode changed: needs a restart']);
+    expect(mode.needsRestart).toEqual(mode.refused);
+  });
+
+  it('needs a restart for replica groups', () => {
     const groups = (write: string) => config({ replicas: [{ name: 'a', servers: [A] }, { name: 'b', servers: [B] }], write });
     expect(checkReload(groups('all'), groups('one'), notRunning).refused).toEqual(['pool main: replica groups or their settings changed: needs a restart']);
   });
