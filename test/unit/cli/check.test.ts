@@ -46,6 +46,64 @@ describe('memshift check', () => {
     expect(summary.limits.maxItemSize).toBe(1048576);
   });
 
+  it('shows the admin listener, every replica group and each migration block, in text and JSON', async () => {
+    const file = files.write('full.yml', `listen: ["127.0.0.1:22122"]
+admin: {listen: "127.0.0.1:9121", token_file: /run/secrets/token}
+pools:
+  main:
+    servers: ["10.0.0.1:11211:1", "10.0.0.2:11211:1", "10.0.0.3:11211:1", "10.0.0.4:11211:1"]
+    migration: {id: grow-to-4, from: ["10.0.0.1:11211:1", "10.0.0.2:11211:1", "10.0.0.3:11211:1"], start: "2026-11-20T10:05:00Z", rate: 5000}
+  sessions:
+    replicas:
+      - {name: a, servers: ["10.0.1.1:11211", "10.0.1.2:11211"]}
+      - {name: b, servers: ["10.0.2.1:11211", "10.0.2.2:11211"]}
+      - {name: c, servers: ["10.0.3.1:11211"]}
+    write: majority
+    read_failover: errors_and_misses
+    failover_after: 30s
+    migration:
+      id: grow-a
+      from: [{name: a, servers: ["10.0.1.1:11211"]}, {name: b, servers: ["10.0.2.1:11211", "10.0.2.2:11211"]}, {name: c, servers: ["10.0.3.1:11211"]}]
+      cleanup: false
+routes: [{prefix: "s:", pool: sessions}]
+default_pool: main
+`);
+    const text = await run(['check', '-c', file]);
+    expect(text.status).toBe(0);
+    const out = text.stdout;
+    expect(out).toContain('\nadmin: 127.0.0.1:9121 (HTTP), token from /run/secrets/token\n');
+    expect(out).toContain('  migration grow-to-4: start 2026-11-20T10:05:00.000Z\n    copy eager, rate 5000 keys/s, settle 1000 ms, cleanup on\n    from:\n      server ');
+    expect(out).toMatch(/^ {6}10\.0\.0\.3:11211 +1 +- +160 +\d+\.\d\d%$/m);
+    expect(out).toContain('pool sessions: hash fnv1a_64, distribution ketama, timeout 1000 ms, 1 connection per server, failover_after 30000 ms\n');
+    expect(out).toContain('  replica groups: 3; write majority, read primary, read_failover errors_and_misses, write_log in memory, resync 20000 keys/s\n');
+    for (const [group, server] of [['a', '10.0.1.2'], ['b', '10.0.2.2'], ['c', '10.0.3.1']] as const) {
+      expect(out).toMatch(new RegExp(`^  group ${group}:\\n {4}server .*\\n(?: {4}.*\\n)*? {4}${server.replace(/\./g, '\\.')}:11211 +1 `, 'm'));
+    }
+    expect(out).toContain('  migration grow-a: start on memshift migrate start\n    copy eager, rate 20000 keys/s, settle 1000 ms, cleanup off\n    from group a:\n');
+    expect(out).toMatch(/^ {4}from group c:\n {6}server .*\n {6}10\.0\.3\.1:11211 +1 +- +160 +100\.00%$/m);
+
+    const summary = JSON.parse((await run(['check', '--json', '-c', file])).stdout) as ConfigSummary;
+    expect(summary.admin).toEqual({ listen: '127.0.0.1:9121', https: false, clientCertificates: false, token: 'token_file', tokenFile: '/run/secrets/token' });
+    const [main, sessions] = summary.pools;
+    expect(main?.migration).toMatchObject({ id: 'grow-to-4', copy: 'eager', rateKeysPerSec: 5000, rateBytesPerSec: null, start: '2026-11-20T10:05:00.000Z', settleMs: 1000, cleanup: true, fromTls: false });
+    expect(main?.migration?.from.map((g) => g.servers.map((sv) => sv.address))).toEqual([['10.0.0.1:11211', '10.0.0.2:11211', '10.0.0.3:11211']]);
+    expect(main?.groups.map((g) => g.name)).toEqual(['main']);
+    expect(main?.replication).toBeNull();
+    expect(sessions?.groups.map((g) => [g.name, g.servers.map((sv) => sv.address)])).toEqual([
+      ['a', ['10.0.1.1:11211', '10.0.1.2:11211']],
+      ['b', ['10.0.2.1:11211', '10.0.2.2:11211']],
+      ['c', ['10.0.3.1:11211']],
+    ]);
+    for (const g of [...(sessions?.groups ?? []), ...(sessions?.migration?.from ?? [])]) expect(g.servers.reduce((sum, sv) => sum + sv.sharePercent, 0)).toBeCloseTo(100, 2);
+    expect(sessions?.replication).toMatchObject({ write: 'majority', read: 'primary', readFailover: 'errors_and_misses', localGroup: null, writeLog: null });
+    expect(sessions?.migration?.from.map((g) => g.name)).toEqual(['a', 'b', 'c']);
+    expect(sessions?.migration?.start).toBe('command');
+    expect(sessions?.failoverAfterMs).toBe(30_000);
+    // Without an admin block: none.
+    expect((JSON.parse((await run(['check', '--json', '-c', files.write('demo.yml', DEMO)])).stdout) as ConfigSummary).admin).toBeNull();
+    expect((await run(['check', '-c', files.write('demo.yml', DEMO)])).stdout).toContain('\nadmin: none\n');
+  });
+
   it('gives a one-server pool all of the hash space', async () => {
     const r = await run(['check', '--json', '-c', files.write('one.yml', 'listen: ["127.0.0.1:0"]\npools: {main: {servers: ["h:11211"]}}\n')]);
     const summary = JSON.parse(r.stdout) as ConfigSummary;
