@@ -20,9 +20,10 @@ import { migrateCommand } from './cli/migrate.js';
 import { reloadCommand } from './cli/reload.js';
 import { importTwemproxyCommand } from './cli/import-twemproxy.js';
 import { topCommand } from './cli/top.js';
-import { packageVersion } from './cli/version.js';
+import { packageVersion, versionCommand } from './cli/version.js';
+import { closestName } from './config/did-you-mean.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, topCommand, importTwemproxyCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, topCommand, importTwemproxyCommand, versionCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -34,8 +35,8 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Options:
-  -h, --help      show this help (also: memshift <command> --help)
-  -v, --version   print the version
+  -h, --help          show this help (also: memshift <command> --help)
+  -V, -v, --version   print the version (also: memshift version)
 
 Exit statuses: 0 ok, 64 usage, 65 cannot convert (import-twemproxy), 66 file unreadable,
 69 unavailable, 70 internal error, 78 bad config.
@@ -61,7 +62,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       io.out(command?.help ?? topHelp());
       return EXIT.OK;
     }
-    if (first === '-v' || first === '--version') {
+    if (first === '-V' || first === '-v' || first === '--version') {
       io.out(`memshift ${packageVersion()}\n`);
       return EXIT.OK;
     }
@@ -77,9 +78,12 @@ function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
 }
 
+/** An unknown command: the closest one when there is one (`chekc`: check), else the help. */
 function unknownCommand(name: string, io: CliIo): number {
   const what = name.startsWith('-') ? 'option' : 'command';
-  io.err(`memshift: unknown ${what} "${name}"\n\n${topHelp()}`);
+  const near = what === 'command' ? closestName(name, COMMANDS.map((c) => c.name)) : undefined;
+  if (near !== undefined) io.err(`memshift: unknown command "${name}"\nDid you mean "memshift ${near}"? Try "memshift --help" for every command.\n`);
+  else io.err(`memshift: unknown ${what} "${name}"\n\n${topHelp()}`);
   return EXIT.USAGE;
 }
 

@@ -13,7 +13,7 @@ import { ringShares } from './ring-shares.js';
 import { configWarnings } from '../config/warnings.js';
 import { formatHostPort } from '../config/address.js';
 
-const HELP = `Usage: memshift check [-c FILE] [--json]
+const HELP = `Usage: memshift check [-c FILE | FILE] [--json]
        memshift check -c FILE --against URL [--token TOKEN] [--json]
 
 Validates a config file. On success prints a summary: listeners and the admin API, each pool with
@@ -31,6 +31,7 @@ $MEMSHIFT_ADMIN_TOKEN.
 
 Options:
 ${CONFIG_HELP}
+                          (or the file as the one argument: memshift check FILE)
       --json              print the summary (or the sidecar's answer) as JSON
       --against URL       the admin API of a running sidecar to compare the file with
       --token TOKEN       the admin bearer token (with --against)
@@ -265,15 +266,18 @@ function serverTable(servers: readonly ServerSummary[], indent: string): string 
 }
 
 export async function runCheck(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('check', args, { ...CONFIG_OPTION, ...HELP_OPTION, json: { type: 'boolean' }, against: { type: 'string' }, token: { type: 'string' } });
+  const { values, positionals } = parseCommandArgs('check', args, { ...CONFIG_OPTION, ...HELP_OPTION, json: { type: 'boolean' }, against: { type: 'string' }, token: { type: 'string' } }, true);
   if (values.help === true) {
     io.out(HELP);
     return EXIT.OK;
   }
+  if (positionals.length > 1) throw usageError('check', `one config file at a time, got ${positionals.map((p) => `"${p}"`).join(', ')}`);
+  if (positionals.length === 1 && values.config !== undefined) throw usageError('check', `the config file is given twice (-c ${values.config} and ${positionals[0]!}): pass one`);
+  const file = values.config ?? positionals[0];
   if (values.token !== undefined && values.against === undefined) throw usageError('check', '--token goes with --against URL');
-  if (values.against !== undefined) return checkAgainst(resolveConfigPath(values.config, io.env), values.against, values.token, values.json === true, io);
+  if (values.against !== undefined) return checkAgainst(resolveConfigPath(file, io.env), values.against, values.token, values.json === true, io);
   // A ConfigError propagates to cli.ts, which prints every issue and exits 78.
-  const summary = summarize(loadConfigFor('check', values.config, io));
+  const summary = summarize(loadConfigFor('check', file, io));
   io.out(values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return EXIT.OK;
 }

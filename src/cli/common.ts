@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { type ErrorCode, isMemshiftError, MemshiftError } from '../errors.js';
 import { CONFIG_ENV, loadConfigFile } from '../config/load.js';
+import { closestName } from '../config/did-you-mean.js';
 import type { Config } from '../config/types.js';
 
 export interface CliIo {
@@ -61,13 +62,26 @@ export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const sa
 
 export const CONFIG_HELP = `  -c, --config FILE   the config file (default: $${CONFIG_ENV})`;
 
-/** parseArgs, strict, with its errors turned into MS_ERR_USAGE naming the command. */
+/**
+ * parseArgs, strict, with its errors turned into MS_ERR_USAGE naming the command: an unknown option
+ * says the closest known one, an argument where none is taken says to pass a config file with -c.
+ */
 export function parseCommandArgs<O extends Options>(command: string, args: string[], options: O, allowPositionals = false) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw usageError(command, reason.replace(/\. To specify a positional argument.*$/s, ''));
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/\. To specify a positional argument.*$/s, '');
+    const code = (err as { code?: unknown }).code;
+    const unknown = /^Unknown option '(--[^'=]+)/.exec(reason)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown !== undefined) {
+      const near = closestName(unknown, Object.keys(options).map((name) => `--${name}`));
+      if (near !== undefined) throw usageError(command, `${reason}; did you mean ${near}?`);
+    }
+    const positional = /^Unexpected argument '([^']*)'/.exec(reason)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && positional !== undefined && 'config' in options) {
+      throw usageError(command, `unexpected argument "${positional}": to name the config file, use -c ${positional}`);
+    }
+    throw usageError(command, reason);
   }
 }
 

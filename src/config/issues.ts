@@ -10,6 +10,7 @@ import { type Document, type LineCounter, isAlias, isMap, isNode, isPair, isScal
 import type { z } from 'zod';
 import { MemshiftError } from '../errors.js';
 import { describe } from './units.js';
+import { closestName } from './did-you-mean.js';
 
 export interface ConfigIssue {
   /** The file name (or the source name given to parseConfig). */
@@ -99,8 +100,8 @@ function messageOf(issue: z.core.$ZodIssue): string {
 function unknownKeyMessage(issue: z.core.$ZodIssue): string {
   const key = String(issue.path[issue.path.length - 1] ?? '');
   const known = (issue as { params?: { known?: string[] } }).params?.known ?? [];
-  const close = known.filter((k) => editDistance(k, key) <= Math.max(1, Math.floor(k.length / 3)));
-  if (close.length > 0) return `unknown key "${key}"; did you mean "${close[0]}"?`;
+  const close = closestName(key, known);
+  if (close !== undefined) return `unknown key "${key}"; did you mean "${close}"?`;
   return `unknown key "${key}"; expected one of ${known.map((k) => `"${k}"`).join(', ')}`;
 }
 
@@ -123,19 +124,6 @@ function typeName(expected: string): string {
   }
 }
 
-/** Levenshtein distance, for "did you mean" on unknown keys. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
 
 /**
  * The source offset a field path points at. Walks maps and sequences (through aliases); stops at the

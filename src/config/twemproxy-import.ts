@@ -30,6 +30,7 @@ import { type ConfigIssue, ConfigError, formatIssue, formatPath, yamlIssue } fro
 import { parseConfig } from './load.js';
 import { DEFAULTS, HASH_NAMES, POOL_NAME } from './schema.js';
 import { parseServerSpec } from './server-spec.js';
+import { closestName } from './did-you-mean.js';
 import type { Config, HashName } from './types.js';
 
 /** Every directive nutcracker 0.5.0 accepts in a pool (nc_conf.c conf_commands), and `reuseport` (later). */
@@ -128,19 +129,6 @@ function describeNode(node: Node | null): string {
   return JSON.stringify(text(node));
 }
 
-/** The closest known name, for "did you mean". */
-function closest(word: string, known: readonly string[]): string | undefined {
-  const distance = (a: string, b: string): number => {
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const row = [i];
-      for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-      prev = row;
-    }
-    return prev[b.length]!;
-  };
-  return known.find((k) => distance(k, word) <= Math.max(1, Math.floor(k.length / 3)));
-}
 
 // ---- the converted pool ----
 
@@ -195,7 +183,7 @@ function convertPool(name: string, poolKey: Node, poolNode: Node | null, problem
     const key = text(keyNode) ?? '';
     const node = (pair.value ?? null) as Node | null;
     if (!(TWEMPROXY_DIRECTIVES as readonly string[]).includes(key)) {
-      const near = closest(key, TWEMPROXY_DIRECTIVES);
+      const near = closestName(key, TWEMPROXY_DIRECTIVES);
       problems.add(keyNode, path(key), `not a twemproxy setting (nutcracker refuses it too)${near === undefined ? '' : `; did you mean "${near}"?`}`);
       continue;
     }
@@ -253,7 +241,7 @@ function convertPool(name: string, poolKey: Node, poolNode: Node | null, problem
   if (hashText !== undefined) {
     if ((HASH_NAMES as readonly string[]).includes(hashText)) hash = hashText as HashName;
     else {
-      const near = closest(hashText, HASH_NAMES);
+      const near = closestName(hashText, HASH_NAMES);
       problems.add(at('hash'), path('hash'), `${JSON.stringify(hashText)} is not a twemproxy hash (nutcracker refuses it too); the hashes are ${HASH_NAMES.join(', ')}${near === undefined ? '' : `; did you mean "${near}"?`}`);
     }
   }

@@ -5,6 +5,8 @@ import { COMMANDS, EXIT_STATUS, exitStatusOf } from '../../../src/cli.js';
 import { ERROR_CODES, MemshiftError, type ErrorCode } from '../../../src/errors.js';
 import { DEMO, run, tempConfigs } from './helpers.js';
 
+const configs = tempConfigs();
+afterAll(() => configs.cleanup());
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe('memshift (top level)', () => {
@@ -68,10 +70,50 @@ describe('memshift (top level)', () => {
     expect(r.stderr).toContain(`memshift ${name}: no config file: pass -c FILE or set MEMSHIFT_CONFIG`);
   });
 
-  it('a positional argument where none is taken is a usage error', async () => {
-    const r = await run(['check', 'memshift.yml']);
+  it('a positional argument where none is taken is a usage error that says to use -c', async () => {
+    const r = await run(['serve', 'memshift.yml']);
     expect(r.status).toBe(64);
-    expect(r.stderr).toContain("Unexpected argument 'memshift.yml'");
+    expect(r.stderr).toContain('memshift serve: unexpected argument "memshift.yml": to name the config file, use -c memshift.yml\n');
+  });
+
+  it('check takes the config file as its one argument, as well as with -c', async () => {
+    const file = configs.write('positional.yml', DEMO);
+    const r = await run(['check', file]);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout).toBe((await run(['check', '-c', file])).stdout);
+    expect((await run(['check', '--json', file])).stdout).toBe((await run(['check', '--json', '-c', file])).stdout);
+    const twice = await run(['check', '-c', file, file]);
+    expect(twice.status).toBe(64);
+    expect(twice.stderr).toContain('the config file is given twice');
+    const two = await run(['check', file, file]);
+    expect(two.status).toBe(64);
+    expect(two.stderr).toContain('one config file at a time');
+  });
+
+  it('suggests the closest command for a misspelt one, and the closest option', async () => {
+    for (const [typo, command] of [['chekc', 'check'], ['serv', 'serve'], ['migarte', 'migrate'], ['plna', 'plan'], ['verison', 'version']]) {
+      const r = await run([typo!]);
+      expect(r.status).toBe(64);
+      expect(r.stderr).toBe(`memshift: unknown command "${typo}"\nDid you mean "memshift ${command}"? Try "memshift --help" for every command.\n`);
+    }
+    const help = await run(['help', 'chekc']);
+    expect(help.status).toBe(64);
+    expect(help.stderr).toContain('Did you mean "memshift check"?');
+    const option = await run(['check', '--jsno', '-c', 'x.yml']);
+    expect(option.status).toBe(64);
+    expect(option.stderr).toContain("memshift check: Unknown option '--jsno'; did you mean --json?\n");
+    const far = await run(['check', '--frobnicate']);
+    expect(far.stderr).not.toContain('did you mean');
+  });
+});
+
+describe('memshift version', () => {
+  it('-V, -v, --version and "memshift version" print the version; --json adds node and the platform', async () => {
+    for (const argv of [['-V'], ['-v'], ['--version'], ['version']]) expect(await run(argv)).toEqual({ status: 0, stdout: `memshift ${version}\n`, stderr: '' });
+    const json = await run(['version', '--json']);
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ memshift: version, node: process.versions.node, platform: `${process.platform}-${process.arch}` });
+    expect((await run(['--help'])).stdout).toMatch(/^ {2}-V, -v, --version +print the version/m);
   });
 });
 
