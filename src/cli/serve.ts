@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config/types.js';
 import { packageVersion } from './version.js';
-import { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../observability/logger.js';
+import { createLogger, defaultLogFormat, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from '../observability/logger.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, exitStatusOf, HELP_OPTION } from './common.js';
 import { isMemshiftError } from '../errors.js';
 import { parseCommandArgs, usageError } from './common.js';
@@ -21,7 +21,9 @@ export interface RunningProxy {
 
 export interface ServeDeps {
   startProxy(config: Config, deps: { logger: Logger; reloadFromSource?: (opts?: { peek?: boolean }) => Config | Promise<Config> }): Promise<RunningProxy>;
-  createLogger(options: { level: LogLevel }): Logger;
+  createLogger(options: { level: LogLevel; format: LogFormat }): Logger;
+  /** Standard output is a terminal (the log format's default: pretty there, else json); default: process.stdout's. */
+  readonly isTTY?: boolean;
   /** Where SIGTERM/SIGINT come from (the process). */
   readonly signals: Pick<NodeJS.Process, 'on' | 'removeListener'>;
   /** Ends the process at once (second signal). */
@@ -34,7 +36,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 /** How long a process whose start failed may take to end on its own before it is made to. */
 const START_FAILURE_EXIT_MS = 2_000;
 
-const HELP = `Usage: memshift serve [-c FILE | --config-url URL] [--log-level LEVEL]
+const HELP = `Usage: memshift serve [-c FILE | --config-url URL] [--log-level LEVEL] [--log-format json|pretty]
 
 Runs the proxy with the given config. Every listener (client TCP, TLS and unix socket, admin) is
 bound first: when one cannot bind, memshift prints why and exits 69, having closed the others and
@@ -52,6 +54,8 @@ ${CONFIG_HELP}
       --config-url URL    read the config from an http(s) URL instead, and poll it
       --config-poll DUR   how often to poll --config-url (default 30s)
       --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
+      --log-format FMT    json (one JSON object a line) or pretty (for a person, by pino-pretty);
+                          default: pretty when standard output is a terminal, else json
   -h, --help              show this help
 `;
 
@@ -69,16 +73,25 @@ export const defaultServeDeps: ServeDeps = {
 };
 
 export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defaultServeDeps): Promise<number> {
-  const { values } = parseCommandArgs('serve', args, { ...CONFIG_OPTION, ...HELP_OPTION, 'log-level': { type: 'string' }, 'config-url': { type: 'string' }, 'config-poll': { type: 'string' } });
+  const { values } = parseCommandArgs('serve', args, {
+    ...CONFIG_OPTION,
+    ...HELP_OPTION,
+    'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
+    'config-url': { type: 'string' },
+    'config-poll': { type: 'string' },
+  });
   if (values.help === true) {
     io.out(HELP);
     return EXIT.OK;
   }
   const level = values['log-level'] ?? 'info';
   if (!isLogLevel(level)) throw usageError('serve', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  const format = values['log-format'] ?? defaultLogFormat(deps.isTTY ?? process.stdout.isTTY);
+  if (!isLogFormat(format)) throw usageError('serve', `--log-format must be one of ${LOG_FORMATS.join(', ')}, got "${format}"`);
   const source = configSource(values, io);
   const config = source instanceof FileSource ? source.loadSync() : await source.load();
-  const logger = deps.createLogger({ level });
+  const logger = deps.createLogger({ level, format });
 
   // Listen for signals before starting, so one that arrives during start-up is not lost.
   let signalled: (signal: string) => void = () => undefined;

@@ -24,7 +24,7 @@ function harness(proxy: Partial<RunningProxy> & { fail?: Error } = {}) {
   });
   const exits: number[] = [];
   let closed = 0;
-  let started: { level?: string } = {};
+  let started: { level?: string; format?: string } = {};
   const deps: ServeDeps = {
     startProxy: (_config, { logger }) => {
       logger.info('fake proxy started');
@@ -34,7 +34,7 @@ function harness(proxy: Partial<RunningProxy> & { fail?: Error } = {}) {
         close: proxy.close ?? (() => ((closed += 1), Promise.resolve())),
       });
     },
-    createLogger: (options) => ((started = options), createLogger({ ...options, destination: sink })),
+    createLogger: (options) => ((started = options), createLogger({ ...options, format: 'json', destination: sink })),
     signals: signals as unknown as ServeDeps['signals'],
     exit: (code) => void exits.push(code),
     version: '9.9.9',
@@ -52,7 +52,7 @@ describe('memshift serve (in-process)', () => {
     const h = harness();
     const done = runServe(['-c', file, '--log-level', 'debug'], h.io, h.deps);
     await tick();
-    expect(h.started()).toEqual({ level: 'debug' });
+    expect(h.started()).toEqual({ level: 'debug', format: 'json' });
     expect(h.logs.map((l) => l.msg)).toEqual(['fake proxy started', 'memshift started']);
     expect(h.logs[1]).toMatchObject({ level: 'info', version: '9.9.9', config: file, addresses: ['127.0.0.1:12345'] });
     h.signals.emit('SIGTERM', 'SIGTERM');
@@ -118,6 +118,24 @@ describe('memshift serve (in-process)', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('--log-format: json or pretty; by default pretty on a terminal, json elsewhere', async () => {
+    const formatOf = async (args: string[], isTTY?: boolean): Promise<unknown> => {
+      const h = harness();
+      const done = runServe(['-c', file, ...args], h.io, { ...h.deps, ...(isTTY === undefined ? {} : { isTTY }) });
+      await tick();
+      h.signals.emit('SIGTERM', 'SIGTERM');
+      await done;
+      return h.started().format;
+    };
+    expect(await formatOf([], true)).toBe('pretty');
+    expect(await formatOf([], false)).toBe('json');
+    expect(await formatOf(['--log-format', 'json'], true)).toBe('json');
+    expect(await formatOf(['--log-format', 'pretty'], false)).toBe('pretty');
+    const r = await run(['serve', '-c', file, '--log-format', 'fancy']);
+    expect(r.status).toBe(64);
+    expect(r.stderr).toContain('--log-format must be one of json, pretty, got "fancy"');
   });
 
   it('refuses an unknown log level (exit 64) and reports a bad config (exit 78) before starting', async () => {
