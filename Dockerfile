@@ -17,8 +17,10 @@ COPY --from=build /app/dist ./dist
 USER 1000:1000
 # 11211: the memcached listener of the example config; 9121: the admin API (/metrics, /healthz, /readyz).
 EXPOSE 11211 9121
-# A live proxy answers `version` on 127.0.0.1:11211 (the example config's listener; change it with yours).
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-  CMD node -e "const s=require('net').connect(11211,'127.0.0.1',()=>s.write('version\r\n'));s.on('data',d=>process.exit(String(d).startsWith('VERSION')?0:1));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2500)"
+# Healthy when the memshift of $MEMSHIFT_CONFIG serves: `memshift health` reads that config and asks
+# its admin API's GET /readyz, or, without an admin listener, sends `version` to its first client
+# listener; no port is written here. (Running `serve -c` with another file? Set MEMSHIFT_CONFIG to it.)
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "dist/cli.js", "health", "--timeout", "2s"]
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve"]

@@ -20,10 +20,11 @@ import { migrateCommand } from './cli/migrate.js';
 import { reloadCommand } from './cli/reload.js';
 import { importTwemproxyCommand } from './cli/import-twemproxy.js';
 import { topCommand } from './cli/top.js';
+import { healthCommand } from './cli/health.js';
 import { packageVersion, versionCommand } from './cli/version.js';
 import { closestName } from './config/did-you-mean.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, topCommand, importTwemproxyCommand, versionCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, routeCommand, syncCommand, planCommand, migrateCommand, reloadCommand, topCommand, importTwemproxyCommand, healthCommand, versionCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,7 +1,8 @@
 /**
  * The repository's Dockerfile, as the Kubernetes example (examples/kubernetes/deployment.yaml) relies
  * on it: dockerfile-utils finds no error in it, it is a multi-stage build on slim Node 20 images,
- * it runs as a user that is not root, has a HEALTHCHECK, and its ENTRYPOINT runs dist/cli.js (the
+ * it runs as a user that is not root, has a HEALTHCHECK that runs `memshift health` (no port written
+ * in the image), and its ENTRYPOINT runs dist/cli.js (the
  * manifest passes only `serve -c FILE` as args). Each check is also run on broken variants, so a
  * check that can no longer fail is noticed.
  */
@@ -70,10 +71,20 @@ function nonRootUser(text: string): string[] {
   return [];
 }
 
+/** One HEALTHCHECK, exec form, running `dist/cli.js health` (it reads the config: no port written in the image). */
 function healthcheck(text: string): string[] {
   const checks = of(text, 'HEALTHCHECK');
   if (checks.length !== 1) return [`expected one HEALTHCHECK, got ${checks.length}`];
-  return /\bCMD\b/.test(checks[0]!.args) ? [] : [`HEALTHCHECK ${checks[0]!.args}: no CMD`];
+  const cmd = /\bCMD\s+(.*)$/.exec(checks[0]!.args)?.[1];
+  if (cmd === undefined) return [`HEALTHCHECK ${checks[0]!.args}: no CMD`];
+  let argv: unknown;
+  try {
+    argv = JSON.parse(cmd);
+  } catch {
+    return [`HEALTHCHECK CMD ${cmd}: not the exec (JSON) form`];
+  }
+  if (!Array.isArray(argv) || argv[0] !== 'node' || !/(^|\/)dist\/cli\.js$/.test(String(argv[1])) || argv[2] !== 'health') return [`HEALTHCHECK CMD ${cmd}: expected ["node", "dist/cli.js", "health", ...]`];
+  return /\b\d{4,5}\b/.test(cmd) ? [`HEALTHCHECK CMD ${cmd}: a port is written in it`] : [];
 }
 
 function entrypoint(text: string): string[] {
@@ -129,6 +140,8 @@ describe('Dockerfile', () => {
     ['USER root', () => nonRootUser(swap(/^USER .*$/gm, 'USER root'))],
     ['no USER', () => nonRootUser(swap(/^USER .*$/gm, ''))],
     ['no HEALTHCHECK', () => healthcheck(swap(/^HEALTHCHECK/gm, '# HEALTHCHECK'))],
+    ['a HEALTHCHECK on a fixed port', () => healthcheck(swap(/CMD \[.*\]$/m, `CMD node -e "require('net').connect(11211,'127.0.0.1')"`))],
+    ['a HEALTHCHECK that is not memshift health', () => healthcheck(swap(/CMD \[.*\]$/m, 'CMD ["node", "dist/cli.js", "check"]'))],
     ['a shell-form ENTRYPOINT', () => entrypoint(swap(/^ENTRYPOINT .*$/gm, 'ENTRYPOINT node dist/cli.js'))],
     ['an ENTRYPOINT without dist/cli.js', () => entrypoint(swap(/^ENTRYPOINT .*$/gm, 'ENTRYPOINT ["node", "server.js"]'))],
     ['a broken instruction', () => validate(`${content}\nEXPOSE eleven\n`).filter((d) => (d.severity ?? ERROR) === ERROR).map((d) => d.message)],
