@@ -1,12 +1,14 @@
 /**
  * The admin HTTP listener's endpoints: /healthz (built in), /readyz,
- * /replication, /config, /metrics, /backends (backends-endpoint.ts), POST /reload (?force, ?dry_run), and the migration's
- * (src/migration/admin.ts).
+ * /replication, /config (in the YAML's names, config/render.ts), /metrics, /backends (backends-endpoint.ts),
+ * POST /reload (?force, ?dry_run), and the migration's (src/migration/admin.ts).
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
 import { AdminServer, registerReadyz } from '../admin/index.js';
+import { stringify as stringifyYaml } from 'yaml';
 import { parseConfig, secretFile } from '../config/index.js';
+import { renderConfig } from '../config/render.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
@@ -76,10 +78,11 @@ export async function startAdmin(
     ...reloadFamilies(reloads),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
-  admin.getGuarded('/config', () => {
-    const c = gen().config;
-    const ad = c.admin!;
-    return { status: 200, body: { ...c, pools: Object.fromEntries(c.pools), admin: { ...ad, token: ad.token === undefined ? undefined : '<redacted>' } } };
+  // The running config in memshift.yml's own names, the token redacted; ?format=yaml as a YAML file.
+  admin.getGuarded('/config', (req) => {
+    const rendered = renderConfig(gen().config);
+    if (req.query.get('format') === 'yaml') return { status: 200, body: stringifyYaml(rendered), contentType: 'application/yaml; charset=utf-8' };
+    return { status: 200, body: rendered };
   });
   // Re-reads the config from its file (or URL) and applies it; ?force=true accepts key-moving changes.
   // ?dry_run=true answers the same without changing anything, for the config source or for a config
