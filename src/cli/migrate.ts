@@ -27,10 +27,10 @@ type Action = (typeof ACTIONS)[number];
 const SUBCOMMANDS = ['status', 'watch', 'history', ...ACTIONS] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
-const HELP = `Usage: memshift migrate status [-c FILE | --admin URL] [--pool POOL] [--json]
-       memshift migrate watch  [-c FILE | --admin URL] [--pool POOL] [--json] [--interval SECONDS]
+const HELP = `Usage: memshift migrate status [-c FILE | --admin URL] [--pool POOL | --id ID] [--json]
+       memshift migrate watch  [-c FILE | --admin URL] [--pool POOL | --id ID] [--json] [--interval SECONDS]
        memshift migrate history [-c FILE | --admin URL] [--pool POOL] [--id ID] [--json]
-       memshift migrate start|pause|resume|abort [-c FILE | --admin URL] [--pool POOL] [--token TOKEN] [--json]
+       memshift migrate start|pause|resume|abort [-c FILE | --admin URL] [--pool POOL | --id ID] [--token TOKEN] [--json]
 
 Talks to a running "memshift serve" through its admin API (GET /migration, GET /migration/history,
 POST /migration/<action>).
@@ -56,7 +56,8 @@ Options:
 ${CONFIG_HELP}
       --admin URL         the admin API, e.g. http://127.0.0.1:9121 (default: from the config)
       --pool POOL         the pool, when several migrate (status: show only it; default: the first)
-      --id ID             history: show this migration (the newest run with this id) in full
+      --id ID             the migration with this id (a pool's, or a route's whose pool also
+                          migrates); history: show its newest run in full
       --token TOKEN       the admin bearer token (actions only)
       --json              print the server's JSON instead of text (watch: one JSON line per change)
       --interval SECONDS  seconds between polls for watch, or a duration like 500ms (default 1)
@@ -98,10 +99,15 @@ async function getStatus(target: Target, stop?: AbortSignal): Promise<MigrationB
   return body as MigrationBody;
 }
 
-/** The pool's status (--pool), or the one the server shows first. */
-function pick(body: MigrationBody, pool: string | undefined): MigrationStatus | null {
+/** The migration named by --id (and --pool), the pool's (--pool), or the one the server shows first. */
+function pick(body: MigrationBody, pool: string | undefined, id: string | undefined): MigrationStatus | null {
   if (body.phase === null) return null;
   const all = body.pools ?? [body];
+  if (id !== undefined) {
+    const found = all.find((s) => s.id === id && (pool === undefined || s.pool === pool));
+    if (found === undefined) throw usageError('migrate', `no migration "${id}"; migrations: ${all.map((s) => `"${s.id}"`).join(', ')}`);
+    return found;
+  }
   if (pool === undefined) return body;
   const found = all.find((s) => s.pool === pool);
   if (found === undefined) throw usageError('migrate', `no migration for pool "${pool}"; pools with one: ${all.map((s) => `"${s.pool}"`).join(', ')}`);
@@ -114,10 +120,10 @@ function noMigration(target: Target): string {
 
 // ---------------------------------------------------------------- subcommands
 
-async function status(target: Target, pool: string | undefined, json: boolean, io: CliIo): Promise<number> {
+async function status(target: Target, pool: string | undefined, id: string | undefined, json: boolean, io: CliIo): Promise<number> {
   const body = await getStatus(target);
-  const s = pick(body, pool);
-  if (json) io.out(`${JSON.stringify(pool === undefined ? body : s)}\n`);
+  const s = pick(body, pool, id);
+  if (json) io.out(`${JSON.stringify(pool === undefined && id === undefined ? body : s)}\n`);
   else if (s === null) io.out(`${noMigration(target)}\n`);
   else {
     const others = pool === undefined && body.phase !== null ? (body.pools ?? []).filter((o) => o.pool !== s.pool) : [];
@@ -128,7 +134,7 @@ async function status(target: Target, pool: string | undefined, json: boolean, i
 
 const finished = (s: MigrationStatus): boolean => s.phase === 'done' || (s.phase === 'aborted' && s.rolled_back);
 
-async function watch(target: Target, pool: string | undefined, json: boolean, intervalMs: number, io: CliIo, deps: MigrateDeps): Promise<number> {
+async function watch(target: Target, pool: string | undefined, id: string | undefined, json: boolean, intervalMs: number, io: CliIo, deps: MigrateDeps): Promise<number> {
   const stop = new AbortController();
   const onSigint = (): void => stop.abort();
   deps.signals.on('SIGINT', onSigint);
@@ -151,7 +157,7 @@ async function watch(target: Target, pool: string | undefined, json: boolean, in
     for (let polls = 0; ; polls += 1) {
       let s: MigrationStatus | null | undefined; // undefined: this poll failed
       try {
-        s = pick(await getStatus(target, stop.signal), pool);
+        s = pick(await getStatus(target, stop.signal), pool, id);
         failures = 0;
       } catch (err) {
         if (stop.signal.aborted) break;
@@ -209,8 +215,9 @@ async function history(target: Target, pool: string | undefined, id: string | un
   return EXIT.OK;
 }
 
-async function act(action: Action, target: Target, pool: string | undefined, json: boolean, io: CliIo): Promise<number> {
-  const s = (await call(target, 'POST', `/migration/${action}`, pool === undefined ? undefined : { pool })) as MigrationStatus;
+async function act(action: Action, target: Target, pool: string | undefined, id: string | undefined, json: boolean, io: CliIo): Promise<number> {
+  const body = pool === undefined && id === undefined ? undefined : { ...(pool === undefined ? {} : { pool }), ...(id === undefined ? {} : { id }) };
+  const s = (await call(target, 'POST', `/migration/${action}`, body)) as MigrationStatus;
   if (json) io.out(`${JSON.stringify(s)}\n`);
   else io.out(`${s.pool}: migration ${s.id}: ${action} accepted; phase ${phaseLabel(s)}\n`);
   return EXIT.OK;
@@ -243,15 +250,16 @@ export async function runMigrate(args: string[], io: CliIo, deps: MigrateDeps = 
   const subcommand = sub as Subcommand;
   const action = (ACTIONS as readonly string[]).includes(subcommand) ? (subcommand as Action) : undefined;
   if (values.pool === '') throw usageError('migrate', '--pool must not be empty');
+  if (values.id === '') throw usageError('migrate', '--id must not be empty');
   const intervalMs = parseInterval('migrate', values.interval);
   const target = adminTarget('migrate', values, io, action !== undefined);
   const json = values.json === true;
 
   try {
-    if (subcommand === 'status') return await status(target, values.pool, json, io);
-    if (subcommand === 'watch') return await watch(target, values.pool, json, intervalMs, io, deps);
+    if (subcommand === 'status') return await status(target, values.pool, values.id, json, io);
+    if (subcommand === 'watch') return await watch(target, values.pool, values.id, json, intervalMs, io, deps);
     if (subcommand === 'history') return await history(target, values.pool, values.id, json, io);
-    return await act(action!, target, values.pool, json, io);
+    return await act(action!, target, values.pool, values.id, json, io);
   } catch (err) {
     if (!(err instanceof AdminCallError)) throw err;
     io.err(`memshift migrate: ${err.message}\n`);

@@ -247,6 +247,15 @@ describe('memshift migrate status', () => {
     expect(bad.stderr).toContain('no migration for pool "nope"; pools with one: "main", "sessions"');
   });
 
+  it('--id picks a migration by id (a route migration shares its pool with the pool\'s own); an unknown id is a usage error', async () => {
+    fake.gets = [body(status(), status({ id: 'tenant42-move', phase: 'copy' }))];
+    const one = await run(['migrate', 'status', '--json', '--id', 'tenant42-move', '--admin', fake.url]);
+    expect(JSON.parse(one.stdout)).toEqual(status({ id: 'tenant42-move', phase: 'copy' }));
+    const bad = await run(['migrate', 'status', '--id', 'nope', '--admin', fake.url]);
+    expect(bad.status).toBe(64);
+    expect(bad.stderr).toContain('no migration "nope"; migrations: "m1", "tenant42-move"');
+  });
+
   it('says so when no pool has a migration', async () => {
     const r = await run(['migrate', 'status', '--admin', fake.url]);
     expect(r).toEqual({ status: 0, stdout: `no migration: no pool of the sidecar at ${fake.url} has one configured\n`, stderr: '' });
@@ -381,6 +390,12 @@ describe('memshift migrate start|pause|resume|abort', () => {
     expect(r.status).toBe(0);
     expect(JSON.parse(fake.posts[0]!.body)).toEqual({ pool: 'main' });
     expect(JSON.parse(r.stdout)).toEqual(status());
+  });
+
+  it('sends the id', async () => {
+    const r = await run(['migrate', 'start', '--id', 'tenant42-move', '--admin', fake.url, '--token', 't']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(fake.posts[0]!.body)).toEqual({ id: 'tenant42-move' });
   });
 
   it('takes the token from the config, the token file, then MEMSHIFT_ADMIN_TOKEN; --token first', async () => {
