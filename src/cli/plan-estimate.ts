@@ -92,6 +92,7 @@ function measuredOf(p: ProbeResult): MeasuredRates {
     reconcile: p.reconcile.perSec,
     delete: p.delete.perSec,
     clientWritesPerSec: p.clientWritesPerSec,
+    newItemsPerSec: new Map((p.newItems ?? []).map((n) => [n.server, n.perSec])),
     probeSeconds: p.seconds,
   };
 }

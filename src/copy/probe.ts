@@ -16,7 +16,9 @@
  * The probe keys live under `__memshift__:probe:` (clients cannot reach them, copies, verifies and
  * cleanups skip them), expire after 5 minutes, and are deleted from both servers at the end. Their
  * number is bounded by keys (20,000) and bytes (16 MiB). Client writes to the sources during the
- * probe (`stats` deltas less the probe's own) are reported too: they make verify repair keys.
+ * probe (`stats` deltas less the probe's own) are reported too: they make verify repair keys. So
+ * are the items clients add to each source (`curr_items` growth less the probe keys): a migration
+ * under a load that adds keys has more keys to move by the time each of its walks runs.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -88,6 +90,11 @@ export interface ProbeResult {
   readonly delete: StageProbe;
   /** Writes by clients to the sources per second during the probe (null: stats unreadable). */
   readonly clientWritesPerSec: number | null;
+  /**
+   * Items clients added to each source per second during the probe (`curr_items` after less before,
+   * less the probe keys still on it; 0 when it shrank); empty when stats were unreadable.
+   */
+  readonly newItems: readonly { readonly server: string; readonly perSec: number }[];
   readonly seconds: number;
 }
 
@@ -109,6 +116,8 @@ const WRITE_STATS = ['cmd_set', 'incr_misses', 'incr_hits', 'decr_misses', 'decr
 function writesOf(stats: Map<string, string>): number {
   return WRITE_STATS.reduce((n, s) => n + (Number(stats.get(s) ?? 0) || 0), 0);
 }
+
+const itemsOf = (stats: Map<string, string>): number => Number(stats.get('curr_items') ?? 0) || 0;
 
 /** One timed run (the write and delete stages). */
 function stage(keys: number, started: number, errors: number): StageProbe {
@@ -257,7 +266,8 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
   const count = probeKeyCount(o.rateKeysPerSec, stageMs, valueBytes);
   const keys = Array.from({ length: count }, (_, i) => Buffer.from(`${tag}${i}`, 'latin1'));
   const value = Buffer.alloc(valueBytes, 0x70);
-  const writesBefore = await Promise.all(o.sources.map((s) => admin.client(s).stats().then(writesOf, () => null)));
+  const statsOf = (): Promise<(Map<string, string> | null)[]> => Promise.all(o.sources.map((s) => admin.client(s).stats().catch(() => null)));
+  const before = await statsOf();
   const writesStarted = performance.now();
   let ours = 0;
   /** `each` over the keys, BATCH at once; resolves to [keys that succeeded, errors]. */
@@ -334,9 +344,14 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
     const del = stage(deleted, deleteStarted, deleteErrors);
 
     const seconds = (performance.now() - writesStarted) / 1000;
-    const writesAfter = await Promise.all(o.sources.map((s) => admin.client(s).stats().then(writesOf, () => null)));
-    const grew = writesBefore.every((w) => w !== null) && writesAfter.every((w) => w !== null);
-    const clientWrites = grew ? writesAfter.reduce((n: number, w, i) => n + Math.max(0, w! - writesBefore[i]!), 0) - ours : null;
+    const after = await statsOf();
+    const pairs = after.map((a, i) => [before[i], a] as const);
+    const read = pairs.every(([b, a]) => b !== null && b !== undefined && a !== null);
+    const clientWrites = read ? pairs.reduce((n, [b, a]) => n + Math.max(0, writesOf(a!) - writesOf(b!)), 0) - ours : null;
+    // The probe keys on a source now: all those written to the copy's source, and the copies the
+    // delete stage left on the target when the target is a source too.
+    const ownOn = (s: Endpoint): number => (s === source ? written : 0) + (endpointId(s) === endpointId(o.target) ? copied.length - deleted : 0);
+    const newItems = read ? o.sources.map((s, i) => ({ server: endpointId(s), perSec: Math.max(0, itemsOf(pairs[i]![1]!) - itemsOf(pairs[i]![0]!) - ownOn(s)) / seconds })) : [];
     return {
       source: endpointId(source),
       target: endpointId(o.target),
@@ -349,6 +364,7 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
       reconcile,
       delete: del,
       clientWritesPerSec: clientWrites === null ? null : Math.max(0, clientWrites) / seconds,
+      newItems,
       seconds: (performance.now() - began) / 1000,
     };
   } finally {

@@ -19,6 +19,10 @@
  *   T_cleanup cleanup's settle + each old owner's dump with its moved keys deleted, and a second
  *            dump that finds none left
  *
+ * Clients that add keys (the probe measures each old owner's `curr_items` growth) make every walk
+ * longer the later it runs: the model keeps time from t0, and each walk counts the moved keys there
+ * when it starts plus those added while it runs (a share of the new keys by the old owner's moved
+ * share; they are dual-written to the new owners), until the cutover.
  * Lazy copy: T_copy is 0 (t1 = t0); dual_write's settle and the reconcile count in T_sync, and the
  * verify pass copies each moved key (at the copy rate).
  * Parts (replica groups) run side by side, each at its share of the rate: a phase lasts as long as
@@ -61,6 +65,8 @@ export interface MeasuredRates {
   readonly sweep: number | null;
   readonly reconcile: number | null;
   readonly delete: number | null;
+  /** Items clients add per second to each old owner, by address (`curr_items` growth); absent or not listed: none. */
+  readonly newItemsPerSec?: ReadonlyMap<string, number>;
   /** Writes by clients to the old owners per second (all keys, not only moved ones). */
   readonly clientWritesPerSec: number | null;
   /** How long the probe took (s), for the basis. */
@@ -144,14 +150,17 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
   };
   const dumpRates = [...(m?.dumpLinesPerSec.values() ?? [])].filter((r) => r > 0);
   const meanDump = dumpRates.length === 0 ? null : dumpRates.reduce((a, b) => a + b, 0) / dumpRates.length;
-  /** Seconds to dump `s` (its `extra` items on top of what it holds now); 0 when no dump was measured. */
-  const dumpS = (s: EstimateServer, extra = 0): number => {
+  /** Seconds to dump `s` when it holds `items`; 0 when no dump was measured. */
+  const dumpS = (s: EstimateServer, items: number): number => {
     const r = m?.dumpLinesPerSec.get(s.address) ?? meanDump;
-    return r === null || r <= 0 ? 0 : (m?.dumpStartSeconds ?? 0) + (s.items + extra) / r;
+    return r === null || r <= 0 ? 0 : (m?.dumpStartSeconds ?? 0) + Math.max(0, items) / r;
   };
   /** Seconds for `keys` at a part's share of `rate`; null when the rate is unknown. */
   const at = (keys: number, rate: UsedRate, share = nParts): number | null => (rate.perSec === null ? (keys === 0 ? 0 : null) : keys / (rate.perSec / share));
+  const grow = growthOf(input);
   const movedKeys = input.parts.reduce((n, p) => n + p.sources.reduce((k, s) => k + s.moved, 0), 0);
+  /** Moved keys of all parts' old owners (or new owners) `t` seconds after t0: clients add keys until the cutover. */
+  const movedOn = (side: Side, t: number): number => input.parts.reduce((n, p) => n + p[side].reduce((k, s) => k + grow.movedAt(s, side, t), 0), 0);
   const partMax = (f: (p: EstimatePart) => number | null): number | null => {
     let max = 0;
     for (const p of input.parts) {
@@ -161,90 +170,111 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
     }
     return max;
   };
-  /** Each old (or new) owner in turn: its dump and its moved keys at `rate`, whichever is slower; the parts side by side. */
-  const walk = (side: 'sources' | 'gaining', rate: UsedRate, share = nParts, extraOf: (s: EstimateServer) => number = () => 0): number | null =>
+  /**
+   * Each old (or new) owner in turn from `t0` s after the start: its dump (of what it holds then,
+   * `holds`) and its moved keys at `rate`, whichever is slower; the parts side by
+   * side. The keys are those there when its walk starts, and those clients add while it runs (at
+   * the walk's length without them: the dump lists what is added ahead of it).
+   */
+  const walk = (side: Side, rate: UsedRate, t0: number, holds: (s: EstimateServer, t: number) => number = (s, t) => grow.itemsAt(s, side, t)): number | null =>
     partMax((p) => {
       let t = 0;
       for (const s of p[side]) {
-        const keys = at(s.moved, rate, share);
-        if (keys === null) return null;
-        t += Math.max(dumpS(s, extraOf(s)), keys);
+        const keys = grow.movedAt(s, side, t0 + t);
+        const first = at(keys, rate);
+        if (first === null) return null;
+        t += Math.max(dumpS(s, holds(s, t0 + t)), at(keys + grow.movedPerSec(s, side) * first, rate) ?? first);
       }
       return t;
     });
-  const gainedAfterCopy = (s: EstimateServer): number => s.moved;
-  const movedOn = (side: 'sources' | 'gaining'): number => input.parts.reduce((n, p) => n + p[side].reduce((k, s) => k + s.moved, 0), 0);
+  /** What a new owner holds after an eager copy: what it held, and every moved key it gains. */
+  const afterCopy = (s: EstimateServer, t: number): number => s.items + grow.movedAt(s, 'gaining', t);
 
+  const dualWriteTerm: EstimateTerm = { what: `dual_write: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS };
+  const dualReadTerm: EstimateTerm = { what: `dual_read: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS };
+  // Eager: the copy walks the old owners after dual_write's tick; lazy: nothing is copied (t1 = t0).
+  const copyWalk = input.copy === 'eager' ? walk('sources', rates.copy, tickS) : 0;
   // The reconcile walks every part in turn (index.ts #reconcileCounts), one key at a time: no share.
-  const reconcileKeys = input.copy === 'eager' ? movedOn('gaining') : 0;
+  // Unmeasured (no probe), its keys are not counted: the rate limit does not pace it.
+  const reconcileAt = tickS + (copyWalk ?? 0);
+  const reconcileKeys = input.copy === 'eager' ? movedOn('gaining', reconcileAt) : 0;
   let reconcile = 0;
   for (const p of input.parts) {
     for (const g of p.gaining) {
-      // Unmeasured (no probe), it is not counted: the rate limit does not pace it.
-      const keys = at(input.copy === 'eager' ? g.moved : 0, rates.reconcile, 1) ?? 0;
-      reconcile += Math.max(dumpS(g, input.copy === 'eager' ? gainedAfterCopy(g) : 0), keys);
+      const t = reconcileAt + reconcile;
+      const keys = input.copy === 'eager' ? grow.movedAt(g, 'gaining', t) : 0;
+      reconcile += Math.max(dumpS(g, input.copy === 'eager' ? afterCopy(g, t) : grow.itemsAt(g, 'gaining', t)), at(keys, rates.reconcile, 1) ?? 0);
     }
   }
-  const reconcileTerm = (): EstimateTerm | null =>
-    reconcile === null
-      ? null
-      : { what: `reconcile: each new owner's metadump, ${fmt(reconcileKeys)} moved keys compared with their old owner one at a time${rateText(rates.reconcile)}`, seconds: reconcile };
-  const dualWriteTerm: EstimateTerm = { what: `dual_write: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS };
+  const reconcileTerm: EstimateTerm = {
+    what: `reconcile: each new owner's metadump, ${fmt(reconcileKeys)} moved keys compared with their old owner one at a time${rateText(rates.reconcile)}`,
+    seconds: reconcile,
+  };
 
   let copy: PhaseEstimate | null = null;
-  let sync: PhaseEstimate | null;
-  const copyWalk = walk('sources', rates.copy);
-  const rt = reconcileTerm();
+  let sync: PhaseEstimate;
   if (input.copy === 'eager') {
-    if (copyWalk !== null && rt !== null) {
-      copy = sumTerms([dualWriteTerm, { what: `copy: ${fmt(movedKeys)} moved keys${rateText(rates.copy, nParts)}, each old owner's metadump read alongside`, seconds: copyWalk }, rt]);
+    if (copyWalk !== null) {
+      copy = sumTerms([dualWriteTerm, { what: `copy: ${fmt(movedOn('sources', tickS))} moved keys${grow.any ? ' (and those clients add meanwhile)' : ''}${rateText(rates.copy, nParts)}, each old owner's metadump read alongside`, seconds: copyWalk }, reconcileTerm]);
     }
-    sync = sumTerms([{ what: `dual_read: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS }]);
+    sync = sumTerms([dualReadTerm]);
   } else {
     copy = sumTerms([{ what: 'lazy copy: t1 = t0 (the keys are copied by verify and by read misses)', seconds: 0 }]);
-    sync = rt === null ? null : sumTerms([dualWriteTerm, rt, { what: `dual_read: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS }]);
+    sync = sumTerms([dualWriteTerm, reconcileTerm, dualReadTerm]);
   }
 
   // Verify: the full pass (lazy: it copies every moved key), the orphan sweep, one incremental pass.
   let verify: PhaseEstimate | null = null;
   const verifyRate = input.copy === 'eager' ? rates.verify : rates.copy;
-  const fullPass = walk('sources', verifyRate);
-  const sweep = walk('gaining', rates.sweep, nParts, input.copy === 'eager' ? gainedAfterCopy : () => 0);
+  const notice = every / 2000;
+  const fullAt = (copy?.seconds ?? 0) + sync.seconds + notice;
+  const fullPass = walk('sources', verifyRate, fullAt);
+  const sweepAt = fullAt + (fullPass ?? 0);
+  const sweep = walk('gaining', rates.sweep, sweepAt, input.copy === 'eager' ? afterCopy : undefined);
   const movedWrites = m?.clientWritesPerSec === null || m?.clientWritesPerSec === undefined ? 0 : m.clientWritesPerSec * input.movedShare;
-  if (fullPass !== null && sweep !== null && sync !== null) {
-    const terms: EstimateTerm[] = [{ what: `the copy job notices verify: half the leader's ${secs(every / 1000)} poll`, seconds: every / 2000 }];
+  if (copy !== null && fullPass !== null && sweep !== null) {
+    const terms: EstimateTerm[] = [{ what: `the copy job notices verify: half the leader's ${secs(every / 1000)} poll`, seconds: notice }];
     const full = fullPass + sweep;
-    terms.push({ what: `full pass: ${fmt(movedKeys)} moved keys${rateText(verifyRate, nParts)}, then the orphan sweep of the new owners${rateText(rates.sweep, nParts)}`, seconds: full });
+    terms.push({
+      what: `full pass: ${fmt(movedOn('sources', fullAt))} moved keys${rateText(verifyRate, nParts)}, then the orphan sweep of the new owners${rateText(rates.sweep, nParts)}`,
+      seconds: full,
+    });
     // Keys written since the copy scanned them: over the reconcile, T_sync and the full pass.
-    const since = (input.copy === 'eager' ? (reconcile ?? 0) : 0) + sync.seconds + full;
-    const changed = Math.min(movedKeys, movedWrites * since);
-    const dumps = partMax((p) => p.sources.reduce((t, s) => t + dumpS(s), 0)) ?? 0;
+    const since = (input.copy === 'eager' ? reconcile : 0) + sync.seconds + full;
+    const incrementalAt = fullAt + full;
+    const changed = Math.min(movedOn('sources', incrementalAt), movedWrites * since);
+    const dumps = partMax((p) => p.sources.reduce((t, s) => t + dumpS(s, grow.itemsAt(s, 'sources', incrementalAt)), 0)) ?? 0;
     const changedS = at(changed, verifyRate) ?? 0;
     terms.push({ what: `incremental pass: each old owner's metadump again${changed > 0 ? `, ~${fmt(changed)} keys written since the copy` : ''}`, seconds: dumps + changedS });
     verify = sumTerms(terms);
   }
 
   // Cleanup waits settle into its phase, then deletes (unpaced) and walks each old owner once more.
+  // Clients add no moved keys to the old owners after the cutover (at the end of verify).
   let cleanup: PhaseEstimate | null = null;
+  const cutoverAt = verify === null || copy === null ? null : copy.seconds + sync.seconds + verify.seconds;
   if (!input.cleanup) cleanup = sumTerms([]);
-  else {
+  else if (cutoverAt !== null) {
+    const start = cutoverAt + tickS;
     const del = partMax((p) => {
       let t = 0;
       for (const s of p.sources) {
-        const keys = at(s.moved, rates.delete, 1) ?? 0;
-        t += Math.max(dumpS(s), keys) + dumpS(s, -s.moved);
+        const moved = grow.movedAt(s, 'sources', cutoverAt);
+        const items = grow.itemsAt(s, 'sources', start + t);
+        const keys = at(moved, rates.delete, 1) ?? 0;
+        t += Math.max(dumpS(s, items), keys) + dumpS(s, items - moved);
       }
       return t;
     });
     if (del !== null) {
       cleanup = sumTerms([
         { what: `settle ${secs(settleS)} into cleanup + half the leader's ${secs(every / 1000)} poll`, seconds: tickS },
-        { what: `${fmt(movedKeys)} moved keys deleted from the old owners${rateText(rates.delete)}, then a metadump that finds none left`, seconds: del },
+        { what: `${fmt(movedOn('sources', cutoverAt))} moved keys deleted from the old owners${rateText(rates.delete)}, then a metadump that finds none left`, seconds: del },
       ]);
     }
   }
 
-  const total = copy === null || sync === null || verify === null ? null : round3(copy.seconds + sync.seconds + verify.seconds);
+  const total = cutoverAt === null ? null : round3(cutoverAt);
   return {
     t_copy_s: copy?.seconds ?? null,
     t_sync_s: sync?.seconds ?? null,
@@ -256,7 +286,51 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
     movedKeys,
     settleMs: input.settleMs,
     leaderIntervalMs: every,
-    restsOn: restsOn(input, rates, meanDump, movedKeys, limit),
+    restsOn: restsOn(input, rates, meanDump, movedKeys, limit, grow),
+  };
+}
+
+type Side = 'sources' | 'gaining';
+
+/** How clients adding keys grow each server over the migration (MeasuredRates.newItemsPerSec). */
+interface Growth {
+  /** Some server grows. */
+  readonly any: boolean;
+  /** New items per second on `s`, and those on moved arcs. */
+  readonly itemsPerSec: (s: EstimateServer, side: Side) => number;
+  readonly movedPerSec: (s: EstimateServer, side: Side) => number;
+  /** Its items, and its moved keys, `t` seconds after the start. */
+  readonly itemsAt: (s: EstimateServer, side: Side, t: number) => number;
+  readonly movedAt: (s: EstimateServer, side: Side, t: number) => number;
+}
+
+/**
+ * An old owner gains keys at the measured rate, a share of them on moved arcs (its moved items over
+ * its items: its share of the ring that moves); those are dual-written, so its part's new owners
+ * gain them too, each by its share of the moved keys. A new owner takes no other client writes
+ * before the cutover.
+ */
+function growthOf(input: EstimateInput): Growth {
+  const rates = input.measured?.newItemsPerSec;
+  const old = (s: EstimateServer): number => Math.max(0, rates?.get(s.address) ?? 0);
+  const oldMoved = (s: EstimateServer): number => (s.items > 0 ? (old(s) * Math.min(s.moved, s.items)) / s.items : 0);
+  const partOf = new Map<EstimateServer, EstimatePart>();
+  for (const p of input.parts) for (const g of p.gaining) partOf.set(g, p);
+  const newMoved = (g: EstimateServer): number => {
+    const p = partOf.get(g);
+    if (p === undefined) return 0;
+    const gained = p.gaining.reduce((n, x) => n + x.moved, 0);
+    const share = gained > 0 ? g.moved / gained : 1 / p.gaining.length;
+    return p.sources.reduce((n, s) => n + oldMoved(s), 0) * share;
+  };
+  const movedPerSec = (s: EstimateServer, side: Side): number => (side === 'sources' ? oldMoved(s) : newMoved(s));
+  const itemsPerSec = (s: EstimateServer, side: Side): number => (side === 'sources' ? old(s) : newMoved(s));
+  return {
+    any: input.parts.some((p) => p.sources.some((s) => old(s) > 0)),
+    itemsPerSec,
+    movedPerSec,
+    itemsAt: (s, side, t) => s.items + itemsPerSec(s, side) * t,
+    movedAt: (s, side, t) => s.moved + movedPerSec(s, side) * t,
   };
 }
 
@@ -266,7 +340,7 @@ function rateText(r: UsedRate, share = 1): string {
   return ` at ${fmt(r.perSec)} keys/s (${r.from}${part})`;
 }
 
-function restsOn(input: EstimateInput, rates: Omit<MigrationEstimate['rates'], 'dumpLinesPerSec'>, meanDump: number | null, movedKeys: number, limit: number): string[] {
+function restsOn(input: EstimateInput, rates: Omit<MigrationEstimate['rates'], 'dumpLinesPerSec'>, meanDump: number | null, movedKeys: number, limit: number, grow: Growth): string[] {
   const items = input.parts.reduce((n, p) => n + p.sources.reduce((k, s) => k + s.items, 0), 0);
   const out = [
     `items: ${fmt(movedKeys)} of the ${fmt(items)} items on the old owners that lose keys move (stats curr_items x the moved share of each)`,
@@ -279,8 +353,13 @@ function restsOn(input: EstimateInput, rates: Omit<MigrationEstimate['rates'], '
     const r = (u: UsedRate): string => (u.perSec === null ? '-' : `${fmt(u.perSec)}${u.from === 'measured' ? '' : ' (limit)'}`);
     out.push(
       `measured on the servers (probe ${m.probeSeconds.toFixed(1)} s, the copy engine at the rate limits): metadump ${meanDump === null ? '-' : fmt(meanDump)} lines/s after ${(m.dumpStartSeconds * 1000).toFixed(0)} ms to the first, copy ${r(rates.copy)}, verify ${r(rates.verify)}, sweep ${r(rates.sweep)}, reconcile ${r(rates.reconcile)}, delete ${r(rates.delete)} keys/s`,
+      `new items: ${grow.any ? `clients add ${fmt(sumOver(input, 'sources', grow.itemsPerSec))}/s to the old owners, ~${fmt(sumOver(input, 'sources', grow.movedPerSec))}/s on moved arcs (curr_items during the probe, less its own keys); each walk counts the keys there when it starts and those added while it runs, until the cutover` : 'none added during the probe (curr_items, less the probe keys)'}`,
       `client writes: ${m.clientWritesPerSec === null ? 'unknown' : `${fmt(m.clientWritesPerSec)}/s on the old owners, ~${fmt(m.clientWritesPerSec * input.movedShare)}/s to moved keys (the incremental pass checks them)`}; a verify pass that must repair a key adds ${(repairWaitMs(input.settleMs) / 1000).toFixed(2)} s (min(2 s, settle)) and a pass, not counted`,
     );
   }
   return out;
+}
+
+function sumOver(input: EstimateInput, side: Side, f: (s: EstimateServer, side: Side) => number): number {
+  return input.parts.reduce((n, p) => n + p[side].reduce((k, s) => k + f(s, side), 0), 0);
 }

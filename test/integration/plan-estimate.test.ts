@@ -59,6 +59,8 @@ it('estimates each phase from a probe the sidecar runs, leaves no probe key, and
   expect(report.probe.verify.perSec).toBeGreaterThan(0);
   expect(report.probe.reconcile.perSec).toBeGreaterThan(0);
   expect(report.probe.dumps.every((d) => d.error === undefined)).toBe(true);
+  // No client writes meanwhile: no new items on either old owner (the probe's own keys are not counted).
+  expect(report.probe.newItems.map((n) => [n.server, n.perSec]).sort()).toEqual([a!, b!].map((s) => [s.address, 0]).sort());
   const e = report.estimate;
   expect(e.rates.copy.from).toBe('measured');
   expect(e.movedKeys).toBe(report.items);
@@ -74,6 +76,7 @@ it('estimates each phase from a probe the sidecar runs, leaves no probe key, and
   expect(text.status).toBe(0);
   expect(text.stdout).toMatch(/est\. T_copy [0-9.]+ s \+ T_sync 0\.56 s \+ T_verify [0-9.]+ s = T_total [0-9.]+ s; T_cleanup [0-9.]+ s/);
   expect(text.stdout).toMatch(/measured on the servers \(probe [0-9.]+ s, the copy engine at the rate limits\): metadump/);
+  expect(text.stdout).toMatch(/new items: none added during the probe/);
 
   // Without the admin API (--admin to a closed port): probed from plan's own process, with a note.
   const closed = await freePort();

@@ -76,6 +76,34 @@ describe('estimateMigration', () => {
     expect(busy.phases.verify!.terms.at(-1)!.what).toMatch(/keys written since the copy/);
   });
 
+  it('clients adding keys: each walk counts the moved keys there when it starts and those added while it runs, until the cutover', () => {
+    // A and B each gain 1,500 new items/s, a third of them (5,000 of 15,000) on moved arcs: 500/s each,
+    // dual-written to C, which gains 1,000/s.
+    const grows = measured({ newItemsPerSec: new Map([['A', 1_500], ['B', 1_500]]) });
+    const e = estimateMigration(input({ measured: grows }));
+    const still = estimateMigration(input());
+    // Copy of A from 2.25 s: 5,000 + 500 x 2.25 = 6,125 keys, 1.225 s at 5,000/s, during which 612.5 more.
+    const a = (5_000 + 500 * 2.25 + 500 * ((5_000 + 500 * 2.25) / 5_000)) / 5_000;
+    const bAt = 2.25 + a;
+    const b = (5_000 + 500 * bAt + 500 * ((5_000 + 500 * bAt) / 5_000)) / 5_000;
+    expect(e.phases.copy!.terms[1]!.seconds).toBeCloseTo(a + b, 3);
+    // The reconcile after the copy: C's moved keys then, one at a time at 2,000/s.
+    const reconcileAt = 2.25 + a + b;
+    expect(e.phases.copy!.terms[2]!.seconds).toBeCloseTo((10_000 + 1_000 * reconcileAt) / 2_000, 3);
+    expect(e.t_copy_s).toBeCloseTo(2.25 + a + b + (10_000 + 1_000 * reconcileAt) / 2_000, 3);
+    // Every later walk has more keys too; the sync is the settle alone.
+    expect(e.t_sync_s).toBeCloseTo(still.t_sync_s!, 3);
+    expect(e.phases.verify!.terms[1]!.seconds).toBeGreaterThan(still.phases.verify!.terms[1]!.seconds);
+    // Cleanup deletes the moved keys there at the cutover (T_total), and they grow no more after it.
+    const moved = 10_000 + 1_000 * e.t_total_s!;
+    expect(e.phases.cleanup!.terms[1]!.what).toContain(`${Math.round(moved).toLocaleString('en-US')} moved keys deleted`);
+    expect(e.restsOn.join('\n')).toMatch(/clients add 3,000\/s to the old owners, ~1,000\/s on moved arcs/);
+    expect(still.restsOn.join('\n')).toMatch(/new items: none added during the probe/);
+    // A source with no items has no moved share to grow: its dump lists the new items, none moves.
+    const empty = estimateMigration(input({ parts: [{ sources: [{ address: 'A', items: 0, moved: 0 }], gaining: [{ address: 'C', items: 0, moved: 0 }] }], measured: grows }));
+    expect(empty.t_copy_s).toBeCloseTo(2.25 + (0.01 + (1_500 * 2.25) / 100_000) + 0.01, 3);
+  });
+
   it('without a probe: paced steps at the rate limit, the bytes/s limit when lower, unpaced steps not counted', () => {
     const e = estimateMigration(input({ measured: null }));
     expect(e.rates.copy).toEqual({ perSec: 20_000, from: 'rate limit' });
