@@ -16,6 +16,8 @@ export interface LoadSpec {
   readonly concurrency: number;
   readonly threads: number;
   readonly valueSize: number;
+  /** Kills the run: its promise then rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadRun {
@@ -24,7 +26,7 @@ export interface LoadRun {
   readonly result: MemcaslapResult;
 }
 
-let running: ChildProcess | undefined;
+const running = new Set<ChildProcess>();
 
 function findExecutable(name: string): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin'];
@@ -63,19 +65,24 @@ export function runMemcaslap(spec: LoadSpec): Promise<LoadRun> {
   const [command, argv] = withParentDeath(memcaslapBinary(), args);
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running = child;
+    running.add(child);
+    const abort = (): void => void child.kill('SIGKILL');
+    spec.signal?.addEventListener('abort', abort, { once: true });
     const chunks: Buffer[] = [];
     child.stdout?.on('data', (c: Buffer) => chunks.push(c));
     child.stderr?.on('data', (c: Buffer) => chunks.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), (spec.durationS + 30) * 1000);
     child.once('error', (err) => {
       clearTimeout(timer);
-      running = undefined;
+      running.delete(child);
+      spec.signal?.removeEventListener('abort', abort);
       reject(new Error(`memcaslap: ${err.message}`));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      running = undefined;
+      running.delete(child);
+      spec.signal?.removeEventListener('abort', abort);
+      if (spec.signal?.aborted === true) return reject(spec.signal.reason as Error);
       const output = Buffer.concat(chunks).toString('utf8');
       const how = signal !== null ? `was killed by ${signal}` : `exited with ${code}`;
       try {
@@ -88,7 +95,7 @@ export function runMemcaslap(spec: LoadSpec): Promise<LoadRun> {
   });
 }
 
-/** Kills the memcaslap that is running, if any. */
+/** Kills every memcaslap that is running. */
 export function killRunning(): void {
-  running?.kill('SIGKILL');
+  for (const child of running) child.kill('SIGKILL');
 }

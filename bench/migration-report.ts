@@ -84,7 +84,7 @@ export function formatMigrationReport(opts: MigrationBenchOptions, rounds: reado
   });
   for (const r of rounds) {
     if (r.comparison === null) continue;
-    out.push(`round ${r.round}: memshift plan's estimate (probed after the preload, before the load) against the measured times`, formatComparison(r.comparison), '');
+    out.push(`round ${r.round}: memshift plan's estimate (probed under the lead load, just before migrate start) against the measured times`, formatComparison(r.comparison), '');
   }
   out.push(
     ...table(['round', 'order', 'TPS ratio', 'p99≈ ratio', 'T_copy s', 'T_sync s', 'T_verify s', 'T_total s', 'cleanup s', 'moved', 'copy keys/s', 'began s', 'done s', 'load s', 'finished', 'active', 'phase'], rows),
@@ -95,7 +95,8 @@ export function formatMigrationReport(opts: MigrationBenchOptions, rounds: reado
     'migration\'s own (GET /migration). "moved" is the keys the copy went through, "copy keys/s" their rate over',
     'T_copy less the first settle (well below the configured rate: this machine, not the limit, set the pace).',
     '"began"/"done" are seconds after the migration run\'s load started; "finished" compares done with the end',
-    'of the load (early: the rest of the load ran on the new ring; late: the migration ended without load);',
+    'of the measured load (early: the rest of it ran on the new ring; late: the migration ended under a trailing',
+    'load that is not measured, so that it runs under load throughout, as plan\'s probe did);',
     '"active" is the share of the load the migration ran under. memcaslap uses its own keys, not the preloaded',
     'ones, so about a third of its keys are moved keys too and take the dual-write/dual-read paths: that is intended.',
   );

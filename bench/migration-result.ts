@@ -41,6 +41,7 @@ export interface RoundResult {
   readonly round: number;
   readonly order: readonly RunKind[];
   rateKeysPerSec: number;
+  /** When POST /migration/start was sent (ISO). */
   startAt: string;
   preloadS: number | null;
   /** curr_items on A and B after the preload. */
@@ -63,7 +64,9 @@ export interface RoundResult {
   memshiftWarnings: number;
   firstWarning?: string;
   error?: string;
-  /** `memshift plan`'s estimate (its probe run by the migrating sidecar after the preload), and how it compares. */
+  /** How long `memshift plan` took (its probe under the lead load). */
+  planS?: number;
+  /** `memshift plan`'s estimate (its probe run by the migrating sidecar under the lead load), and how it compares. */
   estimate: Times | null;
   comparison: Comparison[] | null;
 }

@@ -1,6 +1,6 @@
 /**
- * The pieces a migration bench round talks to memshift with: the preload, GET /migration, and
- * RunWatch, which polls a proxy during a load (see migration-round.ts).
+ * The pieces a migration bench round talks to memshift with: the preload, GET /migration, POST
+ * /migration/start, and RunWatch, which polls a proxy during a load (see migration-round.ts).
  */
 import { stats, TextClient, type MemshiftHandle, type ServerHandle } from '../test/support/harness.js';
 import type { MigrationStatusJson } from './migration-result.js';
@@ -11,6 +11,25 @@ export async function migrationStatus(adminPort: number): Promise<MigrationStatu
   const r = await fetch(`http://127.0.0.1:${adminPort}/migration`, { signal: AbortSignal.timeout(3_000) });
   if (!r.ok) throw new Error(`GET /migration answered ${r.status}: ${await r.text()}`);
   return (await r.json()) as MigrationStatusJson;
+}
+
+/** POST /migration/start (what `memshift migrate start` sends); throws unless the sidecar took it. */
+export async function startMigration(adminPort: number, token: string): Promise<MigrationStatusJson> {
+  const r = await fetch(`http://127.0.0.1:${adminPort}/migration/start`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(3_000) });
+  if (!r.ok) throw new Error(`POST /migration/start answered ${r.status}: ${await r.text()}`);
+  return (await r.json()) as MigrationStatusJson;
+}
+
+/** Resolves once the proxy's `cmd_get` grows (a load reached it); throws after `timeoutMs`. */
+export async function untilLoad(proxy: ServerHandle, timeoutMs: number, cancelled: () => boolean): Promise<void> {
+  const gets = async (): Promise<number> => Number((await stats(proxy.port, proxy.host)).get('cmd_get') ?? 0);
+  const first = await gets();
+  const deadline = Date.now() + timeoutMs;
+  while (!cancelled()) {
+    if ((await gets()) > first) return;
+    if (Date.now() > deadline) throw new Error(`no load reached ${proxy.address} within ${timeoutMs} ms`);
+    await sleep(100);
+  }
 }
 
 /** `keys` sets of 100-byte values through `proxy`, pipelined with noreply, 1,000 per `mn`. */

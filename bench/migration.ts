@@ -9,14 +9,17 @@
  *   3 memcached (-m 256): A, B, C
  *   memshift "base"       pool main = [A, B], no migration block       the no-migration runs
  *   memshift "mig"        pool main = [A, B, C], migration from [A, B],  the migration runs
- *                         start = an ISO time far enough ahead, an admin listener for GET /migration
+ *                         no start: (planned until started), an admin listener for GET /migration
  *
  * then preloads --keys keys (100-byte values) through "mig" while its migration is planned (so they
  * land on A and B, by the same ring "base" routes by), runs the two loads in the round's order (odd
- * rounds no migration first, even rounds migration first) and stops everything. The migration's
- * `start` is set so it begins as its load begins: memcaslap is launched just before it (see
- * SPAWN_LEAD_MS). During each load the proxy's `stats` is polled (when its cmd_get grows: the load's
- * window), and during the migration run GET /migration too (when each phase began), until `done`,
+ * rounds no migration first, even rounds migration first) and stops everything. Each run starts
+ * with a lead load (memcaslap with the same settings, not measured) for 3 s; in the migration run
+ * `memshift plan` then probes under it, through the migrating sidecar, so its estimate is made under
+ * the load the migration runs in (and counts the keys memcaslap adds). Then the measured memcaslap is
+ * spawned, and SPAWN_LEAD_MS later, as its load comes on, the lead stops and POST /migration/start
+ * (what `memshift migrate start` sends) starts the migration. During each measured load the
+ * proxy's `stats` is polled (when its cmd_get grows: the load's window), and during the migration run GET /migration too (when each phase began), until `done`,
  * also after the load when the migration is late. The rate (keys/s for copy and verify) is by
  * default sized so the migration lasts most of the load (autoRate); where this machine cannot copy
  * that fast, the migration simply takes longer, and the report says so.
