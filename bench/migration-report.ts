@@ -1,18 +1,13 @@
 /** The migration bench's table: medians per kind of run, the ratios, and each round's times and estimate comparison. */
 import { formatComparison } from './estimate-check.js';
 import { LABEL, type MigrationBenchOptions, type RoundResult, type RunKind, type RunSample } from './migration-result.js';
-import { median } from './report.js';
+import { median, type TargetSummary } from './report.js';
 
 export const secs = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
 
-export interface KindSummary {
+/** A kind of run's medians, as the main bench's per target. */
+export interface KindSummary extends Omit<TargetSummary, 'target'> {
   readonly kind: RunKind;
-  readonly runs: number;
-  readonly tps: number;
-  readonly avgUs: number;
-  readonly p99Us: number;
-  readonly maxUs: number;
-  readonly getMisses: number;
 }
 
 export function summarizeKinds(samples: readonly RunSample[]): KindSummary[] {
