@@ -188,6 +188,13 @@ export function printPhases(report: ModelReport, sidecars: readonly ServerHandle
   }
 }
 
+/** A migration without `start:` waits, planned, until the operator starts it: check that, then start it (through the second sidecar). */
+export async function startPlanned(admins: readonly number[]): Promise<void> {
+  expect((await migrationStatus(admins[0]!)).waiting).toBe('waiting for migrate start');
+  const r = await fetch(`http://127.0.0.1:${admins[1]!}/migration/start`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
+  expect(r.status, await r.text()).toBe(200);
+}
+
 export async function runMigrationScenario(s: MigrationScenario): Promise<MigrationResult> {
   const tlsServer = (i: number): boolean => s.tls !== undefined && s.to.includes(i) && !s.from.includes(i);
   // Per server: the one memshift uses, and a plain listener the checks use (the same one without TLS).
@@ -234,10 +241,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   }
   c.close();
   if (startBy === 'command') {
-    // Planned until the operator starts it.
-    expect((await migrationStatus(admins[0]!)).waiting).toBe('waiting for migrate start');
-    const r = await fetch(`http://127.0.0.1:${admins[1]!}/migration/start`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
-    expect(r.status, await r.text()).toBe(200);
+    await startPlanned(admins);
   } else {
     // Planned (the start is 4 s away), unless a sidecar's clock runs ahead (a test skews it +5 s): then
     // the migration started at once and may be copying already, the load having gone through dual-writes.
