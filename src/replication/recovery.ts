@@ -89,6 +89,8 @@ export class Recovery {
   readonly #d: RecoveryDeps;
   readonly #identity = new Map<Backend, Identity>();
   readonly #busy = new Set<Backend>();
+  /** Backends that came up again while their recovery ran: recovered again when it ends. */
+  readonly #again = new Set<Backend>();
   readonly #abort = new AbortController();
 
   readonly #watch: NodeJS.Timeout;
@@ -104,9 +106,17 @@ export class Recovery {
     this.#watch.unref();
   }
 
-  /** A backend of `group` is up (first connect, reconnect, good probe). */
+  /**
+   * A backend of `group` is up (first connect, reconnect, good probe). One that comes up again while
+   * its recovery still runs (it went down and came back during a replay: maybe restarted, empty) is
+   * recovered again once that run ends, so the restart is not missed.
+   */
   onUp(group: number, backend: Backend): void {
-    if (this.#busy.has(backend) || this.#abort.signal.aborted) return;
+    if (this.#abort.signal.aborted) return;
+    if (this.#busy.has(backend)) {
+      this.#again.add(backend);
+      return;
+    }
     this.#busy.add(backend);
     this.#d.held.add(backend);
     void this.#recover(group, backend)
@@ -114,6 +124,7 @@ export class Recovery {
       .finally(() => {
         this.#busy.delete(backend);
         this.#d.held.delete(backend);
+        if (this.#again.delete(backend) && backend.state === 'up') this.onUp(group, backend);
       });
   }
 
