@@ -153,6 +153,12 @@ export interface MemshiftOptions {
   entry?: string;
   /** How long to wait for every listener, default 15 s. */
   startTimeoutMs?: number;
+  /**
+   * false: return once every listener accepts, while memshift may still be starting (it binds its
+   * listeners first, holds clients that connect and answers 503 on the admin API until it serves).
+   * Default: also wait for its `memshift started` line.
+   */
+  untilStarted?: boolean;
 }
 
 /** One listen entry: `host:port` (IPv6 in brackets), `unix:/path` or `/path`, or the map forms `{host, port}` / `{path}`. */
@@ -199,6 +205,19 @@ async function startedAddresses(proc: ManagedProcess, timeoutMs: number): Promis
   }
 }
 
+/** Waits for serve's `memshift started` line (in either log format): it serves from then on. */
+async function loggedStarted(proc: ManagedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!proc.logs().includes('memshift started')) {
+    if (!proc.running) throw diedBeforeListening(proc, 'its start');
+    if (Date.now() > deadline) {
+      await proc.stop(1_000);
+      throw new Error(`${proc.name} logged no "memshift started" within ${timeoutMs} ms; output:\n${proc.logTail()}`);
+    }
+    await sleep(25);
+  }
+}
+
 /**
  * Writes `configYaml` to a temp file and runs `node dist/cli.js serve -c FILE`, waiting until every
  * listener accepts a connection. A listener on port 0 is found in serve's `memshift started` log
@@ -228,6 +247,7 @@ export async function startMemshift(configYaml: string, opts: MemshiftOptions = 
     });
     const endpoints = portZero ? await startedAddresses(proc, timeoutMs) : configured;
     for (const endpoint of endpoints) await waitForEndpoint(endpoint, proc, timeoutMs);
+    if (!portZero && opts.untilStarted !== false) await loggedStarted(proc, timeoutMs);
     const tcp = endpoints.find((e): e is Extract<Endpoint, { port: number }> => 'port' in e);
     return { proc, host: tcp?.host ?? '127.0.0.1', port: tcp?.port ?? 0 };
   });

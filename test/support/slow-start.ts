@@ -32,7 +32,7 @@ export async function startMemshiftStillStarting(adminHost = '127.0.0.1'): Promi
     for (const s of servers) s.resume();
   };
   try {
-    return { proxy: await startMemshift(yaml), servers, port, admin, release };
+    return { proxy: await startMemshift(yaml, { untilStarted: false }), servers, port, admin, release };
   } catch (err) {
     release();
     throw err;
