@@ -97,7 +97,10 @@ it('counts never go back: across pause and resume mid-copy, a new leader, and a 
       console.log(`${new Date().toISOString()} resume, paused at ${paused}`);
       await post(admins[1]!, 'resume');
       // The copy runs again from the start of each old owner; its counts add to what was counted.
-      await until('the resumed copy to count on', () => copying(admins[0]!, (c) => c.scanned! >= paused + 500));
+      // (The leader's last count before the pause may land after it: count on from the resume.)
+      await until('both sidecars to show the resume', async () => (await Promise.all(admins.map(migrationStatus))).every((s) => s.paused === false));
+      const resumed = Math.max(paused, ((await migrationStatus(admins[0]!)).counts as Counts).scanned!);
+      await until('the resumed copy to count on', () => copying(admins[0]!, (c) => c.scanned! >= resumed + 500));
 
       // The leader stops (SIGTERM) mid-copy: the other sidecar takes the lease and copies on.
       const leader = await leaderOf(admins);
