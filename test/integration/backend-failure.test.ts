@@ -5,7 +5,7 @@
  * A hung (SIGSTOPped) backend fails its keys with SERVER_ERROR at the timeout.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, keysOnServer, spreadKeys, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 
 let backends: ServerHandle[];
 let proxy: ServerHandle;
@@ -21,7 +21,7 @@ beforeAll(async () => {
       backend: { probe_min: 50, probe_max: 500 },
     }),
   );
-  const keys = Array.from({ length: 900 }, (_, i) => `${prefix}:${i}`);
+  const keys = spreadKeys(`${prefix}:`, 900);
   const c = await TextClient.connect(proxy.port);
   await c.write(keys.map((k) => `set ${k} 0 0 1 noreply\r\n1\r\n`).join(''));
   expect(await c.request('mn')).toBe('MN\r\n');

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { REPO_ROOT, keysOnServer, startMemcached, stopAll, TextClient } from '../support/harness.js';
+import { REPO_ROOT, keysOnServer, spreadKeys, startMemcached, stopAll, TextClient } from '../support/harness.js';
 import { checkHistory, finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
 import { startSidecars, untilAll } from '../support/migration-scenario.js';
 
@@ -31,7 +31,7 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
   const { sidecars, admins } = await startSidecars(() => ({ servers: servers.map((s) => `${s.address}:1`), timeout: 1000, failover_after: '2s', failover_settle: '1s' }));
   const ports = sidecars.map((s) => s.port);
   const c = await TextClient.connect(ports[0]!);
-  const keys = Array.from({ length: 3000 }, (_, i) => `p:${i}`);
+  const keys = spreadKeys('p:', 3000);
   for (const k of keys) expect(await c.request(`set ${k} 0 0 ${k.length}\r\n${k}`)).toBe('STORED\r\n');
   const dead = servers[1]!;
   const onDead = await keysOnServer(dead.port, keys);

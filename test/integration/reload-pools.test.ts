@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { REPO_ROOT, freePort, keysOnServer, startMemcached, startMemshift, stats, stopAll, TextClient } from '../support/harness.js';
+import { REPO_ROOT, freePort, keysOnServer, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 
 afterAll(stopAll);
@@ -234,7 +234,7 @@ it('a pool with replica groups and one with failover_after, added by a reload, w
     expect(await replicated()).toEqual(['rep']);
 
     // The failover watch of the added pool: m4 down past failover_after moves its keys to m3.
-    const keys = Array.from({ length: 200 }, (_, i) => `f:${i}`);
+    const keys = spreadKeys('f:', 200);
     for (const k of keys) expect(await c.request(`set ${k} 0 0 1\r\nv`)).toBe('STORED\r\n');
     const onDead = [...(await keysOnServer(m4!.port, keys))];
     expect(onDead.length).toBeGreaterThan(20);
