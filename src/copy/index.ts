@@ -26,3 +26,4 @@ export { MetaClient, endpointId, keyToken, metaRequest, flagValue, flagNumber, M
 export { Engine, showKey, type EngineOptions, type KeyFilter, type TargetSpec } from './engine.js';
 export { CopyError, isCopyError, COPY_ERROR_CODES, type CopyErrorCode } from './copy-error.js';
 export { BackendMeta } from './backend-meta.js';
+export { RECONCILE_BATCH } from './probe.js';

@@ -10,7 +10,7 @@
  *              through an Engine at the run's keys/s and bytes/s limits, up to `stageMs`
  *   verify     verifyKey (verifier.ts) of the copied keys, paced the same way
  *   sweep      sweepOrphan against every source, paced
- *   reconcile  the migration's reconcile read: both owners' `mg` side by side, one key at a time
+ *   reconcile  the migration's reconcile read: both owners' `mg` side by side, RECONCILE_BATCH keys at once
  *   delete     `md` of the copies on the target in batches of 64, as a cleanup deletes
  *
  * The probe keys live under `__memshift__:probe:` (clients cannot reach them, copies, verifies and
@@ -104,6 +104,8 @@ export const PROBE_MAX_BYTES = 16 * 1024 * 1024;
 const PROBE_TTL_S = 300;
 /** Requests in flight while the probe keys are written or removed; a cleanup deletes 64 at a time too. */
 const BATCH = 64;
+/** The reconcile (migration/jobs.ts reconcileNew) checks this many keys at once; the probe times it so. */
+export const RECONCILE_BATCH = 64;
 const WRITE_BATCH = 256;
 /** Lines of the untimed first dump. */
 const WARM_LINES = 5_000;
@@ -314,18 +316,17 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
       await timed(engine, again, stages.sweep, o.signal, async (key) => !(await sweepOrphan(sweepSources, engine.client(o.target), key, 0)));
       engine.close();
 
-      // The reconcile's reads: both owners side by side, one key at a time (jobs.ts reconcileNew).
+      // The reconcile's reads: both owners side by side, RECONCILE_BATCH keys at once (jobs.ts reconcileNew).
       const started = performance.now();
       const stop = box((stageMs * 0.6) / ROUNDS, o.signal);
       let reconciled = 0;
       let failed = 0;
-      for (let key = again.next(); key !== undefined && !stop.aborted; key = again.next()) {
-        try {
-          await Promise.all([dst.mg(key, 'v f c u'), src.mg(key, 'v f u')]);
-          reconciled++;
-        } catch {
-          failed++;
-        }
+      while (!stop.aborted) {
+        const batch: Buffer[] = [];
+        for (let key = again.next(); key !== undefined; key = batch.length < RECONCILE_BATCH ? again.next() : undefined) batch.push(key);
+        if (batch.length === 0) break;
+        const results = await Promise.allSettled(batch.map((key) => Promise.all([dst.mg(key, 'v f c u'), src.mg(key, 'v f u')])));
+        for (const r of results) if (r.status === 'fulfilled') reconciled++; else failed++;
       }
       stages.reconcile.add(reconciled, started, failed);
     }

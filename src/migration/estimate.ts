@@ -8,7 +8,7 @@
  *            + per part, for each old owner in turn: max(its whole metadump, its moved keys at the
  *              copy rate) (the dump reads ahead of the paced copy)
  *            + the reconcile before reads move: each new owner's metadump, its moved keys compared
- *              with the old owner one key at a time (jobs.ts reconcileNew)
+ *              with the old owner, RECONCILE_BATCH keys at once (jobs.ts reconcileNew)
  *   T_sync   dual_read's settle (t1 is set by the job, so the tick comes half a poll late on average)
  *   T_verify the job notices verify (half a poll) + the full pass (each old owner's dump, its moved
  *            keys at the verify rate; then the orphan sweep of each new owner at the sweep rate)
@@ -194,7 +194,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
   const dualReadTerm: EstimateTerm = { what: `dual_read: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS };
   // Eager: the copy walks the old owners after dual_write's tick; lazy: nothing is copied (t1 = t0).
   const copyWalk = input.copy === 'eager' ? walk('sources', rates.copy, tickS) : 0;
-  // The reconcile walks every part in turn (index.ts #reconcileCounts), one key at a time: no share.
+  // The reconcile walks every part in turn (index.ts #reconcileCounts), RECONCILE_BATCH keys at once: no share.
   // Unmeasured (no probe), its keys are not counted: the rate limit does not pace it.
   const reconcileAt = tickS + (copyWalk ?? 0);
   const reconcileKeys = input.copy === 'eager' ? movedOn('gaining', reconcileAt) : 0;

@@ -9,7 +9,7 @@
  *                  new owners), walking each with metadump.
  */
 import { endpointOf } from '../backend/index.js';
-import { MetaClient, Progress, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
+import { MetaClient, Progress, RECONCILE_BATCH, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
 import type { MovedKeys } from './moved-keys.js';
@@ -169,23 +169,39 @@ export async function reconcileNew(arcs: MovedKeys, sourceOf: (key: Buffer) => S
   let checked = 0;
   let deleted = 0;
   let errors = 0;
+  let fenced = false;
+  /** One key: both owners read side by side; a differing (or orphaned) new copy is deleted by its CAS. */
+  const check = async (s: ServerSpec, key: Buffer): Promise<void> => {
+    try {
+      const [n, o] = await Promise.all([client(s).mg(key, 'v f c u'), client(sourceOf(key)).mg(key, 'v f u')]);
+      if (n.status !== 'VA') return;
+      const same = o.status === 'VA' && o.value !== null && n.value !== null && o.value.equals(n.value) && flagValue(o, 'f') === flagValue(n, 'f');
+      if (same || fenced) return;
+      if (!fence()) {
+        fenced = true;
+        return;
+      }
+      const r = await client(s).md(key, `C${flagValue(n, 'c') ?? ''}`);
+      if (r.status === 'HD') deleted++;
+    } catch {
+      errors++;
+    }
+  };
   try {
+    // RECONCILE_BATCH keys at a time (pipelined on each connection), as the probe times it.
     for (const s of gaining) {
+      if (fenced) break;
       const scan = scanServer(endpoint(s), { filter: (k) => !isReserved(k) && arcs.moved(arcs.locate(k)), signal });
+      let batch: Buffer[] = [];
       for await (const entry of scan) {
         checked++;
-        try {
-          const [n, o] = await Promise.all([client(s).mg(entry.key, 'v f c u'), client(sourceOf(entry.key)).mg(entry.key, 'v f u')]);
-          if (n.status !== 'VA') continue;
-          const same = o.status === 'VA' && o.value !== null && n.value !== null && o.value.equals(n.value) && flagValue(o, 'f') === flagValue(n, 'f');
-          if (same) continue;
-          if (!fence()) break;
-          const r = await client(s).md(entry.key, `C${flagValue(n, 'c') ?? ''}`);
-          if (r.status === 'HD') deleted++;
-        } catch {
-          errors++;
-        }
+        batch.push(entry.key);
+        if (batch.length < RECONCILE_BATCH) continue;
+        await Promise.all(batch.map((k) => check(s, k)));
+        batch = [];
+        if (fenced) break;
       }
+      if (!fenced && !signal.aborted) await Promise.all(batch.map((k) => check(s, k)));
     }
   } finally {
     for (const c of clients.values()) c.close();
