@@ -4,7 +4,7 @@
  */
 import type { MigrationStatus } from '../migration/index.js';
 import type { MigrationResult } from '../migration/history.js';
-import { bar } from './progress-bar.js';
+import { bar, migrationShare } from './progress-bar.js';
 import { table } from './common.js';
 
 const seconds = (s: number | null): string => (s === null ? '-' : s.toFixed(2));
@@ -24,20 +24,20 @@ export function phaseLabel(s: MigrationStatus): string {
 export function progressText(s: MigrationStatus): string {
   const c = s.counts;
   const p = s.progress;
+  const share = migrationShare(s);
   switch (s.phase) {
     case 'copy': {
-      if (p !== null && p.phase === 'copy' && p.expected !== null && p.expected > 0) {
+      if (share !== null && p !== null && p.phase === 'copy') {
         const eta = p.eta_s === null ? '' : `, ETA ${Math.ceil(p.eta_s)}s`;
-        return `${bar(p.walked / p.expected)} ${p.walked}/${p.expected} keys walked${eta}`;
+        return `${bar(share)} ${p.walked}/${p.expected ?? '?'} keys walked${eta}`;
       }
       return `scanned ${c.scanned}, copied ${c.copied}${p === null ? ' (the leader tracks the share done)' : ''}`;
     }
     case 'verify': {
+      if (share === null) return 'waiting for the first verify pass';
       // The leader's run: what this pass checked of what its copy scanned (the counts add up every run).
-      if (p !== null && p.phase === 'verify' && p.scanned > 0) return `${bar(p.checked / p.scanned)} ${p.checked}/${p.scanned} keys checked, ${c.mismatched} mismatched`;
-      if (c.scanned === 0) return 'waiting for the first verify pass';
-      const checked = c.verified + c.mismatched;
-      return `${bar(checked / c.scanned)} ${checked}/${c.scanned} keys checked, ${c.mismatched} mismatched`;
+      const [checked, of] = p !== null && p.phase === 'verify' && p.scanned > 0 ? [p.checked, p.scanned] : [c.verified + c.mismatched, c.scanned];
+      return `${bar(share)} ${checked}/${of} keys checked, ${c.mismatched} mismatched`;
     }
     case 'planned':
       return s.waiting ?? 'not started';

@@ -37,11 +37,18 @@ export function progressLine(p: ProgressSnapshot): string {
   return `${p.phase.padEnd(6)} ${bar(snapshotShare(p))}${etaText(p)} | ${countsLine(p)}`;
 }
 
-/** A migration's share done for its bar: copy walks against the expected items, verify checks against the scanned keys; null in a phase without one. */
+/**
+ * A migration's share done for its bar (watch and top alike): copy walks against the expected items;
+ * verify, the leader's current pass (what it checked of what its copy scanned), else the counts
+ * (checked against scanned, over every run); null in a phase without one.
+ */
 export function migrationShare(s: Pick<MigrationStatus, 'phase' | 'progress' | 'counts'>): number | null {
   const p = s.progress;
   const c = s.counts;
   if (s.phase === 'copy') return p !== null && p.phase === 'copy' && p.expected !== null && p.expected > 0 ? p.walked / p.expected : null;
-  if (s.phase === 'verify') return c.scanned > 0 ? (c.verified + c.mismatched) / c.scanned : null;
+  if (s.phase === 'verify') {
+    if (p !== null && p.phase === 'verify' && p.scanned > 0) return p.checked / p.scanned;
+    return c.scanned > 0 ? (c.verified + c.mismatched) / c.scanned : null;
+  }
   return s.phase === 'done' ? 1 : null;
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { bar, progressLine } from '../../../src/cli/progress-bar.js';
+import { progressText } from '../../../src/cli/migrate-render.js';
+import { bar, migrationShare, progressLine } from '../../../src/cli/progress-bar.js';
+import type { MigrationStatus } from '../../../src/migration/index.js';
+import { emptyCounts } from '../../../src/migration/record.js';
 import { Progress } from '../../../src/copy/index.js';
 
 describe('progress bar', () => {
@@ -24,5 +27,21 @@ describe('progress bar', () => {
     p.markSyncDone();
     p.counts.verified = 150;
     expect(progressLine(p.snapshot())).toMatch(/^verify \[#{18}-{6}\] {2}75% \| .*verified 150/);
+  });
+
+  it('gives watch and top one share: the leader\'s verify pass first, else the counts over every run', () => {
+    const counts = { ...emptyCounts(), scanned: 1000, verified: 900, mismatched: 100 };
+    const status = (phase: string, progress: unknown): MigrationStatus => ({ phase, progress, counts }) as unknown as MigrationStatus;
+    // A second verify pass: the leader has checked 50 of the 200 its copy scanned this run.
+    const pass = status('verify', { phase: 'verify', expected: null, walked: 0, eta_s: null, scanned: 200, checked: 50 });
+    expect(migrationShare(pass)).toBe(0.25);
+    expect(progressText(pass)).toMatch(/ 25% 50\/200 keys checked, 100 mismatched$/);
+    // No leader progress (it is elsewhere and has not published): the counts.
+    expect(migrationShare(status('verify', null))).toBe(1);
+    expect(progressText(status('verify', null))).toMatch(/100% 1000\/1000 keys checked/);
+    const copy = status('copy', { phase: 'copy', expected: 400, walked: 100, eta_s: 3.2, scanned: 90, checked: 0 });
+    expect(migrationShare(copy)).toBe(0.25);
+    expect(progressText(copy)).toMatch(/ 25% 100\/400 keys walked, ETA 4s$/);
+    expect(migrationShare(status('dual_read', null))).toBeNull();
   });
 });
