@@ -109,6 +109,8 @@ export const RECONCILE_BATCH = 64;
 const WRITE_BATCH = 256;
 /** Lines of the untimed first dump. */
 const WARM_LINES = 5_000;
+/** How long past its time box a stage's key may take before it is aborted. */
+const STUCK_MS = 2_000;
 /** Turns of copy, verify, sweep and reconcile. */
 const ROUNDS = 3;
 
@@ -193,12 +195,21 @@ class Tally {
   }
 }
 
-/** Runs `work` on keys from `cursor` through `engine` (paced at its limits, `concurrency` at once) until they or its time box run out. */
-async function timed(engine: Engine, cursor: KeyCursor, tally: Tally, outer: AbortSignal | undefined, work: (key: Buffer) => Promise<boolean>): Promise<void> {
+/** An engine for one stage turn, and when the turn's time box ends (performance.now()). */
+interface StageEngine {
+  readonly engine: Engine;
+  readonly until: number;
+}
+
+/** Runs `work` on keys from `cursor` through the stage's engine (paced at its limits, `concurrency` at once) until they or its time box run out. */
+async function timed(stage: StageEngine, cursor: KeyCursor, tally: Tally, outer: AbortSignal | undefined, work: (key: Buffer) => Promise<boolean>): Promise<void> {
+  const { engine, until } = stage;
   let done = 0;
   let errors = 0;
   const entries = async function* (): AsyncGenerator<DumpEntry> {
-    for (let key = cursor.next(); key !== undefined; key = cursor.next()) yield { key, exp: -1, la: 0, cas: 0, fetched: false, cls: 0, size: 0 };
+    // No new key past the time box; the keys in flight finish and count, with their time (a stage cut
+    // off mid-flight would count the time of work it throws away, and read slow by that much).
+    for (let key = cursor.next(); key !== undefined && performance.now() < until; key = cursor.next()) yield { key, exp: -1, la: 0, cas: 0, fetched: false, cls: 0, size: 0 };
   };
   const started = performance.now();
   try {
@@ -242,7 +253,7 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
   let lag: LoopLagWatch | null = null;
   const warmKey = Buffer.from(`${RESERVED_PREFIX}:probe:warm`, 'latin1');
   /** A new engine for a stage, its connections opened before the stage's clock starts. */
-  const engineFor = async (ms: number): Promise<Engine> => {
+  const engineFor = async (ms: number): Promise<StageEngine> => {
     const stop = new AbortController();
     const engine = new Engine({
       sources: o.sources,
@@ -252,12 +263,14 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
       signal: o.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, o.signal]),
     });
     await Promise.all([...o.sources, o.target].map((e) => engine.client(e).mg(warmKey, '').catch(() => undefined)));
-    // The stage's time box starts once its connections are open.
-    setTimeout(() => stop.abort(), ms).unref();
+    // The stage's time box starts once its connections are open. Past it no key starts; a key still
+    // in flight STUCK_MS later (a hung server) is aborted.
+    const until = performance.now() + ms;
+    setTimeout(() => stop.abort(), ms + STUCK_MS).unref();
     lag?.stop();
     lag = o.watchEventLoop === true ? new LoopLagWatch({ onFactor: (f) => (engine.limiter.factor = f) }) : null;
     lag?.start();
-    return engine;
+    return { engine, until };
   };
   // One engine for the untimed bookkeeping (its clients are the connections every stage uses).
   const admin = new Engine({ sources: o.sources, target: o.target, rateKeysPerSec: Infinity, ...(o.signal === undefined ? {} : { signal: o.signal }) });
@@ -295,25 +308,28 @@ export async function probeCopy(o: ProbeOptions): Promise<ProbeResult> {
     const toCopy = new KeyCursor(keys, false);
     const again = new KeyCursor(copied, true);
     for (let round = 0; round < ROUNDS && o.signal?.aborted !== true; round++) {
-      let engine = await engineFor(stageMs / ROUNDS);
-      await timed(engine, toCopy, stages.copy, o.signal, async (key) => {
+      let turn = await engineFor(stageMs / ROUNDS);
+      let engine = turn.engine;
+      await timed(turn, toCopy, stages.copy, o.signal, async (key) => {
         const r = await copyKey(engine.client(source), engine.client(o.target), key, { beforeWrite: engine.beforeWrite, distrustTarget: true });
         if (r.outcome === 'copied' || r.outcome === 'skipped') copied.push(key);
         return r.outcome === 'copied' || r.outcome === 'skipped';
       });
       engine.close();
 
-      engine = await engineFor((stageMs * 0.6) / ROUNDS);
-      await timed(engine, again, stages.verify, o.signal, async (key) => {
+      turn = await engineFor((stageMs * 0.6) / ROUNDS);
+      engine = turn.engine;
+      await timed(turn, again, stages.verify, o.signal, async (key) => {
         const outcome = await verifyKey(engine.client(source), engine.client(o.target), key, { beforeWrite: engine.beforeWrite, ...(engine.signal === undefined ? {} : { signal: engine.signal }) });
         return outcome === 'equal';
       });
       engine.close();
 
-      engine = await engineFor((stageMs * 0.6) / ROUNDS);
+      turn = await engineFor((stageMs * 0.6) / ROUNDS);
+      engine = turn.engine;
       const sweepSources = o.sources.map((s) => engine.client(s));
       // Every probe key is on the source: the sweep reads and keeps them all.
-      await timed(engine, again, stages.sweep, o.signal, async (key) => !(await sweepOrphan(sweepSources, engine.client(o.target), key, 0)));
+      await timed(turn, again, stages.sweep, o.signal, async (key) => !(await sweepOrphan(sweepSources, engine.client(o.target), key, 0)));
       engine.close();
 
       // The reconcile's reads: both owners side by side, RECONCILE_BATCH keys at once (jobs.ts reconcileNew).

@@ -207,7 +207,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
     }
   }
   const reconcileTerm: EstimateTerm = {
-    what: `reconcile: each new owner's metadump, ${fmt(reconcileKeys)} moved keys compared with their old owner one at a time${rateText(rates.reconcile)}`,
+    what: `reconcile: each new owner's metadump, ${fmt(reconcileKeys)} moved keys compared with their old owner in batches${rateText(rates.reconcile)}`,
     seconds: reconcile,
   };
 
