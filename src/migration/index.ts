@@ -44,7 +44,7 @@ export class Migration {
   record: MigrationRecord | null = null;
   readonly #store: RecordStore;
   readonly #lease: Lease;
-  #job: { phase: Phase; abort: AbortController } | null = null;
+  #job: { phase: Phase; abort: AbortController; ended: Promise<unknown> } | null = null;
   #lastPublish = 0;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
@@ -146,7 +146,11 @@ export class Migration {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#view.close();
-    this.#job?.abort.abort();
+    const job = this.#job;
+    job?.abort.abort();
+    // Its batches in flight still count as they end: wait for them (2 s at most), so the publish
+    // below carries every count this sidecar has shown.
+    if (job !== null) await Promise.race([job.ended, sleep(2_000)]);
     // Stopped mid-migration (memshift stopping, or a reload that dropped it): say which, and where it was.
     const r = this.record;
     if (r !== null && isActive(r)) {
@@ -345,7 +349,7 @@ export class Migration {
     }
     if (want === null) return;
     const abort = new AbortController();
-    const job = { phase: want, abort };
+    const job = { phase: want, abort, ended: Promise.resolve() as Promise<unknown> };
     this.#job = job;
     const done = (): void => {
       if (this.#job !== job) return;
@@ -369,6 +373,7 @@ export class Migration {
           : want === 'dual_write'
             ? jobs.reconcile(abort.signal, fence)
             : jobs.copyVerify(want === 'copy', abort.signal, fence);
+    job.ended = run.catch(() => undefined);
     void run
       .catch(async (err: unknown) => {
         this.logger.error({ pool: this.pool.name, phase: want, err: (err as Error).message }, 'migration job failed; retrying');
