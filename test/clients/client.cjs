@@ -17,7 +17,7 @@ if (prefix === undefined) {
 
 const SPACE = "two words, a\ttab, CRLF\r\ninside, 'quotes' \"dq\", UTF-8 \u00e9 \u2713, end ";
 const BIG = '0123456789abcdefghijklmnopqrstuvwxyz'.repeat(2900).slice(0, 102400);
-const SMALL = Array.from({ length: 10 }, (_, i) => `k${i}`);
+const SMALL = Array.from({ length: 10 }, (_, i) => `k${i}:small`);
 
 const client = new Memcached(`${host}:${port}`, { retries: 0, timeout: 5000, reconnect: 1000, failures: 0, idle: 30000 });
 

@@ -16,7 +16,7 @@ if ($argc < 4) {
 
 $SPACE = "two words, a\ttab, CRLF\r\ninside, 'quotes' \"dq\", UTF-8 \u{e9} \u{2713}, end ";
 $BIG = substr(str_repeat('0123456789abcdefghijklmnopqrstuvwxyz', 2900), 0, 102400);
-$SMALL = array_map(fn ($i) => "k$i", range(0, 9));
+$SMALL = array_map(fn ($i) => "k$i:small", range(0, 9));
 
 $m = new Memcached();
 // Send the values as they are (the extension compresses values over 2000 bytes by default, and

@@ -21,7 +21,7 @@ $| = 1;
 
 my $SPACE = "two words, a\ttab, CRLF\r\ninside, 'quotes' \"dq\", UTF-8 \xc3\xa9 \xe2\x9c\x93, end ";
 my $BIG = substr("0123456789abcdefghijklmnopqrstuvwxyz" x 2900, 0, 102400);
-my @SMALL = map { "k$_" } 0 .. 9;
+my @SMALL = map { "k$_:small" } 0 .. 9;
 
 my $memd = Cache::Memcached->new({ servers => ["$host:$port"], connect_timeout => 5, select_timeout => 5 });
 

@@ -23,7 +23,7 @@ host, port, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 SPACE = "two words, a\ttab, CRLF\r\ninside, 'quotes' \"dq\", UTF-8 \u00e9 \u2713, end ".encode("utf-8")
 BIG = (b"0123456789abcdefghijklmnopqrstuvwxyz" * 2900)[:102400]
-SMALL = [f"k{i}" for i in range(10)]
+SMALL = [f"k{i}:small" for i in range(10)]
 
 # default_noreply=False: pymemcache sends set/add/replace/delete... with `noreply` unless told otherwise.
 tls_context = None

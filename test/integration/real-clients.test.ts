@@ -45,7 +45,7 @@ const CLIENTS: readonly ClientSpec[] = [
   { name: 'npm memcached', command: process.execPath, script: 'client.cjs', overrides: { cas_stale: 'false', cas_missing: 'false' } },
 ];
 
-const SMALL = Array.from({ length: 10 }, (_, i) => `k${i}`);
+const SMALL = Array.from({ length: 10 }, (_, i) => `k${i}:small`);
 
 /** What memcached answers to the scripts' sequence, step by step, in order. */
 const EXPECTED: ReadonlyArray<readonly [string, string]> = [
