@@ -9,7 +9,7 @@
  */
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
+import { freePort, memshiftConfig, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
 import { CLIENT_EXT, makeCerts, memcachedTlsArgs, signedCert, type TestCerts } from '../support/tls-certs.js';
 import { requireDep } from '../support/system-deps.js';
 import { runMigrationScenario } from '../support/migration-scenario.js';
@@ -58,7 +58,8 @@ describe('TLS to memcached servers', () => {
     const p = await proxy(servers, { ca_file: certs.ca });
     await untilReply(p.port, 'set tls:probe 0 0 2\r\nok', 'STORED\r\n');
     const c = await TextClient.connect(p.port);
-    const keys = Array.from({ length: 50 }, (_, i) => `tls:${i}`);
+    // Keys that spread over any ring (tls:0 .. tls:49 left one of the two servers without a key in half of the port pairs).
+    const keys = spreadKeys('tls:', 50);
     for (const k of keys) expect(await c.request(`set ${k} 3 0 ${k.length}\r\n${k}`)).toBe('STORED\r\n');
     expect(await c.request(`get ${keys.join(' ')}`)).toBe(`${keys.map((k) => `VALUE ${k} 3 ${k.length}\r\n${k}\r\n`).join('')}END\r\n`);
     expect(await c.request('incr tls:n 1')).toBe('NOT_FOUND\r\n');

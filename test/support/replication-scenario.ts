@@ -121,7 +121,8 @@ export async function replayScenario(stopMs: number): Promise<{ compared: number
   const client = async (id: number): Promise<void> => {
     const c = await TextClient.connect(port);
     for (let i = 0; !stop; i++) {
-      const key = `k${(i * 7 + id * 13) % 400}`;
+      // The varying part first: under fnv1a_64, k0 .. k399 missed the stopped backend for 2.3% of the port pairs.
+      const key = `${(i * 7 + id * 13) % 400}:k`;
       const start = performance.now();
       if (i % 4 === 3) {
         const r = await c.request(`delete ${key}`, 5_000);
