@@ -98,7 +98,8 @@ function encode(results: readonly MigrationResult[]): Buffer {
 export async function readHistory(servers: readonly ItemServer[], pool: string): Promise<MigrationResult[]> {
   const key = historyKey(pool);
   const answers = await Promise.all(servers.map((s) => s.gets(key).catch(() => undefined)));
-  return mergeResults(answers.map((a) => (a ? parse(a.value) : [])));
+  // Only the pool's own results: an item that holds another pool's would count them twice.
+  return mergeResults(answers.map((a) => (a ? parse(a.value).filter((r) => r.pool === pool) : [])));
 }
 
 /**

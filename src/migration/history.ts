@@ -19,7 +19,7 @@ import type { ProgressSnapshot } from '../copy/index.js';
 /** planned: a `migration:` block; passive: a failover; route: a prefix moved between pools; sync: `memshift sync`; rebuild: a backend rebuilt by a sidecar. */
 export type MigrationKind = 'planned' | 'passive' | 'route' | 'sync' | 'rebuild';
 
-/** How many results are kept (per pool in the store, in all in a process). */
+/** How many results are kept of each pool (in the store and in a process). */
 export const HISTORY_LIMIT = 50;
 /** How many phase switches a record keeps (the phases, pauses and resumes: the latest ones). */
 const SWITCH_LIMIT = 32;
@@ -147,33 +147,41 @@ export function mergeResults(lists: readonly (readonly MigrationResult[])[], lim
   return [...byId.values()].sort((a, b) => (a.ended_at < b.ended_at ? 1 : a.ended_at > b.ended_at ? -1 : 0)).slice(0, limit);
 }
 
-/** What this process saw finish, and the results it last read from the store (bounded). */
+/**
+ * What this process saw finish, and the results it last read from the store: the last 50 of each
+ * pool, kept apart, so that a busy pool's results never push a quiet pool's out (its ?pool= answer
+ * and its memshift_migration_last_duration_seconds stay). Bounded by the pools it was told of.
+ */
 export class MigrationHistory {
-  #results: MigrationResult[] = [];
+  readonly #byPool = new Map<string, MigrationResult[]>();
 
   /** Adds results (read from the store, say). */
   add(results: readonly MigrationResult[]): void {
-    this.#results = mergeResults([this.#results, results]);
+    const byPool = new Map<string, MigrationResult[]>();
+    for (const r of results) {
+      const list = byPool.get(r.pool);
+      if (list === undefined) byPool.set(r.pool, [r]);
+      else list.push(r);
+    }
+    for (const [pool, list] of byPool) this.#byPool.set(pool, mergeResults([this.#byPool.get(pool) ?? [], list]));
   }
 
   /** A run this process finished or watched finish: true the first time. */
   finished(r: MigrationResult): boolean {
     const k = identity(r);
-    if (this.#results.some((x) => identity(x) === k)) return false;
+    if ((this.#byPool.get(r.pool) ?? []).some((x) => identity(x) === k)) return false;
     this.add([r]);
     return true;
   }
 
-  /** The results, newest first; only `pool`'s with a pool. */
+  /** `pool`'s last 50 results, newest first; without a pool, the last 50 of all pools. */
   list(pool?: string): MigrationResult[] {
-    return pool === undefined ? [...this.#results] : this.#results.filter((r) => r.pool === pool);
+    return pool === undefined ? mergeResults([...this.#byPool.values()]) : [...(this.#byPool.get(pool) ?? [])];
   }
 
   /** The newest result of each pool. */
   latestPerPool(): MigrationResult[] {
-    const seen = new Map<string, MigrationResult>();
-    for (const r of this.#results) if (!seen.has(r.pool)) seen.set(r.pool, r);
-    return [...seen.values()];
+    return [...this.#byPool.values()].flatMap((list) => list.slice(0, 1));
   }
 }
 

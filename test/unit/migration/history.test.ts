@@ -106,4 +106,30 @@ describe('merge', () => {
     ]);
     expect(h.list('sessions').every((r) => r.pool === 'sessions')).toBe(true);
   });
+
+  it("keeps the last 50 of each pool: a busy pool's results never push a quiet pool's out", () => {
+    const h = new MigrationHistory();
+    h.add([result('quiet-1', 1_000, { pool: 'quiet' })]);
+    expect(h.finished(result('quiet-2', 2_000, { pool: 'quiet' }))).toBe(true);
+    for (let i = 0; i < 70; i++) h.finished(result(`busy-${i}`, 10_000 + i, { pool: 'busy' }));
+    h.add(Array.from({ length: 30 }, (_, i) => result(`old-${i}`, 5_000 + i, { pool: 'busy' })));
+    expect(h.list('quiet').map((r) => r.id)).toEqual(['quiet-2', 'quiet-1']);
+    const busy = h.list('busy');
+    expect(busy).toHaveLength(50);
+    expect(busy[0]!.id).toBe('busy-69');
+    expect(busy[49]!.id).toBe('busy-20');
+    expect(h.latestPerPool().map((r) => [r.pool, r.id])).toEqual([
+      ['quiet', 'quiet-2'],
+      ['busy', 'busy-69'],
+    ]);
+    // Without a pool: the newest 50 of all pools.
+    expect(h.list()).toHaveLength(50);
+    expect(h.list()[0]!.id).toBe('busy-69');
+    // A known run is known in its pool only; the same id in another pool is another run.
+    expect(h.finished(result('busy-69', 10_069, { pool: 'busy' }))).toBe(false);
+    expect(h.finished(result('busy-69', 10_069, { pool: 'quiet' }))).toBe(true);
+    // A copy handed back (the list is the caller's) changes nothing kept.
+    h.list('quiet').pop();
+    expect(h.list('quiet')).toHaveLength(3);
+  });
 });
