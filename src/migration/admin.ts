@@ -2,7 +2,8 @@
  * The migration's admin endpoints:
  *   GET  /migration                      status (id, phase, counts, t_copy_s … t_total_s); {"phase": null} when none ran
  *   GET  /migration/history[?pool=P]     {"history": [...]}: the last 50 finished or aborted migrations, syncs and
- *                                        rebuilds, newest first (history.ts), read from the pools' servers
+ *                                        rebuilds (of the pool, with one), newest first (history.ts), read from the
+ *                                        pools' servers at most once a second; bearer token off loopback
  *   POST /migration/{start,pause,resume,abort}   body {"pool": "..."} or {"id": "..."} when several
  *                                        migrations are configured (a route migration's pool is the route's); bearer token
  *   POST /migration/probe                the rates `memshift plan` estimates from, measured here (probe-endpoint.ts)
@@ -19,10 +20,58 @@ import { readHistory, type ItemServer } from './history-store.js';
 /** Each pool's servers, where its history item is read (its current config's). */
 export type HistorySources = () => readonly { pool: string; servers: readonly ItemServer[] }[];
 
-/** Reads the history items of the pools (`pool`'s only, with one) into this process's history. */
-export async function loadHistory(sources: HistorySources, pool?: string): Promise<void> {
-  const wanted = sources().filter((s) => pool === undefined || s.pool === pool);
-  processHistory.add((await Promise.all(wanted.map((s) => readHistory(s.servers, s.pool)))).flat());
+/** How long a pool's history read answers GET /migration/history before the item is read again. */
+export const HISTORY_MAX_AGE_MS = 1_000;
+
+/**
+ * One read per key at a time, and its result reused for `maxAgeMs` after it ends: requests at once
+ * share the read in flight, those just after it take its result. `keep` names the keys still
+ * wanted (the others are forgotten), so what it remembers stays bounded by them.
+ */
+export class SharedReads {
+  readonly #last = new Map<string, { read: Promise<void>; endedAt: number | null }>();
+
+  constructor(
+    private readonly read: (key: string) => Promise<void>,
+    private readonly maxAgeMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Resolves once `key` was read at most `maxAgeMs` ago (never rejects: a failed read is a read). */
+  get(key: string): Promise<void> {
+    const had = this.#last.get(key);
+    if (had !== undefined && (had.endedAt === null || this.now() - had.endedAt < this.maxAgeMs)) return had.read;
+    const entry: { read: Promise<void>; endedAt: number | null } = { read: Promise.resolve(), endedAt: null };
+    entry.read = this.read(key)
+      .catch(() => undefined)
+      .then(() => {
+        entry.endedAt = this.now();
+      });
+    this.#last.set(key, entry);
+    return entry.read;
+  }
+
+  /** Forgets the keys not in `keys` (pools a reload removed). */
+  keep(keys: ReadonlySet<string>): void {
+    for (const k of this.#last.keys()) if (!keys.has(k)) this.#last.delete(k);
+  }
+}
+
+/**
+ * Reads the pools' history items into this process's history (`pool`'s only, with one), each pool's
+ * at most once a HISTORY_MAX_AGE_MS: GET /migration/history called at once or in a burst does not
+ * read every item from every server of every pool each time.
+ */
+export function historyReader(sources: HistorySources): (pool?: string) => Promise<void> {
+  const reads = new SharedReads(async (pool) => {
+    const s = sources().find((x) => x.pool === pool);
+    if (s !== undefined) processHistory.add(await readHistory(s.servers, s.pool));
+  }, HISTORY_MAX_AGE_MS);
+  return async (pool) => {
+    const names = sources().map((s) => s.pool);
+    reads.keep(new Set(names));
+    await Promise.all(names.filter((p) => pool === undefined || p === pool).map((p) => reads.get(p)));
+  };
 }
 
 const ACTIONS = ['start', 'pause', 'resume', 'abort'] as const;
@@ -35,7 +84,7 @@ export function migrationStatus(migrations: readonly Migration[]): { phase: null
 }
 
 /** `list` gives the migrations at request time (a failover adds one while memshift runs). */
-export function registerMigration(admin: AdminServer, list: () => readonly Migration[], history: HistorySources = () => []): void {
+export function registerMigration(admin: AdminServer, list: () => readonly Migration[], loadHistory: (pool?: string) => Promise<void> = async () => undefined): void {
   admin.get('/migration', () => ({ status: 200, body: migrationStatus(list()) }));
   /** The migration named by `id` (and `pool`), else the pool's (the only one when no pool is named); 404 otherwise. */
   const find = (pool: string | undefined, id?: string): Migration => {
@@ -54,9 +103,10 @@ export function registerMigration(admin: AdminServer, list: () => readonly Migra
     throw new AdminHttpError(404, known.length === 0 ? 'no pool has a migration configured' : `name the pool: {"pool": one of ${known.map((n) => `"${n}"`).join(', ')}}`);
   };
   registerProbe(admin, find);
-  admin.get('/migration/history', async (req) => {
+  // It shows the servers' addresses, as /backends and /config do: the token off loopback.
+  admin.getGuarded('/migration/history', async (req) => {
     const pool = req.query.get('pool') ?? undefined;
-    await loadHistory(history, pool);
+    await loadHistory(pool);
     return { status: 200, body: { history: processHistory.list(pool) } };
   });
   for (const action of ACTIONS) {

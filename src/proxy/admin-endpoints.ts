@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import type { ProxyStats } from './stats.js';
 import { Metrics } from '../observability/metrics.js';
 import { registerBackends } from './backends-endpoint.js';
-import { loadHistory, registerMigration, type HistorySources } from '../migration/admin.js';
+import { historyReader, registerMigration, type HistorySources } from '../migration/admin.js';
 import { backendItems } from '../migration/history-store.js';
 import { processHistory } from '../migration/history.js';
 import { AdminHttpError } from '../admin/index.js';
@@ -61,9 +61,10 @@ export async function startAdmin(
       return { pool, servers: [...servers].map(backendItems) };
     });
   };
-  registerMigration(admin, () => migrationsOf(gen()), history);
+  const loadHistory = historyReader(history);
+  registerMigration(admin, () => migrationsOf(gen()), loadHistory);
   // The history after a restart, for its metrics: read once the backends had time to connect.
-  setTimeout(() => void loadHistory(history).catch(() => undefined), 2_000).unref();
+  setTimeout(() => void loadHistory().catch(() => undefined), 2_000).unref();
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats, () => gen().backends.all.reduce((n, b) => n + b.connections.reduce((m, c) => m + c.counters.tlsErrors, 0), 0)),
