@@ -32,6 +32,12 @@ export interface Listeners {
    * the new ones. Either leaves `addresses` in the order of the listen list that holds.
    */
   prepare(next: readonly ListenSpec[]): Promise<ListenerChange>;
+  /**
+   * Sets every listener's backstop (and that of those opened later) from `clients`: the clients
+   * that may be connected (max_connections, or more when a reload lowered it under the clients
+   * still connected) plus BACKSTOP_SLACK.
+   */
+  setMaxConnections(clients: number): void;
 }
 
 export interface ListenerChange {
@@ -40,6 +46,7 @@ export interface ListenerChange {
 }
 
 export interface ListenerOptions {
+  /** max_connections: each listener's backstop is set from it (see `setMaxConnections`). */
   readonly maxConnections: number;
   readonly logger: Logger;
   readonly stats: ProxyStats;
@@ -56,10 +63,18 @@ interface Open {
 }
 
 const HANDSHAKE_LOG_INTERVAL_MS = 60_000;
+/**
+ * Room past max_connections on each listener's server.maxConnections, a backstop only: a client
+ * over the limit is accepted and refused with memcached's "ERROR Too many open connections"
+ * (server.ts); Node destroys, without a word, only what comes past the backstop (a flood of TLS
+ * handshakes, refused sockets not yet gone).
+ */
+export const BACKSTOP_SLACK = 64;
 
 /** Opens every listener of `listen`; a client socket (TLS ones once their handshake is done) goes to `onSocket`. */
 export async function openListeners(listen: readonly ListenSpec[], onSocket: (socket: net.Socket) => void, opts: ListenerOptions): Promise<Listeners> {
   const { logger, stats } = opts;
+  let maxConnections = opts.maxConnections;
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
@@ -91,7 +106,7 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
       server = net.createServer({ noDelay: true }, onSocket);
     }
     server.on('connection', track);
-    server.maxConnections = opts.maxConnections + 64;
+    server.maxConnections = maxConnections + BACKSTOP_SLACK;
     try {
       const address = await bind(server, l);
       // Past listen(), an accept error (e.g. EMFILE) is logged; it must never end the process.
@@ -135,6 +150,10 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
     close: () => Promise.all([...current, ...dropped].map(closeOne)).then(() => undefined),
     destroyAll: () => {
       for (const s of sockets) s.destroy();
+    },
+    setMaxConnections(clients) {
+      maxConnections = clients;
+      for (const o of current) o.server.maxConnections = clients + BACKSTOP_SLACK;
     },
     async prepare(next) {
       const keys = listenKeys(current.map((o) => o.spec));

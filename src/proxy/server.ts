@@ -61,6 +61,9 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
         memory.max = gen.config.limits.maxReplyMemory;
+        // On every listener, kept and new: onConnection refuses past the new limit; the backstop
+        // stays above the clients still connected when the limit went down under them.
+        listeners.setMaxConnections(Math.max(gen.config.limits.maxConnections, clients.size));
         switchGeneration(prev, gen, RETIRE_GRACE_MS);
       }
       return result.outcome;
