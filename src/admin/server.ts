@@ -16,6 +16,7 @@
  *    saying they are disabled until admin.token / admin.token_file / MEMSHIFT_ADMIN_TOKEN is set.
  *    Missing, malformed or wrong token: 401 with `WWW-Authenticate: Bearer`. Every refusal is logged
  *    (remote address, method, path, reason; never the token) at most `authLogPerMinute` times a minute.
+ *    After `refuseMutations(reason)` (a shutdown), a POST with a good token answers 503 `{error: reason}`.
  *    The token is checked before the body is read; a refused request's connection is closed.
  *  - POST bodies are JSON, at most `maxBodyBytes` (default 64 KiB; beyond it 413 and the connection is
  *    closed); unparseable: 400. An empty body reaches the handler as undefined.
@@ -108,6 +109,8 @@ export class AdminServer {
   private readonly sockets = new Set<Socket>();
   private stopRotation: () => void = () => undefined;
   private readonly closeHooks: (() => void)[] = [];
+  /** Set by refuseMutations: every POST answers 503 with it. */
+  private mutationsRefused: string | undefined;
 
   private constructor(
     private readonly server: http.Server,
@@ -198,6 +201,15 @@ export class AdminServer {
     this.register('POST', path, handler);
   }
 
+  /**
+   * From now on every POST answers 503 `{error: reason}` (the token still checked first), the
+   * connection closed; GETs still answer. A shutdown calls it first: nothing may build state
+   * (a reload's generation, a migration's timers) that the shutdown would not close.
+   */
+  refuseMutations(reason: string): void {
+    this.mutationsRefused = reason;
+  }
+
   /** Runs `hook` when close() is first called (an endpoint releasing what it holds). */
   onClose(hook: () => void): void {
     this.closeHooks.push(hook);
@@ -267,6 +279,10 @@ export class AdminServer {
         headers['WWW-Authenticate'] = 'Bearer realm="memshift-admin"';
         return this.reply(res, 401, { error: 'missing or invalid bearer token' }, headers);
       }
+    }
+    if (method === 'POST' && this.mutationsRefused !== undefined) {
+      headers['Connection'] = 'close'; // its body is not read
+      return this.reply(res, 503, { error: this.mutationsRefused }, headers);
     }
     if (method === 'POST') {
       const read = await readJsonBody(req, this.maxBodyBytes);

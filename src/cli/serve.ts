@@ -33,7 +33,7 @@ export interface ServeDeps {
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-/** How long a process whose start failed may take to end on its own before it is made to. */
+/** How long a process whose start failed, or whose shutdown is complete, may take to end on its own before it is made to. */
 const START_FAILURE_EXIT_MS = 2_000;
 
 const HELP = `Usage: memshift serve [-c FILE | --config-url URL] [--log-level LEVEL] [--log-format json|pretty]
@@ -137,6 +137,8 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
       return EXIT.SOFTWARE;
     }
     logger.info('memshift stopped; exiting');
+    // Nothing should be left to hold the process; should anything be, a supervisor still sees it end.
+    exitLater(EXIT.OK, 'after the shutdown', logger, deps);
     return EXIT.OK;
   } finally {
     source.stop();
@@ -154,8 +156,13 @@ function failedStart(err: unknown, logger: Logger, deps: ServeDeps): void {
   const status = exitStatusOf(err);
   const code = isMemshiftError(err) ? err.code : undefined;
   logger.fatal({ code, err: err instanceof Error ? err.message : String(err), exit: status }, 'memshift cannot start; exiting');
+  exitLater(status, 'after a failed start', logger, deps);
+}
+
+/** Exits with `status` in START_FAILURE_EXIT_MS unless the process ended on its own before (the timer holds nothing). */
+function exitLater(status: number, after: string, logger: Logger, deps: ServeDeps): void {
   setTimeout(() => {
-    logger.error({ exit: status }, `still running ${START_FAILURE_EXIT_MS} ms after a failed start; exiting now`);
+    logger.error({ exit: status }, `still running ${START_FAILURE_EXIT_MS} ms ${after}; exiting now`);
     deps.exit(status);
   }, START_FAILURE_EXIT_MS).unref();
 }

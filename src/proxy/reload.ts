@@ -69,6 +69,12 @@ const outcome = (result: ReloadResult['result'], dryRun: boolean, fields: Partia
   ...fields,
 });
 
+/** Why a reload asked for once the shutdown started is not applied (nor dry-run): its generation would outlive the process's end. */
+export const STOPPING = 'memshift is stopping';
+
+/** The answer of a reload asked for once the shutdown started: refused, nothing read, counted or built. */
+export const stoppingOutcome = (dryRun: boolean): ReloadResult => outcome('refused', dryRun, { errors: [`${STOPPING}: the reload is not applied`] });
+
 /** What a reload opens before it builds the generation (the listeners it adds), kept or undone after. */
 export interface Prepared {
   commit(): void;

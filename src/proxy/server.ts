@@ -13,7 +13,7 @@ import { ProxyStats } from './stats.js';
 import { startAdmin } from './admin-endpoints.js';
 import { type Listeners, openListeners } from './listeners.js';
 import { closeGeneration, startGeneration, switchGeneration, type Generation } from './generation.js';
-import { ReloadCounters, reloadGeneration, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
+import { ReloadCounters, reloadGeneration, STOPPING, stoppingOutcome, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 
 export interface ProxyServer {
   close(): Promise<void>;
@@ -50,10 +50,16 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     return gen;
   };
   const reloads = new ReloadCounters();
+  // Set when the shutdown starts (close()).
+  let closing: Promise<void> | null = null;
   // One reload at a time; each one reads the generation the previous one left.
   let reloading: Promise<unknown> = Promise.resolve();
   const reload = (next: ConfigSource, opts: ReloadOptions = {}): Promise<ReloadResult> => {
+    // Once the shutdown started (checked again when its turn comes): its generation, migrations and
+    // timers would be built after the shutdown closed the generation, and hold the process up.
+    if (closing !== null) return Promise.resolve(stoppingOutcome(opts.dryRun === true));
     const run = reloading.then(async () => {
+      if (closing !== null) return stoppingOutcome(opts.dryRun === true);
       const result = await reloadGeneration(current(), next, opts, stats, logger, reloads, (c) => listeners.prepare(c.listen));
       if (result.generation !== undefined) {
         const prev = current();
@@ -140,10 +146,12 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   ready = true;
   logger.info({ listen: listeners.addresses, pools: [...config.pools.keys()] }, 'memshift listening');
 
-  let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
+      // The admin API keeps answering GETs (readyz: not ready, metrics) until the end, but no more
+      // POST: a reload or a migration action now would build what the shutdown no longer closes.
+      admin?.refuseMutations(STOPPING);
       logger.info({ clients: clients.size }, 'shutting down: no new connections, draining in-flight requests');
       // Stops accepting at once, but resolves only when every accepted socket is gone.
       const closed = listeners.close();

@@ -44,6 +44,22 @@ describe('admin server: start and close', () => {
     }
   });
 
+  it('refuseMutations: every POST with a good token answers 503 with the reason, its handler not run; a bad token is still 401; GETs answer', async () => {
+    const { admin, base } = await startAdmin({ token: 't' });
+    let ran = 0;
+    admin.post('/reload', () => ({ status: 200, body: { ran: ++ran } }));
+    const post = (token: string): Promise<Response> => fetch(`${base}/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect((await post('t')).status).toBe(200);
+    admin.refuseMutations('memshift is stopping');
+    const refused = await post('t');
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('connection')).toBe('close');
+    expect(await refused.json()).toEqual({ error: 'memshift is stopping' });
+    expect((await post('wrong')).status).toBe(401);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect(ran).toBe(1);
+  });
+
   it('close() runs the onClose hooks once, a failing one logged, the others still run', async () => {
     const { admin, lines } = await startAdmin();
     const ran: string[] = [];

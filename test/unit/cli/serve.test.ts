@@ -120,6 +120,24 @@ describe('memshift serve (in-process)', () => {
     }
   });
 
+  it('after a complete shutdown, exits 0 should anything still hold the process 2 s later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const h = harness();
+      const done = runServe(['-c', file], h.io, h.deps);
+      await tick();
+      h.signals.emit('SIGTERM', 'SIGTERM');
+      expect(await done).toBe(0);
+      vi.advanceTimersByTime(1_999);
+      expect(h.exits).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(h.exits).toEqual([0]);
+      expect(h.logs.at(-1)).toMatchObject({ level: 'error', msg: 'still running 2000 ms after the shutdown; exiting now' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('--log-format: json or pretty; by default pretty on a terminal, json elsewhere', async () => {
     const formatOf = async (args: string[], isTTY?: boolean): Promise<unknown> => {
       const h = harness();
