@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { ListenSpec } from '../config/types.js';
 import { listenKeys } from '../config/listen.js';
@@ -32,6 +33,13 @@ export interface Listeners {
    * the new ones. Either leaves `addresses` in the order of the listen list that holds.
    */
   prepare(next: readonly ListenSpec[]): Promise<ListenerChange>;
+  /**
+   * For a dry run: would `prepare(next)` bind? Each listener of `next` that is not open is bound
+   * and closed at once (a client that connects meanwhile is dropped, never served); a unix socket
+   * path is looked at, not taken: a live socket or another file there fails, a stale socket passes
+   * when its directory is writable (prepare would remove it). Rejects as prepare does; leaves nothing.
+   */
+  probe(next: readonly ListenSpec[]): Promise<void>;
   /**
    * Sets every listener's backstop (and that of those opened later) from `clients`: the clients
    * that may be connected (max_connections, or more when a reload lowered it under the clients
@@ -115,8 +123,7 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
     } catch (err) {
       stop();
       server.close();
-      const where = l.kind === 'unix' ? `unix:${l.path}` : l.raw;
-      throw new MemshiftError('MS_ERR_LISTEN', `cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
+      throw listenError(l, err);
     }
   };
   /** Opens each of `specs` in order; when one fails, closes those it opened and rethrows. */
@@ -140,6 +147,12 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
   /** Listeners a reload closed: their sockets may still be open, and a shutdown waits for them too. */
   const dropped: Open[] = [];
   const addresses: string[] = current.map((o) => o.address);
+  /** The listeners of `next` that are not open. */
+  const notOpen = (next: readonly ListenSpec[]): ListenSpec[] => {
+    const open = new Set(listenKeys(current.map((o) => o.spec)));
+    const nextKeys = listenKeys(next);
+    return next.filter((_, i) => !open.has(nextKeys[i]!));
+  };
   const setCurrent = (next: Open[]): void => {
     current = next;
     addresses.splice(0, addresses.length, ...next.map((o) => o.address));
@@ -151,6 +164,9 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
     destroyAll: () => {
       for (const s of sockets) s.destroy();
     },
+    async probe(next) {
+      for (const l of notOpen(next)) await probeOne(l);
+    },
     setMaxConnections(clients) {
       maxConnections = clients;
       for (const o of current) o.server.maxConnections = clients + BACKSTOP_SLACK;
@@ -159,7 +175,7 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
       const keys = listenKeys(current.map((o) => o.spec));
       const nextKeys = listenKeys(next);
       const byKey = new Map(current.map((o, i) => [keys[i]!, o]));
-      const adds = next.filter((_, i) => !byKey.has(nextKeys[i]!));
+      const adds = notOpen(next);
       const added = await openAll(adds);
       const addedBySpec = new Map(adds.map((spec, i) => [spec, added[i]!]));
       const kept = new Set(nextKeys);
@@ -178,6 +194,27 @@ export async function openListeners(listen: readonly ListenSpec[], onSocket: (so
       };
     },
   };
+}
+
+function listenError(l: ListenSpec, err: unknown): MemshiftError {
+  const where = l.kind === 'unix' ? `unix:${l.path}` : l.raw;
+  return new MemshiftError('MS_ERR_LISTEN', `cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
+}
+
+/** Would `l` bind? A TCP address is bound and closed at once; a unix path is looked at (see Listeners.probe). */
+async function probeOne(l: ListenSpec): Promise<void> {
+  try {
+    if (l.kind === 'unix') {
+      const state = await socketFile(l.path);
+      if (state === 'live' || state === 'other') throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${l.path}`), { code: 'EADDRINUSE' });
+      if (state === 'stale') return fs.accessSync(path.dirname(l.path), fs.constants.W_OK);
+    }
+    const server = net.createServer((socket) => socket.destroy());
+    await listen(server, l.kind === 'unix' ? { path: l.path } : { host: l.host, port: l.port });
+    await new Promise((resolve) => server.close(resolve));
+  } catch (err) {
+    throw listenError(l, err);
+  }
 }
 
 async function bind(server: net.Server, l: ListenSpec): Promise<string> {
@@ -207,26 +244,31 @@ function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
  * process listens on (it accepts a connection) is left, so that the bind fails (EADDRINUSE) instead
  * of taking the path from it. Anything else at the path (a file, a directory) is left to fail too.
  */
-async function removeStaleSocket(path: string): Promise<void> {
+async function removeStaleSocket(file: string): Promise<void> {
+  if ((await socketFile(file)) !== 'stale') return;
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // gone meanwhile, or not ours to remove: listen says why
+  }
+}
+
+/** What is at a unix socket path: nothing (or unreadable: listen says why), a socket a process listens on, a stale one, another file. */
+async function socketFile(file: string): Promise<'absent' | 'live' | 'stale' | 'other'> {
   let socket: boolean;
   try {
-    socket = fs.statSync(path).isSocket();
+    socket = fs.statSync(file).isSocket();
   } catch {
-    return; // absent (or unreadable: listen says why)
+    return 'absent';
   }
-  if (!socket) return;
+  if (!socket) return 'other';
   const live = await new Promise<boolean>((resolve) => {
-    const probe = net.connect({ path });
+    const probe = net.connect({ path: file });
     probe.once('connect', () => {
       probe.destroy();
       resolve(true);
     });
     probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
   });
-  if (live) return;
-  try {
-    fs.unlinkSync(path);
-  } catch {
-    // gone meanwhile, or not ours to remove: listen says why
-  }
+  return live ? 'live' : 'stale';
 }

@@ -2,8 +2,9 @@
  * A reload: check the new config against the running one (src/config/reload.ts), build the next
  * generation from the current one (generation.ts), and report what happened. A refused or failing
  * reload changes nothing: the running config keeps serving, and the reason is logged and counted.
- * A dry run answers what the reload would do (its checks and the generation's preflight) and
- * stops there: nothing is built, connected or counted.
+ * A dry run answers what the reload would do (its checks, the generation's preflight, and a bind
+ * of each listener it adds, closed at once) and stops there: nothing is built, connected or counted.
+ * It cannot foresee what only the build meets (a file changed in between, a backend's answers).
  */
 import type { Config } from '../config/types.js';
 import { checkReload, type ReloadContext } from '../config/reload.js';
@@ -90,6 +91,8 @@ export async function reloadGeneration(
   counters: ReloadCounters,
   /** Opens what the new config adds outside the generation (listeners); a rejection refuses the reload. */
   prepare?: (next: Config) => Promise<Prepared>,
+  /** For a dry run: would `prepare` open it? (Binds and closes at once); a rejection refuses as prepare's does. */
+  probe?: (next: Config) => Promise<void>,
 ): Promise<{ generation?: Generation; outcome: ReloadResult }> {
   const trigger = opts.trigger ?? 'request';
   const dry = opts.dryRun === true;
@@ -115,17 +118,28 @@ export async function reloadGeneration(
     const out = outcome('refused', dry, { changes: check.changes, errors: check.refused, needs_force: check.needsForce, needs_restart: check.needsRestart });
     return done(out, 'error', `config reload refused; the running config stays: ${check.refused.join('; ')}`, { refused: check.refused });
   }
+  /** A listener the new config adds cannot bind: refused (by a dry run too). */
+  const cannotListen = (err: unknown): { outcome: ReloadResult } => {
+    const message = `${(err as Error).message}: the running listeners stay`;
+    return done(outcome('refused', dry, { changes: check.changes, errors: [message] }), 'error', `config reload refused; the running config stays: ${message}`, { refused: [message] });
+  };
   try {
     if (dry) {
+      // What the reload reads or binds before it builds: the pools' TLS files (preflight), the
+      // listeners it adds (bound and closed at once). The password files were read by the parse.
       preflight(next);
+      try {
+        await probe?.(next);
+      } catch (err) {
+        return cannotListen(err);
+      }
       return done(outcome('would_apply', dry, { changes: check.changes }), 'info', '');
     }
     let prepared: Prepared | undefined;
     try {
       prepared = await prepare?.(next);
     } catch (err) {
-      const message = `${(err as Error).message}: the running listeners stay`;
-      return done(outcome('refused', dry, { changes: check.changes, errors: [message] }), 'error', `config reload refused; the running config stays: ${message}`, { refused: [message] });
+      return cannotListen(err);
     }
     let generation: Generation;
     try {

@@ -60,7 +60,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     if (closing !== null) return Promise.resolve(stoppingOutcome(opts.dryRun === true));
     const run = reloading.then(async () => {
       if (closing !== null) return stoppingOutcome(opts.dryRun === true);
-      const result = await reloadGeneration(current(), next, opts, stats, logger, reloads, (c) => listeners.prepare(c.listen));
+      const result = await reloadGeneration(current(), next, opts, stats, logger, reloads, (c) => listeners.prepare(c.listen), (c) => listeners.probe(c.listen));
       if (result.generation !== undefined) {
         const prev = current();
         gen = result.generation;
