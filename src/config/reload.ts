@@ -14,15 +14,25 @@
  *                    node names, hash, distribution or hash_tag, or routes / default_pool moving keys
  *                    between pools (route-diff.ts names each class of keys that moves). `force`
  *                    accepts these: the keys are remapped cold (they start empty where they go).
+ *                    A pool's tls or auth applies too (new connections to its servers; the old ones
+ *                    close once idle), and with force its servers or hashing, where nothing kept across
+ *                    the reload uses them: see below.
  *   needs a restart  a listener's tls or mode, admin, server_connections, replica groups and their settings (write,
- *                    read, write_log, failover)
+ *                    read, write_log, failover); a pool's tls, auth or hashing when it has replica groups,
+ *                    and its servers, hashing, tls or auth when it has failover_after: its replica groups
+ *                    and its failover watch are kept across a reload with the connections and rings they
+ *                    were made with (a reload that changed them would close connections they still use)
  *   refused          what the running state forbids: a migration block changed or removed while its
- *                    migration runs, a pool removed while its migration runs, a migration on a new pool
+ *                    migration runs, a pool removed while its migration runs, a migration on a new pool,
+ *                    a pool's servers, hashing, tls or auth changed while its migration runs (even with
+ *                    force: the migration moves keys between the rings it started with). "Runs" includes
+ *                    a rolled-back migration whose cleanup is not done yet.
  *
  * `checkReload` returns the refusals (empty: the reload may go ahead), split by what would make
  * them apply, and the changes it found.
  */
-import type { Config, ListenSpec, PoolConfig, RouteConfig, ServerSpec } from './types.js';
+import type { Config, ListenSpec, PoolConfig, RouteConfig } from './types.js';
+import { hashChanged, ring, securityChange, serversChanged } from './pool-diff.js';
 import { listenKeys } from './listen.js';
 import { describeMove, routeMigrationOf, routeMoves } from './route-diff.js';
 import { checkRouteMigrationReload, routeTarget, servedRoutes, type RouteMigrationContext } from './route-migration-reload.js';
@@ -50,11 +60,10 @@ export interface ReloadContext extends RouteMigrationContext {
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-const ring = (servers: readonly ServerSpec[]): string => servers.map((s) => `${s.address}:${s.weight}${s.name === undefined ? '' : ` ${s.name}`}`).join(', ');
-const hashing = (p: PoolConfig): unknown => [p.hash, p.distribution, p.hashTag ?? null];
 const replicationOf = (p: PoolConfig): unknown =>
   p.groups.length < 2 ? null : [p.groups.map((g) => [g.name, ring(g.servers)]), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync];
-
+/** A migration block less its `from` servers' tls and auth (the pool's: a change of those is the pool's, not the block's). */
+const blockOf = (m: PoolConfig['migration']): unknown => (m === undefined ? null : { ...m, from: m.from.map((g) => ({ name: g.name, ring: ring(g.servers) })) });
 
 const SERVERS_ADVICE = 'Write a migration (a "migration:" block with "from" set to the current servers), or reload with force';
 const ROUTES_ADVICE = 'reload with force to move them cold (they start empty on their new pool)';
@@ -134,20 +143,41 @@ function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: Rel
   if (before.timeoutMs !== after.timeoutMs) changes.push(`pool ${name}: timeout ${after.timeoutMs} ms`);
   if (before.connections !== after.connections) restart(`pool ${name}: server_connections changed`);
   if (before.failoverAfterMs !== after.failoverAfterMs || before.failoverSettleMs !== after.failoverSettleMs) restart(`pool ${name}: failover_after or failover_settle changed`);
+  const security = securityChange(before, after);
+  const hashing = hashChanged(before, after);
+  const servers = serversChanged(before, after);
+  // Replica groups and a failover watch are kept across a reload with the connections and rings they
+  // were made with: what they use cannot change without a restart.
+  const forGroups = [...(security === null ? [] : [security]), ...(hashing ? ['hash, distribution or hash_tag'] : [])];
+  const forWatch = [...(servers ? ['servers, weights or node names'] : []), ...forGroups];
+  if (before.groups.length >= 2 && forGroups.length > 0) {
+    restart(`pool ${name}: ${forGroups.join(', ')} changed; its replica groups keep the connections and rings they started with`);
+    return;
+  }
+  if (before.failoverAfterMs !== undefined && forWatch.length > 0) {
+    restart(`pool ${name}: ${forWatch.join(', ')} changed; its failover watch (failover_after) keeps the connections and ring it started with`);
+    return;
+  }
   const running = ctx.running(name);
   const phase = ctx.phase?.(name) ?? null;
   const mBefore = before.migration;
   const mAfter = after.migration;
-  const blockChanged = !same(mBefore, mAfter);
+  const blockChanged = !same(blockOf(mBefore), blockOf(mAfter));
   if (blockChanged && running !== null) {
     refused.push(`pool ${name}: migration "${running}" is running; its block cannot change until it is done (or aborted)`);
+    return;
+  }
+  // Even with force: the migration moves keys between the rings (and over the connections) it started with.
+  if (running !== null && forWatch.length > 0) {
+    refused.push(`pool ${name}: migration "${running}" is running; its ${forWatch.join(', ')} cannot change until it is done (or aborted)`);
     return;
   }
   if (blockChanged && ctx.failedOver?.(name) === true) {
     refused.push(`pool ${name}: a failover moved its keys; remove the failed server from the config and restart before a new migration`);
     return;
   }
-  if (!same(hashing(before), hashing(after))) {
+  if (security !== null) changes.push(`pool ${name}: ${security} changed: new connections to its servers (the old ones close once idle)`);
+  if (hashing) {
     moves(`pool ${name}: hash, distribution or hash_tag changed`);
     return;
   }
@@ -165,7 +195,7 @@ function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: Rel
     else moves(`pool ${name}: the migration block is removed before its migration is done (phase ${phase ?? 'unknown'}): the pool would move from ${served} to ${ring(after.servers)}`);
     return;
   }
-  if (ring(before.servers) !== ring(after.servers)) moves(`pool ${name}: servers, weights or node names changed`);
+  if (servers) moves(`pool ${name}: servers, weights or node names changed`);
 }
 
 /** What a listener is besides its address: a TCP listener's TLS, a unix socket's mode. */

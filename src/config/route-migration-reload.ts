@@ -6,11 +6,14 @@
  * next config carries starts that route migration; any other needs force (cold). Here:
  *
  *   a route migration runs     refused: its route or block changes, or the routes change at all
- *                              (they decide which keys it moves); it must finish or be aborted first
+ *                              (they decide which keys it moves), or the servers, hashing, tls or
+ *                              auth of either of its pools (it moves keys between those rings, over
+ *                              those connections); it must finish or be aborted first
  *   a block added or replaced  refused unless its from_pool is the pool serving the prefix now
  *   a block removed once done  applied: the route's pool serves its keys already (a no-op)
  */
 import type { Config, RouteConfig } from './types.js';
+import { ringChanges } from './pool-diff.js';
 
 export interface RouteMigrationContext {
   /** The id of the route's migration while it runs (not planned, done or aborted), else null. */
@@ -48,6 +51,10 @@ export function checkRouteMigrationReload(current: Config, next: Config, ctx: Ro
     const after = next.routes.find((r) => r.prefix === before.prefix);
     if (after === undefined || !same(before, after)) refused.push(`route "${before.prefix}": migration "${running}" is running; its route and block cannot change until it is done (or aborted)`);
     else if (!same(sorted(current.routes), sorted(next.routes))) refused.push(`routes changed while route migration "${running}" runs: they decide which keys it moves; change them once it is done (or aborted)`);
+    for (const pool of new Set([before.pool, before.migration!.fromPool])) {
+      const changed = next.pools.has(pool) ? ringChanges(current.pools.get(pool), next.pools.get(pool)) : [];
+      if (changed.length > 0) refused.push(`route "${before.prefix}": migration "${running}" is running; pool ${pool}'s ${changed.join(', ')} cannot change until it is done (or aborted)`);
+    }
   }
   for (const after of next.routes) {
     const before = current.routes.find((r) => r.prefix === after.prefix);

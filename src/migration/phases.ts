@@ -98,6 +98,15 @@ export function isActive(s: PhaseState): boolean {
   return s.phase !== 'planned' && s.phase !== 'done' && !(s.phase === 'aborted' && s.rolledBack);
 }
 
+/**
+ * Started and not finished: what a reload must not pull from under it (its block, its pool, its
+ * servers). Unlike isActive, a rolled-back migration whose cleanup of the new servers is still to
+ * run counts: its record and history wait for that cleanup.
+ */
+export function isUnfinished(s: PhaseState): boolean {
+  return s.phase !== 'planned' && !isFinished(s);
+}
+
 /** Over, with nothing left to run: done, or rolled back and cleaned up. */
 export function isFinished(s: PhaseState): boolean {
   return s.phase === 'done' || (s.phase === 'aborted' && s.rolledBack && s.times.cleanupEnd !== null);

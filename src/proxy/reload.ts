@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config/types.js';
 import { checkReload, type ReloadContext } from '../config/reload.js';
-import { isActive } from '../migration/phases.js';
+import { isUnfinished } from '../migration/phases.js';
 import type { Logger } from '../observability/logger.js';
 import { preflight, startGeneration, type Generation } from './generation.js';
 import type { ProxyStats } from './stats.js';
@@ -159,12 +159,15 @@ export async function reloadGeneration(
   }
 }
 
-/** What checkReload needs to know of the running generation's migrations and failovers, by pool name (a route's, by prefix). */
+/**
+ * What checkReload needs to know of the running generation's migrations and failovers, by pool name
+ * (a route's, by prefix). Running: started and not finished (a rollback whose cleanup is not done runs).
+ */
 function runningState(gen: Generation): Pick<ReloadContext, 'running' | 'phase' | 'failedOver' | 'routeRunning' | 'routePhase'> {
   const indexOf = (pool: string): number => [...gen.config.pools.keys()].indexOf(pool);
   const failoverOf = (pool: string) => gen.failovers.find((f) => f.pool.name === pool)?.migration ?? null;
   const running = (pool: string): string | null => {
-    for (const m of [gen.migrations[indexOf(pool)], failoverOf(pool)]) if (m?.record !== null && m?.record !== undefined && isActive(m.record)) return m.id;
+    for (const m of [gen.migrations[indexOf(pool)], failoverOf(pool)]) if (m?.record !== null && m?.record !== undefined && isUnfinished(m.record)) return m.id;
     return null;
   };
   const phase = (pool: string): string | null => gen.migrations[indexOf(pool)]?.record?.phase ?? null;
@@ -172,7 +175,7 @@ function runningState(gen: Generation): Pick<ReloadContext, 'running' | 'phase' 
   const routeMigration = (prefix: string) => gen.routeMigrations[gen.config.routes.findIndex((r) => r.prefix === prefix)]?.record ?? null;
   const routeRunning = (prefix: string): string | null => {
     const r = routeMigration(prefix);
-    return r !== null && isActive(r) ? r.id : null;
+    return r !== null && isUnfinished(r) ? r.id : null;
   };
   const routePhase = (prefix: string): string | null => routeMigration(prefix)?.phase ?? null;
   return { running, phase, failedOver, routeRunning, routePhase };

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../../src/config/index.js';
@@ -156,5 +159,71 @@ describe('checkReload: pools and routes', () => {
   it('refuses to remove a pool whose migration runs', () => {
     const r = checkReload(cfg({ main, other: { servers: [C] } }), cfg({ main }), { running: (p) => (p === 'other' ? 'grow' : null) });
     expect(r.refused).toEqual(['pool other: migration "grow" is running; the pool cannot be removed until it is done (or aborted)']);
+  });
+});
+
+describe('checkReload: tls, auth and hashing under what a reload keeps', () => {
+  // The config reads the password file.
+  const pw = join(mkdtempSync(join(tmpdir(), 'reload-unit-')), 'pw');
+  writeFileSync(pw, 'x\n');
+  const auth = (username: string) => ({ username, password_file: pw });
+  const tls = (serverName: string) => ({ server_name: serverName });
+  const groups = (extra: Record<string, unknown> = {}) => config({ replicas: [{ name: 'a', servers: [A] }, { name: 'b', servers: [B] }], ...extra });
+
+  it('applies a tls or auth change of a plain pool, and lists it', () => {
+    const r = checkReload(config({ servers: [A, B], auth: auth('app') }), config({ servers: [A, B], auth: auth('ops'), tls: tls('cache.internal') }), notRunning);
+    expect(r).toEqual({ refused: [], needsForce: [], needsRestart: [], changes: ['pool main: tls and auth changed: new connections to its servers (the old ones close once idle)'] });
+  });
+
+  it('needs a restart for tls, auth or hashing of a pool with replica groups (they keep their connections and rings)', () => {
+    expect(checkReload(groups({ auth: auth('app') }), groups({ auth: auth('ops') }), notRunning).needsRestart).toEqual([
+      'pool main: auth changed; its replica groups keep the connections and rings they started with: needs a restart',
+    ]);
+    const forced = checkReload(groups(), groups({ hash: 'md5' }), { ...notRunning, force: true });
+    expect(forced.needsRestart).toEqual(['pool main: hash, distribution or hash_tag changed; its replica groups keep the connections and rings they started with: needs a restart']);
+    expect(forced.changes).toEqual([]);
+    // Their timeouts still apply.
+    expect(checkReload(groups(), groups({ timeout: 700 }), notRunning)).toMatchObject({ refused: [], changes: ['pool main: timeout 700 ms'] });
+  });
+
+  it('needs a restart for the servers, tls, auth or hashing of a pool with failover_after, even with force', () => {
+    const fo = (extra: Record<string, unknown>) => config({ servers: [A, B], failover_after: '5s', ...extra });
+    expect(checkReload(fo({}), fo({ servers: [A, B, C] }), { ...notRunning, force: true }).needsRestart).toEqual([
+      'pool main: servers, weights or node names changed; its failover watch (failover_after) keeps the connections and ring it started with: needs a restart',
+    ]);
+    expect(checkReload(fo({}), fo({ tls: tls('cache.internal') }), notRunning).needsRestart[0]).toMatch(/^pool main: tls changed; its failover watch/);
+    expect(checkReload(fo({}), fo({ timeout: 700 }), notRunning).refused).toEqual([]);
+  });
+
+  it('refuses a forced server, hash, tls or auth change while the pool\'s migration runs, its block unchanged (it moves keys between the servers it started with)', () => {
+    const block = { id: 'grow', from: [A, B] };
+    const running = { running: () => 'grow', phase: () => 'copy', force: true };
+    const now = config({ servers: [A, B, C], migration: block });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ servers: [A, B, '10.0.0.4:11211:1'], migration: block }, 'servers, weights or node names'],
+      [{ servers: [A, B, C], hash: 'md5', migration: block }, 'hash, distribution or hash_tag'],
+      [{ servers: [A, B, C], auth: auth('ops'), migration: block }, 'auth'],
+    ];
+    for (const [next, what] of cases) {
+      const r = checkReload(now, config(next), running);
+      expect(r.refused).toEqual([`pool main: migration "grow" is running; its ${what} cannot change until it is done (or aborted)`]);
+      expect(r.needsForce).toEqual([]);
+    }
+    // A timeout is no such change.
+    expect(checkReload(now, config({ servers: [A, B, C], timeout: 700, migration: block }), running).refused).toEqual([]);
+    // Once it is done the forced change applies (the migration is built again on the new ring).
+    expect(checkReload(now, config(cases[0]![0]), { ...notRunning, phase: () => 'done', force: true }).refused).toEqual([]);
+  });
+
+  it('an auth change of a pool whose migration is done is the pool\'s, not a new migration block', () => {
+    const before = config({ servers: [A, B, C], auth: auth('app'), migration: { id: 'grow', from: [A, B] } });
+    const after = config({ servers: [A, B, C], auth: auth('ops'), migration: { id: 'grow', from: [A, B] } });
+    expect(checkReload(before, after, { ...notRunning, phase: () => 'done' })).toMatchObject({
+      refused: [],
+      changes: ['pool main: auth changed: new connections to its servers (the old ones close once idle)'],
+    });
+    // Not yet started: it applies too, and no migration "starts".
+    expect(checkReload(before, after, { ...notRunning, phase: () => 'planned' }).changes).toEqual(['pool main: auth changed: new connections to its servers (the old ones close once idle)']);
+    expect(checkReload(before, after, { running: () => 'grow', phase: () => 'copy' }).refused).toEqual(['pool main: migration "grow" is running; its auth cannot change until it is done (or aborted)']);
   });
 });

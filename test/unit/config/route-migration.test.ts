@@ -85,6 +85,18 @@ describe('reloading a route migration', () => {
     ]);
   });
 
+  it('refuses a change of the servers, hashing, tls or auth of either of its pools while it runs; a timeout applies', () => {
+    const withTenant = (tenant: Record<string, unknown>) => parseConfig(yaml([moving()], { ...pools, tenant: { ...pools.tenant, ...tenant } }));
+    const forced = { ...ctx('copy', 'move-t'), force: true };
+    expect(checkReload(during, withTenant({ servers: ['10.0.1.2:11211'] }), forced).refused).toContain(
+      'route "t:": migration "move-t" is running; pool tenant\'s servers cannot change until it is done (or aborted)',
+    );
+    expect(checkReload(during, withTenant({ tls: { server_name: 'cache.internal' } }), forced).refused).toEqual([
+      'route "t:": migration "move-t" is running; pool tenant\'s tls cannot change until it is done (or aborted)',
+    ]);
+    expect(outcome(checkReload(during, withTenant({ timeout: 2000 }), ctx('copy', 'move-t')))).toEqual({ refused: [], changes: ['pool tenant: timeout 2000 ms'] });
+  });
+
   it('removing the block before done, or after an abort, moves keys cold (needs force); pointing the route back after an abort does not', () => {
     for (const phase of ['aborted', 'planned']) {
       const r = checkReload(during, after, ctx(phase));

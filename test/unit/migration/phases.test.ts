@@ -11,6 +11,7 @@ import {
   durations,
   initialState,
   isActive,
+  isUnfinished,
   next,
   type Phase,
   PhaseError,
@@ -466,6 +467,9 @@ describe('abort', () => {
       expect(rb.phase).toBe('aborted');
       expect(routeMode(rb)).toBe('old');
       expect(isActive(rb)).toBe(false);
+      // Its cleanup of the new owners is still to run: a reload treats it as running until that ends.
+      expect(isUnfinished(rb)).toBe(true);
+      expect(isUnfinished({ ...rb, times: { ...rb.times, cleanupEnd: at + 2 * SETTLE } })).toBe(false);
 
       expect(step(rb, 'tick', at + 100 * SETTLE)).toBe(rb);
       expect(step(rb, 'abort', at + 100 * SETTLE)).toBe(rb);
