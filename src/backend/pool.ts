@@ -121,9 +121,15 @@ export class BackendPool {
       byAddress.set(server.address, b);
       return b;
     };
-    this.byGroup = pools.map((pool) => pool.groups.map((group) => group.servers.map((server) => connect(pool, server))));
-    // The old servers of a migration: one backend per address, shared with the new ring's.
-    this.byMigration = pools.map((pool) => pool.migration?.from.map((group) => group.servers.map((server) => connect(pool, server))));
+    try {
+      this.byGroup = pools.map((pool) => pool.groups.map((group) => group.servers.map((server) => connect(pool, server))));
+      // The old servers of a migration: one backend per address, shared with the new ring's.
+      this.byMigration = pools.map((pool) => pool.migration?.from.map((group) => group.servers.map((server) => connect(pool, server))));
+    } catch (err) {
+      // A password file that cannot be read: the connections opened so far (not those kept) close.
+      for (const b of byAddress.values()) if (b !== kept.get(b.address)) for (const c of b.connections) c.close();
+      throw err;
+    }
     this.byPool = this.byGroup.map((groups) => groups[0]!);
     this.all = [...byAddress.values()];
   }

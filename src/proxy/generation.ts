@@ -3,14 +3,19 @@
  * dispatcher, replication, migrations and failover watches. A reload (reload.ts) builds the next
  * generation from the previous one, keeping what did not change, matched by pool name (a pool's
  * index may change: pools are added, removed and reordered): backends whose address and settings
- * stay (with their connections), a pool's replication state, a migration whose block is unchanged
- * (a route's, while the routes and both its pools stay the same), a pool's failover watch. A pool
- * added gets its own; a removed pool's are closed once the next generation serves (switchGeneration).
+ * stay (with their connections), a pool's replication state, a migration whose block and pool's ring
+ * and connections (servers, hashing, tls, auth: config/pool-diff.ts) are unchanged (a route's, while
+ * the routes and both its pools' rings stay the same), a pool's failover watch. A kept object keeps
+ * the backends and rings it was made with, so config/reload.ts refuses what would change those under
+ * replica groups and failover watches (needs a restart) and under a migration that runs; a migration
+ * that does not run is built again. A pool added gets its own; a removed pool's, and a migration built
+ * again, are closed once the next generation serves (switchGeneration).
  * Client connections pick up the new dispatcher for their next request; requests in flight finish
  * on the generation they started on, whose backends a reload dropped close once they have nothing
  * in flight.
  */
 import type { Config, PoolConfig, RouteConfig } from '../config/types.js';
+import { ringChanges } from '../config/pool-diff.js';
 import type { Logger } from '../observability/logger.js';
 import { BackendPool, type Backend } from '../backend/index.js';
 import { onTlsReloadError, secureContext } from '../tls/index.js';
@@ -57,6 +62,7 @@ export async function startGeneration(config: Config, stats: ProxyStats, logger:
   onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
   const pools = preflight(config);
   for (const w of configWarnings(config)) if (w.about !== 'admin') logger.warn({ about: w.about }, w.message);
+  // (A BackendPool that throws, a password file it cannot read, closes the connections it opened.)
   const backends = new BackendPool(config, pools, logger, prev?.backends);
   const made: Made = { migrations: [], failovers: [] };
   try {
@@ -97,7 +103,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   const migrations = pools.map((pool, p) => {
     if (pool.migration === undefined) return undefined;
     const before = previousMigration(prev, pool.name);
-    if (before !== undefined && JSON.stringify(before.config) === JSON.stringify(pool.migration)) {
+    if (before !== undefined && JSON.stringify(before.config) === JSON.stringify(pool.migration) && ringChanges(prev!.config.pools.get(pool.name), pool).length === 0) {
       if (before.route instanceof MigrationRoute) routes[p] = before.route;
       return before;
     }
@@ -140,14 +146,14 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
 
 /**
  * A route migration goes on as it is across a reload when its block, the routes (in any order) and
- * both pools are the same: what moves, and where from and to, did not change. Otherwise the next
- * generation builds it again (it joins its record's phase, as a restart does; a reload refuses
- * route edits while one runs: config/route-migration-reload.ts).
+ * both pools' rings and connections are the same: what moves, and where from and to, did not change
+ * (a timeout is no such change). Otherwise the next generation builds it again (it joins its record's
+ * phase, as a restart does; a reload refuses those edits while one runs: config/route-migration-reload.ts).
  */
 function sameRouteMove(before: Config, after: Config, route: RouteConfig): boolean {
-  const pools = (c: Config): string => JSON.stringify([c.pools.get(route.pool), c.pools.get(route.migration!.fromPool)]);
   const routes = (c: Config): string => JSON.stringify([...c.routes].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0)));
-  return routes(before) === routes(after) && pools(before) === pools(after);
+  const ringsKept = [route.pool, route.migration!.fromPool].every((p) => ringChanges(before.pools.get(p), after.pools.get(p)).length === 0);
+  return routes(before) === routes(after) && ringsKept;
 }
 
 /**
