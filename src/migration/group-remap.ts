@@ -114,6 +114,11 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
     return this.mode === 'cutover' && this.#keys.isDirty(key, this.ownerOf(key));
   }
 
+  override close(): void {
+    super.close();
+    this.#keys.close();
+  }
+
   intercept(req: Request, owner: SlotOwner): Slot | null {
     const waiting = this.waits(req, owner);
     if (waiting !== null) return waiting;
@@ -167,5 +172,9 @@ export class GroupsRoute {
 
   expireHeld(ms: number): void {
     for (const r of this.remaps) r.expireHeld(ms);
+  }
+
+  close(): void {
+    for (const r of this.remaps) r.close();
   }
 }

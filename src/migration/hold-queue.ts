@@ -15,6 +15,7 @@ const MAX_HELD = 10_000;
 
 export class HoldQueue {
   #held: HeldSlot[] = [];
+  #closed = false;
   /** Held requests per client connection. */
   readonly #heldBy = new Map<SlotOwner, number>();
 
@@ -34,7 +35,7 @@ export class HoldQueue {
   }
 
   hold(req: Request, owner: SlotOwner): Slot {
-    if (this.#held.length >= MAX_HELD) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
+    if (this.#held.length >= MAX_HELD || this.#closed) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
     const held = new HeldSlot(owner, req);
     this.#held.push(held);
     this.#heldBy.set(owner, (this.#heldBy.get(owner) ?? 0) + 1);
@@ -53,6 +54,12 @@ export class HoldQueue {
       this.waited.observe(now - h.heldAt);
       h.release(dispatch);
     }
+  }
+
+  /** Every held request fails with SERVER_ERROR, and so does any held from now on (the route's migration stopped). */
+  close(): void {
+    this.#closed = true;
+    this.expire(-Infinity);
   }
 
   /** Held requests older than `ms` fail with SERVER_ERROR (a cutover that does not end). */

@@ -30,6 +30,11 @@ export { PhaseError } from './phases.js';
 export type { MigrationStatus } from './status.js';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
+/**
+ * Migrations made in this process so far: each takes the lease under its own holder name, so one a
+ * reload replaced (same id, same process) can neither renew nor delete the lease its successor holds.
+ */
+let made = 0;
 /** Test hook: shifts this process's clock (MEMSHIFT_CLOCK_SKEW_MS) to show skew does not matter. */
 const SKEW = Number(process.env.MEMSHIFT_CLOCK_SKEW_MS ?? 0) || 0;
 const now = (): number => Date.now() + SKEW;
@@ -77,7 +82,8 @@ export class Migration {
     );
     const name = recordName(pool.name, space.prefixMove);
     this.#store = new RecordStore(name, m.id, space.recordServers);
-    this.#lease = new Lease(name, space.leaseServer, `${INSTANCE}:${m.id}`);
+    made++;
+    this.#lease = new Lease(name, space.leaseServer, `${INSTANCE}:${m.id}${made > 1 ? `#${made}` : ''}`);
     this.#jobs = new LeaderJobs({
       pool,
       space,
@@ -163,7 +169,10 @@ export class Migration {
     // A leader that stops publishes what it counted since its last publish, so the next leader (or
     // this sidecar started again) goes on from there: counts never go back.
     if (this.#lease.fresh() && this.record !== null && isActive(this.record)) await this.#publish({ ...this.record, seq: this.record.seq + 1 }).catch(() => {});
+    // Only while it is still this instance's (a successor's, under another holder name, stays).
     await this.#lease.release().catch(() => {});
+    // Requests it holds fail now rather than wait for a poll that will not come; its retries stop.
+    this.route.close();
   }
 
   /** performance.now() when this process first saw the current phase (the record's `since`). */

@@ -77,6 +77,13 @@ export class KeySync {
     this.#dirtyTimer.unref();
   }
 
+  /** Stops the retried deletes (the route's migration stopped here); the keys are forgotten. */
+  close(): void {
+    if (this.#dirtyTimer !== null) clearInterval(this.#dirtyTimer);
+    this.#dirtyTimer = null;
+    this.#dirty.clear();
+  }
+
   /** The key may be stale on `b` (reads go to the other owner). */
   isDirty(key: Buffer, b: Backend): boolean {
     return this.#dirty.size > 0 && (this.#dirty.get(b)?.has(key.toString('latin1')) ?? false);

@@ -112,9 +112,21 @@ export abstract class PhasedRoute {
     return performance.now() <= this.#validUntil;
   }
 
+  #closed = false;
+
+  /** The migration stopped here: held and waiting requests fail, later ones do not wait (space.ts MoveRoute.close). */
+  close(): void {
+    this.#closed = true;
+    if (this.#rmwTimer !== null) clearTimeout(this.#rmwTimer);
+    this.#rmwTimer = null;
+    this.held.close();
+    this.expireHeld(-Infinity);
+  }
+
   /** Resolves true once the phase is current again, or false when that takes longer than held requests may wait. */
   whenCurrent(): Promise<boolean> {
     if (this.current()) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
     return new Promise((resolve) => this.#waiting.push({ at: performance.now(), resolve }));
   }
 

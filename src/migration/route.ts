@@ -175,6 +175,11 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
   isDirty(key: Buffer, b: Backend): boolean {
     return this.keys.isDirty(key, b);
   }
+
+  override close(): void {
+    super.close();
+    this.keys.close();
+  }
 }
 
 /**
@@ -263,6 +268,11 @@ export class DeadOwnerRoute {
   expireHeld(ms: number): void {
     this.inner.expireHeld(ms);
     this.#refusing.expireHeld(ms);
+  }
+
+  close(): void {
+    this.inner.close();
+    this.#refusing.close();
   }
 
   dispatch(req: Request, owner: SlotOwner): Slot {

@@ -38,6 +38,11 @@ export interface MoveRoute {
   /** How long held requests waited. */
   readonly holds: LatencyHistogram;
   expireHeld(ms: number): void;
+  /**
+   * The migration stopped here (memshift stops, or a reload replaced it): held requests fail with
+   * SERVER_ERROR now, later ones that would wait fail at once, and background retries stop.
+   */
+  close(): void;
 }
 
 /** A server a failover takes out of its group's ring (of its pool's, without replica groups). */
