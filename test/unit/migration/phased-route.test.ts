@@ -99,4 +99,24 @@ describe('PhasedRoute cutover hold', () => {
     r.validUntil = performance.now() + 1_000;
     expect(r.ran).toEqual(['a']);
   });
+
+  it('close (its migration stopped: memshift stops, a reload replaced it): held requests fail at once, and later ones do not wait', async () => {
+    const r = new Route();
+    r.mode = 'cutover';
+    const held = r.send(request('incr a 1\r\n'), owner);
+    r.validUntil = performance.now() + 50;
+    vi.advanceTimersByTime(100);
+    const waiting = r.whenCurrent();
+    expect(held.done).toBe(false);
+    r.close();
+    expect(held.done).toBe(true);
+    expect(held.reply?.toString()).toMatch(/^SERVER_ERROR /);
+    await expect(waiting).resolves.toBe(false);
+    // Nothing is queued behind a route nobody polls any more.
+    const later = r.send(request('incr b 1\r\n'), owner);
+    expect(later.done).toBe(true);
+    expect(later.reply?.toString()).toMatch(/^SERVER_ERROR /);
+    await expect(r.whenCurrent()).resolves.toBe(false);
+    expect(r.ran).toEqual([]);
+  });
 });
