@@ -16,8 +16,8 @@
  *            Not counted: a pass that repairs a key whose target value differs waits `min(2 s,
  *            settle)` before copying it again, and another pass follows (dual-writes keep the two
  *            owners equal, so this is rare; the basis says when clients write to moved keys).
- *   T_cleanup cleanup's settle + each old owner's dump with its moved keys deleted, and a second
- *            dump that finds none left
+ *   T_cleanup cleanup's settle + each old owner's dump with its moved keys deleted batch by batch
+ *            (the walk waits for each batch: the two add up), and a second dump that finds none left
  *
  * Clients that add keys (the probe measures each old owner's `curr_items` growth) make every walk
  * longer the later it runs: the model keeps time from t0, and each walk counts the moved keys there
@@ -250,7 +250,8 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
   }
 
   // Cleanup waits settle into its phase, then deletes (unpaced) and walks each old owner once more.
-  // Clients add no moved keys to the old owners after the cutover (at the end of verify).
+  // The walk waits for each batch of deletes before it reads on (jobs.ts deleteMoved): the dump and
+  // the deletes add up. Clients add no moved keys to the old owners after the cutover (the end of verify).
   let cleanup: PhaseEstimate | null = null;
   const cutoverAt = verify === null || copy === null ? null : copy.seconds + sync.seconds + verify.seconds;
   if (!input.cleanup) cleanup = sumTerms([]);
@@ -262,7 +263,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
         const moved = grow.movedAt(s, 'sources', cutoverAt);
         const items = grow.itemsAt(s, 'sources', start + t);
         const keys = at(moved, rates.delete, 1) ?? 0;
-        t += Math.max(dumpS(s, items), keys) + dumpS(s, items - moved);
+        t += dumpS(s, items) + keys + dumpS(s, items - moved);
       }
       return t;
     });
