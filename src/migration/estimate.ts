@@ -5,8 +5,8 @@
  * and T_cleanup, each with the terms it is the sum of and what each term rests on.
  *
  *   T_copy   dual_write's settle (the leader ticks on after `settle`, within its poll interval)
- *            + per part, for each old owner in turn: max(its whole metadump, its moved keys at the
- *              copy rate) (the dump reads ahead of the paced copy)
+ *            + per part, for each old owner in turn: its whole metadump + its moved keys at the
+ *              copy rate (one event loop parses the dump and copies: on a busy machine the two add up)
  *            + the reconcile before reads move: each new owner's metadump, its moved keys compared
  *              with the old owner, RECONCILE_BATCH keys at once (jobs.ts reconcileNew)
  *   T_sync   dual_read's settle (t1 is set by the job, so the tick comes half a poll late on average)
@@ -172,7 +172,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
   };
   /**
    * Each old (or new) owner in turn from `t0` s after the start: its dump (of what it holds then,
-   * `holds`) and its moved keys at `rate`, whichever is slower; the parts side by
+   * `holds`) plus its moved keys at `rate` (one event loop parses the one and does the other); the parts side by
    * side. The keys are those there when its walk starts, and those clients add while it runs (at
    * the walk's length without them: the dump lists what is added ahead of it).
    */
@@ -183,7 +183,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
         const keys = grow.movedAt(s, side, t0 + t);
         const first = at(keys, rate);
         if (first === null) return null;
-        t += Math.max(dumpS(s, holds(s, t0 + t)), at(keys + grow.movedPerSec(s, side) * first, rate) ?? first);
+        t += dumpS(s, holds(s, t0 + t)) + (at(keys + grow.movedPerSec(s, side) * first, rate) ?? first);
       }
       return t;
     });
@@ -215,7 +215,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
   let sync: PhaseEstimate;
   if (input.copy === 'eager') {
     if (copyWalk !== null) {
-      copy = sumTerms([dualWriteTerm, { what: `copy: ${fmt(movedOn('sources', tickS))} moved keys${grow.any ? ' (and those clients add meanwhile)' : ''}${rateText(rates.copy, nParts)}, each old owner's metadump read alongside`, seconds: copyWalk }, reconcileTerm]);
+      copy = sumTerms([dualWriteTerm, { what: `copy: ${fmt(movedOn('sources', tickS))} moved keys${grow.any ? ' (and those clients add meanwhile)' : ''}${rateText(rates.copy, nParts)}, plus each old owner's metadump`, seconds: copyWalk }, reconcileTerm]);
     }
     sync = sumTerms([dualReadTerm]);
   } else {

@@ -47,12 +47,14 @@ describe('estimateMigration', () => {
 
   it('eager: each phase from the settle, the dumps and the measured rates', () => {
     const e = estimateMigration(input());
-    // dual_write: settle + half a 500 ms poll; copy: per old owner max(dump 0.16 s, 5,000 / 5,000 keys/s);
+    // dual_write: settle + half a 500 ms poll; copy: per old owner its dump (0.16 s) and 5,000 keys at
+    // 5,000 keys/s (one event loop parses the dump and copies: the two add up);
     // reconcile: C's dump after the copy (10,000 items) against 10,000 keys at 2,000 keys/s.
-    expect(e.t_copy_s).toBeCloseTo(2.25 + 2 * 1 + 5, 3);
+    expect(e.t_copy_s).toBeCloseTo(2.25 + 2 * (0.16 + 1) + 5, 3);
     expect(e.t_sync_s).toBeCloseTo(2.25, 3);
-    // Notice (0.25) + full pass (2 x 0.5 s) + sweep of C (10,000 at 20,000/s) + incremental (two dumps, no writes).
-    expect(e.t_verify_s).toBeCloseTo(0.25 + 1 + 0.5 + 2 * (0.01 + 0.15), 3);
+    // Notice (0.25) + full pass (per old owner its dump and 5,000 at 10,000/s) + sweep of C (its dump
+    // of 10,000 items and 10,000 at 20,000/s) + incremental (two dumps, no writes).
+    expect(e.t_verify_s).toBeCloseTo(0.25 + 2 * (0.16 + 0.5) + (0.11 + 0.5) + 2 * (0.01 + 0.15), 3);
     expect(e.t_total_s).toBeCloseTo(e.t_copy_s! + e.t_sync_s! + e.t_verify_s!, 3);
     // Cleanup: settle + per old owner its dump (0.16 s) and 5,000 deletes at 50,000/s (the walk waits for
     // each batch: they add up) + its dump after (10,000 items).
@@ -64,10 +66,10 @@ describe('estimateMigration', () => {
     expect(e.restsOn.join('\n')).toMatch(/copy 5,000, verify 10,000, sweep 20,000, reconcile 2,000, delete 50,000 keys\/s/);
   });
 
-  it('a dump slower than the copy sets the copy pace', () => {
+  it('a slow dump adds its time to the copy', () => {
     const e = estimateMigration(input({ measured: measured({ dumpLinesPerSec: new Map([['A', 5_000], ['B', 5_000], ['C', 5_000]]) }) }));
     const copyTerm = e.phases.copy!.terms[1]!;
-    expect(copyTerm.seconds).toBeCloseTo(2 * (0.01 + 15_000 / 5_000), 3);
+    expect(copyTerm.seconds).toBeCloseTo(2 * (0.01 + 15_000 / 5_000 + 1), 3);
   });
 
   it('client writes to moved keys add the keys the incremental pass checks', () => {
@@ -83,12 +85,14 @@ describe('estimateMigration', () => {
     const grows = measured({ newItemsPerSec: new Map([['A', 1_500], ['B', 1_500]]) });
     const e = estimateMigration(input({ measured: grows }));
     const still = estimateMigration(input());
-    // Copy of A from 2.25 s: 5,000 + 500 x 2.25 = 6,125 keys, 1.225 s at 5,000/s, during which 612.5 more.
-    const a = (5_000 + 500 * 2.25 + 500 * ((5_000 + 500 * 2.25) / 5_000)) / 5_000;
+    // Copy of A from 2.25 s: its dump of 15,000 + 1,500 x 2.25 items, and 5,000 + 500 x 2.25 = 6,125
+    // keys, 1.225 s at 5,000/s, during which 612.5 more.
+    const dump = (at: number): number => 0.01 + (15_000 + 1_500 * at) / 100_000;
+    const a = dump(2.25) + (5_000 + 500 * 2.25 + 500 * ((5_000 + 500 * 2.25) / 5_000)) / 5_000;
     const bAt = 2.25 + a;
-    const b = (5_000 + 500 * bAt + 500 * ((5_000 + 500 * bAt) / 5_000)) / 5_000;
+    const b = dump(bAt) + (5_000 + 500 * bAt + 500 * ((5_000 + 500 * bAt) / 5_000)) / 5_000;
     expect(e.phases.copy!.terms[1]!.seconds).toBeCloseTo(a + b, 3);
-    // The reconcile after the copy: C's moved keys then, one at a time at 2,000/s.
+    // The reconcile after the copy: C's moved keys then at 2,000/s.
     const reconcileAt = 2.25 + a + b;
     expect(e.phases.copy!.terms[2]!.seconds).toBeCloseTo((10_000 + 1_000 * reconcileAt) / 2_000, 3);
     expect(e.t_copy_s).toBeCloseTo(2.25 + a + b + (10_000 + 1_000 * reconcileAt) / 2_000, 3);
@@ -123,16 +127,19 @@ describe('estimateMigration', () => {
     const e = estimateMigration(input({ copy: 'lazy' }));
     expect(e.t_copy_s).toBe(0);
     expect(e.t_sync_s).toBeCloseTo(2.25 + (0.01 + 0) + 2.25, 3);
-    // The full pass copies each moved key (2 x 5,000 at 5,000/s), then sweeps C (10,000 at 20,000/s).
-    expect(e.phases.verify!.terms[1]!.seconds).toBeCloseTo(2 * 1 + 0.5, 3);
+    // The full pass dumps each old owner and copies its moved keys (2 x (0.16 s + 5,000 at 5,000/s)),
+    // then sweeps C (its dump of no items, 0.01 s, and 10,000 at 20,000/s).
+    expect(e.phases.verify!.terms[1]!.seconds).toBeCloseTo(2 * (0.16 + 1) + (0.01 + 0.5), 3);
   });
 
   it('parts run side by side, each at its share of the rate', () => {
     const part = input().parts[0]!;
     const two = estimateMigration(input({ parts: [part, part] }));
     const one = estimateMigration(input());
-    // Twice the keys at the same total rate: the copy term doubles; the reconcile walks the parts in turn.
-    expect(two.phases.copy!.terms[1]!.seconds).toBeCloseTo(2 * one.phases.copy!.terms[1]!.seconds, 3);
+    // Each part's keys at half the rate (the dumps stay as long): the copy term's keys double; the
+    // reconcile walks the parts in turn.
+    expect(one.phases.copy!.terms[1]!.seconds).toBeCloseTo(2 * (0.16 + 1), 3);
+    expect(two.phases.copy!.terms[1]!.seconds).toBeCloseTo(2 * (0.16 + 2), 3);
     expect(two.phases.copy!.terms[2]!.seconds).toBeCloseTo(2 * one.phases.copy!.terms[2]!.seconds, 3);
   });
 
