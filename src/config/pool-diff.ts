@@ -7,10 +7,14 @@
  */
 import type { PoolConfig, ServerSpec } from './types.js';
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Two config values are equal (plain data: their JSON is). */
+export const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** A server list as the ring sees it (address, weight, node name), for comparison and messages. */
 export const ring = (servers: readonly ServerSpec[]): string => servers.map((s) => `${s.address}:${s.weight}${s.name === undefined ? '' : ` ${s.name}`}`).join(', ');
+
+/** Every replica group by name with its ring. */
+export const groupRings = (p: PoolConfig): unknown => p.groups.map((g) => [g.name, ring(g.servers)]);
 
 const hashing = (p: PoolConfig): unknown => [p.hash, p.distribution, p.hashTag ?? null];
 
@@ -32,10 +36,9 @@ export const serversChanged = (before: PoolConfig, after: PoolConfig): boolean =
  */
 export function ringChanges(before: PoolConfig | undefined, after: PoolConfig | undefined): string[] {
   if (before === undefined || after === undefined) return before === after ? [] : ['pool'];
-  const groups = (p: PoolConfig): unknown => p.groups.map((g) => [g.name, ring(g.servers)]);
   const security = securityChange(before, after);
   return [
-    ...(serversChanged(before, after) || !same(groups(before), groups(after)) ? ['servers'] : []),
+    ...(serversChanged(before, after) || !same(groupRings(before), groupRings(after)) ? ['servers'] : []),
     ...(hashChanged(before, after) ? ['hash, distribution or hash_tag'] : []),
     ...(security === null ? [] : [security]),
   ];

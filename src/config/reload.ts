@@ -32,7 +32,7 @@
  * them apply, and the changes it found.
  */
 import type { Config, ListenSpec, PoolConfig, RouteConfig } from './types.js';
-import { hashChanged, ring, securityChange, serversChanged } from './pool-diff.js';
+import { groupRings, hashChanged, ring, same, securityChange, serversChanged } from './pool-diff.js';
 import { listenKeys } from './listen.js';
 import { describeMove, routeMigrationOf, routeMoves } from './route-diff.js';
 import { checkRouteMigrationReload, routeTarget, servedRoutes, type RouteMigrationContext } from './route-migration-reload.js';
@@ -59,9 +59,8 @@ export interface ReloadContext extends RouteMigrationContext {
   failedOver?: (pool: string) => boolean;
 }
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const replicationOf = (p: PoolConfig): unknown =>
-  p.groups.length < 2 ? null : [p.groups.map((g) => [g.name, ring(g.servers)]), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync];
+  p.groups.length < 2 ? null : [groupRings(p), p.write, p.read, p.localGroup, p.readFailover, p.writeLog, p.resync];
 /** A migration block less its `from` servers' tls and auth (the pool's: a change of those is the pool's, not the block's). */
 const blockOf = (m: PoolConfig['migration']): unknown => (m === undefined ? null : { ...m, from: m.from.map((g) => ({ name: g.name, ring: ring(g.servers) })) });
 

@@ -13,7 +13,7 @@
  *   a block removed once done  applied: the route's pool serves its keys already (a no-op)
  */
 import type { Config, RouteConfig } from './types.js';
-import { ringChanges } from './pool-diff.js';
+import { ringChanges, same } from './pool-diff.js';
 
 export interface RouteMigrationContext {
   /** The id of the route's migration while it runs (not planned, done or aborted), else null. */
@@ -25,7 +25,6 @@ export interface RouteMigrationContext {
 /** A route without its migration block: where its keys go once any migration is done. */
 export const routeTarget = (r: RouteConfig): { prefix: string; pool: string } => ({ prefix: r.prefix, pool: r.pool });
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const sorted = (routes: readonly RouteConfig[]): unknown => routes.map(routeTarget).sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
 
 /** The running config's routes as they serve keys now: a route migration not done serves from its from_pool. */
