@@ -7,7 +7,7 @@
  * copy shows its progress bar, and the stopped leader logs which migration it left in which phase.
  */
 import { afterAll, expect, it } from 'vitest';
-import { stopAll, type ServerHandle } from '../support/harness.js';
+import { stopAll, type ServerHandle, waitUntil } from '../support/harness.js';
 import { leaderOf, migrationStatus, runMigrationScenario } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
@@ -19,12 +19,7 @@ const post = async (admin: number, action: string): Promise<void> => {
   expect(r.status, await r.text()).toBe(200);
 };
 
-/** Polls `check` every 50 ms until it holds (at most `ms`). */
-async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 50))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> => waitUntil(what, check, ms, 50);
 
 /**
  * Reads every running sidecar's counts every 100 ms until stopped; `drops` lists each count that

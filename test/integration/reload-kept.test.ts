@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, spreadKeys, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
+import { freePort, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 import { migrationStatus, waitForPhase } from '../support/migration-scenario.js';
 
@@ -27,13 +27,7 @@ async function reload(admin: number, query = ''): Promise<{ status: number; body
   return { status: res.status, body: (await res.json()) as never };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> => waitUntil(what, check, ms, 50);
 
 it('an auth change needs a restart on a pool with replica groups (which keep serving), and applies on a plain pool', async () => {
   const dir = makeTempDir('reload-kept-auth');

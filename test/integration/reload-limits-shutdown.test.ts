@@ -15,7 +15,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, spreadKeys, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
+import { freePort, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, waitUntil } from '../support/harness.js';
 
 afterAll(stopAll);
 
@@ -41,11 +41,7 @@ async function refused(port: number): Promise<void> {
   expect(await c.waitClosed(5_000)).toBe(true);
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 50))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> => waitUntil(what, check, ms, 50);
 
 it('max_connections changed by a reload holds on every listener, kept and new, with memcached\'s error past it', async () => {
   const m = await startMemcached();

@@ -20,20 +20,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { REPO_ROOT, freePort, keysOnServer, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient } from '../support/harness.js';
+import { REPO_ROOT, freePort, keysOnServer, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 
 afterAll(stopAll);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> => waitUntil(what, check, ms, 100);
 
 interface Run {
   code: number;

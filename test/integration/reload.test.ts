@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, stopAll, TextClient } from '../support/harness.js';
+import { freePort, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
 import { migrationStatus } from '../support/migration-scenario.js';
 
@@ -27,13 +27,7 @@ async function metric(admin: number, name: string, labels = ''): Promise<number>
   return line === undefined ? 0 : Number(line.split(' ')[1]);
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> => waitUntil(what, check, ms, 100);
 
 it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, and starts a migration', async () => {
   const backends = await Promise.all([0, 1, 2].map(() => startMemcached({ memoryMb: 64 })));

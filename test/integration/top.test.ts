@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { BackendRow, TopView } from '../../src/cli/top-view.js';
-import { freePort, REPO_ROOT, sleep, startMemcached, spreadKeys, startMemshift, stats, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
+import { freePort, REPO_ROOT, startMemcached, spreadKeys, startMemshift, stats, stopAll, TextClient, waitUntil, type MemcachedHandle } from '../support/harness.js';
 
 afterAll(stopAll);
 
@@ -58,10 +58,7 @@ it('counts what was sent to each backend, its hits and misses, and shows rates, 
   const client = await TextClient.connect(sidecar.port);
   // memshift reads the pool's migration history (a gets of __memshift__:history:main on every server)
   // 2 s after it starts: wait for it, so that the window below holds the test's traffic only.
-  for (const deadline = Date.now() + 15_000; !(await Promise.all(servers.map(async (s) => Number((await stats(s.port)).get('cmd_get')) >= 1))).every(Boolean); ) {
-    if (Date.now() > deadline) throw new Error('memshift did not read its history from both servers within 15 s');
-    await sleep(50);
-  }
+  await waitUntil('memshift to read its history from both servers', async () => (await Promise.all(servers.map(async (s) => Number((await stats(s.port)).get('cmd_get')) >= 1))).every(Boolean), 15_000);
 
   // Totals: a sample before and one after known traffic differ by exactly that traffic.
   const before = await topJson(sidecar.configFile, '100ms');

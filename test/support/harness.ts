@@ -22,7 +22,7 @@ import { requireBinary } from './system-deps.js';
 
 export { flushAll, keysOnServer, stats } from './inspect.js';
 export { spreadKeys } from './keys.js';
-export { liveProcesses, sleep, stopAll, type ExitInfo } from './process.js';
+export { liveProcesses, sleep, stopAll, waitUntil, type ExitInfo } from './process.js';
 export { freePort, waitForEndpoint, type Endpoint, type ServerHandle } from './servers.js';
 export { replyLength, TextClient, type ReadUntil } from './text-client.js';
 

@@ -101,6 +101,15 @@ function threadStates(pid: number): string[] | null {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `check` every `everyMs` until it holds; throws `timed out waiting for <what>` after `ms`. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, ms: number, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
 /** A child process with its log file, its exit as a promise, and a place in the registry. */
 export class ManagedProcess {
   readonly name: string;
