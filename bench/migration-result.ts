@@ -34,6 +34,8 @@ export interface MigrationStatusJson {
   t_cleanup_s?: number | null;
   counts?: Record<string, number>;
   moved_share?: number;
+  /** The last verify run: each pass's kind, keys checked and swept, and seconds. */
+  verify?: { passes: number; pass_times?: { kind: string; checked: number; swept: number; seconds: number }[] } | null;
   error?: string;
 }
 

@@ -197,6 +197,9 @@ export async function runRound(round: number, opts: MigrationBenchOptions, ctx: 
           ctx.log(`  memshift plan's estimate against the measured times:\n${formatComparison(result.comparison, '[bench]   ')}`);
         }
         ctx.log(
+          `  verify passes: ${(st?.verify?.pass_times ?? []).map((p) => `${p.kind} ${p.checked} checked${p.swept > 0 ? ` + ${p.swept} swept` : ''} in ${p.seconds.toFixed(2)} s`).join('; ') || '-'}`,
+        );
+        ctx.log(
           `  migration ${st?.phase ?? '?'}: T_copy ${st?.t_copy_s ?? '-'} s, T_sync ${st?.t_sync_s ?? '-'} s, T_verify ${st?.t_verify_s ?? '-'} s, T_total ${st?.t_total_s ?? '-'} s, cleanup ${st?.t_cleanup_s ?? '-'} s; began ${secs(result.beganS)} s into the load, ${timing(result)}`,
         );
         if (!watch.done) throw new Error(`the migration did not reach done (phase ${st?.phase ?? '?'}${watch.lastError === null ? '' : `, last error: ${watch.lastError}`})`);

@@ -4,6 +4,7 @@
  */
 import type { MigrationStatus } from '../migration/index.js';
 import type { MigrationResult } from '../migration/history.js';
+import type { VerifyPassTime } from '../migration/record.js';
 import { bar, migrationShare } from './progress-bar.js';
 import { table } from './common.js';
 
@@ -146,7 +147,7 @@ export function statusText(s: MigrationStatus, others: readonly MigrationStatus[
     ['counts', countsText(s)],
     ['times', `T_copy ${seconds(s.t_copy_s)} s + T_sync ${seconds(s.t_sync_s)} s + T_verify ${seconds(s.t_verify_s)} s = T_total ${seconds(s.t_total_s)} s`],
     ['cleanup', `T_cleanup ${seconds(s.t_cleanup_s)} s`],
-    ['verify', v === null ? '-' : `${v.passes} pass${v.passes === 1 ? '' : 'es'}, ${v.left} left: ${v.note}`],
+    ['verify', v === null ? '-' : `${v.passes} pass${v.passes === 1 ? '' : 'es'}${passTimesText(v.pass_times)}, ${v.left} left: ${v.note}`],
     ['moved', `${(s.moved_share * 100).toFixed(2)}% of the keyspace`],
     ['route', `backfilled ${r.backfilled} (${r.backfillErrors} failed), sync races ${r.raced}, sync errors ${r.syncErrors}, held ${r.held} (this sidecar)`],
   ];
@@ -205,4 +206,11 @@ export function resultText(r: MigrationResult): string {
   if (r.note !== undefined) rows.push(['note', r.note]);
   if (r.failover !== undefined) rows.splice(4, 0, ['failover', `${r.failover.server} out of group ${r.failover.group}`]);
   return table(rows);
+}
+
+/** " (full 71,062 checked + 73,027 swept in 9.93 s; incremental 11,797 in 1.41 s)", or nothing before a run publishes them. */
+function passTimesText(times: readonly VerifyPassTime[] | undefined): string {
+  if (times === undefined || times.length === 0) return '';
+  const n = (x: number): string => x.toLocaleString('en-US');
+  return ` (${times.map((p) => `${p.kind} ${n(p.checked)} checked${p.swept > 0 ? ` + ${n(p.swept)} swept` : ''} in ${p.seconds.toFixed(2)} s`).join('; ')})`;
 }

@@ -9,10 +9,11 @@
  *                  new owners), walking each with metadump.
  */
 import { endpointOf } from '../backend/index.js';
-import { MetaClient, Progress, RECONCILE_BATCH, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport } from '../copy/index.js';
+import { MetaClient, Progress, RECONCILE_BATCH, flagValue, scanServer, syncServers, type Endpoint, type ProgressSnapshot, type SyncReport, type VerifyPassReport } from '../copy/index.js';
 import { isReserved } from '../protocol/index.js';
 import type { ServerSpec } from '../config/types.js';
 import type { MovedKeys } from './moved-keys.js';
+import type { VerifyPassTime } from './record.js';
 import type { MovePart } from './space.js';
 
 const endpoint = (s: ServerSpec): Endpoint => endpointOf(s);
@@ -76,6 +77,8 @@ export interface PartsReport {
   passes: number;
   left: number;
   errorSample: string | undefined;
+  /** Each pass: its kind, the keys it checked and swept over the parts, and its time (the slowest part's). */
+  passTimes: VerifyPassTime[];
 }
 
 /**
@@ -136,20 +139,35 @@ export async function copyParts(
       ),
     );
     const verify = reports.map((r) => r.verify);
-    if (o.signal.aborted) return { ok: false, passes: 0, left: 0, errorSample: 'stopped' };
+    if (o.signal.aborted) return { ok: false, passes: 0, left: 0, errorSample: 'stopped', passTimes: [] };
     return {
       ok: reports.every((r) => r.ok && r.verify !== null),
       passes: Math.max(0, ...verify.map((v) => v?.passes.length ?? 0)),
       left: verify.reduce((n, v) => n + (v?.left.count ?? 0), 0),
       errorSample: reports.flatMap((r) => r.errors.sample)[0],
+      passTimes: passTimes(verify.map((v) => v?.passes ?? [])),
     };
   } catch (err) {
-    if (o.signal.aborted) return { ok: false, passes: 0, left: 0, errorSample: 'stopped' };
+    if (o.signal.aborted) return { ok: false, passes: 0, left: 0, errorSample: 'stopped', passTimes: [] };
     throw err;
   } finally {
     o.signal.removeEventListener('abort', stop);
     local.abort();
   }
+}
+
+/** The parts' passes side by side: pass i's counts summed, its time the slowest part's. */
+export function passTimes(parts: readonly (readonly VerifyPassReport[])[]): VerifyPassTime[] {
+  const out: VerifyPassTime[] = [];
+  for (const passes of parts) {
+    passes.forEach((p, i) => {
+      const o = (out[i] ??= { kind: p.kind, checked: 0, swept: 0, seconds: 0 });
+      o.checked += p.checked;
+      o.swept += p.swept;
+      o.seconds = Math.max(o.seconds, Math.round(p.durationMs) / 1000);
+    });
+  }
+  return out;
 }
 
 /**

@@ -84,12 +84,12 @@ export class LeaderJobs {
     });
     if (signal.aborted || !fence()) return;
     if (report.ok) {
-      await h.publish({ ...h.record(), verify: { passes: report.passes, left: 0, note: 'the last pass found no difference' } });
+      await h.publish({ ...h.record(), verify: { passes: report.passes, left: 0, note: 'the last pass found no difference', pass_times: report.passTimes } });
       await h.apply({ type: 'verified' });
       return;
     }
     const note = `${report.left} keys still differed or could not be read after ${report.passes} passes (${report.errorSample ?? 'under write load'}); they were deleted from the new owner where they differed, and verify runs again`;
-    await h.publish({ ...h.record(), verify: { passes: report.passes, left: report.left, note } });
+    await h.publish({ ...h.record(), verify: { passes: report.passes, left: report.left, note, pass_times: report.passTimes } });
     await sleep(1_000);
   }
 

@@ -34,11 +34,19 @@ export interface MigrationCounts {
   cleaned: number;
 }
 
+/** One verify pass of the last run: its kind, the keys it checked and swept (over the parts) and its seconds (the slowest part's). */
+export interface VerifyPassTime {
+  kind: 'full' | 'incremental';
+  checked: number;
+  swept: number;
+  seconds: number;
+}
+
 export interface MigrationRecord extends PhaseState {
   pool: string;
   counts: MigrationCounts;
   /** What verify left and how it ended (after its pass cap). */
-  verify: { passes: number; left: number; note: string } | null;
+  verify: { passes: number; left: number; note: string; pass_times?: VerifyPassTime[] } | null;
   /** The sidecar running the copy and verify, as it names itself. */
   leader: string | null;
   /** Leader clock, ms. */

@@ -201,6 +201,16 @@ describe('memshift migrate status', () => {
     expect(r.stdout).toContain('verify    2 passes, 3 left: under write load\n');
   });
 
+  it('shows each verify pass with its keys and time', async () => {
+    const passTimes = [
+      { kind: 'full' as const, checked: 71062, swept: 73027, seconds: 9.93 },
+      { kind: 'incremental' as const, checked: 11797, swept: 0, seconds: 1.405 },
+    ];
+    fake.gets = [body({ ...DONE, verify: { passes: 2, left: 0, note: 'the last pass found no difference', pass_times: passTimes } })];
+    const r = await run(['migrate', 'status', '--admin', fake.url]);
+    expect(r.stdout).toContain('verify    2 passes (full 71,062 checked + 73,027 swept in 9.93 s; incremental 11,797 checked in 1.41 s), 0 left: the last pass found no difference\n');
+  });
+
   it('says what a planned migration waits for', async () => {
     fake.gets = [body(status({ phase: 'planned', progress: null, waiting: 'waiting for migrate start' }))];
     const r = await run(['migrate', 'status', '--admin', fake.url]);
