@@ -25,7 +25,7 @@
  * Read-modify-writes of moved keys wait in cutover while the owner that serializes them changes
  * (until `rmwFrom`: at most `settle`), as in a plain pool's migration (route.ts).
  */
-import { Cmd, fansOut, type Request } from '../protocol/index.js';
+import { fansOut, isRead, type Request } from '../protocol/index.js';
 import type { Backend } from '../backend/index.js';
 import type { GroupRemap, ReplicaGroups } from '../replication/replica-groups.js';
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
@@ -124,7 +124,7 @@ export class GroupRemapRoute extends PhasedRoute implements GroupRemap {
     if (waiting !== null) return waiting;
     if (!this.rmwHeld()) return null;
     const cmd = req.cmd;
-    if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug || fansOut(req)) return null;
+    if (isRead(cmd) || fansOut(req)) return null;
     // The group that serializes this key's read-modify-writes changes at cutover: hold them meanwhile.
     return this.arcs.moved(this.arcs.locate(req.hashKey ?? req.keys[0]!)) ? this.held.hold(req, owner) : null;
   }

@@ -5,7 +5,7 @@
  * `expire` fails the ones held too long with SERVER_ERROR. Bounded: past MAX_HELD a request is
  * refused rather than queued.
  */
-import { Cmd, R, type Request } from '../protocol/index.js';
+import { R, noreplyHidesErrors, type Request } from '../protocol/index.js';
 import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import { HeldSlot } from './moving-slots.js';
 import type { LatencyHistogram } from '../observability/histogram.js';
@@ -35,7 +35,7 @@ export class HoldQueue {
   }
 
   hold(req: Request, owner: SlotOwner): Slot {
-    if (this.#held.length >= MAX_HELD || this.#closed) return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.MIGRATION_BUSY);
+    if (this.#held.length >= MAX_HELD || this.#closed) return new LocalSlot(owner, noreplyHidesErrors(req) ? null : R.MIGRATION_BUSY);
     const held = new HeldSlot(owner, req);
     this.#held.push(held);
     this.#heldBy.set(owner, (this.#heldBy.get(owner) ?? 0) + 1);

@@ -20,7 +20,7 @@
  * current, then follows the authority of that phase, or, when the authority moved meanwhile (the
  * write ran on an owner that no longer is one), deletes what it wrote there and answers SERVER_ERROR.
  */
-import { Cmd, R, ReplyKind, isPrefix, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, isPrefix, isRetrieval, noreplyHidesErrors, type Request } from '../protocol/index.js';
 import type { SyncOutcome } from '../copy/index.js';
 import { Op, type Backend, type OpHandler } from '../backend/index.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
@@ -114,14 +114,14 @@ export class MovingReadSlot extends Slot {
     if (op.part === 0) return this.#fallBack();
     if (op.part === 2) return this.#finish(this.#oldReply!);
     this.ctx.stats.backendErrors++;
-    if (this.req.cmd <= Cmd.Gats) this.ctx.stats.getErrors++;
+    if (isRetrieval(this.req.cmd)) this.ctx.stats.getErrors++;
     this.#finish(error, false);
   }
 
   #finish(reply: Buffer, count = true): void {
     if (this.done) return;
     if (count) this.ctx.stats.countReply(this.req, reply);
-    this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet && isPrefix(reply, 0, 'SERVER_ERROR') ? null : visible(this.req, reply));
+    this.complete(noreplyHidesErrors(this.req) && isPrefix(reply, 0, 'SERVER_ERROR') ? null : visible(this.req, reply));
   }
 }
 
@@ -214,7 +214,7 @@ export class MovingWriteSlot extends Slot {
   #finish(reply: Buffer): void {
     if (this.done) return;
     if (replyRank(reply) === 3) {
-      if (this.req.noreply && this.req.cmd < Cmd.MetaGet) return this.complete(null);
+      if (noreplyHidesErrors(this.req)) return this.complete(null);
     } else this.ctx.stats.countReply(this.req, reply);
     this.complete(visible(this.req, reply));
   }
@@ -242,7 +242,7 @@ export class HeldSlot extends Slot implements SlotOwner {
   }
 
   fail(reply: Buffer): void {
-    if (!this.done) this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : reply);
+    if (!this.done) this.complete(noreplyHidesErrors(this.req) ? null : reply);
   }
 
   slotDone(slot: Slot): void {

@@ -18,7 +18,7 @@
  * A `gets` is served by the owner a `cas` then runs on. The mode is set by the migration's state
  * (index.ts) from the published record.
  */
-import { Cmd, R, fansOut, hasFlag, type Request } from '../protocol/index.js';
+import { Cmd, R, fansOut, hasFlag, isGetAndTouch, isRead, wantsCas, type Request } from '../protocol/index.js';
 import { Backend, type BackendConnection } from '../backend/index.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
@@ -74,16 +74,16 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
     if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
     if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
     const cmd = req.cmd;
-    const touches = cmd === Cmd.Gat || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x54 /* T */));
+    const touches = isGetAndTouch(cmd) || (cmd === Cmd.MetaGet && hasFlag(req, 0x54 /* T */));
     if (touches && mode !== 'new_deletes_both') {
       // A read that also sets the TTL is a write: the authority runs it and the other owner is synced.
       if (req.keys.length > 1) return this.dispatcher.plain(req, owner, this.#readOwner);
-    } else if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug) {
-      const wantsCas = cmd === Cmd.Gets || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x63 /* c */));
+    } else if (isRead(cmd)) {
+      const cas = wantsCas(req);
       // The owner that serializes writes serves tokens: the old one until cutover.
-      if (mode === 'dual_old' || (mode === 'dual_new' && wantsCas)) return this.dispatcher.plain(req, owner, this.#old);
+      if (mode === 'dual_old' || (mode === 'dual_new' && cas)) return this.dispatcher.plain(req, owner, this.#old);
       if (mode === 'new_deletes_both' || cmd === Cmd.MetaDebug) return this.dispatcher.plain(req, owner, this.#new);
-      return req.keys.length > 1 ? this.#multiRead(req, owner, mode === 'dual_new') : this.#read(req, owner, wantsCas, mode === 'dual_new');
+      return req.keys.length > 1 ? this.#multiRead(req, owner, mode === 'dual_new') : this.#read(req, owner, cas, mode === 'dual_new');
     }
     // One lookup: a key whose owner stays goes straight to it.
     // (A moved prefix's route is only given its own keys, all moved.)

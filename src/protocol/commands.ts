@@ -5,6 +5,7 @@
  * checks and the same reply strings, so every bad input answers as memcached does.
  */
 import { Cmd, Request } from './request.js';
+import { isGetAndTouch } from './command-class.js';
 import { R } from './replies.js';
 import { type Tokens } from './tokenizer.js';
 import { parseInt32, parseUint32, parseUint64, isPlainDecimal } from './numbers.js';
@@ -102,7 +103,7 @@ export function processLine(t: Tokens, limits: CommandLimits): LineOutcome {
 function getCommand(t: Tokens, cmd: Cmd): LineOutcome {
   const req = new Request(cmd);
   let first = 1;
-  if (cmd === Cmd.Gat || cmd === Cmd.Gats) {
+  if (isGetAndTouch(cmd)) {
     const exptime = parseInt32(t.buf, t.starts[1]!, t.ends[1]!);
     if (exptime === undefined) return { reply: R.INVALID_EXPTIME };
     req.exptime = exptime;

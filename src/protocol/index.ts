@@ -1,4 +1,5 @@
-export { Cmd, CMD_NAMES, Request, isMeta, isRetrieval, isStorage } from './request.js';
+export { Cmd, CMD_NAMES, Request } from './request.js';
+export { isRetrieval, isStorage, isMeta, isRead, isGetAndTouch, isClassicKeyed, noreplyHidesErrors, wantsCas } from './command-class.js';
 export { RequestParser, type ParserSink, type ParserLimits, MAX_LINE_WITHOUT_NEWLINE } from './parser.js';
 export { ReplyParser, ReplyKind, type ReplySink, isPrefix, tokenNumber, countValueBlocks } from './reply-parser.js';
 export { Writer } from './writer.js';

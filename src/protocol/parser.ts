@@ -14,7 +14,7 @@ import { type Request } from './request.js';
 import { R } from './replies.js';
 import { Tokens, tokenize } from './tokenizer.js';
 import { processLine, type CommandLimits } from './commands.js';
-import { isMeta } from './request.js';
+import { isMeta } from './command-class.js';
 
 export interface ParserSink {
   /** A valid command to route. */

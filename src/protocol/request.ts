@@ -39,10 +39,6 @@ export const CMD_NAMES: readonly string[] = [
   'stats', 'quit',
 ];
 
-export const isRetrieval = (c: Cmd): boolean => c <= Cmd.Gats;
-export const isStorage = (c: Cmd): boolean => c >= Cmd.Set && c <= Cmd.Cas;
-export const isMeta = (c: Cmd): boolean => c >= Cmd.MetaGet && c <= Cmd.MetaDebug;
-
 export class Request {
   readonly cmd: Cmd;
   /** Every key, in the client's order (get family); one key for the others; empty for keyless commands. */

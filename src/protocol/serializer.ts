@@ -4,6 +4,7 @@
  * connection can never fall out of step.
  */
 import { Cmd, type Request } from './request.js';
+import { isClassicKeyed, isGetAndTouch, isMeta, isRetrieval } from './command-class.js';
 import { ReplyKind } from './reply-parser.js';
 import type { Writer } from './writer.js';
 
@@ -18,8 +19,8 @@ const MN = Buffer.from('mn\r\n');
 /** The reply shape a request's backend command produces. */
 export function replyKindOf(req: Request): ReplyKind {
   const cmd = req.cmd;
-  if (cmd <= Cmd.Gats) return ReplyKind.Retrieval;
-  if (cmd >= Cmd.MetaGet && cmd <= Cmd.MetaDebug) return req.untilNoop ? ReplyKind.MetaUntilNoop : ReplyKind.Meta;
+  if (isRetrieval(cmd)) return ReplyKind.Retrieval;
+  if (isMeta(cmd)) return req.untilNoop ? ReplyKind.MetaUntilNoop : ReplyKind.Meta;
   if (cmd === Cmd.Stats) return ReplyKind.Stats;
   return ReplyKind.Line;
 }
@@ -27,7 +28,7 @@ export function replyKindOf(req: Request): ReplyKind {
 /** A retrieval command for the given subset of the request's keys (indexes into req.keys). */
 export function writeRetrieval(w: Writer, req: Request, keyIndexes: readonly number[] | null): void {
   w.ascii(COMMAND_WORDS[req.cmd]!);
-  if (req.cmd === Cmd.Gat || req.cmd === Cmd.Gats) {
+  if (isGetAndTouch(req.cmd)) {
     w.int(req.exptime);
     w.ascii(' ');
   }
@@ -49,7 +50,7 @@ export function writeRetrieval(w: Writer, req: Request, keyIndexes: readonly num
 /** Any single-key request (storage, delete, incr/decr, touch, meta). */
 export function writeKeyed(w: Writer, req: Request): void {
   const cmd = req.cmd;
-  if (cmd >= Cmd.MetaGet) {
+  if (!isClassicKeyed(cmd)) {
     w.bytes(req.line!);
     w.bytes(CRLF);
     if (cmd === Cmd.MetaSet && !req.tooLarge) {
@@ -59,7 +60,7 @@ export function writeKeyed(w: Writer, req: Request): void {
     if (req.untilNoop) w.bytes(MN);
     return;
   }
-  if (cmd <= Cmd.Gats) return writeRetrieval(w, req, null);
+  if (isRetrieval(cmd)) return writeRetrieval(w, req, null);
   if (req.tooLarge) {
     // memcached drops the old value when a set is refused as too large.
     w.ascii('delete ');

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/types.js';
 import { Router } from '../routing/index.js';
-import { Cmd, R, ReplyKind, isReserved, writeFlushAll, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, isReserved, isRetrieval, noreplyHidesErrors, writeFlushAll, type Request } from '../protocol/index.js';
 import { sendRequest } from './send-request.js';
 import { Op, type Backend, type BackendPool } from '../backend/index.js';
 import { FanoutSlot, KeyedSlot, LocalSlot, MultiGetSlot, type Slot, type SlotOwner } from './reply-slots.js';
@@ -122,7 +122,7 @@ export class Dispatcher {
   dispatch(req: Request, owner: SlotOwner): Slot {
     const cmd = req.cmd;
     if (req.keys.length > 0 && touchesReserved(req)) {
-      return new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.RESERVED_KEY);
+      return new LocalSlot(owner, noreplyHidesErrors(req) ? null : R.RESERVED_KEY);
     }
     if (req.keys.length > 0 && this.#byRoute.length > 0) {
       // A route migration's keys, before their pools' paths (neither pool replicates nor migrates: config/route-migration.ts).
@@ -137,7 +137,7 @@ export class Dispatcher {
       const route = this.#migratingPool(req);
       if (route !== undefined) return route.dispatch(req, owner);
     }
-    if (cmd <= Cmd.Gats) return this.plain(req, owner, this.#backendFor);
+    if (isRetrieval(cmd)) return this.plain(req, owner, this.#backendFor);
     switch (cmd) {
       case Cmd.Version:
         return new LocalSlot(owner, Buffer.from(`VERSION ${this.version()}\r\n`));
@@ -160,7 +160,7 @@ export class Dispatcher {
   }
 
   plain(req: Request, owner: SlotOwner, backendFor: (key: Buffer) => Backend): Slot {
-    if (req.cmd <= Cmd.Gats) return this.#retrieval(req, owner, backendFor);
+    if (isRetrieval(req.cmd)) return this.#retrieval(req, owner, backendFor);
     return this.#keyed(req, owner, backendFor(req.hashKey!), false);
   }
 

@@ -4,7 +4,7 @@
  * decide what the client sees, so noreply, meta `q`, multi-get merging and
  * backend failures are handled in one place.
  */
-import { Cmd, R, isPrefix, placeValueBlocks, type Request } from '../protocol/index.js';
+import { Cmd, R, isGetAndTouch, isPrefix, isRetrieval, noreplyHidesErrors, placeValueBlocks, type Request } from '../protocol/index.js';
 import type { Op, OpHandler } from '../backend/index.js';
 import type { ProxyStats } from './stats.js';
 
@@ -92,8 +92,8 @@ export class KeyedSlot extends Slot {
       this.stats.getErrors += req.keys.length;
       return this.complete(R.END);
     }
-    if (req.cmd <= Cmd.Gats) this.stats.getErrors++;
-    this.complete(req.noreply && req.cmd < Cmd.MetaGet ? null : error);
+    if (isRetrieval(req.cmd)) this.stats.getErrors++;
+    this.complete(noreplyHidesErrors(req) ? null : error);
   }
 }
 
@@ -142,7 +142,7 @@ export class MultiGetSlot extends Slot {
     const out: Buffer[] = [];
     for (let i = 0; i < blocks.length; i++) if (blocks[i]) out.push(blocks[i]!);
     out.push(R.END);
-    this.stats.countRetrieval(this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats, keys.length - this.#failedKeys, hits);
+    this.stats.countRetrieval(isGetAndTouch(this.req.cmd), keys.length - this.#failedKeys, hits);
     this.complete(out);
   }
 }

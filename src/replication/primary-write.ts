@@ -15,7 +15,7 @@
  * value onto it), so a late apply there is overwritten. Only with no other group left does the
  * client get the error (or `outcome unknown`).
  */
-import { Cmd, R, ReplyKind, type Request } from '../protocol/index.js';
+import { R, ReplyKind, noreplyHidesErrors, type Request } from '../protocol/index.js';
 import { Op, type Backend } from '../backend/index.js';
 import { sendRequest } from '../proxy/send-request.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
@@ -57,7 +57,7 @@ export class PrimaryWriteSlot extends Slot implements SlotOwner {
     void this.follow().then((instead) => {
       if (instead === null) return this.complete(visible(this.req, reply));
       if (instead === R.OUTCOME_UNKNOWN && this.#retried(this.#group)) return;
-      this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : instead);
+      this.complete(noreplyHidesErrors(this.req) ? null : instead);
     });
   }
 
@@ -67,7 +67,7 @@ export class PrimaryWriteSlot extends Slot implements SlotOwner {
     // group would follow. Its failed-write log gets the key: replay copies a healthy group's value.
     this.missed?.(op.part, this.req, this.#primary);
     if (this.#retried(op.part)) return;
-    this.complete(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : error);
+    this.complete(noreplyHidesErrors(this.req) ? null : error);
   }
 
   /** Runs the command on the next group instead; false when there is none. */

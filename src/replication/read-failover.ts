@@ -7,7 +7,7 @@
  * again by the next group's ring, and the blocks are merged back in the client's
  * key order with one END.
  */
-import { Cmd, R, isPrefix, placeValueBlocks, type Request } from '../protocol/index.js';
+import { Cmd, R, isGetAndTouch, isPrefix, isRetrieval, noreplyHidesErrors, placeValueBlocks, type Request } from '../protocol/index.js';
 import type { Backend, Op } from '../backend/index.js';
 import { Slot, visible, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -77,8 +77,8 @@ export class FailoverReadSlot extends Slot {
     this.stats.backendErrors++;
     this.#lastError = error;
     if (this.#attempt < this.reader.order.length) return this.#next();
-    if (this.req.cmd <= Cmd.Gats) this.stats.getErrors++;
-    this.#finish(this.req.noreply && this.req.cmd < Cmd.MetaGet ? null : error);
+    if (isRetrieval(this.req.cmd)) this.stats.getErrors++;
+    this.#finish(noreplyHidesErrors(this.req) ? null : error);
   }
 
   #finish(reply: Buffer | null): void {
@@ -184,7 +184,7 @@ export class FailoverMultiGetSlot extends Slot {
     }
     out.push(R.END);
     this.stats.getErrors += this.#failedKeys;
-    this.stats.countRetrieval(this.req.cmd === Cmd.Gat || this.req.cmd === Cmd.Gats, this.req.keys.length - this.#failedKeys, hits);
+    this.stats.countRetrieval(isGetAndTouch(this.req.cmd), this.req.keys.length - this.#failedKeys, hits);
     this.complete(out);
   }
 }

@@ -15,7 +15,7 @@
  *   belongs to the group a later `cas` runs on.
  * Every write a group missed is reported to `missed` for the failed-write log.
  */
-import { Cmd, R, ReplyKind, fansOut, hasFlag, type Request } from '../protocol/index.js';
+import { Cmd, R, ReplyKind, fansOut, isClassicKeyed, isRead, noreplyHidesErrors, wantsCas, type Request } from '../protocol/index.js';
 import { sendRequest } from '../proxy/send-request.js';
 import { Op, type Backend } from '../backend/index.js';
 import { BackendMeta, syncKey } from '../copy/index.js';
@@ -146,12 +146,16 @@ export class ReplicaGroups {
   }
 
 
-  /** Group order for a read of `key`: the policy's first choice, the rest in order, TKO owners last. */
-  readOrder(key: Buffer, forCas: boolean): number[] {
+  /**
+   * Group order for a read of `key`: the policy's first choice, the rest in order, TKO owners last.
+   * `inGroupOrder`: the groups in their own order whatever the policy, as cas tokens (wantsCas) and
+   * read-modify-writes need.
+   */
+  readOrder(key: Buffer, inGroupOrder: boolean): number[] {
     const all = Array.from({ length: this.#groups }, (_, i) => i);
     let order = all;
-    if (!forCas && this.pool.read === 'local') order = [this.#localIndex, ...all.filter((g) => g !== this.#localIndex)];
-    else if (!forCas && this.pool.read === 'fastest') {
+    if (!inGroupOrder && this.pool.read === 'local') order = [this.#localIndex, ...all.filter((g) => g !== this.#localIndex)];
+    else if (!inGroupOrder && this.pool.read === 'fastest') {
       const latency = (g: number): number => this.ownerIn(g, key).connections[0]!.latencyMs || Number.MAX_VALUE;
       order = [...all].sort((a, b) => latency(a) - latency(b));
     }
@@ -186,9 +190,8 @@ export class ReplicaGroups {
       }
     }
     const failoverOnMisses = this.pool.readFailover === 'errors_and_misses' || fallbackOnMiss;
-    if (cmd <= Cmd.Gats || cmd === Cmd.MetaGet || cmd === Cmd.MetaDebug) {
-      const forCas = cmd === Cmd.Gets || cmd === Cmd.Gats || (cmd === Cmd.MetaGet && hasFlag(req, 0x63));
-      const reader = this.#reader(this.readOrder(key, forCas));
+    if (isRead(cmd)) {
+      const reader = this.#reader(this.readOrder(key, wantsCas(req)));
       if (req.keys.length > 1) return new FailoverMultiGetSlot(owner, req, this.stats, reader, failoverOnMisses).start();
       return new FailoverReadSlot(owner, req, this.stats, reader, failoverOnMisses).start();
     }
@@ -256,7 +259,7 @@ export class ReplicaGroups {
   /** Run on the first healthy group; the others follow it (primary-write.ts). */
   /** `tried`: bit g set, group g failed this command already (a retry runs on the next group). */
   #onPrimary(req: Request, owner: SlotOwner, key: Buffer, tried = 0): Slot {
-    const down = (): Slot => new LocalSlot(owner, req.noreply && req.cmd < Cmd.MetaGet ? null : R.BACKEND_DOWN);
+    const down = (): Slot => new LocalSlot(owner, noreplyHidesErrors(req) ? null : R.BACKEND_DOWN);
     const primary = this.readOrder(key, true).find((g) => (tried & (1 << g)) === 0);
     if (primary === undefined) return down();
     // Only a filling owner is left (every other group down): it may lack the key, so it decides nothing.
@@ -279,7 +282,7 @@ export class ReplicaGroups {
    * token belonging to the group that failed. Null when no readable group is left.
    */
   #retry(req: Request, owner: SlotOwner, key: Buffer, tried: number): Slot | null {
-    if (req.cmd >= Cmd.MetaGet) return null;
+    if (!isClassicKeyed(req.cmd)) return null;
     const next = this.readOrder(key, true).find((g) => (tried & (1 << g)) === 0);
     if (next === undefined || !this.#readable(next, key)) return null;
     if (req.cmd === Cmd.Cas) return new LocalSlot(owner, req.noreply ? null : R.EXISTS);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestParser, Writer, writeKeyed, writeRetrieval, writeFlushAll, type Request } from '../../../src/protocol/index.js';
+import { RequestParser, Writer, isRetrieval, writeKeyed, writeRetrieval, writeFlushAll, type Request } from '../../../src/protocol/index.js';
 import { LIMITS } from './parse-helpers.js';
 
 function parse(input: string): Request[] {
@@ -12,7 +12,7 @@ function parse(input: string): Request[] {
 function backendBytes(input: string): string {
   const w = new Writer();
   for (const r of parse(input)) {
-    if (r.cmd <= 3) writeRetrieval(w, r, null);
+    if (isRetrieval(r.cmd)) writeRetrieval(w, r, null);
     else if (r.keys.length) writeKeyed(w, r);
     else writeFlushAll(w, r);
   }
