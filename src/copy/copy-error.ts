@@ -38,22 +38,3 @@ export function isCopyError(err: unknown, code?: CopyErrorCode): err is CopyErro
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new CopyError('COPY_ABORTED');
 }
-
-/** Sleeps `ms`, waking early (and rejecting with COPY_ABORTED) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(new CopyError('COPY_ABORTED'));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new CopyError('COPY_ABORTED'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -1,7 +1,10 @@
 /**
- * The copy engine shared by replica sync and migration (DESIGN §3): scan a source with metadump,
- * copy each key without resurrecting data, verify and repair, paced and measured. Drivers call
- * `syncServers`; the pieces are exported for tests, tools and drivers that need a single step.
+ * The copy engine shared by replica sync and migration: scan a source with metadump, copy each key
+ * without resurrecting data, verify and repair, paced and measured. `replication/` drives it to
+ * rebuild a group (docs/replication.md, "Rebuilding a group"), `migration/` across moved arcs
+ * (docs/migration.md, the copy and verify phases); neither reimplements scanning, copying or verifying.
+ * Drivers call `syncServers`; the pieces are exported for tests, tools and drivers that need a
+ * single step.
  */
 export { syncServers, type SyncOptions, type SyncReport, type SourceReport } from './sync.js';
 export { scanServer, parseMetadumpLine, decodeDumpKey, type DumpEntry, type DumpMode, type Scan, type ScanOptions, type ScanStats } from './scanner.js';

@@ -13,7 +13,7 @@
  *
  * Time comes from a `Clock` so tests can drive it.
  */
-import { sleep } from './copy-error.js';
+import { sleep } from './sleep.js';
 
 export interface Clock {
   /** Milliseconds, monotonic enough for pacing. */

@@ -32,7 +32,8 @@
  */
 import type net from 'node:net';
 import { dial, readyEvent } from '../backend/index.js';
-import { CopyError, sleep, throwIfAborted } from './copy-error.js';
+import { CopyError, throwIfAborted } from './copy-error.js';
+import { sleep } from './sleep.js';
 import { endpointId, type Endpoint } from './meta-client.js';
 import { parseMetadumpLine, type DumpEntry } from '../protocol/index.js';
 

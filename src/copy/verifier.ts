@@ -37,7 +37,8 @@
  * last pass is reported.
  */
 import { copyKey } from './copier.js';
-import { isCopyError, sleep } from './copy-error.js';
+import { isCopyError } from './copy-error.js';
+import { sleep } from './sleep.js';
 import { showKey, type Engine } from './engine.js';
 import { endpointId, flagNumber, type Endpoint, type MetaClient, type MetaReply } from './meta-client.js';
 import { ttlMatches } from './ttl.js';
