@@ -1,13 +1,13 @@
 /**
  * `memshift import-twemproxy [--pool NAME] FILE`: converts a twemproxy (nutcracker) config to a
- * memshift config on stdout (src/config/twemproxy-import.ts does the work). A file it cannot convert
+ * memshift config on stdout (src/cli/twemproxy-import.ts does the work). A file it cannot convert
  * exactly gets every problem on stderr, as FILE:LINE:COLUMN POOL.SETTING: MESSAGE, and exit 65
  * (EX_DATAERR): the input is readable but its data cannot be reproduced.
  */
 import { readFileSync } from 'node:fs';
 import { MemshiftError } from '../errors.js';
 import { formatIssue } from '../config/issues.js';
-import { importTwemproxy, TwemproxyImportError } from '../config/twemproxy-import.js';
+import { importTwemproxy, TwemproxyImportError } from './twemproxy-import.js';
 import { type CliIo, type Command, EXIT, HELP_OPTION, parseCommandArgs, usageError } from './common.js';
 
 /** sysexits.h EX_DATAERR: the input data was incorrect in some way. */

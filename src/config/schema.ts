@@ -13,14 +13,13 @@ import { z } from 'zod';
 import { addIssue, always, field, strictMap } from './schema-parts.js';
 import { secretProblem } from './files.js';
 import { backendTls, listenerTls, toBackendTls, toListenerTls } from './tls-schema.js';
-import type { AdminConfig, BackendAuthConfig, BackendTlsConfig, Config, DistributionName, HashName, ListenSpec, MigrationConfig, MigrationSettings, PoolConfig, RouteConfig, ServerSpec } from './types.js';
+import { MODULA_MAX_SLOTS, type AdminConfig, type BackendAuthConfig, type BackendTlsConfig, type Config, type DistributionName, type HashName, type ListenSpec, type MigrationConfig, type MigrationSettings, type PoolConfig, type RouteConfig, type ServerSpec } from './types.js';
 import { checkRouteMigrations } from './route-migration.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
 import { describe, parseDuration, parseSize } from './units.js';
 import { FrozenMap, deepFreeze } from './freeze.js';
-import { MODULA_MAX_SLOTS } from '../routing/modula.js';
 
 export const DEFAULTS = deepFreeze({
   hash: 'fnv1a_64',

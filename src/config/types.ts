@@ -27,6 +27,13 @@ export type HashName =
  */
 export type DistributionName = 'ketama' | 'modula' | 'node-memcached';
 
+/**
+ * Largest total weight (slots) of a modula pool: its continuum has one point per slot, and a
+ * continuum holds at most 2^21 points (CONTINUUM_MAX_POINTS, src/routing/continuum.ts). Here so
+ * that the schema checks it without importing routing.
+ */
+export const MODULA_MAX_SLOTS = 1 << 21;
+
 /** One backend, parsed from twemproxy's `host:port[:weight] [name]` form. */
 export interface ServerSpec {
   readonly host: string;

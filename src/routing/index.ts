@@ -16,7 +16,7 @@ export {
   ketamaPointCounts,
   ketamaServerName,
 } from './ketama.js';
-export { MODULA_MAX_SLOTS, modulaContinuum, modulaPoint, modulaSlots } from './modula.js';
+export { modulaContinuum, modulaPoint, modulaSlots } from './modula.js';
 export { nodeMemcachedContinuum, nodeMemcachedServerString } from './node-memcached.js';
 export {
   KEY_HASHES,

@@ -24,14 +24,11 @@
  * moves nearly every key, which a continuum merge cannot express), and the config refuses such a
  * migration.
  */
-import type { ServerSpec } from '../config/types.js';
-import { CONTINUUM_MAX_POINTS, CONTINUUM_MAX_SERVERS, type Continuum } from './continuum.js';
+import { MODULA_MAX_SLOTS, type ServerSpec } from '../config/types.js';
+import { CONTINUUM_MAX_SERVERS, type Continuum } from './continuum.js';
 import { ketamaServerName, ketamaServerOrder } from './ketama.js';
 
 export type ModulaServer = Pick<ServerSpec, 'host' | 'port' | 'weight' | 'name'>;
-
-/** Largest total weight (slots) of a modula pool. */
-export const MODULA_MAX_SLOTS = CONTINUUM_MAX_POINTS;
 
 const HASH_SPACE = 2 ** 32;
 

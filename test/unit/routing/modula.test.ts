@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseServerSpec } from '../../../src/config/server-spec.js';
-import type { HashName, ServerSpec } from '../../../src/config/types.js';
+import { MODULA_MAX_SLOTS, type HashName, type ServerSpec } from '../../../src/config/types.js';
+import { CONTINUUM_MAX_POINTS } from '../../../src/routing/continuum.js';
 import { MovedArcs } from '../../../src/migration/arcs.js';
 import { ContinuumRing, ModulaRing, continuumIndex, createRing, keyHashOf, modulaContinuum, modulaPoint, modulaSlots } from '../../../src/routing/index.js';
 import { TWEMPROXY_HASH_NAMES } from '../../../src/routing/hash.js';
@@ -84,6 +85,10 @@ describe('modula slots (nc_modula.c modula_update)', () => {
     // names: "10.0.0.1" (port 11211), "10.0.0.2:11212", "b" (node name), "aa" (node name)
     const servers = specs(['10.0.0.2:11212:2', '10.0.0.1:11211:1', '10.0.0.3:11211:3 aa', '10.0.0.4:11211:1 b']);
     expect([...modulaSlots(servers)]).toEqual([3, 2, 2, 2, 1, 0, 0]);
+  });
+
+  it('at most one slot per continuum point (the config checks MODULA_MAX_SLOTS, the ring is built on a continuum)', () => {
+    expect(MODULA_MAX_SLOTS).toBe(CONTINUUM_MAX_POINTS);
   });
 
   it('refuses duplicate ring names, as nutcracker does', () => {

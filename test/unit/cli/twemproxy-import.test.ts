@@ -1,11 +1,11 @@
 /**
- * nutcracker.yml -> memshift.yml (src/config/twemproxy-import.ts). The integration test
+ * nutcracker.yml -> memshift.yml (src/cli/twemproxy-import.ts). The integration test
  * (test/integration/twemproxy-import.test.ts) checks placements against live nutcracker; these check
  * the conversion itself, every refusal and its message.
  */
 import { describe, expect, it } from 'vitest';
 import { formatIssue, parseConfig } from '../../../src/config/index.js';
-import { importTwemproxy, TwemproxyImportError, type TwemproxyImportOptions } from '../../../src/config/twemproxy-import.js';
+import { importTwemproxy, TwemproxyImportError, type TwemproxyImportOptions } from '../../../src/cli/twemproxy-import.js';
 import { TWEMPROXY_HASH_NAMES } from '../../../src/routing/hash.js';
 import { createRing, ketamaServerName } from '../../../src/routing/index.js';
 

@@ -26,12 +26,12 @@ import { isIPv6 } from 'node:net';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, stringify } from 'yaml';
 import { ketamaServerName } from '../routing/ketama.js';
 import { createRing } from '../routing/ring.js';
-import { type ConfigIssue, ConfigError, formatIssue, formatPath, yamlIssue } from './issues.js';
-import { parseConfig } from './load.js';
-import { DEFAULTS, HASH_NAMES, POOL_NAME } from './schema.js';
-import { parseServerSpec } from './server-spec.js';
-import { closestName } from './did-you-mean.js';
-import type { Config, HashName } from './types.js';
+import { type ConfigIssue, ConfigError, formatIssue, formatPath, yamlIssue } from '../config/issues.js';
+import { parseConfig } from '../config/load.js';
+import { DEFAULTS, HASH_NAMES, POOL_NAME } from '../config/schema.js';
+import { parseServerSpec } from '../config/server-spec.js';
+import { closestName } from '../config/did-you-mean.js';
+import type { Config, HashName } from '../config/types.js';
 
 /** Every directive nutcracker 0.5.0 accepts in a pool (nc_conf.c conf_commands), and `reuseport` (later). */
 export const TWEMPROXY_DIRECTIVES = [
