@@ -12,7 +12,7 @@ import { parseDuration } from '../config/units.js';
 import type { Config } from '../config/types.js';
 import { type CliIo, EXIT, usageError } from './common.js';
 
-/** The variable the server reads its token from (src/proxy/admin-endpoints.ts); not imported, to keep the CLI light. */
+/** The variable the server reads its token from (src/app/admin-endpoints.ts); not imported, to keep the CLI light. */
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 /** Each admin request gives up after this long. */
 export const REQUEST_TIMEOUT_MS = 5_000;

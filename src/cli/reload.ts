@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { MemshiftError } from '../errors.js';
 import { CONFIG_ENV, parseConfig } from '../config/load.js';
-import type { ReloadResult } from '../proxy/reload.js';
+import type { ReloadResult } from '../app/reload.js';
 import { ADMIN_TOKEN_ENV, AdminCallError, adminBase, adminCall, adminTarget, adminToken, type AdminTarget } from './admin-client.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, table } from './common.js';
 

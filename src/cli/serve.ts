@@ -10,7 +10,7 @@ import { isMemshiftError } from '../errors.js';
 import { parseCommandArgs, usageError } from './common.js';
 import { CONFIG_ENV, parseDuration } from '../config/index.js';
 import { FileSource, UrlSource } from '../config/source.js';
-import type { ConfigSource } from '../proxy/reload.js';
+import type { ConfigSource } from '../app/reload.js';
 
 export interface RunningProxy {
   close(): Promise<void>;
@@ -61,7 +61,7 @@ ${CONFIG_HELP}
 
 export const defaultServeDeps: ServeDeps = {
   async startProxy(config, deps) {
-    const proxy = await import('../proxy/index.js');
+    const proxy = await import('../app/server.js');
     return proxy.startProxy(config, deps);
   },
   createLogger,

@@ -7,7 +7,7 @@
  * the interval (memshift does not count hits per backend); the proxy line's is memshift's.
  * Without a previous sample every rate is null (shown "-").
  */
-import type { BackendSample, BackendsBody } from '../proxy/backends-endpoint.js';
+import type { BackendSample, BackendsBody } from '../app/backends-endpoint.js';
 import type { MigrationStatus } from '../migration/index.js';
 import type { Replication } from '../replication/index.js';
 import type { SyncStatus } from '../replication/recovery.js';

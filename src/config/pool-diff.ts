@@ -2,7 +2,7 @@
  * What of a pool a reload changes that the objects kept across it depend on (pure): its ring (servers,
  * weights, node names, hash, distribution, hash_tag) and the TLS and login of its connections. A
  * migration, a route migration, replica groups and a failover watch are made with a pool's
- * connections and rings; a reload keeps them only while none of these change (proxy/generation.ts),
+ * connections and rings; a reload keeps them only while none of these change (app/generation.ts),
  * and config/reload.ts refuses the changes while they cannot be rebuilt.
  */
 import type { PoolConfig, ServerSpec } from './types.js';

@@ -74,7 +74,7 @@ const HANDSHAKE_LOG_INTERVAL_MS = 60_000;
 /**
  * Room past max_connections on each listener's server.maxConnections, a backstop only: a client
  * over the limit is accepted and refused with memcached's "ERROR Too many open connections"
- * (server.ts); Node destroys, without a word, only what comes past the backstop (a flood of TLS
+ * (app/server.ts); Node destroys, without a word, only what comes past the backstop (a flood of TLS
  * handshakes, refused sockets not yet gone).
  */
 export const BACKSTOP_SLACK = 64;

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatReload, reloadExit } from '../../../src/cli/reload.js';
-import type { ReloadResult } from '../../../src/proxy/reload.js';
+import type { ReloadResult } from '../../../src/app/reload.js';
 import { DEMO, run, tempConfigs } from './helpers.js';
 
 const files = tempConfigs();

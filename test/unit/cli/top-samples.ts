@@ -1,6 +1,6 @@
 /** Samples of GET /backends for the `memshift top` tests, built field by field. */
 import { LATENCY_BUCKETS_SEC } from '../../../src/observability/histogram.js';
-import type { BackendSample, BackendsBody, PoolSample } from '../../../src/proxy/backends-endpoint.js';
+import type { BackendSample, BackendsBody, PoolSample } from '../../../src/app/backends-endpoint.js';
 import type { TopInput } from '../../../src/cli/top-view.js';
 import type { MigrationStatus } from '../../../src/migration/index.js';
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../../src/cli/common.js';
 import { runTop, type TopDeps } from '../../../src/cli/top.js';
 import type { TopView } from '../../../src/cli/top-view.js';
-import type { BackendsBody } from '../../../src/proxy/backends-endpoint.js';
+import type { BackendsBody } from '../../../src/app/backends-endpoint.js';
 import { run, type Run } from './helpers.js';
 import { backend, body, pool } from './top-samples.js';
 

@@ -4,7 +4,7 @@
  * its own headings resolve.
  */
 import type { BackendPool } from '../../../src/backend/index.js';
-import { backendFamilies } from '../../../src/observability/backend-metrics.js';
+import { backendFamilies } from '../../../src/app/metrics/backend-metrics.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { backendTls, listenerTls } from '../../../src/config/tls-schema.js';
 import { poolShape, rootShape } from '../../../src/config/schema.js';
 import { Metrics } from '../../../src/observability/metrics.js';
-import { proxyFamilies } from '../../../src/observability/proxy-metrics.js';
-import { tlsFamilies } from '../../../src/observability/tls-metrics.js';
+import { proxyFamilies } from '../../../src/app/metrics/proxy-metrics.js';
+import { tlsFamilies } from '../../../src/app/metrics/tls-metrics.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 import { parseConfig } from '../../../src/config/index.js';
 

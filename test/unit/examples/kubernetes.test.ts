@@ -25,16 +25,16 @@ import { Certificate, Issuer } from '@kubernetes-models/cert-manager/cert-manage
 import { parseConfig } from '../../../src/config/index.js';
 import { certificateFiles, configWarnings } from '../../../src/config/warnings.js';
 import type { ConfigSummary } from '../../../src/cli/check.js';
-import { tlsFamilies } from '../../../src/observability/tls-metrics.js';
+import { tlsFamilies } from '../../../src/app/metrics/tls-metrics.js';
 import { makeCerts, signedCert } from '../../support/tls-certs.js';
 import { run } from '../cli/helpers.js';
 import { Metrics } from '../../../src/observability/metrics.js';
-import { proxyFamilies } from '../../../src/observability/proxy-metrics.js';
-import { backendFamilies } from '../../../src/observability/backend-metrics.js';
-import { replicationFamilies } from '../../../src/observability/replication-metrics.js';
-import { migrationFamilies } from '../../../src/observability/migration-metrics.js';
-import { reloadFamilies } from '../../../src/observability/reload-metrics.js';
-import { ReloadCounters } from '../../../src/proxy/reload.js';
+import { proxyFamilies } from '../../../src/app/metrics/proxy-metrics.js';
+import { backendFamilies } from '../../../src/app/metrics/backend-metrics.js';
+import { replicationFamilies } from '../../../src/app/metrics/replication-metrics.js';
+import { migrationFamilies } from '../../../src/app/metrics/migration-metrics.js';
+import { reloadFamilies } from '../../../src/app/metrics/reload-metrics.js';
+import { ReloadCounters } from '../../../src/app/reload.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,7 +1,7 @@
 /** Config reload families: reloads by result, and when the running config was applied. */
 import type { Metric } from 'prom-client';
-import type { ReloadCounters } from '../proxy/reload.js';
-import { family } from './metrics.js';
+import type { ReloadCounters } from '../reload.js';
+import { family } from '../../observability/metrics.js';
 
 export function reloadFamilies(r: ReloadCounters): Metric[] {
   return [

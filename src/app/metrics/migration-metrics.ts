@@ -5,12 +5,12 @@
  * Every sample is labelled with the pool and the migration id.
  */
 import type { Metric } from 'prom-client';
-import type { MigrationStatus } from '../migration/index.js';
-import type { Phase } from '../migration/phases.js';
-import type { MigrationCounts } from '../migration/record.js';
-import type { MigrationResult } from '../migration/history.js';
-import { family, histogramSamples, type Sample } from './metrics.js';
-import type { LatencyHistogram } from './histogram.js';
+import type { MigrationStatus } from '../../migration/index.js';
+import type { Phase } from '../../migration/phases.js';
+import type { MigrationCounts } from '../../migration/record.js';
+import type { MigrationResult } from '../../migration/history.js';
+import { family, histogramSamples, type Sample } from '../../observability/metrics.js';
+import type { LatencyHistogram } from '../../observability/histogram.js';
 
 /** How long one migration's held requests waited, in this process. */
 export interface MigrationHolds {

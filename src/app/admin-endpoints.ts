@@ -11,7 +11,7 @@ import { parseConfig, secretFile } from '../config/index.js';
 import { renderConfig } from '../config/render.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { ProxyStats } from './stats.js';
+import type { ProxyStats } from '../proxy/stats.js';
 import { Metrics } from '../observability/metrics.js';
 import { registerBackends } from './backends-endpoint.js';
 import { historyReader, registerMigration, type HistorySources } from '../migration/admin.js';
@@ -20,12 +20,12 @@ import { processHistory } from '../migration/history.js';
 import { AdminHttpError } from '../admin/index.js';
 import { migrationsOf, type Generation } from './generation.js';
 import type { ConfigSource, ReloadCounters, ReloadOptions, ReloadResult } from './reload.js';
-import { reloadFamilies } from '../observability/reload-metrics.js';
-import { backendFamilies } from '../observability/backend-metrics.js';
-import { proxyFamilies } from '../observability/proxy-metrics.js';
-import { tlsFamilies } from '../observability/tls-metrics.js';
-import { replicationFamilies } from '../observability/replication-metrics.js';
-import { migrationFamilies } from '../observability/migration-metrics.js';
+import { reloadFamilies } from './metrics/reload-metrics.js';
+import { backendFamilies } from './metrics/backend-metrics.js';
+import { proxyFamilies } from './metrics/proxy-metrics.js';
+import { tlsFamilies } from './metrics/tls-metrics.js';
+import { replicationFamilies } from './metrics/replication-metrics.js';
+import { migrationFamilies } from './metrics/migration-metrics.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 

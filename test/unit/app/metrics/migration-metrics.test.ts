@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationStatus } from '../../../src/migration/index.js';
-import type { MigrationResult } from '../../../src/migration/history.js';
-import { Metrics } from '../../../src/observability/metrics.js';
-import { MIGRATION_PHASES, migrationFamilies } from '../../../src/observability/migration-metrics.js';
-import { LatencyHistogram } from '../../../src/observability/histogram.js';
-import { HOLD_BUCKETS_SEC } from '../../../src/migration/phased-route.js';
-import { migrationStatus } from '../../support/migration-status.js';
+import type { MigrationStatus } from '../../../../src/migration/index.js';
+import type { MigrationResult } from '../../../../src/migration/history.js';
+import { Metrics } from '../../../../src/observability/metrics.js';
+import { MIGRATION_PHASES, migrationFamilies } from '../../../../src/app/metrics/migration-metrics.js';
+import { LatencyHistogram } from '../../../../src/observability/histogram.js';
+import { HOLD_BUCKETS_SEC } from '../../../../src/migration/phased-route.js';
+import { migrationStatus } from '../../../support/migration-status.js';
 
 /** Small counts, so the metrics test reads each one back. */
 const status = (over: Partial<MigrationStatus> = {}): MigrationStatus =>

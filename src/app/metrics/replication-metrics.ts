@@ -4,9 +4,9 @@
  * last or running rebuild).
  */
 import type { Metric } from 'prom-client';
-import type { Replication } from '../replication/index.js';
-import type { WriteLogBackendStats } from '../replication/write-log.js';
-import { family, type Sample } from './metrics.js';
+import type { Replication } from '../../replication/index.js';
+import type { WriteLogBackendStats } from '../../replication/write-log.js';
+import { family, type Sample } from '../../observability/metrics.js';
 
 const NO_LOG: WriteLogBackendStats = { entries: 0, bytes: 0, needsResync: 0, appended: 0, deduped: 0, dropped: 0, overflows: 0, writeErrors: 0, flushes: 0, syncs: 0 };
 

@@ -1,9 +1,9 @@
 /** Per-backend families: state, connections, requests, errors, TKO transitions, bytes, latency. */
 import type { Metric } from 'prom-client';
-import type { BackendPool } from '../backend/index.js';
-import type { BackendConnection } from '../backend/connection.js';
-import { family, histogramSamples, type Sample } from './metrics.js';
-import { LatencyHistogram } from './histogram.js';
+import type { BackendPool } from '../../backend/index.js';
+import type { BackendConnection } from '../../backend/connection.js';
+import { family, histogramSamples, type Sample } from '../../observability/metrics.js';
+import { LatencyHistogram } from '../../observability/histogram.js';
 
 type CounterName = keyof BackendConnection['counters'];
 

@@ -1,17 +1,17 @@
 /**
  * The proxy: its generation of pools (generation.ts), the client connections and their limit
- * (listeners.ts opens the sockets), reloads, and graceful shutdown: stop accepting, finish what is
+ * (proxy/listeners.ts opens the sockets), reloads, and graceful shutdown: stop accepting, finish what is
  * in flight, then close.
  */
 import net from 'node:net';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { AdminHttpError, type AdminServer } from '../admin/index.js';
-import type { Dispatcher } from './dispatcher.js';
-import { ClientConnection, type ClientContext } from './client-connection.js';
-import { ProxyStats } from './stats.js';
+import type { Dispatcher } from '../proxy/dispatcher.js';
+import { ClientConnection, type ClientContext } from '../proxy/client-connection.js';
+import { ProxyStats } from '../proxy/stats.js';
 import { startAdmin } from './admin-endpoints.js';
-import { type Listeners, openListeners } from './listeners.js';
+import { type Listeners, openListeners } from '../proxy/listeners.js';
 import { closeGeneration, startGeneration, switchGeneration, type Generation } from './generation.js';
 import { ReloadCounters, reloadGeneration, STOPPING, stoppingOutcome, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 

@@ -1,7 +1,7 @@
 /** Client-side families from ProxyStats: connections, bytes, commands and their results. */
 import type { Metric } from 'prom-client';
-import type { ProxyStats } from '../proxy/stats.js';
-import { family, type Sample } from './metrics.js';
+import type { ProxyStats } from '../../proxy/stats.js';
+import { family, type Sample } from '../../observability/metrics.js';
 
 /** `backendTlsErrors`: TLS connects to servers that failed (a certificate refused), summed over the backends. */
 export function proxyFamilies(stats: ProxyStats, backendTlsErrors: () => number = () => 0): Metric[] {

@@ -19,7 +19,7 @@ import type { ServerSpec } from '../config/types.js';
 import { LATENCY_BUCKETS_SEC, LatencyHistogram } from '../observability/histogram.js';
 import { MEMSHIFT_VERSION } from '../version.js';
 import type { Generation } from './generation.js';
-import type { ProxyStats } from './stats.js';
+import type { ProxyStats } from '../proxy/stats.js';
 
 /** A backend's `stats` answer is reused this long. */
 export const STATS_MAX_AGE_MS = 500;

@@ -1,9 +1,9 @@
 /** TLS families: how long each certificate the config names has left (the files are read at scrape time, so a rotation shows at once). */
 import type { Metric } from 'prom-client';
-import type { Config } from '../config/types.js';
-import { certificateEnd } from '../config/files.js';
-import { certificateFiles } from '../config/warnings.js';
-import { family, type Sample } from './metrics.js';
+import type { Config } from '../../config/types.js';
+import { certificateEnd } from '../../config/files.js';
+import { certificateFiles } from '../../config/warnings.js';
+import { family, type Sample } from '../../observability/metrics.js';
 
 export function tlsFamilies(config: () => Config): Metric[] {
   return [

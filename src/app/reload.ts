@@ -11,7 +11,7 @@ import { checkReload, type ReloadContext } from '../config/reload.js';
 import { isUnfinished } from '../migration/phases.js';
 import type { Logger } from '../observability/logger.js';
 import { preflight, startGeneration, type Generation } from './generation.js';
-import type { ProxyStats } from './stats.js';
+import type { ProxyStats } from '../proxy/stats.js';
 
 export interface ReloadOptions {
   /** Accept changes that move keys without a migration. */
