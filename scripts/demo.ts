@@ -30,7 +30,7 @@
  *   7. stopAll          everything started is stopped (also on Ctrl-C and on failure)
  */
 import { ensureBuilt } from '../bench/build.js';
-import type { MigrationStatus } from '../src/migration/index.js';
+import type { MigrationStatus } from '../src/migration/status.js';
 import { stopAll } from '../test/support/harness.js';
 import type { Times } from '../bench/estimate-check.js';
 import { checkMemcached, explainPlan, placement, say, seed, startCluster } from './demo/cluster.js';

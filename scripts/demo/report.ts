@@ -7,7 +7,7 @@
 import { table } from '../../src/cli/common.js';
 import type { MigrationBody } from '../../src/cli/migrate.js';
 import { compareTimes, formatComparison, parseEstimateLine, runMemshiftCli, type Times } from '../../bench/estimate-check.js';
-import type { MigrationStatus } from '../../src/migration/index.js';
+import type { MigrationStatus } from '../../src/migration/status.js';
 import { allSeededKeys, NAMES, num, ringOwners, say, type Cluster } from './cluster.js';
 import { KINDS, WRONG, type Load } from './load.js';
 

@@ -24,7 +24,9 @@ import { Router } from '../routing/index.js';
 import { Dispatcher, type KeyRoute } from '../proxy/dispatcher.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { Replication } from '../replication/index.js';
-import { DeadOwnerRoute, Migration, MigrationRoute, activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/index.js';
+import { Migration } from '../migration/runtime.js';
+import { DeadOwnerRoute, MigrationRoute } from '../migration/route.js';
+import { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/space.js';
 import { FailoverWatch } from '../migration/failover.js';
 
 export interface Generation {

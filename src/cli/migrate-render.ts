@@ -2,7 +2,7 @@
  * How `memshift migrate` shows a migration: the status table, the one-line `watch` view (cut to the
  * terminal's width), and the history.
  */
-import type { MigrationStatus } from '../migration/index.js';
+import type { MigrationStatus } from '../migration/status.js';
 import type { MigrationResult } from '../migration/history.js';
 import type { VerifyPassTime } from '../migration/record.js';
 import { bar, migrationShare } from './progress-bar.js';

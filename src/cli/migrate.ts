@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONFIG_ENV } from '../config/load.js';
-import type { MigrationStatus } from '../migration/index.js';
+import type { MigrationStatus } from '../migration/status.js';
 import { ADMIN_TOKEN_ENV, AdminCallError, adminCall as call, adminTarget, parseInterval, type AdminTarget as Target } from './admin-client.js';
 import type { MigrationResult } from '../migration/history.js';
 import { historyTable, phaseLabel, resultText, statusText, WATCH_WIDTH, watchLine } from './migrate-render.js';

@@ -4,7 +4,7 @@
  * `curr_items`; verify's is keys verified against keys scanned. Redraw it with `\r` on a TTY.
  */
 import type { ProgressSnapshot } from '../copy/index.js';
-import type { MigrationStatus } from '../migration/index.js';
+import type { MigrationStatus } from '../migration/status.js';
 
 const WIDTH = 24;
 

@@ -13,7 +13,7 @@
  *   main                        1234  93.1                    0
  *     127.0.0.1:11211   up       617  93.0   0.21   1.80      0     3     0B
  */
-import type { MigrationStatus } from '../migration/index.js';
+import type { MigrationStatus } from '../migration/status.js';
 import { bar, etaText, migrationShare, snapshotShare } from './progress-bar.js';
 import { phaseLabel } from './migrate.js';
 import type { BackendRow, PoolView, SyncView, TopView } from './top-view.js';

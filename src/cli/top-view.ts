@@ -8,7 +8,7 @@
  * Without a previous sample every rate is null (shown "-").
  */
 import type { BackendSample, BackendsBody } from '../app/backends-endpoint.js';
-import type { MigrationStatus } from '../migration/index.js';
+import type { MigrationStatus } from '../migration/status.js';
 import type { Replication } from '../replication/index.js';
 import type { SyncStatus } from '../replication/recovery.js';
 import { bucketQuantile } from '../observability/histogram.js';

@@ -11,7 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONFIG_ENV } from '../config/load.js';
-import type { MigrationStatus } from '../migration/index.js';
+import type { MigrationStatus } from '../migration/status.js';
 import type { BackendsBody } from '../app/backends-endpoint.js';
 import { ADMIN_TOKEN_ENV, AdminCallError, adminCall, adminTarget, parseInterval, type AdminTarget } from './admin-client.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION, parseCommandArgs, usageError } from './common.js';

@@ -11,7 +11,8 @@
  * not allow (an abort after cutover) answers 409 with the reason.
  */
 import { AdminHttpError, type AdminServer } from '../admin/index.js';
-import type { Migration, MigrationStatus } from './index.js';
+import type { Migration } from './runtime.js';
+import type { MigrationStatus } from './status.js';
 import { PhaseError } from './phases.js';
 import { registerProbe } from './probe-endpoint.js';
 import { processHistory } from './history.js';

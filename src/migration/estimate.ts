@@ -1,5 +1,5 @@
 /**
- * How long a migration takes, phase by phase, modelled on what the runtime does (index.ts, jobs.ts,
+ * How long a migration takes, phase by phase, modelled on what the runtime does (runtime.ts, jobs.ts,
  * src/copy/sync.ts, verifier.ts) and fed with rates measured on the servers (src/copy/probe.ts).
  * Pure: `memshift plan` gathers the numbers, this turns them into T_copy, T_sync, T_verify, T_total
  * and T_cleanup, each with the terms it is the sum of and what each term rests on.
@@ -194,7 +194,7 @@ export function estimateMigration(input: EstimateInput): MigrationEstimate {
   const dualReadTerm: EstimateTerm = { what: `dual_read: settle ${secs(settleS)} + half the leader's ${secs(every / 1000)} poll`, seconds: tickS };
   // Eager: the copy walks the old owners after dual_write's tick; lazy: nothing is copied (t1 = t0).
   const copyWalk = input.copy === 'eager' ? walk('sources', rates.copy, tickS) : 0;
-  // The reconcile walks every part in turn (index.ts #reconcileCounts), RECONCILE_BATCH keys at once: no share.
+  // The reconcile walks every part in turn (runtime.ts #reconcileCounts), RECONCILE_BATCH keys at once: no share.
   // Unmeasured (no probe), its keys are not counted: the rate limit does not pace it.
   const reconcileAt = tickS + (copyWalk ?? 0);
   const reconcileKeys = input.copy === 'eager' ? movedOn('gaining', reconcileAt) : 0;

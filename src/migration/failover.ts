@@ -1,7 +1,7 @@
 /**
  * Passive migration (`failover_after`): a server that stays down that long has its arcs moved to the
  * other servers of its group (of its pool, for a pool without replica groups), by the same phase
- * machine and jobs as an operator's migration (index.ts, with failoverSpace or plainFailoverSpace
+ * machine and jobs as an operator's migration (runtime.ts, with failoverSpace or plainFailoverSpace
  * from space.ts): copied from a healthy replica group, or, without one, started empty.
  *
  *   every poll, while no failover of this pool runs here:
@@ -24,7 +24,7 @@ import type { Backend } from '../backend/index.js';
 import type { MigrationConfig, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { isActive, isFinished } from './phases.js';
-import { Migration } from './index.js';
+import { Migration } from './runtime.js';
 import { RecordStore, type MigrationRecord } from './record.js';
 import type { FailedServer, FailoverSpec, MigrationSpace } from './space.js';
 import { sleep } from '../backend/clock.js';

@@ -1,5 +1,5 @@
 /**
- * A migration of one replica group's ring (src/migration, index.ts): its data path for the keys
+ * A migration of one replica group's ring (src/migration, runtime.ts): its data path for the keys
  * whose owner in that group changes (the GroupRemap hook of ReplicaGroups); keys whose owner stays,
  * and the other groups, are untouched. Two cases:
  *

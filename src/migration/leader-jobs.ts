@@ -1,5 +1,5 @@
 /**
- * The background jobs of a migration's leader (index.ts decides which one runs, and stops it when
+ * The background jobs of a migration's leader (runtime.ts decides which one runs, and stops it when
  * the phase moves on, the migration is paused or the lease is lost):
  *
  *   copy, verify   copyParts (jobs.ts) over every part; between them the leader moves to dual_read
@@ -20,7 +20,7 @@ import type { PhaseEvent } from './phases.js';
 import { addGrowth, type MigrationCounts, type MigrationRecord, type RunProgress } from './record.js';
 import type { MigrationSpace } from './space.js';
 
-/** What the jobs need of their migration (index.ts). */
+/** What the jobs need of their migration (runtime.ts). */
 export interface JobHost {
   readonly pool: PoolConfig;
   readonly space: MigrationSpace;

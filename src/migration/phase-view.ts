@@ -2,7 +2,7 @@
  * How long this sidecar may route by the phase it last read from the record.
  *
  * The leader switches phases `settle` apart, timed on its own monotonic clock from when it first
- * saw the previous phase (index.ts), and the routes of adjacent phases overlap: a sidecar one phase
+ * saw the previous phase (runtime.ts), and the routes of adjacent phases overlap: a sidecar one phase
  * behind is safe. A sidecar that has not read the record for longer than that (its reads time out, a
  * record server hangs, its event loop stalled) may be two phases behind, where nothing overlaps: it
  * could read an owner that no longer gets every write, or write one that is being emptied.
@@ -10,7 +10,7 @@
  * So a view is good for `validMs` (a little under `settle`) from when the read that confirmed it was
  * *sent*: the route's `validUntil`. Past it the route holds every request for a moved key (the others
  * are routed as always) until a read answers again; held requests that wait too long fail with
- * SERVER_ERROR (index.ts expires them). A slow or failed reply is better than a stale value or a lost
+ * SERVER_ERROR (runtime.ts expires them). A slow or failed reply is better than a stale value or a lost
  * write. The route compares the clock on each request rather than waiting for a timer: after a stall,
  * requests queued in the socket may run before any timer does. Requests already halfway (a write
  * whose other owner has yet to follow, a read about to fall back; moving-slots.ts) check it too

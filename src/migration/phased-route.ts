@@ -65,7 +65,7 @@ export abstract class PhasedRoute {
   /**
    * performance.now() from which read-modify-writes of moved keys run in cutover (on the new
    * owner): `settle` after this sidecar's read that first showed cutover was sent, when no sidecar
-   * whose view is current can still be in verify (index.ts). Infinity: held for the whole cutover.
+   * whose view is current can still be in verify (runtime.ts). Infinity: held for the whole cutover.
    */
   get rmwFrom(): number {
     return this.#rmwFrom;

@@ -1,6 +1,6 @@
 /**
  * The migration phase machine: every decision in one pure function, `next(record, event, now)`.
- * The runtime (runner.ts) performs the I/O and feeds events in; every sidecar routes by the
+ * The runtime (runtime.ts, class Migration) performs the I/O and feeds events in; every sidecar routes by the
  * record's phase (route.ts), never by its own view of health or its own clock.
  *
  *   planned ─start─► dual_write ─settled─► copy ─copied─► dual_read ─settled─► verify ─verified─► cutover

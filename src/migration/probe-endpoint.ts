@@ -8,7 +8,7 @@
 import { AdminHttpError, type AdminServer } from '../admin/index.js';
 import { endpointOf } from '../backend/index.js';
 import { probeCopy } from '../copy/probe.js';
-import type { Migration } from './index.js';
+import type { Migration } from './runtime.js';
 import { probeTarget } from './probe-target.js';
 
 /** Probes one sidecar runs at once: a second one waits for none, it is refused. */

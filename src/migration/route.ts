@@ -16,7 +16,7 @@
  *   new               new ring                                      new ring                       new ring
  *
  * A `gets` is served by the owner a `cas` then runs on. The mode is set by the migration's state
- * (index.ts) from the published record.
+ * (runtime.ts) from the published record.
  */
 import { Cmd, R, fansOut, hasFlag, isGetAndTouch, isRead, wantsCas, type Request } from '../protocol/index.js';
 import { Backend, type BackendConnection } from '../backend/index.js';

@@ -1,5 +1,5 @@
 /**
- * What a migration moves and where it copies from, apart from how it runs (index.ts):
+ * What a migration moves and where it copies from, apart from how it runs (runtime.ts):
  *
  *   activeSpace    a pool's `migration:` block: the old ring's owners lose arcs to the new ring's;
  *                  the copy reads the old owners; routing is MigrationRoute (route.ts).

@@ -144,12 +144,12 @@ export const stopFollowerIn = (phase: string, ms: number): ReturnType<typeof sto
 export const stopLeaderIn = (phase: string, ms: number): ReturnType<typeof stopSidecarIn> => stopSidecarIn('leader', phase, ms);
 
 /**
- * What a leader that lost its lease logs when its background job stops (src/migration/index.ts):
+ * What a leader that lost its lease logs when its background job stops (src/migration/runtime.ts):
  * its fence said no before a write, or its next lease check found another holder, whichever came first.
  */
 export const FENCED_LOG = /migration lease (not surely held|held by another sidecar)/;
 
-/** What the stopped sidecar logs when its phase went out of date (src/migration/index.ts). */
+/** What the stopped sidecar logs when its phase went out of date (src/migration/runtime.ts). */
 export const STALE_VIEW_LOG = 'migration record not read for too long';
 
 export async function abortWhen(admin: number, phase: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { MigrationStatus } from '../../src/migration/index.js';
+import type { MigrationStatus } from '../../src/migration/status.js';
 
 /** A `GET /migration` status of pool main's migration m1 in its copy phase (41% walked), with `over` on top. */
 export function migrationStatus(over: Partial<MigrationStatus> = {}): MigrationStatus {

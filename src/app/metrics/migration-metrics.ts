@@ -5,7 +5,7 @@
  * Every sample is labelled with the pool and the migration id.
  */
 import type { Metric } from 'prom-client';
-import type { MigrationStatus } from '../../migration/index.js';
+import type { MigrationStatus } from '../../migration/status.js';
 import type { Phase } from '../../migration/phases.js';
 import type { MigrationCounts } from '../../migration/record.js';
 import type { MigrationResult } from '../../migration/history.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../../src/cli/common.js';
 import { runMigrate, type MigrateDeps } from '../../../src/cli/migrate.js';
-import type { MigrationStatus } from '../../../src/migration/index.js';
+import type { MigrationStatus } from '../../../src/migration/status.js';
 import { migrationStatus } from '../../support/migration-status.js';
 import { run, tempConfigs, type Run } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { progressText } from '../../../src/cli/migrate-render.js';
 import { bar, migrationShare, progressLine } from '../../../src/cli/progress-bar.js';
-import type { MigrationStatus } from '../../../src/migration/index.js';
+import type { MigrationStatus } from '../../../src/migration/status.js';
 import { emptyCounts } from '../../../src/migration/record.js';
 import { Progress } from '../../../src/copy/index.js';
 

@@ -2,7 +2,7 @@
 import { LATENCY_BUCKETS_SEC } from '../../../src/observability/histogram.js';
 import type { BackendSample, BackendsBody, PoolSample } from '../../../src/app/backends-endpoint.js';
 import type { TopInput } from '../../../src/cli/top-view.js';
-import type { MigrationStatus } from '../../../src/migration/index.js';
+import type { MigrationStatus } from '../../../src/migration/status.js';
 
 /** A backend that is up with nothing counted; `over` replaces fields. */
 export function backend(address: string, over: Partial<BackendSample> = {}): BackendSample {

@@ -1,6 +1,6 @@
 /**
  * PhasedRoute's cutover hold: read-modify-writes of moved keys wait in cutover until `rmwFrom`
- * (settle after this sidecar's first read of cutover was sent, index.ts), then run; the wait is
+ * (settle after this sidecar's first read of cutover was sent, runtime.ts), then run; the wait is
  * counted in the hold histogram. Fake timers and clock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationStatus } from '../../../../src/migration/index.js';
+import type { MigrationStatus } from '../../../../src/migration/status.js';
 import type { MigrationResult } from '../../../../src/migration/history.js';
 import { Metrics } from '../../../../src/observability/metrics.js';
 import { MIGRATION_PHASES, migrationFamilies } from '../../../../src/app/metrics/migration-metrics.js';

@@ -24,11 +24,6 @@ import { recordName, type MigrationSpace, type MoveRoute } from './space.js';
 import { statusOf, type MigrationStatus } from './status.js';
 import { sleep } from '../backend/clock.js';
 
-export { DeadOwnerRoute, MigrationRoute } from './route.js';
-export { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from './space.js';
-export { PhaseError } from './phases.js';
-export type { MigrationStatus } from './status.js';
-
 const INSTANCE = `${hostname()}:${process.pid}`;
 /**
  * Migrations made in this process so far: each takes the lease under its own holder name, so one a
