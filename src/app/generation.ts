@@ -28,6 +28,7 @@ import { Migration } from '../migration/runtime.js';
 import { DeadOwnerRoute, MigrationRoute } from '../migration/route.js';
 import { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/space.js';
 import { FailoverWatch } from '../migration/failover.js';
+import { rebuildHistory } from '../migration/history-store.js';
 
 export interface Generation {
   readonly config: Config;
@@ -98,7 +99,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     return m;
   };
   const dispatcher = new Dispatcher(config, backends, stats);
-  const replication = prev?.replication ?? new Replication(dispatcher.router, backends, stats, logger);
+  const replication = prev?.replication ?? new Replication(dispatcher.router, backends, stats, logger, rebuildHistory);
   if (prev !== undefined) replication.update(dispatcher.router, backends);
   dispatcher.useReplication(replication.byPool(dispatcher.router));
   const routes: (KeyRoute | undefined)[] = [];

@@ -12,7 +12,8 @@
 import { backendRequest, line, type Backend } from '../backend/index.js';
 import { flagValue, type MetaClient } from '../copy/index.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix, parseValues } from '../protocol/index.js';
-import { mergeResults, type MigrationResult } from './history.js';
+import type { RebuildHistory } from '../replication/recovery.js';
+import { mergeResults, processHistory, resultLine, resultOfRun, type MigrationResult } from './history.js';
 
 export const historyKey = (pool: string): string => `${RESERVED_PREFIX}:history:${pool}`;
 
@@ -120,3 +121,16 @@ export async function appendHistory(servers: readonly ItemServer[], pool: string
   };
   return (await Promise.all(servers.map(one))).filter(Boolean).length;
 }
+
+/** This process's history as a sidecar's rebuilds (replication/recovery.ts) record into it, through its own connections. */
+export const rebuildHistory: RebuildHistory = {
+  finished(run) {
+    const result = resultOfRun(run);
+    processHistory.finished(result);
+    return {
+      result,
+      line: resultLine(result),
+      store: (servers) => appendHistory(servers.map(backendItems), run.pool, [result, ...processHistory.list(run.pool)]),
+    };
+  },
+};

@@ -13,7 +13,7 @@ import type { ProxyStats } from '../proxy/stats.js';
 import { ReplicaGroups } from './replica-groups.js';
 import { WriteLog } from './write-log.js';
 import { Replay } from './replay.js';
-import { Recovery, type SyncStatus } from './recovery.js';
+import { Recovery, type RebuildHistory, type SyncStatus } from './recovery.js';
 import type { Backend } from '../backend/index.js';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,8 @@ export class Replication {
     backends: BackendPool,
     readonly stats: ProxyStats,
     readonly logger: Logger,
+    /** Where rebuilds are recorded (migration/history-store.ts rebuildHistory). */
+    readonly history: RebuildHistory,
   ) {
     this.update(router, backends);
   }
@@ -112,7 +114,7 @@ export class Replication {
   }
 
   #startPool(pool: PoolConfig, p: number, router: Router, backends: BackendPool): PoolReplication {
-    const { stats, logger } = this;
+    const { stats, logger, history } = this;
     // Without write_log, the log lives in a temporary directory: replay works, but not across restarts.
     // One subdirectory per pool, so pools sharing write_log.dir never share files.
     const dir = join(pool.writeLog?.dir ?? join(tmpdir(), `memshift-wlog-${process.pid}`), pool.name);
@@ -134,6 +136,7 @@ export class Replication {
       inRing: (g) => groups.inRing(g),
       log,
       replay,
+      history,
       held,
       logger,
       instance: INSTANCE,

@@ -30,8 +30,6 @@ import { backendRequest, backendStats, endpointOf, line } from '../backend/index
 import type { Replay } from './replay.js';
 import type { WriteLog } from './write-log.js';
 import { sleep } from '../backend/clock.js';
-import { processHistory, resultLine, resultOfRun } from '../migration/history.js';
-import { appendHistory, backendItems } from '../migration/history-store.js';
 
 const LEASE_TTL_SEC = 30;
 const DONE_TTL_SEC = 3_600;
@@ -49,6 +47,39 @@ export interface SyncStatus {
   error?: string;
 }
 
+/** A finished rebuild, as the history of runs takes it. */
+export interface RebuildRun {
+  kind: 'rebuild';
+  pool: string;
+  id: string;
+  from: string[];
+  to: string[];
+  progress: ProgressSnapshot;
+  ok: boolean;
+  note?: string;
+  endedAt: number;
+}
+
+/**
+ * Where a finished rebuild is recorded: the history of migrations, syncs and rebuilds that every
+ * sidecar's GET /migration/history shows. migration/ keeps it (history.ts, history-store.ts:
+ * rebuildHistory), and the assembly passes it in (app/generation.ts), so replication/ does not
+ * import migration/.
+ */
+export interface RebuildHistory {
+  /** Adds the run to this process's history. */
+  finished(run: RebuildRun): RecordedRebuild;
+}
+
+export interface RecordedRebuild {
+  /** The run's result, as the history keeps it (logged whole). */
+  readonly result: { readonly outcome: string };
+  /** The result in one line, for the log. */
+  readonly line: string;
+  /** Writes the pool's history, this result first, to `servers` (where every sidecar reads it). */
+  store(servers: readonly Backend[]): Promise<unknown>;
+}
+
 export interface RecoveryDeps {
   pool: PoolConfig;
   /** backends[group][server], in ring order. */
@@ -59,6 +90,7 @@ export interface RecoveryDeps {
   inRing: (group: number) => readonly Backend[];
   log: WriteLog;
   replay: Replay;
+  history: RebuildHistory;
   /** Backends that serve no reads; recovery adds and removes them. */
   held: Set<Backend>;
   logger: Logger;
@@ -268,7 +300,7 @@ export class Recovery {
       const c = report.progress.counts;
       const t = report.progress.durations;
       const failure = report.ok ? undefined : report.aborted ? (status.error ?? 'aborted') : (report.errors.sample[0] ?? 'verify did not converge');
-      const result = resultOfRun({
+      const recorded = d.history.finished({
         kind: 'rebuild',
         pool: d.pool.name,
         id: `rebuild-${d.pool.groups[group]!.name}-${backend.address}`,
@@ -279,10 +311,10 @@ export class Recovery {
         ...(failure === undefined ? {} : { note: failure }),
         endedAt: Date.now(),
       });
-      processHistory.finished(result);
-      d.logger.info({ backend: backend.address, ok: report.ok, ...c, ...t, result }, `backend rebuild ${result.outcome}: ${resultLine(result)}`);
-      // Every sidecar's GET /migration/history shows it (history.ts).
-      await appendHistory([...new Set(d.backends.flat())].map(backendItems), d.pool.name, [result, ...processHistory.list(d.pool.name)]);
+      const { result } = recorded;
+      d.logger.info({ backend: backend.address, ok: report.ok, ...c, ...t, result }, `backend rebuild ${result.outcome}: ${recorded.line}`);
+      // Every sidecar's GET /migration/history shows it (migration/history.ts).
+      await recorded.store([...new Set(d.backends.flat())]);
       if (failure !== undefined) throw new Error(failure);
       await this.#store(backend, 'set', k.done, DONE_TTL_SEC, d.instance);
       return finish(true);
