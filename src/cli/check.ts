@@ -2,9 +2,9 @@
  * `memshift check`: validate a config file (like twemproxy's `-t`). Prints every problem with its
  * file:line:column and exits 78, or prints what the proxy would run: listeners and the admin API,
  * pools with every replica group and each server's weight, name, ring points and share of the hash
- * space, each pool's migration block (its `from` servers likewise), routes and limits.
+ * space (or the DNS name a group's servers are discovered from, and the pool's autopilot), each pool's migration block (its `from` servers likewise), routes and limits.
  */
-import type { AdminConfig, Config, GroupConfig, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from '../config/types.js';
+import type { AdminConfig, AutopilotConfig, Config, DiscoveryConfig, GroupConfig, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from '../config/types.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
 import { loadConfigFor, parseCommandArgs, table, usageError } from './common.js';
 import { resolveConfigPath } from '../config/load.js';
@@ -18,8 +18,8 @@ const HELP = `Usage: memshift check [-c FILE | FILE] [--json]
 
 Validates a config file. On success prints a summary: listeners and the admin API, each pool with
 its hash, distribution and hash_tag, every replica group with each server's weight, name, ring
-points and share of the hash space, the pool's migration block (its from servers likewise), routes
-and limits, then any warning (TLS without verification, a certificate ending within 14 days, an
+points and share of the hash space (or the DNS name its servers are discovered from, and the pool's
+autopilot), the pool's migration block (its from servers likewise), routes and limits, then any warning (TLS without verification, a certificate ending within 14 days, an
 admin API reachable from other hosts without TLS or a token). Otherwise prints every problem as
 FILE:LINE:COLUMN FIELD: MESSAGE and exits 78.
 
@@ -49,7 +49,21 @@ export interface ServerSummary {
 
 export interface GroupSummary {
   readonly name: string;
+  /** Empty when the group's servers come from DNS. */
   readonly servers: readonly ServerSummary[];
+  /** Where the group's servers come from (`discovery:`); null: its servers list. */
+  readonly discovery: DiscoverySummary | null;
+}
+
+export interface DiscoverySummary {
+  readonly dns: string;
+  readonly records: 'SRV' | 'A/AAAA';
+  /** The port of A/AAAA records; null for SRV, whose records carry it. */
+  readonly port: number | null;
+  readonly intervalMs: number;
+  readonly names: 'hostname' | 'address';
+  /** null: the system's resolvers. */
+  readonly resolver: string | null;
 }
 
 export interface ReplicationSummary {
@@ -94,6 +108,8 @@ export interface PoolSummary {
   /** The replica groups' settings; null with one group. */
   readonly replication: ReplicationSummary | null;
   readonly migration: MigrationSummary | null;
+  /** What a change of the discovered servers does; null without discovery. */
+  readonly autopilot: AutopilotConfig | null;
 }
 
 export interface AdminSummary {
@@ -163,6 +179,7 @@ function summarizePool(pool: PoolConfig, isDefault: boolean): PoolSummary {
             resyncKeysPerSec: pool.resync.rateKeysPerSec,
           },
     migration: m === undefined ? null : summarizeMigration(pool, m),
+    autopilot: pool.autopilot ?? null,
   };
 }
 
@@ -181,11 +198,16 @@ function summarizeMigration(pool: PoolConfig, m: MigrationConfig): MigrationSumm
 }
 
 function summarizeGroup(pool: PoolConfig, group: GroupConfig): GroupSummary {
-  return { name: group.name, servers: summarizeServers(pool, group.servers) };
+  return { name: group.name, servers: summarizeServers(pool, group.servers), discovery: group.discovery === undefined ? null : summarizeDiscovery(group.discovery) };
+}
+
+function summarizeDiscovery(d: DiscoveryConfig): DiscoverySummary {
+  return { dns: d.dns, records: d.port === undefined ? 'SRV' : 'A/AAAA', port: d.port ?? null, intervalMs: d.intervalMs, names: d.names, resolver: d.resolver ?? null };
 }
 
 /** `servers` on `pool`'s ring (its hash and distribution), each with its points and share. */
 function summarizeServers(pool: PoolConfig, servers: readonly ServerSpec[]): ServerSummary[] {
+  if (servers.length === 0) return []; // a discovered group: no ring before it runs
   const shares = ringShares({ ...pool, servers });
   return servers.map((s, i) => ({
     address: s.address,
@@ -244,13 +266,16 @@ function poolLines(pool: PoolSummary): string[] {
   const settings = `hash ${pool.hash}, distribution ${pool.distribution}${tag}, timeout ${pool.timeoutMs} ms, ${conns}${extras.map((x) => `, ${x}`).join('')}`;
   const out = [`pool ${pool.name}${pool.default ? ' (default)' : ''}: ${settings}\n`];
   const r = pool.replication;
-  if (r === null) out.push(serverTable(pool.servers, '  '));
+  const first = pool.groups[0];
+  if (r === null) out.push(first === undefined ? serverTable(pool.servers, '  ') : groupLines(first, '  '));
   else {
     const local = r.localGroup === null ? '' : `, local_group ${r.localGroup}`;
     const log = r.writeLog === null ? 'write_log in memory' : `write_log ${r.writeLog.dir} (max ${r.writeLog.maxBytes} B)`;
     out.push(`  replica groups: ${pool.groups.length}; write ${r.write}, read ${r.read}${local}, read_failover ${r.readFailover}, ${log}, resync ${r.resyncKeysPerSec} keys/s\n`);
-    for (const g of pool.groups) out.push(`  group ${g.name}:\n`, serverTable(g.servers, '    '));
+    for (const g of pool.groups) out.push(`  group ${g.name}:\n`, groupLines(g, '    '));
   }
+  const a = pool.autopilot;
+  if (a !== null) out.push(`  autopilot: migrate ${a.migrate}, min_stable ${a.minStableMs} ms, max_moved_share ${a.maxMovedShare}, rebalance ${a.rebalance}\n`);
   const m = pool.migration;
   if (m !== null) {
     const bytes = m.rateBytesPerSec === null ? '' : `, rate_bytes ${m.rateBytesPerSec} B/s`;
@@ -258,6 +283,14 @@ function poolLines(pool: PoolSummary): string[] {
     for (const g of m.from) out.push(r === null ? '    from:\n' : `    from group ${g.name}:\n`, serverTable(g.servers, '      '));
   }
   return out;
+}
+
+/** A group's server table, or where its servers come from. */
+function groupLines(g: GroupSummary, indent: string): string {
+  const d = g.discovery;
+  if (d === null) return serverTable(g.servers, indent);
+  const port = d.port === null ? '' : `, port ${d.port}`;
+  return `${indent}servers from DNS: ${d.records} records of ${d.dns}${port}, every ${d.intervalMs} ms, ring names by ${d.names}, resolver ${d.resolver ?? "the system's"}\n`;
 }
 
 function serverTable(servers: readonly ServerSummary[], indent: string): string {

@@ -6,7 +6,7 @@
  * Each part lists every field of its type (`satisfies Record<keyof T, ...>`), so a field added to
  * config/types.ts does not compile until it is given its YAML name here.
  */
-import type { AdminConfig, BackendAuthConfig, BackendConfig, BackendTlsConfig, Config, GroupConfig, LimitsConfig, ListenerTlsConfig, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
+import type { AdminConfig, AutopilotConfig, BackendAuthConfig, BackendConfig, BackendTlsConfig, Config, DiscoveryConfig, GroupConfig, LimitsConfig, ListenerTlsConfig, ListenSpec, MigrationConfig, PoolConfig, ServerSpec } from './types.js';
 import { formatHostPort } from './address.js';
 
 export const REDACTED = '<redacted>';
@@ -64,15 +64,30 @@ function renderAuth(a: BackendAuthConfig): Rendered {
 const renderServer = (s: ServerSpec): string => s.raw.trim();
 
 function renderGroup(g: GroupConfig): Rendered {
-  const fields = { name: g.name, servers: g.servers.map(renderServer) } satisfies Record<keyof GroupConfig, unknown>;
-  return { name: fields.name, servers: fields.servers };
+  const fields = {
+    name: g.name,
+    servers: g.discovery === undefined ? g.servers.map(renderServer) : undefined,
+    discovery: g.discovery === undefined ? undefined : renderDiscovery(g.discovery),
+  } satisfies Record<keyof GroupConfig, unknown>;
+  return defined({ name: fields.name, servers: fields.servers, discovery: fields.discovery });
+}
+
+function renderDiscovery(d: DiscoveryConfig): Rendered {
+  const fields = { dns: d.dns, port: d.port, intervalMs: d.intervalMs, names: d.names, resolver: d.resolver } satisfies Record<keyof DiscoveryConfig, unknown>;
+  return defined({ dns: fields.dns, port: fields.port, interval: fields.intervalMs, names: fields.names, resolver: fields.resolver });
+}
+
+function renderAutopilot(a: AutopilotConfig): Rendered {
+  const fields = { migrate: a.migrate, minStableMs: a.minStableMs, maxMovedShare: a.maxMovedShare, rebalance: a.rebalance } satisfies Record<keyof AutopilotConfig, unknown>;
+  return { migrate: fields.migrate, min_stable: fields.minStableMs, max_moved_share: fields.maxMovedShare, rebalance: fields.rebalance };
 }
 
 function renderPool(p: PoolConfig): Rendered {
   const replicated = p.groups.length > 1;
+  const discovery = replicated ? undefined : p.groups[0]?.discovery;
   const fields = {
     name: undefined, // the key under `pools`
-    servers: replicated ? undefined : p.servers.map(renderServer),
+    servers: replicated || discovery !== undefined ? undefined : p.servers.map(renderServer),
     groups: replicated ? p.groups.map(renderGroup) : undefined,
     write: p.write,
     read: p.read,
@@ -90,9 +105,11 @@ function renderPool(p: PoolConfig): Rendered {
     connections: p.connections,
     tls: p.tls === undefined ? undefined : renderBackendTls(p.tls),
     auth: p.auth === undefined ? undefined : renderAuth(p.auth),
+    autopilot: p.autopilot === undefined ? undefined : renderAutopilot(p.autopilot),
   } satisfies Record<keyof PoolConfig, unknown>;
   return defined({
     servers: fields.servers,
+    discovery: discovery === undefined ? undefined : renderDiscovery(discovery),
     replicas: fields.groups,
     hash: fields.hash,
     distribution: fields.distribution,
@@ -110,6 +127,7 @@ function renderPool(p: PoolConfig): Rendered {
     tls: fields.tls,
     auth: fields.auth,
     migration: fields.migration,
+    autopilot: fields.autopilot,
   });
 }
 

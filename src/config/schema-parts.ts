@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { type Parsed, fail } from './address.js';
+import { describe, parseDuration } from './units.js';
 
 /** For cross-reference checks that run even when other fields failed (`{ when: always }`). */
 export const always = (): boolean => true;
@@ -30,3 +31,15 @@ export function strictMap<S extends z.ZodRawShape>(shape: S) {
   });
   return z.object(shape).catchall(unknownKey);
 }
+
+/** A parser that also refuses values below `min`. */
+export function atLeast(min: number, parse: (input: unknown) => Parsed<number>, what: string) {
+  return (input: unknown): Parsed<number> => {
+    const r = parse(input);
+    if (r.ok && r.value < min) return fail(`${what} must be at least ${min}, got ${describe(input)}`);
+    return r;
+  };
+}
+
+/** A duration in ms (`250ms`, `1s`, `2m` or a number of ms) of at least `min` ms. */
+export const duration = (min = 1) => field(atLeast(min, parseDuration, 'duration'));

@@ -10,15 +10,16 @@
  * every problem at once; they therefore read their input as `unknown` and skip what did not parse.
  */
 import { z } from 'zod';
-import { addIssue, always, field, strictMap } from './schema-parts.js';
+import { addIssue, always, atLeast, duration, field, strictMap } from './schema-parts.js';
 import { secretProblem } from './files.js';
 import { backendTls, listenerTls, toBackendTls, toListenerTls } from './tls-schema.js';
-import { MODULA_MAX_SLOTS, type AdminConfig, type BackendAuthConfig, type BackendTlsConfig, type Config, type DistributionName, type HashName, type ListenSpec, type MigrationConfig, type MigrationSettings, type PoolConfig, type RouteConfig, type ServerSpec } from './types.js';
+import { autopilotSchema, checkDiscovery, DEFAULT_AUTOPILOT, discoverySchema, toAutopilot, toDiscovery } from './discovery-schema.js';
+import { MODULA_MAX_SLOTS, type AdminConfig, type BackendAuthConfig, type BackendTlsConfig, type Config, type DistributionName, type GroupConfig, type HashName, type ListenSpec, type MigrationConfig, type MigrationSettings, type PoolConfig, type RouteConfig, type ServerSpec } from './types.js';
 import { checkRouteMigrations } from './route-migration.js';
 import { type Parsed, checkHost, fail, formatHostPort, ok } from './address.js';
 import { checkUnixPath, LISTEN_FORMAT, listenIdentity, parseListenString, parseSocketMode } from './listen.js';
 import { parseServerSpec, SERVER_FORMAT } from './server-spec.js';
-import { describe, parseDuration, parseSize } from './units.js';
+import { describe, parseSize } from './units.js';
 import { FrozenMap, deepFreeze } from './freeze.js';
 
 export const DEFAULTS = deepFreeze({
@@ -76,14 +77,6 @@ export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 // ---- leaf fields: each parses `unknown` and says exactly what is wrong ----
 
-function atLeast(min: number, parse: (input: unknown) => Parsed<number>, what: string) {
-  return (input: unknown): Parsed<number> => {
-    const r = parse(input);
-    if (r.ok && r.value < min) return fail(`${what} must be at least ${min}, got ${describe(input)}`);
-    return r;
-  };
-}
-
 function positiveInt(input: unknown): Parsed<number> {
   const n = typeof input === 'string' && /^[0-9]+$/.test(input.trim()) ? Number(input) : input;
   if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 1) return ok(n);
@@ -91,7 +84,6 @@ function positiveInt(input: unknown): Parsed<number> {
 }
 
 const size = (min = 1) => field(atLeast(min, parseSize, 'size'));
-const duration = (min = 1) => field(atLeast(min, parseDuration, 'duration'));
 const count = () => field(positiveInt);
 
 function hashTag(input: unknown): Parsed<string> {
@@ -226,9 +218,12 @@ const withTls = (servers: readonly ServerSpec[], tls: BackendTlsConfig | undefin
   servers.map((s) => ({ ...s, ...(tls === undefined ? {} : { tls }), ...(auth === undefined ? {} : { auth }) }));
 
 export const poolShape = {
-  /** One group; or `replicas`, a list of named groups. Exactly one of the two. */
+  /** One group; or `discovery`, one group from DNS; or `replicas`, a list of named groups (each with servers or discovery). Exactly one. */
   servers: serverList.optional(),
-  replicas: z.array(strictMap({ name: groupName, servers: serverList })).min(1, 'replicas needs at least one group').optional(),
+  discovery: discoverySchema.optional(),
+  replicas: z.array(strictMap({ name: groupName, servers: serverList.optional(), discovery: discoverySchema.optional() })).min(1, 'replicas needs at least one group').optional(),
+  /** What a change of the discovered servers does (src/discovery). */
+  autopilot: autopilotSchema.optional(),
   write: z.enum(['all', 'majority', 'one']).default(DEFAULTS.write),
   read: z.enum(['primary', 'local', 'fastest']).default(DEFAULTS.read),
   local_group: z.string().optional(),
@@ -275,6 +270,7 @@ function checkPool(pool: unknown, ctx: z.RefinementCtx): void {
   }
   if (pool.distribution === 'modula') checkModula(pool, ctx);
   checkGroups(pool, ctx);
+  checkDiscovery(pool, ctx);
 }
 
 const totalWeight = (list: unknown): number | undefined =>
@@ -314,14 +310,20 @@ function checkModula(pool: Record<string, unknown>, ctx: z.RefinementCtx): void 
   });
 }
 
-/** `servers` or `replicas` (not both); unique group names; a server in one group only; a real local group. */
+/** `servers`, `discovery` or `replicas` (one of them); unique group names; a server in one group only; a real local group. */
 function checkGroups(pool: Record<string, unknown>, ctx: z.RefinementCtx): void {
-  const hasServers = pool.servers !== undefined;
-  if (hasServers === (pool.replicas !== undefined)) {
-    addIssue(ctx, hasServers ? ['replicas'] : ['servers'], hasServers ? 'give either servers or replicas, not both' : 'a pool needs servers (one group) or replicas (a list of {name, servers})');
+  const given = (['servers', 'discovery', 'replicas'] as const).filter((key) => pool[key] !== undefined);
+  if (given.length !== 1) {
+    const [first, second] = given;
+    if (first === undefined) addIssue(ctx, ['servers'], 'a pool needs servers (one group), discovery (its servers from DNS) or replicas (a list of {name, servers or discovery})');
+    else addIssue(ctx, [second ?? first], `give either ${first} or ${String(second)}, not both`);
     return;
   }
   const groups = Array.isArray(pool.replicas) ? pool.replicas.filter(isRecord) : [];
+  groups.forEach((g, i) => {
+    if ((g.servers === undefined) !== (g.discovery === undefined)) return;
+    addIssue(ctx, g.servers === undefined ? ['replicas', i] : ['replicas', i, 'discovery'], g.servers === undefined ? 'a group needs servers or discovery' : 'give either servers or discovery, not both');
+  });
   const names = new Map<string, number>();
   const owner = new Map<string, string>();
   groups.forEach((g, i) => {
@@ -378,12 +380,17 @@ type RawPool = z.output<typeof poolSchema>;
 function toPool(name: string, p: RawPool): PoolConfig {
   const tls = p.tls === undefined ? undefined : toBackendTls(p.tls);
   const auth = p.auth === undefined ? undefined : { username: p.auth.username, passwordFile: p.auth.password_file };
-  const groups = (p.replicas ?? [{ name, servers: p.servers ?? [] }]).map((g) => ({ name: g.name, servers: withTls(g.servers, tls, auth) }));
+  const groups = (p.replicas ?? [{ name, servers: p.servers, discovery: p.discovery }]).map((g): GroupConfig => ({
+    name: g.name,
+    servers: withTls(g.servers ?? [], tls, auth),
+    ...(g.discovery === undefined ? {} : { discovery: toDiscovery(g.discovery) }),
+  }));
+  const discovered = groups.some((g) => g.discovery !== undefined);
   const local = p.replicas !== undefined ? (process.env[LOCAL_GROUP_ENV] ?? p.local_group) : p.local_group;
   return {
     name,
     servers: groups[0]?.servers ?? [],
-    groups: groups.map((g) => ({ name: g.name, servers: g.servers })),
+    groups,
     write: p.write,
     read: p.read,
     ...(local === undefined ? {} : { localGroup: local }),
@@ -400,6 +407,7 @@ function toPool(name: string, p: RawPool): PoolConfig {
     connections: p.server_connections,
     ...(tls === undefined ? {} : { tls }),
     ...(auth === undefined ? {} : { auth }),
+    ...(p.autopilot !== undefined ? { autopilot: toAutopilot(p.autopilot) } : discovered ? { autopilot: DEFAULT_AUTOPILOT } : {}),
   };
 }
 

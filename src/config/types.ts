@@ -80,7 +80,36 @@ export type ReadFailover = 'errors' | 'errors_and_misses';
 /** One replica group: a full copy of the pool's data on its own ketama ring. */
 export interface GroupConfig {
   readonly name: string;
+  /** The servers as configured; empty when the group has `discovery`. */
   readonly servers: readonly ServerSpec[];
+  /** The group's servers come from DNS (a plain pool's `discovery:` is its one group's). */
+  readonly discovery?: DiscoveryConfig;
+}
+
+/** A `discovery:` block: the servers are the records of a DNS name (src/discovery). */
+export interface DiscoveryConfig {
+  /** A name with A/AAAA records, or an SRV name (starting with `_`, e.g. `_memcache._tcp.mc.svc`). */
+  readonly dns: string;
+  /** The port of A/AAAA records (default 11211); absent for an SRV name, whose records carry it. */
+  readonly port?: number;
+  /** How often the name is resolved again, in ms (sooner when the records' TTL is shorter). */
+  readonly intervalMs: number;
+  /** Ring node names: each server's stable DNS name (SRV target, PTR name), or its address. */
+  readonly names: 'hostname' | 'address';
+  /** The DNS server to ask, `ip` or `ip:port` (`[v6]:port`); absent: the system's. */
+  readonly resolver?: string;
+}
+
+/** A pool's `autopilot:` block: what a change of its discovered servers does. */
+export interface AutopilotConfig {
+  /** auto: a changed set starts a migration by itself; approve: it is planned and waits for `memshift migrate start`. */
+  readonly migrate: 'auto' | 'approve';
+  /** How long a new set must be seen unchanged before anything starts, in ms. */
+  readonly minStableMs: number;
+  /** A change that would move more than this share of the keys (0..1] is refused. */
+  readonly maxMovedShare: number;
+  /** suggest: report the load per server and the weights `plan --rebalance` would propose. */
+  readonly rebalance: 'off' | 'suggest';
 }
 
 export interface WriteLogConfig {
@@ -122,7 +151,7 @@ export interface RouteMigrationConfig extends MigrationSettings {
 
 export interface PoolConfig {
   readonly name: string;
-  /** The first group's servers (a pool with plain `servers` is one group named after the pool). */
+  /** The first group's servers (a pool with plain `servers` is one group named after the pool); empty with `discovery`. */
   readonly servers: readonly ServerSpec[];
   /** Replica groups, the primary first. */
   readonly groups: readonly GroupConfig[];
@@ -153,6 +182,8 @@ export interface PoolConfig {
   readonly tls?: BackendTlsConfig;
   /** ASCII authentication to every server of the pool, its migration's `from` servers included. */
   readonly auth?: BackendAuthConfig;
+  /** What a change of the discovered servers does; only with `discovery` (a group's `discovery`). */
+  readonly autopilot?: AutopilotConfig;
 }
 
 /**

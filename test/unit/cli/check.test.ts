@@ -141,6 +141,56 @@ default_pool: other
     );
   });
 
+  it('shows where discovered servers come from and the autopilot, in text and JSON', async () => {
+    const file = files.write(
+      'discovery.yml',
+      `listen: ["127.0.0.1:0"]
+pools:
+  main:
+    discovery: {dns: memcached.cache.svc.cluster.local, resolver: "10.96.0.10:53"}
+    autopilot: {migrate: auto, min_stable: 45s}
+  zones:
+    replicas:
+      - {name: a, discovery: {dns: _memcache._tcp.a.mc.test, names: address, interval: 5s}}
+      - {name: b, servers: ["10.0.2.1:11211"]}
+default_pool: main
+`,
+    );
+    const text = await run(['check', '-c', file]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain(
+      'pool main (default): hash fnv1a_64, distribution ketama, timeout 1000 ms, 1 connection per server\n' +
+        '  servers from DNS: A/AAAA records of memcached.cache.svc.cluster.local, port 11211, every 10000 ms, ring names by hostname, resolver 10.96.0.10:53\n' +
+        '  autopilot: migrate auto, min_stable 45000 ms, max_moved_share 0.5, rebalance off\n',
+    );
+    expect(text.stdout).toContain(
+      '  group a:\n' +
+        '    servers from DNS: SRV records of _memcache._tcp.a.mc.test, every 5000 ms, ring names by address, resolver the system\'s\n' +
+        '  group b:\n',
+    );
+    expect(text.stdout).toMatch(/ {4}10\.0\.2\.1:11211 +1 +- +160 +100\.00%\n {2}autopilot: migrate approve, min_stable 30000 ms, max_moved_share 0\.5, rebalance off\n/);
+    const json = JSON.parse((await run(['check', '--json', '-c', file])).stdout) as ConfigSummary;
+    expect(json.pools.map((p) => [p.name, p.servers, p.groups, p.autopilot])).toEqual([
+      [
+        'main',
+        [],
+        [{ name: 'main', servers: [], discovery: { dns: 'memcached.cache.svc.cluster.local', records: 'A/AAAA', port: 11211, intervalMs: 10_000, names: 'hostname', resolver: '10.96.0.10:53' } }],
+        { migrate: 'auto', minStableMs: 45_000, maxMovedShare: 0.5, rebalance: 'off' },
+      ],
+      [
+        'zones',
+        [],
+        [
+          { name: 'a', servers: [], discovery: { dns: '_memcache._tcp.a.mc.test', records: 'SRV', port: null, intervalMs: 5_000, names: 'address', resolver: null } },
+          { name: 'b', servers: [{ address: '10.0.2.1:11211', name: null, weight: 1, points: 160, sharePercent: 100 }], discovery: null },
+        ],
+        { migrate: 'approve', minStableMs: 30_000, maxMovedShare: 0.5, rebalance: 'off' },
+      ],
+    ]);
+    const plain = JSON.parse((await run(['check', '--json', '-c', files.write('plain.yml', DEMO)])).stdout) as ConfigSummary;
+    expect(plain.pools.map((p) => [p.groups.map((g) => g.discovery), p.autopilot])).toEqual([[[null], null], [[null], null]]);
+  });
+
   it('exits 66 when the file cannot be read', async () => {
     const r = await run(['check', '-c', '/nonexistent/memshift.yml']);
     expect(r.status).toBe(66);

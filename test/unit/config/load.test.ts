@@ -269,7 +269,7 @@ backend: {probe_min: 10s, probe_max: 1s}
   it('points a missing pool field at the pool, and refuses an empty server list', () => {
     expect(problems('listen: [":0"]\npools:\n  main:\n    hash: md5\n')).toEqual([
       'memshift.yml:1:10 listen[0]: missing host: expected "host:port" or "unix:/path", got ":0"',
-      'memshift.yml:3:3 pools.main.servers: a pool needs servers (one group) or replicas (a list of {name, servers})',
+      'memshift.yml:3:3 pools.main.servers: a pool needs servers (one group), discovery (its servers from DNS) or replicas (a list of {name, servers or discovery})',
     ]);
     expect(problems('listen: ["h:1"]\npools:\n  main:\n    servers: []\n')).toEqual(['memshift.yml:4:14 pools.main.servers: a pool needs at least one server']);
     expect(problems('listen: ["h:1"]\npools:\n  main:\n    servers:\n')).toEqual(['memshift.yml:4:5 pools.main.servers: expected a list, got null']);
@@ -282,7 +282,7 @@ describe('parseConfig: unknown keys', () => {
     [
       'in a pool',
       `${MINIMAL}    distrib: ketama\n`,
-      'memshift.yml:5:5 pools.main.distrib: unknown key "distrib"; expected one of "servers", "replicas", "write", "read", "local_group", "read_failover", "write_log", "resync", "migration", "failover_after", "failover_settle", "hash", "distribution", "hash_tag", "timeout", "server_connections", "tls", "auth"',
+      'memshift.yml:5:5 pools.main.distrib: unknown key "distrib"; expected one of "servers", "discovery", "replicas", "autopilot", "write", "read", "local_group", "read_failover", "write_log", "resync", "migration", "failover_after", "failover_settle", "hash", "distribution", "hash_tag", "timeout", "server_connections", "tls", "auth"',
     ],
     ['in limits', `${MINIMAL}limits:\n  max_itemsize: 1m\n`, 'memshift.yml:6:3 limits.max_itemsize: unknown key "max_itemsize"; did you mean "max_item_size"?'],
     ['in backend', `${MINIMAL}backend: {probe_mni: 1}\n`, 'memshift.yml:5:11 backend.probe_mni: unknown key "probe_mni"; did you mean "probe_min"?'],

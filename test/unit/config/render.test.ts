@@ -55,6 +55,21 @@ const FULL = stringify({
   backend: { connect_timeout: '500ms', probe_max: '10s' },
 });
 
+const DISCOVERY = stringify({
+  listen: ['127.0.0.1:22122'],
+  pools: {
+    main: { discovery: { dns: 'memcached.cache.svc.cluster.local', resolver: '10.96.0.10:53' }, autopilot: { migrate: 'auto', min_stable: '45s' } },
+    srv: { discovery: { dns: '_memcache._tcp.mc.test', names: 'address', interval: '5s' } },
+    zones: {
+      replicas: [
+        { name: 'a', discovery: { dns: 'a.mc.test', port: 11311 } },
+        { name: 'b', servers: ['10.0.2.1:11211'] },
+      ],
+    },
+  },
+  default_pool: 'main',
+});
+
 /** Every key, at any depth, of the rendered document (pool names and the values of `routes` left out). */
 function keysOf(value: unknown, out = new Set<string>(), under = ''): Set<string> {
   if (Array.isArray(value)) for (const v of value) keysOf(v, out, under);
@@ -74,6 +89,7 @@ describe('renderConfig (GET /config)', () => {
     ['the annotated example', EXAMPLE],
     ['the CLI tests demo', DEMO],
     ['replicas, migrations, TLS and admin', FULL],
+    ['discovery (a pool, SRV, a replica group) and autopilot', DISCOVERY],
   ])('%s: snake_case keys that read back as the same config', (_, yaml) => {
     const config = parseConfig(yaml);
     const rendered = renderConfig(config);
