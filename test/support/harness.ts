@@ -20,6 +20,7 @@ import { ensureTempDir, makeTempDir, ManagedProcess, sleep } from './process.js'
 import { diedBeforeListening, freePort, onFreePort, Server, waitForEndpoint, type Endpoint, type ServerHandle } from './servers.js';
 import { requireBinary } from './system-deps.js';
 
+export { startDnsmasq, type DnsmasqHandle, type DnsmasqOptions, type HostsLine, type SrvRecord } from './dnsmasq.js';
 export { flushAll, keysOnServer, stats } from './inspect.js';
 export { spreadKeys } from './keys.js';
 export { liveProcesses, sleep, stopAll, waitUntil, type ExitInfo } from './process.js';

@@ -2,7 +2,9 @@
  * The system programs the integration and acceptance tests start: memcached, nutcracker
  * (twemproxy), memccapable and memcaslap (libmemcached-tools), /usr/bin/python3 with pymemcache,
  * perl with Cache::Memcached, php with the memcached extension (the real-client tests),
- * prometheus (the scrape test) and libfaketime (a sidecar whose clock is behind). `ensureSystemDeps()` checks them (a few stat calls and one
+ * prometheus (the scrape test), libfaketime (a sidecar whose clock is behind) and dnsmasq (the DNS server
+ * that discovery tests edit; Debian's `dnsmasq-base`, the program without the system service that
+ * `dnsmasq` adds and starts on port 53). `ensureSystemDeps()` checks them (a few stat calls and one
  * python, perl and php start each, no apt when all is present). When one is missing and we run as root it runs `apt-get update` once and
  * installs the missing Debian packages; otherwise it throws naming the package to install.
  */
@@ -90,6 +92,7 @@ const DEPS: readonly Dep[] = [
   { what: PROMETHEUS, pkg: 'prometheus', present: () => isExecutable(PROMETHEUS) },
   { what: LIBFAKETIME, pkg: 'faketime', present: () => isReadable(LIBFAKETIME) },
   { what: 'openssl', pkg: 'openssl', present: () => findBinary('openssl') !== undefined },
+  { what: 'dnsmasq', pkg: 'dnsmasq-base', present: () => findBinary('dnsmasq') !== undefined },
 ];
 
 /**
