@@ -1,0 +1,23 @@
+/**
+ * Servers from DNS (issue 16): resolve a pool's `discovery:` name (resolve.ts), watch it over time
+ * and decide when a new set is stable (watch-state.ts, pure; watch.ts, the timer around it), and name
+ * the migration a change starts (migration-id.ts).
+ */
+export {
+  compareServers,
+  createResolver,
+  DEFAULT_DISCOVERY_PORT,
+  DiscoveryError,
+  isSrvName,
+  resolveServers,
+  ringIdentity,
+  toServerSpec,
+  type DiscoveredServer,
+  type DiscoveryFailure,
+  type DiscoveryTarget,
+  type Resolution,
+  type ResolverOptions,
+} from './resolve.js';
+export { initialWatchState, nextResolveInMs, serverSet, watchNext, watchSettings, type ServerSet, type WatchEvent, type WatchInput, type WatchSettings, type WatchState } from './watch-state.js';
+export { DiscoveryWatch, type DiscoveryChange, type DiscoveryCounters, type DiscoverySnapshot, type DiscoveryWatchOptions } from './watch.js';
+export { autoMigrationId, ringText, type PoolRing, type RingMember } from './migration-id.js';
