@@ -14,7 +14,7 @@ import type { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { createResolver, DiscoveryError, type DiscoveredServer, resolveServers } from './resolve.js';
-import { initialWatchState, nextResolveInMs, type WatchEvent, watchNext, type WatchSettings, watchSettings, type WatchState } from './watch-state.js';
+import { initialWatchState, nextResolveInMs, type WatchEvent, type WatchInput, watchNext, type WatchSettings, watchSettings, type WatchState } from './watch-state.js';
 
 /** Counters for metrics: totals since the watch started, and the last good answer's wall-clock time. */
 export interface DiscoveryCounters {
@@ -156,7 +156,7 @@ export class DiscoveryWatch {
 
   async #resolveOnce(): Promise<void> {
     const generation = this.#generation;
-    let input: Parameters<typeof watchNext>[1];
+    let input: WatchInput;
     let empty = false;
     try {
       const r = await resolveServers(this.#discovery, this.#resolver);
