@@ -7,7 +7,7 @@
 import { Resolver } from 'node:dns/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDnsmasq, stopAll, type DnsmasqHandle, type HostsLine } from '../support/harness.js';
-import { sleep } from '../support/process.js';
+import { sleep, waitUntil } from '../support/process.js';
 import { createResolver, DiscoveryError, DiscoveryWatch, resolveServers, ringIdentity, type DiscoveryChange } from '../../src/discovery/index.js';
 import type { DiscoveryConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
@@ -29,13 +29,7 @@ async function errorCode(p: Promise<unknown>): Promise<string> {
 const pod = (i: number, ip = `127.0.1.${10 + i}`): HostsLine => [ip, `mc-${i}.mc.test`, 'mc.test'];
 const pods = (...ids: number[]): HostsLine[] => ids.map((i) => pod(i));
 
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> => waitUntil(what, () => Promise.resolve(cond()), timeoutMs, 20);
 
 describe('the dnsmasq the tests run', () => {
   it('serves A, AAAA and PTR from the hosts file, re-read on SIGHUP, with --local-ttl', async () => {
