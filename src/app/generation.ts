@@ -21,9 +21,11 @@ import { BackendPool, type Backend } from '../backend/index.js';
 import { onTlsReloadError, secureContext } from '../tls/index.js';
 import { configWarnings, everyServer } from '../config/warnings.js';
 import { Router } from '../routing/index.js';
-import { Dispatcher, type KeyRoute } from '../proxy/dispatcher.js';
+import { Dispatcher } from '../proxy/dispatcher.js';
+import type { PoolRoute } from '../proxy/pool-route.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { Replication } from '../replication/index.js';
+import { ReplicatedRoute } from '../replication/replica-groups.js';
 import { Migration } from '../migration/runtime.js';
 import { DeadOwnerRoute, MigrationRoute } from '../migration/route.js';
 import { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/space.js';
@@ -101,8 +103,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   const dispatcher = new Dispatcher(config, backends, stats);
   const replication = prev?.replication ?? new Replication(dispatcher.router, backends, stats, logger, rebuildHistory);
   if (prev !== undefined) replication.update(dispatcher.router, backends);
-  dispatcher.useReplication(replication.byPool(dispatcher.router));
-  const routes: (KeyRoute | undefined)[] = [];
+  const routes: (PoolRoute | undefined)[] = [];
   const migrations = pools.map((pool, p) => {
     if (pool.migration === undefined) return undefined;
     const before = previousMigration(prev, pool.name);
@@ -113,7 +114,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     // A pool with replica groups migrates each group on its own ring, inside its replication path.
     const groups = replication.groupsOf(pool.name);
     if (groups !== undefined) return track(new Migration(pool, replicatedSpace(pool, p, dispatcher.router, backends, groups), logger));
-    const space = activeSpace(pool, p, dispatcher.router, backends, dispatcher, stats);
+    const space = activeSpace(pool, p, dispatcher.router, backends, stats);
     routes[p] = space.route;
     return track(new Migration(pool, space, logger));
   });
@@ -133,12 +134,18 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
       byRoute[r] = before.route as MigrationRoute;
       return before;
     }
-    const space = routeSpace(config.routes, route, dispatcher.router, backends, dispatcher, stats);
+    const space = routeSpace(config.routes, route, dispatcher.router, backends, stats);
     byRoute[r] = space.route;
     return track(new Migration(config.pools.get(route.pool)!, space, logger, 500, route.migration));
   });
   if (byRoute.length > 0) dispatcher.useRouteMigrations(byRoute);
-  if (routes.length > 0) dispatcher.useMigration(routes);
+  // A pool's route: its migration's, or its replica groups' (which run a migration of theirs inside).
+  routes.forEach((route, p) => {
+    if (route !== undefined) dispatcher.setRoute(p, route);
+  });
+  replication.byPool(dispatcher.router).forEach((groups, p) => {
+    if (groups !== undefined) dispatcher.setRoute(p, new ReplicatedRoute(groups, dispatcher.route(p)));
+  });
   const g: Generation = { config, backends, dispatcher, replication, migrations, routeMigrations, failovers, live };
   adoptFailoverRoutes(g);
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
@@ -233,7 +240,7 @@ function watchFailovers(pools: readonly PoolConfig[], watched: ReadonlySet<strin
     const spaceFor = (spec: FailoverSpec): MigrationSpace => {
       const { live, p } = at();
       const { dispatcher, backends } = live;
-      const space = plainFailoverSpace(pool, p, dispatcher.router, backends, dispatcher, stats, spec);
+      const space = plainFailoverSpace(pool, p, dispatcher.router, backends, stats, spec);
       dispatcher.setRoute(p, space.route);
       return space;
     };

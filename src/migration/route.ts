@@ -20,7 +20,8 @@
  */
 import { Cmd, R, fansOut, hasFlag, isGetAndTouch, isRead, wantsCas, type Request } from '../protocol/index.js';
 import { Backend, type BackendConnection } from '../backend/index.js';
-import type { Dispatcher } from '../proxy/dispatcher.js';
+import { forward, forwardTo } from '../proxy/forward.js';
+import type { PoolRoute } from '../proxy/pool-route.js';
 import type { Slot, SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../replication/read-failover.js';
@@ -35,7 +36,7 @@ import { LatencyHistogram } from '../observability/histogram.js';
 
 export { emptyRouteCounters, type RouteCounters } from './phased-route.js';
 
-export class MigrationRoute extends PhasedRoute implements MovingKey {
+export class MigrationRoute extends PhasedRoute implements MovingKey, PoolRoute {
   readonly #old = (key: Buffer): Backend => this.oldBackends[this.arcs.oldOwnerOf(key)]!;
   readonly #new = (key: Buffer): Backend => this.newBackends[this.arcs.newOwnerOf(key)]!;
   readonly keys = new KeySync(
@@ -51,7 +52,6 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
     readonly oldBackends: readonly Backend[],
     /** In new ring order. */
     readonly newBackends: readonly Backend[],
-    readonly dispatcher: Dispatcher,
     readonly stats: ProxyStats,
   ) {
     super(arcs);
@@ -71,34 +71,34 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
     const waiting = this.waits(req, owner);
     if (waiting !== null) return waiting;
     const mode = this.mode;
-    if (mode === 'old') return this.dispatcher.plain(req, owner, this.#old);
-    if (mode === 'new') return this.dispatcher.plain(req, owner, this.#new);
+    if (mode === 'old') return forward(req, owner, this.stats, this.#old);
+    if (mode === 'new') return forward(req, owner, this.stats, this.#new);
     const cmd = req.cmd;
     const touches = isGetAndTouch(cmd) || (cmd === Cmd.MetaGet && hasFlag(req, 0x54 /* T */));
     if (touches && mode !== 'new_deletes_both') {
       // A read that also sets the TTL is a write: the authority runs it and the other owner is synced.
-      if (req.keys.length > 1) return this.dispatcher.plain(req, owner, this.#readOwner);
+      if (req.keys.length > 1) return forward(req, owner, this.stats, this.#readOwner);
     } else if (isRead(cmd)) {
       const cas = wantsCas(req);
       // The owner that serializes writes serves tokens: the old one until cutover.
-      if (mode === 'dual_old' || (mode === 'dual_new' && cas)) return this.dispatcher.plain(req, owner, this.#old);
-      if (mode === 'new_deletes_both' || cmd === Cmd.MetaDebug) return this.dispatcher.plain(req, owner, this.#new);
+      if (mode === 'dual_old' || (mode === 'dual_new' && cas)) return forward(req, owner, this.stats, this.#old);
+      if (mode === 'new_deletes_both' || cmd === Cmd.MetaDebug) return forward(req, owner, this.stats, this.#new);
       return req.keys.length > 1 ? this.#multiRead(req, owner, mode === 'dual_new') : this.#read(req, owner, cas, mode === 'dual_new');
     }
     // One lookup: a key whose owner stays goes straight to it.
     // (A moved prefix's route is only given its own keys, all moved.)
     const i = this.arcs.locate(req.hashKey!);
     const n = this.newBackends[this.arcs.newOwner(i)]!;
-    if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);
+    if (!this.arcs.moved(i)) return forwardTo(req, owner, this.stats, n);
     return this.#write(req, owner, mode, this.oldBackends[this.arcs.oldOwner(i)]!, n);
   }
 
   #read(req: Request, owner: SlotOwner, wantsCas: boolean, backfill: boolean): Slot {
     const i = this.arcs.locate(req.hashKey!);
     const n = this.newBackends[this.arcs.newOwner(i)]!;
-    if (!this.arcs.moved(i)) return this.dispatcher.keyed(req, owner, n);
+    if (!this.arcs.moved(i)) return forwardTo(req, owner, this.stats, n);
     // A new owner whose copy may be stale (a sync there failed, and so did the delete) is not read: the old owner has every write up to cleanup.
-    if ((backfill || this.mode === 'cutover') && this.isDirty(req.hashKey!, n)) return this.dispatcher.keyed(req, owner, this.oldBackends[this.arcs.oldOwner(i)]!);
+    if ((backfill || this.mode === 'cutover') && this.isDirty(req.hashKey!, n)) return forwardTo(req, owner, this.stats, this.oldBackends[this.arcs.oldOwner(i)]!);
     return new MovingReadSlot(owner, req, this, this.oldBackends[this.arcs.oldOwner(i)]!, n, wantsCas, backfill).start();
   }
 
@@ -107,7 +107,7 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
     const keys = req.keys;
     let anyMoved = false;
     for (let k = 0; k < keys.length && !anyMoved; k++) anyMoved = this.arcs.moved(this.arcs.locate(keys[k]!));
-    if (!anyMoved) return this.dispatcher.plain(req, owner, this.#new);
+    if (!anyMoved) return forward(req, owner, this.stats, this.#new);
     const reader: GroupReader = {
       order: [0, 1],
       ownerIn: (group, key) => {
@@ -130,7 +130,7 @@ export class MigrationRoute extends PhasedRoute implements MovingKey {
     // A read-modify-write waits in cutover until every sidecar has left verify: until then some still run them on the old owner.
     if (!fansOut(req) && this.rmwHeld()) return this.held.hold(req, owner);
     const plan = this.#plan(req, mode, o, n);
-    return plan.second === null ? this.dispatcher.keyed(req, owner, plan.first) : new MovingWriteSlot(owner, req, this, plan).start();
+    return plan.second === null ? forwardTo(req, owner, this.stats, plan.first) : new MovingWriteSlot(owner, req, this, plan).start();
   }
 
   /** Where a write of the moved key `req` names runs now, and which owner follows it (none: one owner). */
@@ -212,7 +212,7 @@ class RetiredBackend extends Backend {
  * Every sidecar is in dual_old before the emptying starts (settle), and none writes a new owner's
  * moved keys before it ends, so nothing the emptying deletes was written.
  */
-export class DeadOwnerRoute {
+export class DeadOwnerRoute implements PoolRoute {
   #mode: RouteMode = 'old';
   #active: MigrationRoute;
   readonly #refusing: MigrationRoute;
@@ -222,7 +222,7 @@ export class DeadOwnerRoute {
     dead: string,
   ) {
     const old = inner.oldBackends.map((b) => (b.address === dead ? new RetiredBackend(b.address) : b));
-    this.#refusing = new MigrationRoute(inner.arcs, old, inner.newBackends, inner.dispatcher, inner.stats);
+    this.#refusing = new MigrationRoute(inner.arcs, old, inner.newBackends, inner.stats);
     this.#active = inner;
   }
 

@@ -14,7 +14,6 @@
 import type { LatencyHistogram } from '../observability/histogram.js';
 import type { Backend, BackendPool } from '../backend/index.js';
 import type { PoolConfig, RouteConfig, ServerSpec } from '../config/types.js';
-import type { Dispatcher } from '../proxy/dispatcher.js';
 import type { ProxyStats } from '../proxy/stats.js';
 import type { ReplicaGroups } from '../replication/replica-groups.js';
 import { RouteTable, createRing, type Router } from '../routing/index.js';
@@ -123,11 +122,11 @@ export function movedShare(space: MigrationSpace): number {
 const firstByAddress = (backends: readonly Backend[]): Backend => [...backends].sort((a, b) => (a.address < b.address ? -1 : 1))[0]!;
 
 /** A pool's configured migration (one group). */
-export function activeSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
+export function activeSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
   const from = pool.migration!.from[0]!.servers;
   const oldRing = createRing({ ...pool, name: `${pool.name} (from)`, servers: from });
   const arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
-  return liveOwnersSpace(arcs, backends.byMigration[p]![0]!, backends.byPool[p]!, dispatcher, stats);
+  return liveOwnersSpace(arcs, backends.byMigration[p]![0]!, backends.byPool[p]!, stats);
 }
 
 /**
@@ -135,10 +134,10 @@ export function activeSpace(pool: PoolConfig, p: number, router: Router, backend
  * reads the old owners, MigrationRoute routes the moved keys; the record on every old and new
  * server, the lease on the first new one by address.
  */
-function liveOwnersSpace(keys: MovedKeys, oldBackends: readonly Backend[], newBackends: readonly Backend[], dispatcher: Dispatcher, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
+function liveOwnersSpace(keys: MovedKeys, oldBackends: readonly Backend[], newBackends: readonly Backend[], stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
   return {
     parts: [oldOwnersPart(keys)],
-    route: new MigrationRoute(keys, oldBackends, newBackends, dispatcher, stats),
+    route: new MigrationRoute(keys, oldBackends, newBackends, stats),
     recordServers: [...new Set<Backend>([...newBackends, ...oldBackends])],
     leaseServer: firstByAddress(newBackends),
   };
@@ -150,7 +149,7 @@ function liveOwnersSpace(keys: MovedKeys, oldBackends: readonly Backend[], newBa
  * reload that only reorders the routes keeps it. The record and lease are kept on both pools'
  * servers, the lease on the new pool's first.
  */
-export function routeSpace(routes: readonly RouteConfig[], route: RouteConfig, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
+export function routeSpace(routes: readonly RouteConfig[], route: RouteConfig, router: Router, backends: BackendPool, stats: ProxyStats): MigrationSpace & { route: MigrationRoute } {
   const fromPool = route.migration!.fromPool;
   const from = router.poolId(fromPool);
   const to = router.poolId(route.pool);
@@ -158,7 +157,7 @@ export function routeSpace(routes: readonly RouteConfig[], route: RouteConfig, r
   const prefixes = routes.map((x) => x.prefix).sort();
   const table = new RouteTable(prefixes.map((prefix) => ({ prefix, pool: 0 })), 0);
   const keys = new MovedPrefix(table, prefixes.indexOf(route.prefix), router.ring(from), router.pools[from]!.servers, router.ring(to), router.pools[to]!.servers);
-  return { ...liveOwnersSpace(keys, backends.byPool[from]!, backends.byPool[to]!, dispatcher, stats), prefixMove: { prefix: route.prefix, fromPool } };
+  return { ...liveOwnersSpace(keys, backends.byPool[from]!, backends.byPool[to]!, stats), prefixMove: { prefix: route.prefix, fromPool } };
 }
 
 /** A ring change whose old owners are alive: the copy reads them, cleanup empties them. */
@@ -203,7 +202,7 @@ export function replicatedSpace(pool: PoolConfig, p: number, router: Router, bac
  * A failover of a pool without replica groups: `spec.server` leaves the pool's ring, and its keys
  * start empty on their new owners (DeadOwnerRoute).
  */
-export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, dispatcher: Dispatcher, stats: ProxyStats, spec: FailoverSpec): MigrationSpace & { route: DeadOwnerRoute } {
+export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, stats: ProxyStats, spec: FailoverSpec): MigrationSpace & { route: DeadOwnerRoute } {
   const before = serversBefore(pool.servers, spec.group, spec);
   const after = before.filter((s) => s.address !== spec.server);
   if (after.length === 0 || after.length === before.length) throw new Error(`failover of ${spec.server} in pool ${pool.name}: nothing would remain or nothing moves`);
@@ -217,7 +216,7 @@ export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, 
     throw new Error(`no copy of ${spec.server}'s keys exists`);
   };
   const part: MovePart = { arcs, copySources: () => [], sourceOf: none, losing: [], gone: true };
-  const route = new DeadOwnerRoute(new MigrationRoute(arcs, oldBackends, newBackends, dispatcher, stats), spec.server);
+  const route = new DeadOwnerRoute(new MigrationRoute(arcs, oldBackends, newBackends, stats), spec.server);
   return { parts: [part], route, recordServers: newBackends, leaseServer: firstByAddress(newBackends), failover: spec };
 }
 

@@ -24,6 +24,7 @@ import type { PoolConfig } from '../config/types.js';
 import type { Router } from '../routing/index.js';
 import { LocalSlot, type Slot, type SlotOwner } from '../proxy/reply-slots.js';
 import type { ProxyStats } from '../proxy/stats.js';
+import type { PoolRoute } from '../proxy/pool-route.js';
 import { FanoutWriteSlot, type MissedWrite } from './write-fanout.js';
 import { FailoverMultiGetSlot, FailoverReadSlot, type GroupReader } from './read-failover.js';
 
@@ -358,5 +359,25 @@ export class ReplicaGroups {
       return R.MIGRATION_BUSY;
     }
     return this.follow(req, key, ran, this.#followers(key, ran.group), this.#shadowsOf(key, false) ?? NO_SHADOWS);
+  }
+}
+
+/**
+ * The route of a pool with replica groups (the Dispatcher's, per pool): its requests go to the
+ * groups; a key of it in a get whose keys span pools is read where the plain route reads it (the
+ * first group's owner on the pool's ring).
+ */
+export class ReplicatedRoute implements PoolRoute {
+  constructor(
+    readonly groups: ReplicaGroups,
+    readonly plain: PoolRoute,
+  ) {}
+
+  dispatch(req: Request, owner: SlotOwner): Slot {
+    return this.groups.dispatch(req, owner);
+  }
+
+  readOwner(key: Buffer): Backend {
+    return this.plain.readOwner(key);
   }
 }
