@@ -130,6 +130,7 @@ export interface ConfigSummary {
   readonly routes: readonly { readonly prefix: string; readonly pool: string }[];
   readonly defaultPool: string;
   readonly flushAll: boolean;
+  readonly workers: number;
   readonly limits: Config['limits'];
   readonly backend: Config['backend'];
   /** What the config does that an operator should know (config/warnings.ts). */
@@ -145,6 +146,7 @@ export function summarize(config: Config): ConfigSummary {
     routes: config.routes.map((r) => ({ prefix: r.prefix, pool: r.pool })),
     defaultPool: config.defaultPool,
     flushAll: config.flushAll,
+    workers: config.workers,
     limits: config.limits,
     backend: config.backend,
     warnings: configWarnings(config).map((w) => w.message),
@@ -243,6 +245,7 @@ export function formatSummary(s: ConfigSummary): string {
   const b = s.backend;
   out.push(
     `flush_all: ${s.flushAll ? 'sent to every backend' : 'refused'}\n`,
+    `workers: ${s.workers === 1 ? '1 (one process)' : `${s.workers} processes share the listeners`}\n`,
     `limits: max_item_size ${l.maxItemSize} B, max_get_line ${l.maxGetLineBytes} B, max_connections ${l.maxConnections},\n`,
     `  max_inflight_per_client ${l.maxInflightPerClient}, max_queued_bytes_per_client ${l.maxQueuedBytesPerClient} B,\n`,
     `  max_queued_bytes_per_backend ${l.maxQueuedBytesPerBackend} B, max_pending_per_backend ${l.maxPendingPerBackend}\n`,

@@ -17,7 +17,7 @@
  *                    A pool's tls or auth applies too (new connections to its servers; the old ones
  *                    close once idle), and with force its servers or hashing, where nothing kept across
  *                    the reload uses them: see below.
- *   needs a restart  a listener's tls or mode, admin, server_connections, replica groups and their settings (write,
+ *   needs a restart  a listener's tls or mode, admin, workers, server_connections, replica groups and their settings (write,
  *                    read, write_log, failover); a pool's tls, auth or hashing when it has replica groups,
  *                    and its servers, hashing, tls or auth when it has failover_after: its replica groups
  *                    and its failover watch are kept across a reload with the connections and rings they
@@ -83,6 +83,7 @@ export function checkReload(current: Config, next: Config, ctx: ReloadContext): 
   };
   checkListen(current.listen, next.listen, changes, restart);
   if (!same(current.admin, next.admin)) restart('admin changed');
+  if (current.workers !== next.workers) restart(`workers changed (${current.workers} to ${next.workers})`);
   checkPoolSet(current, next, ctx, check);
   checkRoutes(current, next, ctx, moves, changes);
   const routeMigrations = checkRouteMigrationReload(current, next, ctx);

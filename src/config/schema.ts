@@ -28,6 +28,7 @@ export const DEFAULTS = deepFreeze({
   timeoutMs: 1000,
   serverConnections: 1,
   flushAll: true,
+  workers: 1,
   limits: {
     maxItemSize: 1024 * 1024,
     maxGetLineBytes: 1024 * 1024,
@@ -85,6 +86,15 @@ function positiveInt(input: unknown): Parsed<number> {
 
 const size = (min = 1) => field(atLeast(min, parseSize, 'size'));
 const count = () => field(positiveInt);
+
+/** The most worker processes `workers:` may ask for. */
+export const MAX_WORKERS = 256;
+
+function workerCount(input: unknown): Parsed<number> {
+  const n = positiveInt(input);
+  if (n.ok && n.value > MAX_WORKERS) return fail(`must be at most ${MAX_WORKERS}, got ${n.value}`);
+  return n;
+}
 
 function hashTag(input: unknown): Parsed<string> {
   if (typeof input === 'string' && input.length === 2 && Buffer.byteLength(input) === 2) return ok(input);
@@ -453,6 +463,7 @@ export const rootShape = {
   routes: z.array(routeSchema).default([]),
   default_pool: z.string().optional(),
   flush_all: z.boolean().default(DEFAULTS.flushAll),
+  workers: field(workerCount).default(DEFAULTS.workers),
   limits: strictMap({
     max_item_size: size().default(DEFAULTS.limits.maxItemSize),
     max_get_line: size(2048).default(DEFAULTS.limits.maxGetLineBytes),
@@ -546,6 +557,7 @@ function toConfig(raw: RawConfig): Config {
       probeMaxMs: raw.backend.probe_max,
     },
     flushAll: raw.flush_all,
+    workers: raw.workers,
     ...(raw.admin === undefined ? {} : { admin: toAdmin(raw.admin) }),
   };
 }

@@ -258,6 +258,11 @@ export interface Config {
   readonly backend: BackendConfig;
   /** `flush_all` fans out to every backend when true; answers `SERVER_ERROR flush_all disabled` when false. */
   readonly flushAll: boolean;
+  /**
+   * Processes that serve clients (node:cluster): 1 is one process; more share the listeners, and
+   * the first of them alone leads migrations and owns the failed-write logs (app/cluster).
+   */
+  readonly workers: number;
   /** The admin HTTP listener; absent: none. */
   readonly admin?: AdminConfig;
   /** Where the config came from, for logs. */

@@ -10,6 +10,7 @@ describe('config/memshift.example.yml', () => {
     expect(config.limits).toEqual(DEFAULTS.limits);
     expect(config.backend).toEqual(DEFAULTS.backend);
     expect(config.flushAll).toBe(DEFAULTS.flushAll);
+    expect(config.workers).toBe(DEFAULTS.workers);
     expect(config.pools.get('main')).toMatchObject({ hash: DEFAULTS.hash, distribution: DEFAULTS.distribution, timeoutMs: DEFAULTS.timeoutMs, connections: DEFAULTS.serverConnections });
     expect([...config.pools.keys()]).toEqual(['main', 'replicated', 'sessions']);
     expect(config.pools.get('replicated')).toMatchObject({

@@ -52,6 +52,7 @@ describe('parseConfig: defaults', () => {
         maxReplyMemory: 256 * 1048576,
       },
       backend: { connectTimeoutMs: 1000, failureLimit: 3, probeMinMs: 1000, probeMaxMs: 30_000 },
+      workers: 1,
       admin: undefined,
       source: 'memshift.yml',
     } satisfies Record<keyof Config, unknown>);
@@ -181,6 +182,13 @@ pools:
       - "10.0.0.2:11211:x"
 `;
     expect(problems(text)).toEqual(['memshift.yml:7:9 pools.main.servers[1]: weight must be a positive integer, got "x"']);
+  });
+
+  it('takes workers from 1 to 256', () => {
+    const base = 'listen: ["127.0.0.1:11211"]\npools: {main: {servers: ["10.0.0.1:11211:1"]}}\n';
+    expect(parseConfig(`${base}workers: 4\n`).workers).toBe(4);
+    expect(problems(`${base}workers: 0\n`)).toEqual(['memshift.yml:3:10 workers: must be a positive integer, got 0']);
+    expect(problems(`${base}workers: 257\n`)).toEqual(['memshift.yml:3:10 workers: must be at most 256, got 257']);
   });
 
   it('throws a MemshiftError with code MS_ERR_CONFIG carrying the issues', () => {

@@ -25,6 +25,12 @@ describe('checkReload', () => {
     expect(checkReload(config(), config({ servers: [A, B], server_connections: 2 }), notRunning).refused).toEqual(['pool main: server_connections changed: needs a restart']);
   });
 
+  it('needs a restart for workers (the processes are forked at start)', () => {
+    const r = checkReload(config(), config(undefined, { workers: 2 }), notRunning);
+    expect(r.refused).toEqual(['workers changed (1 to 2): needs a restart']);
+    expect(r.needsRestart).toEqual(r.refused);
+  });
+
   it('refuses a server list, a weight or a hash change without a migration, and says to write one', () => {
     for (const next of [config({ servers: [A, B, C] }), config({ servers: [A, '10.0.0.2:11211:2'] }), config({ servers: [A, B], hash: 'md5' })]) {
       const r = checkReload(config(), next, notRunning);

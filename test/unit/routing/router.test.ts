@@ -39,6 +39,7 @@ function config(pools: PoolConfig[], routes: Config['routes'], defaultPool: stri
     },
     backend: { failureLimit: 3, probeMinMs: 10, probeMaxMs: 1000, connectTimeoutMs: 1000 },
     flushAll: true,
+    workers: 1,
   };
 }
 
