@@ -31,6 +31,7 @@ import { DeadOwnerRoute, MigrationRoute } from '../migration/route.js';
 import { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/space.js';
 import { FailoverWatch } from '../migration/failover.js';
 import { rebuildHistory } from '../migration/history-store.js';
+import { ONE_PROCESS, type WorkerRole } from './worker-role.js';
 
 export interface Generation {
   readonly config: Config;
@@ -44,6 +45,8 @@ export interface Generation {
   readonly failovers: readonly FailoverWatch[];
   /** What the failover watches route through: this generation's (a reload keeps the watches and updates it). */
   readonly live: Live;
+  /** This process's part among the workers (a reload keeps it). */
+  readonly role: WorkerRole;
 }
 
 interface Live {
@@ -63,7 +66,7 @@ export function migrationsOf(g: Generation): Migration[] {
  * With `prev`: the same replication (pools added get theirs), and its migrations and failover
  * watches for the pools it keeps.
  */
-export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation): Promise<Generation> {
+export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation, role: WorkerRole = prev?.role ?? ONE_PROCESS): Promise<Generation> {
   onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
   const pools = preflight(config);
   for (const w of configWarnings(config)) if (w.about !== 'admin') logger.warn({ about: w.about }, w.message);
@@ -71,7 +74,7 @@ export async function startGeneration(config: Config, stats: ProxyStats, logger:
   const backends = new BackendPool(config, pools, logger, prev?.backends);
   const made: Made = { migrations: [], failovers: [] };
   try {
-    const g = await build(config, pools, backends, stats, logger, made, prev);
+    const g = await build(config, pools, backends, stats, logger, made, role, prev);
     backends.commit();
     return g;
   } catch (err) {
@@ -95,13 +98,13 @@ function previousMigration(prev: Generation | undefined, name: string): Migratio
   return prev?.migrations[[...prev.config.pools.keys()].indexOf(name)];
 }
 
-async function build(config: Config, pools: readonly PoolConfig[], backends: BackendPool, stats: ProxyStats, logger: Logger, made: Made, prev?: Generation): Promise<Generation> {
+async function build(config: Config, pools: readonly PoolConfig[], backends: BackendPool, stats: ProxyStats, logger: Logger, made: Made, role: WorkerRole, prev?: Generation): Promise<Generation> {
   const track = (m: Migration): Migration => {
     made.migrations.push(m);
     return m;
   };
   const dispatcher = new Dispatcher(config, backends, stats);
-  const replication = prev?.replication ?? new Replication(dispatcher.router, backends, stats, logger, rebuildHistory);
+  const replication = prev?.replication ?? new Replication(dispatcher.router, backends, stats, logger, rebuildHistory, role.replication);
   if (prev !== undefined) replication.update(dispatcher.router, backends);
   const routes: (PoolRoute | undefined)[] = [];
   const migrations = pools.map((pool, p) => {
@@ -113,10 +116,10 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     }
     // A pool with replica groups migrates each group on its own ring, inside its replication path.
     const groups = replication.groupsOf(pool.name);
-    if (groups !== undefined) return track(new Migration(pool, replicatedSpace(pool, p, dispatcher.router, backends, groups), logger));
+    if (groups !== undefined) return track(new Migration(pool, replicatedSpace(pool, p, dispatcher.router, backends, groups), logger, 500, pool.migration, role.leads));
     const space = activeSpace(pool, p, dispatcher.router, backends, stats);
     routes[p] = space.route;
-    return track(new Migration(pool, space, logger));
+    return track(new Migration(pool, space, logger, 500, pool.migration, role.leads));
   });
   const own: Live = { dispatcher, backends };
   const live = prev?.live ?? own;
@@ -124,7 +127,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   // adds, through this one until it serves.
   const liveFor = (name: string): Live => (live.dispatcher.router.poolId(name) === undefined ? own : live);
   const kept = prev?.failovers.filter((f) => config.pools.has(f.pool.name)) ?? [];
-  made.failovers.push(...watchFailovers(pools, new Set(kept.map((f) => f.pool.name)), replication, liveFor, stats, logger));
+  made.failovers.push(...watchFailovers(pools, new Set(kept.map((f) => f.pool.name)), replication, liveFor, stats, logger, role.leads));
   const failovers = [...kept, ...made.failovers];
   const byRoute: (MigrationRoute | undefined)[] = [];
   const routeMigrations = config.routes.map((route, r) => {
@@ -136,7 +139,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     }
     const space = routeSpace(config.routes, route, dispatcher.router, backends, stats);
     byRoute[r] = space.route;
-    return track(new Migration(config.pools.get(route.pool)!, space, logger, 500, route.migration));
+    return track(new Migration(config.pools.get(route.pool)!, space, logger, 500, route.migration, role.leads));
   });
   if (byRoute.length > 0) dispatcher.useRouteMigrations(byRoute);
   // A pool's route: its migration's, or its replica groups' (which run a migration of theirs inside).
@@ -146,7 +149,7 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   replication.byPool(dispatcher.router).forEach((groups, p) => {
     if (groups !== undefined) dispatcher.setRoute(p, new ReplicatedRoute(groups, dispatcher.route(p)));
   });
-  const g: Generation = { config, backends, dispatcher, replication, migrations, routeMigrations, failovers, live };
+  const g: Generation = { config, backends, dispatcher, replication, migrations, routeMigrations, failovers, live, role };
   adoptFailoverRoutes(g);
   dispatcher.migrationRunning = () => migrationsOf(g).some((m) => m.running);
   // Join a running migration (or failover) in its phase before taking clients.
@@ -221,7 +224,7 @@ export async function closeGeneration(g: Generation): Promise<void> {
  * A FailoverWatch per pool with `failover_after` (passive migration): with replica groups the
  * failover copies from a healthy group; without, the dead server's keys start empty elsewhere.
  */
-function watchFailovers(pools: readonly PoolConfig[], watched: ReadonlySet<string>, replication: Replication, liveFor: (pool: string) => Live, stats: ProxyStats, logger: Logger): FailoverWatch[] {
+function watchFailovers(pools: readonly PoolConfig[], watched: ReadonlySet<string>, replication: Replication, liveFor: (pool: string) => Live, stats: ProxyStats, logger: Logger, mayLead: boolean): FailoverWatch[] {
   return pools.flatMap((pool) => {
     if (pool.failoverAfterMs === undefined || watched.has(pool.name)) return [];
     const groups = replication.groupsOf(pool.name);
@@ -230,7 +233,7 @@ function watchFailovers(pools: readonly PoolConfig[], watched: ReadonlySet<strin
       const mark = (m: Migration, spec: FailoverSpec): void => {
         for (const s of [...(spec.out ?? []), spec]) replication.markResync(pool.name, s.server, `failed over (${m.id})`);
       };
-      return [new FailoverWatch(pool, () => groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark)];
+      return [new FailoverWatch(pool, () => groups.backends, (spec) => failoverSpace(pool, groups, spec), logger, mark, 500, mayLead)];
     }
     // The pool's index where it is served now (a reload may move it).
     const at = (): { live: Live; p: number } => {
@@ -248,7 +251,7 @@ function watchFailovers(pools: readonly PoolConfig[], watched: ReadonlySet<strin
       const { live, p } = at();
       return [live.backends.byPool[p]!];
     };
-    return [new FailoverWatch(pool, backendsOf, spaceFor, logger, () => undefined)];
+    return [new FailoverWatch(pool, backendsOf, spaceFor, logger, () => undefined, 500, mayLead)];
   });
 }
 

@@ -60,6 +60,8 @@ export class FailoverWatch {
     /** Called once a failover exists here (to mark the failed servers' write logs, route the pool). */
     readonly onMigration: (m: Migration, spec: FailoverSpec) => void,
     readonly pollMs = 500,
+    /** false: the failovers it joins never take the lease (runtime.ts, Migration.mayLead). */
+    readonly mayLead = true,
   ) {
     // An id no record has: every record of the pool reads as another migration's.
     this.#store = new RecordStore(pool.name, '', backends().flat());
@@ -159,7 +161,7 @@ export class FailoverWatch {
       // The old owner is gone: there is nothing to clean up on it.
       cleanup: false,
     };
-    const migration = new Migration(this.pool, space, this.logger, this.pollMs, m);
+    const migration = new Migration(this.pool, space, this.logger, this.pollMs, m, this.mayLead);
     this.migration = migration;
     this.onMigration(migration, spec);
     await migration.start();

@@ -65,6 +65,12 @@ export class Migration {
     readonly logger: Logger,
     readonly pollMs = 500,
     m: MigrationSettings = pool.migration!,
+    /**
+     * false: this process never takes the lease; it follows the record (routes by its phase) and
+     * runs no job. A worker other than worker 0 of `workers: N` (app/cluster): worker 0 leads for
+     * the process group, so a migration has one copier per sidecar at most, as with one process.
+     */
+    readonly mayLead = true,
   ) {
     this.#m = m;
     this.route = space.route;
@@ -289,6 +295,7 @@ export class Migration {
   }
 
   async #lead(): Promise<void> {
+    if (!this.mayLead) return;
     // A finished failover needs no leader: the pool's next failover takes the lease (failover.ts).
     if (this.space.failover !== undefined && this.record !== null && isFinished(this.record)) return this.#lease.held ? this.#lease.release() : undefined;
     if (!(await this.#lease.acquire())) {

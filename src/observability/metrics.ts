@@ -17,14 +17,23 @@ export interface Sample {
 }
 export type FamilyType = 'counter' | 'gauge' | 'histogram';
 
+/**
+ * How the admin process of several workers (`workers: N`, app/cluster) folds one family's samples
+ * of every worker into one, label set by label set (prom-client's AggregatorRegistry.aggregate):
+ * `sum` for what each worker counts or holds on its own (requests, connections, bytes, latency
+ * buckets), `max` for what every worker knows alike or flags (a migration's phase and counts, a
+ * backend being up), `first` for a value that is the same everywhere (the first worker's).
+ */
+export type Aggregator = 'sum' | 'max' | 'first';
+
 /** One metric family published from outside values. */
-export function family(name: string, help: string, type: FamilyType, samples: () => Sample[]): Metric {
+export function family(name: string, help: string, type: FamilyType, samples: () => Sample[], aggregator: Aggregator = 'sum'): Metric {
   const metric = {
     name,
     help,
     type,
-    aggregator: 'sum',
-    get: () => Promise.resolve({ name, help, type, values: samples(), aggregator: 'sum' }),
+    aggregator,
+    get: () => Promise.resolve({ name, help, type, values: samples(), aggregator }),
   };
   return metric as unknown as Metric;
 }

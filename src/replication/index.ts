@@ -3,6 +3,11 @@
  * (ReplicaGroups) and where the writes a group missed are recorded (the
  * failed-write log when `write_log` is configured; counted either way). Replay
  * of the log and the rebuild of a group (sync) build on these records.
+ *
+ * With several workers (`workers: N`, app/cluster), worker 0 owns the logs and runs
+ * replay and rebuilds (`role.owner`), and tells the others which backends are not
+ * readable yet; the others send it their missed writes (forwarded-writes.ts) and hold
+ * backends by its word (recovery-follower.ts).
  */
 import { Cmd, type Request } from '../protocol/index.js';
 import type { BackendPool } from '../backend/index.js';
@@ -14,6 +19,8 @@ import { ReplicaGroups } from './replica-groups.js';
 import { WriteLog } from './write-log.js';
 import { Replay } from './replay.js';
 import { Recovery, type RebuildHistory, type SyncStatus } from './recovery.js';
+import { ForwardedLog, type FailedWrite, type FailedWriteLog, type FailedWriteSender, type LostWrites } from './forwarded-writes.js';
+import { readinessOf, type PoolRecovery, type Readiness, type ReadinessFollower } from './recovery-follower.js';
 import type { Backend } from '../backend/index.js';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -21,6 +28,8 @@ import { join } from 'node:path';
 
 export { ReplicaGroups } from './replica-groups.js';
 export { WriteLog } from './write-log.js';
+export { FailedWriteSender, decodeFailedWrites, encodeFailedWrites, type FailedWrite, type LostWrites } from './forwarded-writes.js';
+export { ReadinessFollower, type Readiness } from './recovery-follower.js';
 
 export interface GroupStatus {
   name: string;
@@ -43,21 +52,51 @@ export interface GroupStatus {
 /** Names this process in rebuild leases (see recovery.ts). */
 const INSTANCE = `${hostname()}:${process.pid}`;
 
+/**
+ * How this process's replication meets the other workers' (`workers: N`, app/cluster); absent: one
+ * process. The owner (worker 0) keeps the logs, replays and rebuilds, and calls `changed` when the
+ * backends it holds change; a follower sends its missed writes with `sender` and holds backends as
+ * `readiness` (worker 0's reports) says.
+ */
+export type ReplicationRole =
+  | { readonly owner: true; readonly changed: () => void }
+  | { readonly owner: false; readonly sender: FailedWriteSender; readonly readiness: ReadinessFollower };
+
 export interface ReplicationView {
   pool: string;
-  log: WriteLog;
-  replay: Replay;
-  recovery: Recovery;
+  log: FailedWriteLog;
+  replay: Pick<Replay, 'counters'>;
+  recovery: PoolRecovery;
   held: ReadonlySet<Backend>;
   backends: Backend[];
+}
+
+/** Worker 0's held backends: every change is told to the other workers (`changed`, coalesced by the caller). */
+class HeldBackends extends Set<Backend> {
+  constructor(readonly changed: () => void) {
+    super();
+  }
+
+  override add(b: Backend): this {
+    const had = this.has(b);
+    super.add(b);
+    if (!had) this.changed();
+    return this;
+  }
+
+  override delete(b: Backend): boolean {
+    const had = super.delete(b);
+    if (had) this.changed();
+    return had;
+  }
 }
 
 /** One pool's replication: its data path, failed-write log, replay and recovery. */
 interface PoolReplication {
   readonly groups: ReplicaGroups;
-  readonly log: WriteLog;
-  readonly replay: Replay;
-  readonly recovery: Recovery;
+  readonly log: FailedWriteLog;
+  readonly replay: Pick<Replay, 'counters'>;
+  readonly recovery: PoolRecovery;
   /** Its hook in the backends' up listeners (removed with the pool). */
   readonly onUp: (backend: Backend) => void;
 }
@@ -80,6 +119,7 @@ export class Replication {
     readonly logger: Logger,
     /** Where rebuilds are recorded (migration/history-store.ts rebuildHistory). */
     readonly history: RebuildHistory,
+    readonly role?: ReplicationRole,
   ) {
     this.update(router, backends);
   }
@@ -114,42 +154,83 @@ export class Replication {
   }
 
   #startPool(pool: PoolConfig, p: number, router: Router, backends: BackendPool): PoolReplication {
-    const { stats, logger, history } = this;
+    const { stats, logger, history, role } = this;
+    const groupBackends = backends.byGroup[p]!;
+    const follower = role?.owner === false ? role : undefined;
     // Without write_log, the log lives in a temporary directory: replay works, but not across restarts.
     // One subdirectory per pool, so pools sharing write_log.dir never share files.
     const dir = join(pool.writeLog?.dir ?? join(tmpdir(), `memshift-wlog-${process.pid}`), pool.name);
-    const log = new WriteLog({ dir, maxBytes: pool.writeLog?.maxBytes ?? 64 * 1024 * 1024, logger });
-    const groupBackends = backends.byGroup[p]!;
+    const own = follower === undefined ? new WriteLog({ dir, maxBytes: pool.writeLog?.maxBytes ?? 64 * 1024 * 1024, logger }) : undefined;
+    const log: FailedWriteLog = own ?? new ForwardedLog(pool.name, follower!.sender);
     const groups = new ReplicaGroups(p, pool, router, groupBackends, stats, (group: number, req: Request, to?: Backend) => {
       const backend = to ?? groups.ownerIn(group, req.hashKey ?? req.keys[0]!);
-      this.missedWrites.set(backend.address, (this.missedWrites.get(backend.address) ?? 0) + 1);
       const op = req.cmd === Cmd.Delete || req.cmd === Cmd.MetaDelete ? 'delete' : 'set';
-      log.append(backend.address, op, req.hashKey ?? req.keys[0]!);
+      this.#missed(log, backend.address, op, req.hashKey ?? req.keys[0]!);
     });
-    const replay = new Replay(log, groups, logger);
-    const held = new Set<Backend>();
+    if (own === undefined) {
+      const held = new Set<Backend>();
+      groups.held = held;
+      const recovery = follower!.readiness.follow(pool.name, groupBackends.flat(), held);
+      return this.#watchUps(backends, groups, recovery, { groups, log, replay: { counters: { replays: 0, replayed: 0, copied: 0, deleted: 0, failed: 0 } } });
+    }
+    const replay = new Replay(own, groups, logger);
+    const held = role?.owner === true ? new HeldBackends(role.changed) : new Set<Backend>();
     groups.held = held;
     const recovery = new Recovery({
       pool,
       backends: groupBackends,
       ownerIn: (g, key) => groups.ownerIn(g, key),
       inRing: (g) => groups.inRing(g),
-      log,
+      log: own,
       replay,
       history,
       held,
       logger,
       instance: INSTANCE,
     });
+    return this.#watchUps(backends, groups, recovery, { groups, log, replay });
+  }
+
+  /** Recovers a backend of the pool when it comes up (its hook in the backends' up listeners). */
+  #watchUps(backends: BackendPool, groups: ReplicaGroups, recovery: PoolRecovery, r: Omit<PoolReplication, 'recovery' | 'onUp'>): PoolReplication {
     const onUp = (backend: Backend): void => {
       // A server a failover took out of its group's ring is not recovered (it serves nothing).
       if (groups.isOut(backend)) return;
-      groupBackends.forEach((servers, g) => {
+      groups.backends.forEach((servers, g) => {
         if (servers.includes(backend)) recovery.onUp(g, backend);
       });
     };
     backends.upListeners.push(onUp);
-    return { groups, log, replay, recovery, onUp };
+    return { ...r, recovery, onUp };
+  }
+
+  /** A write `backend` missed: counted, and logged (here, or by worker 0). */
+  #missed(log: FailedWriteLog, backend: string, op: 'set' | 'delete', key: Buffer): void {
+    this.missedWrites.set(backend, (this.missedWrites.get(backend) ?? 0) + 1);
+    log.append(backend, op, key);
+  }
+
+  /** Worker 0: the writes another worker's groups missed, into the logs (a pool not here any more: dropped). */
+  appendForwarded(writes: readonly FailedWrite[]): void {
+    for (const w of writes) {
+      const r = this.#pools.get(w.pool);
+      if (r !== undefined) this.#missed(r.log, w.backend, w.op, w.key);
+    }
+  }
+
+  /** Worker 0: another worker could not send these backends' missed writes: they need a rebuild. */
+  markLost(lost: readonly LostWrites[]): void {
+    for (const l of lost) this.markResync(l.pool, l.backend, 'failed writes lost on their way from another worker');
+  }
+
+  /** Worker 0: per pool, the backends not readable here (down, or held by recovery), for the other workers. */
+  readiness(): Readiness {
+    return readinessOf(this.pools());
+  }
+
+  /** A follower: worker 0's report (`answer`: the id of this worker's ask it answers). */
+  followReadiness(readiness: Readiness, answer?: number): void {
+    if (this.role?.owner === false) this.role.readiness.report(readiness, answer);
   }
 
   /**
@@ -201,6 +282,7 @@ export class Replication {
   }
 
   async close(): Promise<void> {
+    if (this.role?.owner === false) this.role.readiness.close();
     for (const r of this.#pools.values()) r.recovery.close();
     await Promise.all([...this.#pools.values()].map((r) => r.log.close()));
   }

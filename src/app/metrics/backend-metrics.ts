@@ -21,9 +21,11 @@ export function backendFamilies(pool: () => BackendPool): Metric[] {
   return [
     family('memshift_backend_up', 'Whether the backend has a connection up (1) or not (0).', 'gauge', () =>
       backends.all.map((b) => ({ labels: { backend: b.address }, value: b.state === 'up' ? 1 : 0 })),
+      'max',
     ),
     family('memshift_backend_state', 'The backend state: 1 for the current one of up, connecting, tko, closed.', 'gauge', () =>
       backends.all.flatMap((b) => STATES.map((s) => ({ labels: { backend: b.address, state: s }, value: b.state === s ? 1 : 0 }))),
+      'max',
     ),
     family('memshift_backend_connections', 'Connections to the backend, by state.', 'gauge', () =>
       backends.all.flatMap((b) => STATES.map((s) => ({ labels: { backend: b.address, state: s }, value: b.connections.filter((c) => c.state === s).length }))),

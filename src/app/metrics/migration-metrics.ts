@@ -9,7 +9,7 @@ import type { MigrationStatus } from '../../migration/status.js';
 import type { Phase } from '../../migration/phases.js';
 import type { MigrationCounts } from '../../migration/record.js';
 import type { MigrationResult } from '../../migration/history.js';
-import { family, histogramSamples, type Sample } from '../../observability/metrics.js';
+import { family, histogramSamples, type Aggregator, type Sample } from '../../observability/metrics.js';
 import type { LatencyHistogram } from '../../observability/histogram.js';
 
 /** How long one migration's held requests waited, in this process. */
@@ -40,28 +40,32 @@ export function migrationFamilies(
 ): Metric[] {
   const labels = (s: MigrationStatus): { pool: string; id: string } => ({ pool: s.pool, id: s.id });
   const each = (samples: (s: MigrationStatus) => Sample[]) => (): Sample[] => migrations().flatMap(samples);
-  const one = (name: string, help: string, type: 'counter' | 'gauge', value: (s: MigrationStatus) => number): Metric =>
-    family(name, help, type, each((s) => [{ labels: labels(s), value: value(s) }]));
+  // What the record says (phase, counts, times) is the same in every worker: `max`; what this process did, summed.
+  const one = (name: string, help: string, type: 'counter' | 'gauge', value: (s: MigrationStatus) => number, aggregator: Aggregator = 'sum'): Metric =>
+    family(name, help, type, each((s) => [{ labels: labels(s), value: value(s) }]), aggregator);
   return [
     family(
       'memshift_migration_phase',
       "1 for the migration's current phase (planned, dual_write, copy, dual_read, verify, cutover, cleanup, done, aborted).",
       'gauge',
       each((s) => MIGRATION_PHASES.map((phase) => ({ labels: { ...labels(s), phase }, value: s.phase === phase ? 1 : 0 }))),
+      'max',
     ),
     family(
       'memshift_migration_keys',
       "The migration's key counts by kind (scanned, copied, skipped, verified, mismatched, repaired, backfilled, errors, cleaned).",
       'gauge',
       each((s) => KINDS.map((kind) => ({ labels: { ...labels(s), kind }, value: s.counts[kind] }))),
+      'max',
     ),
     family(
       'memshift_migration_phase_seconds',
       "The migration's T_copy, T_sync, T_verify, T_total and T_cleanup, once known.",
       'gauge',
       each((s) => DURATIONS.flatMap(([phase, key]): Sample[] => (s[key] === null ? [] : [{ labels: { ...labels(s), phase }, value: s[key] }]))),
+      'max',
     ),
-    one('memshift_migration_moved_share', 'Share of the keyspace whose owner the migration changes (0..1).', 'gauge', (s) => s.moved_share),
+    one('memshift_migration_moved_share', 'Share of the keyspace whose owner the migration changes (0..1).', 'gauge', (s) => s.moved_share, 'max'),
     one('memshift_migration_backfilled_total', 'Reads of a moved key the new owner missed, copied from the old owner (this process).', 'counter', (s) => s.route.backfilled),
     one('memshift_migration_sync_races_total', 'Writes whose sync to the other owner raced a newer write and left a hole there (this process).', 'counter', (s) => s.route.raced),
     one('memshift_migration_sync_errors_total', 'Writes whose sync to the other owner failed; the key was dropped there (this process).', 'counter', (s) => s.route.syncErrors),
@@ -77,8 +81,9 @@ export function migrationFamilies(
       "The pool's last finished migration, sync or rebuild (GET /migration/history): its T_copy, T_sync, T_verify, T_total and T_cleanup, once known.",
       'gauge',
       () => latest().flatMap((r) => DURATIONS.flatMap(([phase, key]): Sample[] => (r[key] === null ? [] : [{ labels: { pool: r.pool, phase }, value: r[key] }]))),
+      'max',
     ),
-    one('memshift_migration_paused', '1 while the migration is paused.', 'gauge', (s) => (s.paused ? 1 : 0)),
+    one('memshift_migration_paused', '1 while the migration is paused.', 'gauge', (s) => (s.paused ? 1 : 0), 'max'),
     one('memshift_migration_leader', '1 when this process holds the lease: it runs the copy, verify and cleanup.', 'gauge', (s) => (s.this_process_leads ? 1 : 0)),
   ];
 }

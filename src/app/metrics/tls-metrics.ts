@@ -16,6 +16,7 @@ export function tlsFamilies(config: () => Config): Metric[] {
           const end = certificateEnd(file);
           return end === null ? [] : [{ labels: { file, use }, value: Math.round((end - Date.now()) / 1000) }];
         }),
+      'first',
     ),
   ];
 }
