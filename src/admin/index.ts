@@ -1,11 +1,13 @@
 export {
   AdminHttpError,
+  AdminRoutes,
   AdminServer,
   DEFAULT_AUTH_LOG_PER_MINUTE,
   DEFAULT_CLOSE_GRACE_MS,
   DEFAULT_MAX_BODY_BYTES,
   MUTATING_DISABLED_MESSAGE,
   registerReadyz,
+  type AdminEndpoints,
   type AdminHandler,
   type AdminOptions,
   type AdminRequest,

@@ -40,7 +40,8 @@ import { nonLoopbackWarning } from '../config/warnings.js';
 import { MemshiftError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { LogBudget, MUTATING_DISABLED_MESSAGE, TokenCheck, type AuthRefusal } from './auth.js';
-import { AdminHttpError, encodeBody, readJsonBody, writeJson, writeResponse } from './http.js';
+import { encodeBody, readJsonBody, writeJson, writeResponse } from './http.js';
+import { AdminRoutes, type AdminEndpoints, type AdminHandler } from './routes.js';
 
 export interface AdminOptions {
   host: string;
@@ -60,23 +61,8 @@ export interface AdminOptions {
   now?: (() => number) | undefined;
 }
 
-export interface AdminRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  /** The parsed JSON body, or undefined when there was none (always undefined for GET). */
-  body: unknown;
-}
-
-export interface AdminResponse {
-  status: number;
-  body: unknown;
-  /** Sends a string body as is with this type (e.g. the Prometheus text format) instead of JSON. */
-  contentType?: string | undefined;
-}
-
-export type AdminHandler = (req: AdminRequest) => Promise<AdminResponse> | AdminResponse;
-
+export type { AdminEndpoints, AdminHandler, AdminRequest, AdminResponse } from './routes.js';
+export { AdminRoutes } from './routes.js';
 export { AdminHttpError } from './http.js';
 export { MUTATING_DISABLED_MESSAGE } from './auth.js';
 
@@ -90,13 +76,8 @@ export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 /** Connections past this many are closed on accept (the admin API needs a few). */
 export const ADMIN_MAX_CONNECTIONS = 64;
 
-type Method = 'GET' | 'POST';
-const METHOD_ORDER: readonly Method[] = ['GET', 'POST'];
-
-export class AdminServer {
-  private readonly routes = new Map<string, Map<Method, AdminHandler>>();
-  /** GET paths that need the token when the listener is not on a loopback address. */
-  private readonly guarded = new Set<string>();
+export class AdminServer implements AdminEndpoints {
+  private readonly routes: AdminRoutes;
   /** The listener is on a loopback address (only this host can reach it). */
   private loopback = true;
   private readonly tokens: TokenCheck;
@@ -108,7 +89,6 @@ export class AdminServer {
   private closing: Promise<void> | undefined;
   private readonly sockets = new Set<Socket>();
   private stopRotation: () => void = () => undefined;
-  private readonly closeHooks: (() => void)[] = [];
   /** Set by refuseMutations: every POST answers 503 with it. */
   private mutationsRefused: string | undefined;
 
@@ -121,6 +101,7 @@ export class AdminServer {
     this.authLog = new LogBudget(opts.authLogPerMinute ?? DEFAULT_AUTH_LOG_PER_MINUTE, opts.now);
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.closeGraceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+    this.routes = new AdminRoutes(this.logger);
     this.get('/healthz', () => ({ status: 200, body: { status: 'ok' } }));
   }
 
@@ -187,18 +168,17 @@ export class AdminServer {
 
   /** Registers an open (no token) GET endpoint; HEAD is answered too. */
   get(path: string, handler: AdminHandler): void {
-    this.register('GET', path, handler);
+    this.routes.get(path, handler);
   }
 
   /** Registers a GET endpoint that needs the bearer token when the listener is not on loopback. */
   getGuarded(path: string, handler: AdminHandler): void {
-    this.register('GET', path, handler);
-    this.guarded.add(path);
+    this.routes.getGuarded(path, handler);
   }
 
   /** Registers a mutating POST endpoint: needs the bearer token. */
   post(path: string, handler: AdminHandler): void {
-    this.register('POST', path, handler);
+    this.routes.post(path, handler);
   }
 
   /**
@@ -212,20 +192,14 @@ export class AdminServer {
 
   /** Runs `hook` when close() is first called (an endpoint releasing what it holds). */
   onClose(hook: () => void): void {
-    this.closeHooks.push(hook);
+    this.routes.onClose(hook);
   }
 
   /** Stops accepting, closes idle keep-alive connections now and the rest after the grace period. */
   close(): Promise<void> {
     this.stopRotation();
     this.closing ??= new Promise<void>((resolve) => {
-      for (const hook of this.closeHooks.splice(0)) {
-        try {
-          hook();
-        } catch (err) {
-          this.logger.error({ err }, 'admin close hook failed');
-        }
-      }
+      this.routes.close();
       const cut = setTimeout(() => {
         this.server.closeAllConnections();
         for (const s of this.sockets) s.destroy();
@@ -240,34 +214,20 @@ export class AdminServer {
     return this.closing;
   }
 
-  private register(method: Method, path: string, handler: AdminHandler): void {
-    if (!path.startsWith('/')) throw new TypeError(`admin endpoint path must start with "/": ${path}`);
-    let methods = this.routes.get(path);
-    if (methods === undefined) {
-      methods = new Map();
-      this.routes.set(path, methods);
-    }
-    if (methods.has(method)) throw new TypeError(`admin endpoint ${method} ${path} is already registered`);
-    methods.set(method, handler);
-  }
-
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const headers: Record<string, string> = {};
     const url = parseTarget(req.url);
     if (url === undefined) return this.reply(res, 400, { error: 'malformed request target' });
     const path = url.pathname;
-    const methods = this.routes.get(path);
-    if (methods === undefined) return this.reply(res, 404, { error: `no admin endpoint at ${path}` });
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
-    const handler = methods.get(method as Method);
-    if (handler === undefined) {
-      const allow = METHOD_ORDER.filter((m) => methods.has(m)).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
-      headers['Allow'] = allow.join(', ');
-      return this.reply(res, 405, { error: `method ${req.method ?? ''} not allowed on ${path}` }, headers);
+    const handler = this.routes.lookup(req.method ?? '', path);
+    if (typeof handler !== 'function') {
+      if (handler.allow !== undefined) headers['Allow'] = handler.allow;
+      return this.reply(res, handler.status, { error: handler.error }, headers);
     }
 
     let body: unknown = undefined;
-    if (method === 'POST' || (!this.loopback && this.guarded.has(path))) {
+    if (method === 'POST' || (!this.loopback && this.routes.guarded.has(path))) {
       const auth = this.tokens.check(req.headers.authorization);
       if (!auth.ok) {
         this.logRefusal(req, path, auth.reason);
@@ -293,21 +253,16 @@ export class AdminServer {
       body = read.body;
     }
 
+    const out = await this.routes.run(handler, { method: req.method ?? method, path, query: url.searchParams, body });
+    let payload: ReturnType<typeof encodeBody>;
     try {
-      const out = await handler({ method: req.method ?? method, path, query: url.searchParams, body });
-      if (out === null || typeof out !== 'object' || !isStatus(out.status)) {
-        throw new TypeError(`admin handler for ${method} ${path} returned no valid response`);
-      }
-      const payload = encodeBody(out.body, out.contentType);
-      if (this.closing !== undefined) res.setHeader('Connection', 'close');
-      writeResponse(res, out.status, payload);
+      payload = encodeBody(out.body, out.contentType);
     } catch (err) {
-      if (err instanceof AdminHttpError && isStatus(err.status)) {
-        return this.reply(res, err.status, { error: err.message });
-      }
       this.logger.error({ err, method: req.method, path }, 'admin handler failed');
-      this.reply(res, 500, { error: `internal error in ${method} ${path}` });
+      return this.reply(res, 500, { error: `internal error in ${method} ${path}` });
     }
+    if (this.closing !== undefined) res.setHeader('Connection', 'close');
+    writeResponse(res, out.status, payload);
   }
 
   private reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -325,7 +280,7 @@ export class AdminServer {
 }
 
 /** Adds `GET /readyz`: 200 `{status:"ready"}` while `isReady()` is true, 503 `{status:"not ready"}` otherwise. */
-export function registerReadyz(admin: AdminServer, isReady: () => boolean): void {
+export function registerReadyz(admin: AdminEndpoints, isReady: () => boolean): void {
   admin.get('/readyz', () =>
     isReady() ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'not ready' } },
   );
@@ -339,8 +294,4 @@ function parseTarget(target: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isStatus(status: unknown): status is number {
-  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
 }

@@ -5,7 +5,7 @@
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
-import { AdminServer, registerReadyz } from '../admin/index.js';
+import { AdminServer, registerReadyz, type AdminEndpoints } from '../admin/index.js';
 import { stringify as stringifyYaml } from 'yaml';
 import { parseConfig, secretFile } from '../config/index.js';
 import { renderConfig } from '../config/render.js';
@@ -30,28 +30,42 @@ import { migrationFamilies } from './metrics/migration-metrics.js';
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
 /** admin.token, else admin.token_file (re-read when it changes), else MEMSHIFT_ADMIN_TOKEN. */
-function adminToken(config: Config, logger: Logger): string | undefined | (() => string | undefined) {
+export function adminToken(config: Config, logger: Logger): string | undefined | (() => string | undefined) {
   const a = config.admin!;
   if (a.token !== undefined) return a.token;
   if (a.tokenFile !== undefined) return secretFile(a.tokenFile, (err) => logger.error({ err: err.message }, `admin token_file ${a.tokenFile!} changed but cannot be read: the token read before stays`));
   return process.env[ADMIN_TOKEN_ENV];
 }
 
+export interface EndpointDeps {
+  /** The current generation; throws AdminHttpError 503 while memshift is starting. */
+  gen: () => Generation;
+  stats: ProxyStats;
+  logger: Logger;
+  /** Reload counts for /metrics; absent in a worker of several (the admin process counts them). */
+  reloads?: ReloadCounters;
+  reload: (next: ConfigSource, opts: ReloadOptions) => Promise<ReloadResult>;
+  source: ((opts?: { peek?: boolean }) => Config | Promise<Config>) | undefined;
+}
+
 export async function startAdmin(
   config: Config,
-  /** The current generation; throws AdminHttpError 503 while memshift is starting. */
-  gen: () => Generation,
-  stats: ProxyStats,
-  logger: Logger,
-  reloads: ReloadCounters,
-  reload: (next: ConfigSource, opts: ReloadOptions) => Promise<ReloadResult>,
-  source: ((opts?: { peek?: boolean }) => Config | Promise<Config>) | undefined,
-  /** True once every listener is open, false again while draining (GET /readyz). */
-  ready: () => boolean,
-): Promise<AdminServer> {
+  deps: EndpointDeps & {
+    /** True once every listener is open, false again while draining (GET /readyz). */
+    ready: () => boolean;
+  },
+): Promise<{ server: AdminServer; metrics: Metrics }> {
   const a = config.admin!;
-  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, logger), logger, tls: a.tls });
-  registerReadyz(admin, ready);
+  const admin = await AdminServer.start({ host: a.host, port: a.port, token: adminToken(config, deps.logger), logger: deps.logger, tls: a.tls });
+  registerReadyz(admin, deps.ready);
+  const metrics = registerEndpoints(admin, deps);
+  deps.logger.info({ admin: admin.address }, 'admin listening');
+  return { server: admin, metrics };
+}
+
+/** Every endpoint but /healthz and /readyz; returns what /metrics reads (a worker of several is asked for it). */
+export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Metrics {
+  const { gen, stats, reloads, reload, source } = deps;
   admin.get('/replication', () => ({ status: 200, body: gen().replication.status() }));
   registerBackends(admin, gen, stats);
   const history: HistorySources = () => {
@@ -76,7 +90,7 @@ export async function startAdmin(
       () => migrationsOf(gen()).map((m) => ({ pool: m.pool.name, id: m.id, holds: m.route.holds })),
       () => processHistory.latestPerPool(),
     ),
-    ...reloadFamilies(reloads),
+    ...(reloads === undefined ? [] : reloadFamilies(reloads)),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
   // The running config in memshift.yml's own names, the token redacted; ?format=yaml as a YAML file.
@@ -98,12 +112,11 @@ export async function startAdmin(
     const status = out.result === 'refused' ? 409 : out.result === 'failed' ? 422 : 200;
     return { status, body: out };
   });
-  logger.info({ admin: admin.address }, 'admin listening');
-  return admin;
+  return metrics;
 }
 
 /** The config a dry run was sent in the body (parsed when the reload runs), or undefined without a body. */
-function configSent(body: unknown, dryRun: boolean): (() => Config) | undefined {
+export function configSent(body: unknown, dryRun: boolean): (() => Config) | undefined {
   if (body === undefined) return undefined;
   if (!dryRun) throw new AdminHttpError(400, 'POST /reload reads the config from its source; a config in the body is for ?dry_run=true only');
   const { config, source } = (body ?? {}) as { config?: unknown; source?: unknown };

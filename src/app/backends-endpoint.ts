@@ -12,7 +12,7 @@
  * Those connections close after STATS_IDLE_MS without a sample, when their backend leaves the
  * config, and with the admin API.
  */
-import type { AdminServer } from '../admin/index.js';
+import type { AdminEndpoints } from '../admin/index.js';
 import { endpointOf, type Backend, type BackendConnection } from '../backend/index.js';
 import { MetaClient } from '../copy/meta-client.js';
 import type { ServerSpec } from '../config/types.js';
@@ -261,7 +261,7 @@ export class BackendSampler {
 }
 
 /** Registers `GET /backends`; it shows backend addresses, so it needs the token on a non-loopback listener (as /config). */
-export function registerBackends(admin: AdminServer, gen: () => Generation, stats: ProxyStats): void {
+export function registerBackends(admin: AdminEndpoints, gen: () => Generation, stats: ProxyStats): void {
   const sampler = new BackendSampler(gen, stats);
   admin.getGuarded('/backends', async () => ({ status: 200, body: await sampler.sample() }));
   admin.onClose(() => sampler.close());

@@ -61,12 +61,25 @@ export function migrationsOf(g: Generation): Migration[] {
   return all;
 }
 
+/** Thrown by startGeneration when `confirm` said no: the generation was built and undone. */
+export class GenerationNotConfirmed extends Error {}
+
 /**
  * Builds a generation (and joins running migrations in their phase) before it takes requests.
  * With `prev`: the same replication (pools added get theirs), and its migrations and failover
- * watches for the pools it keeps.
+ * watches for the pools it keeps. `role`: this process's part among the workers (default: prev's,
+ * else one process). `confirm`, once it is built and before anything kept from `prev` changes
+ * (the kept backends' new timeouts): false undoes it as a failed build is undone, and throws
+ * GenerationNotConfirmed (a reload all the workers must apply, which another one did not).
  */
-export async function startGeneration(config: Config, stats: ProxyStats, logger: Logger, prev?: Generation, role: WorkerRole = prev?.role ?? ONE_PROCESS): Promise<Generation> {
+export async function startGeneration(
+  config: Config,
+  stats: ProxyStats,
+  logger: Logger,
+  prev?: Generation,
+  opts: { role?: WorkerRole; confirm?: () => Promise<boolean> } = {},
+): Promise<Generation> {
+  const role = opts.role ?? prev?.role ?? ONE_PROCESS;
   onTlsReloadError((err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used: new connections keep the certificates read before'));
   const pools = preflight(config);
   for (const w of configWarnings(config)) if (w.about !== 'admin') logger.warn({ about: w.about }, w.message);
@@ -75,6 +88,7 @@ export async function startGeneration(config: Config, stats: ProxyStats, logger:
   const made: Made = { migrations: [], failovers: [] };
   try {
     const g = await build(config, pools, backends, stats, logger, made, role, prev);
+    if (opts.confirm !== undefined && !(await opts.confirm())) throw new GenerationNotConfirmed('another worker did not apply it');
     backends.commit();
     return g;
   } catch (err) {

@@ -20,6 +20,11 @@ export interface ReloadOptions {
   trigger?: string;
   /** Only answer what the reload would do. */
   dryRun?: boolean;
+  /**
+   * Asked once the next generation is built, with the changes it applies, before it serves: false
+   * undoes it (a reload every worker of `workers: N` must apply, which another could not).
+   */
+  confirm?: (changes: readonly string[]) => Promise<boolean>;
 }
 
 /** A config, or how to read it (a read that fails is a failed reload, counted and logged). */
@@ -60,7 +65,7 @@ const comparable = (c: Config): unknown => ({
   routes: [...c.routes].sort((x, y) => byName(x.prefix, y.prefix)),
 });
 
-const outcome = (result: ReloadResult['result'], dryRun: boolean, fields: Partial<Omit<ReloadResult, 'result' | 'dry_run'>> = {}): ReloadResult => ({
+export const reloadOutcome = (result: ReloadResult['result'], dryRun: boolean, fields: Partial<Omit<ReloadResult, 'result' | 'dry_run'>> = {}): ReloadResult => ({
   result,
   dry_run: dryRun,
   changes: [],
@@ -74,7 +79,7 @@ const outcome = (result: ReloadResult['result'], dryRun: boolean, fields: Partia
 export const STOPPING = 'memshift is stopping';
 
 /** The answer of a reload asked for once the shutdown started: refused, nothing read, counted or built. */
-export const stoppingOutcome = (dryRun: boolean): ReloadResult => outcome('refused', dryRun, { errors: [`${STOPPING}: the reload is not applied`] });
+export const stoppingOutcome = (dryRun: boolean): ReloadResult => reloadOutcome('refused', dryRun, { errors: [`${STOPPING}: the reload is not applied`] });
 
 /** What a reload opens before it builds the generation (the listeners it adds), kept or undone after. */
 export interface Prepared {
@@ -110,18 +115,18 @@ export async function reloadGeneration(
     next = typeof source === 'function' ? await source() : source;
   } catch (err) {
     const message = (err as Error).message;
-    return done(outcome('failed', dry, { errors: [message] }), 'error', `config reload failed: the new config is invalid; the running config stays: ${message}`, { err: message });
+    return done(reloadOutcome('failed', dry, { errors: [message] }), 'error', `config reload failed: the new config is invalid; the running config stays: ${message}`, { err: message });
   }
-  if (same(gen.config, next)) return done(outcome('unchanged', dry), 'info', 'config reload: nothing changed');
+  if (same(gen.config, next)) return done(reloadOutcome('unchanged', dry), 'info', 'config reload: nothing changed');
   const check = checkReload(gen.config, next, { ...runningState(gen), ...(opts.force === undefined ? {} : { force: opts.force }) });
   if (check.refused.length > 0) {
-    const out = outcome('refused', dry, { changes: check.changes, errors: check.refused, needs_force: check.needsForce, needs_restart: check.needsRestart });
+    const out = reloadOutcome('refused', dry, { changes: check.changes, errors: check.refused, needs_force: check.needsForce, needs_restart: check.needsRestart });
     return done(out, 'error', `config reload refused; the running config stays: ${check.refused.join('; ')}`, { refused: check.refused });
   }
   /** A listener the new config adds cannot bind: refused (by a dry run too). */
   const cannotListen = (err: unknown): { outcome: ReloadResult } => {
     const message = `${(err as Error).message}: the running listeners stay`;
-    return done(outcome('refused', dry, { changes: check.changes, errors: [message] }), 'error', `config reload refused; the running config stays: ${message}`, { refused: [message] });
+    return done(reloadOutcome('refused', dry, { changes: check.changes, errors: [message] }), 'error', `config reload refused; the running config stays: ${message}`, { refused: [message] });
   };
   try {
     if (dry) {
@@ -133,7 +138,7 @@ export async function reloadGeneration(
       } catch (err) {
         return cannotListen(err);
       }
-      return done(outcome('would_apply', dry, { changes: check.changes }), 'info', '');
+      return done(reloadOutcome('would_apply', dry, { changes: check.changes }), 'info', '');
     }
     let prepared: Prepared | undefined;
     try {
@@ -143,7 +148,8 @@ export async function reloadGeneration(
     }
     let generation: Generation;
     try {
-      generation = await startGeneration(next, stats, logger, gen);
+      const confirm = opts.confirm;
+      generation = await startGeneration(next, stats, logger, gen, confirm === undefined ? {} : { confirm: () => confirm(check.changes) });
     } catch (err) {
       prepared?.abort();
       throw err;
@@ -152,10 +158,10 @@ export async function reloadGeneration(
     counters.applied++;
     counters.lastAppliedAt = Date.now() / 1000;
     logger.info({ trigger, changes: check.changes, source: next.source }, 'config reloaded');
-    return { generation, outcome: outcome('applied', dry, { changes: check.changes }) };
+    return { generation, outcome: reloadOutcome('applied', dry, { changes: check.changes }) };
   } catch (err) {
     const message = (err as Error).message;
-    return done(outcome('failed', dry, { changes: check.changes, errors: [message] }), 'error', `config reload failed; the running config stays: ${message}`, { err: message });
+    return done(reloadOutcome('failed', dry, { changes: check.changes, errors: [message] }), 'error', `config reload failed; the running config stays: ${message}`, { err: message });
   }
 }
 

@@ -6,11 +6,14 @@
 import net from 'node:net';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { AdminHttpError, type AdminServer } from '../admin/index.js';
+import { AdminHttpError, type AdminRoutes, type AdminServer } from '../admin/index.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Replication } from '../replication/index.js';
 import type { Dispatcher } from '../proxy/dispatcher.js';
 import { ClientConnection, type ClientContext } from '../proxy/client-connection.js';
 import { ProxyStats } from '../proxy/stats.js';
-import { startAdmin } from './admin-endpoints.js';
+import { registerEndpoints, startAdmin } from './admin-endpoints.js';
+import { ONE_PROCESS, type WorkerRole } from './worker-role.js';
 import { type Listeners, openListeners } from '../proxy/listeners.js';
 import { closeGeneration, startGeneration, switchGeneration, type Generation } from './generation.js';
 import { ReloadCounters, reloadGeneration, STOPPING, stoppingOutcome, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
@@ -22,6 +25,19 @@ export interface ProxyServer {
   readonly dispatcher: Dispatcher;
   /** Applies a new config (see reload.ts); resolves to what happened, never rejects. */
   reload(next: ConfigSource, opts?: ReloadOptions): Promise<ReloadResult>;
+  /** What GET /metrics reads (undefined without an admin API). */
+  readonly metrics: Metrics | undefined;
+  /** The current generation's replication (a reload keeps it). */
+  readonly replication: Replication;
+}
+
+/** A worker of several (app/cluster): the admin process holds the admin listener and asks the workers. */
+export interface WorkerDeps {
+  readonly role: WorkerRole;
+  /** Where this worker's admin endpoints go (the admin process forwards requests to them). */
+  readonly endpoints: AdminRoutes;
+  /** The client listeners are bound (shared by the workers through node:cluster). */
+  onListening(addresses: readonly string[]): void;
 }
 
 export interface ProxyDeps {
@@ -31,6 +47,8 @@ export interface ProxyDeps {
    * make the source's watch take a change as seen. Absent: POST /reload answers 409.
    */
   reloadFromSource?: (opts?: { peek?: boolean }) => Config | Promise<Config>;
+  /** Set in a worker of `workers: N`; absent: one process, with its own admin listener. */
+  worker?: WorkerDeps;
 }
 
 /** How long backends a reload dropped keep their connections at most, for requests in flight. */
@@ -41,7 +59,11 @@ const BINARY_LOG_INTERVAL_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
 export async function startProxy(config: Config, deps: ProxyDeps): Promise<ProxyServer> {
-  const { logger } = deps;
+  const { logger, worker } = deps;
+  const role = worker?.role ?? ONE_PROCESS;
+  // max_connections and max_reply_memory hold for memshift as a whole: each worker takes its share.
+  const share = (n: number): number => Math.ceil(n / role.workers);
+  const maxConnections = (c: Config): number => share(c.limits.maxConnections);
   const stats = new ProxyStats();
   // Set once the listeners are bound and the generation is built; the admin API answers 503 before.
   let gen: Generation | undefined;
@@ -66,10 +88,10 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
         gen = result.generation;
         ctx.dispatcher = gen.dispatcher;
         ctx.limits = gen.config.limits;
-        memory.max = gen.config.limits.maxReplyMemory;
+        memory.max = share(gen.config.limits.maxReplyMemory);
         // On every listener, kept and new: onConnection refuses past the new limit; the backstop
         // stays above the clients still connected when the limit went down under them.
-        listeners.setMaxConnections(Math.max(gen.config.limits.maxConnections, clients.size));
+        listeners.setMaxConnections(Math.max(maxConnections(gen.config), clients.size));
         switchGeneration(prev, gen, RETIRE_GRACE_MS);
       }
       return result.outcome;
@@ -81,7 +103,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   // Client sockets accepted before the generation is built wait, unread, until it is.
   const waiting = new Set<net.Socket>();
   let accept = (socket: net.Socket): void => {
-    if (waiting.size >= config.limits.maxConnections) return refuse(socket);
+    if (waiting.size >= maxConnections(config)) return refuse(socket);
     waiting.add(socket);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => waiting.delete(socket));
@@ -96,13 +118,16 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   // Every listener is bound before anything else opens: one that cannot bind ends the start with
   // MS_ERR_LISTEN, having closed the others, with no backend connected and no migration joined.
   let ready = false;
-  const listenerOptions = { maxConnections: config.limits.maxConnections, logger, stats };
+  const listenerOptions = { maxConnections: maxConnections(config), logger, stats };
   const listeners: Listeners = await openListeners(config.listen, (socket) => accept(socket), listenerOptions);
+  worker?.onListening(listeners.addresses);
   let admin: AdminServer | undefined;
+  let metrics: Metrics | undefined;
   try {
+    if (worker !== undefined) metrics = registerEndpoints(worker.endpoints, { gen: current, stats, logger, reload, source: undefined });
     // Ready (GET /readyz) once the generation serves, and no longer once draining starts.
-    admin = config.admin ? await startAdmin(config, current, stats, logger, reloads, reload, deps.reloadFromSource, () => ready) : undefined;
-    gen = await startGeneration(config, stats, logger);
+    else if (config.admin) ({ server: admin, metrics } = await startAdmin(config, { gen: current, stats, logger, reloads, reload, source: deps.reloadFromSource, ready: () => ready }));
+    gen = await startGeneration(config, stats, logger, undefined, { role });
   } catch (err) {
     listeners.destroyAll();
     await Promise.all([listeners.close(), admin?.close()]);
@@ -110,7 +135,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   }
   const clients = new Set<ClientConnection>();
   const memory = stats.replyMemory;
-  memory.max = config.limits.maxReplyMemory;
+  memory.max = share(config.limits.maxReplyMemory);
   let lastBinaryLog = 0;
 
   const ctx: ClientContext = {
@@ -135,7 +160,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   };
 
   const onConnection = (socket: net.Socket): void => {
-    if (clients.size >= current().config.limits.maxConnections) return refuse(socket);
+    if (clients.size >= maxConnections(current().config)) return refuse(socket);
     stats.currConnections++;
     stats.totalConnections++;
     clients.add(new ClientConnection(socket, ctx));
@@ -165,6 +190,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       await reloading;
       await closeGeneration(current());
       await admin?.close();
+      worker?.endpoints.close();
       logger.info('shutdown complete');
     })();
     return closing;
@@ -177,8 +203,12 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     },
     stats,
     reload,
+    metrics,
     get dispatcher() {
       return current().dispatcher;
+    },
+    get replication() {
+      return current().replication;
     },
   };
 }

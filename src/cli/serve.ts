@@ -20,7 +20,8 @@ export interface RunningProxy {
 }
 
 export interface ServeDeps {
-  startProxy(config: Config, deps: { logger: Logger; reloadFromSource?: (opts?: { peek?: boolean }) => Config | Promise<Config> }): Promise<RunningProxy>;
+  /** One process, or with `workers: N` (N > 1) the cluster primary that forks N workers logging as `log` says. */
+  startProxy(config: Config, deps: { logger: Logger; log: { level: LogLevel; format: LogFormat }; reloadFromSource?: (opts?: { peek?: boolean }) => Config | Promise<Config> }): Promise<RunningProxy>;
   createLogger(options: { level: LogLevel; format: LogFormat }): Logger;
   /** Standard output is a terminal (the log format's default: pretty there, else json); default: process.stdout's. */
   readonly isTTY?: boolean;
@@ -61,6 +62,10 @@ ${CONFIG_HELP}
 
 export const defaultServeDeps: ServeDeps = {
   async startProxy(config, deps) {
+    if (config.workers > 1) {
+      const cluster = await import('../app/cluster/primary.js');
+      return cluster.startCluster(config, deps);
+    }
     const proxy = await import('../app/server.js');
     return proxy.startProxy(config, deps);
   },
@@ -117,7 +122,7 @@ export async function runServe(args: string[], io: CliIo, deps: ServeDeps = defa
   deps.signals.on('SIGHUP', onHangup);
   try {
     try {
-      server = await deps.startProxy(config, { logger, reloadFromSource: (opts) => (opts?.peek === true ? source.peek() : source.load()) });
+      server = await deps.startProxy(config, { logger, log: { level, format }, reloadFromSource: (opts) => (opts?.peek === true ? source.peek() : source.load()) });
     } catch (err) {
       failedStart(err, logger, deps);
       throw err;

@@ -10,7 +10,7 @@
  * A control action goes through the shared record, so every sidecar sees it; one the phase does
  * not allow (an abort after cutover) answers 409 with the reason.
  */
-import { AdminHttpError, type AdminServer } from '../admin/index.js';
+import { AdminHttpError, type AdminEndpoints } from '../admin/index.js';
 import type { Migration } from './runtime.js';
 import type { MigrationStatus } from './status.js';
 import { PhaseError } from './phases.js';
@@ -85,7 +85,7 @@ export function migrationStatus(migrations: readonly Migration[]): { phase: null
 }
 
 /** `list` gives the migrations at request time (a failover adds one while memshift runs). */
-export function registerMigration(admin: AdminServer, list: () => readonly Migration[], loadHistory: (pool?: string) => Promise<void> = async () => undefined): void {
+export function registerMigration(admin: AdminEndpoints, list: () => readonly Migration[], loadHistory: (pool?: string) => Promise<void> = async () => undefined): void {
   admin.get('/migration', () => ({ status: 200, body: migrationStatus(list()) }));
   /** The migration named by `id` (and `pool`), else the pool's (the only one when no pool is named); 404 otherwise. */
   const find = (pool: string | undefined, id?: string): Migration => {

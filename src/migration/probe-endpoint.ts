@@ -5,7 +5,7 @@
  * load, its event loop watched as a migration's copy watches it. Answers the ProbeResult. Only
  * while the migration is planned (409 once it runs: its copy is the measurement then).
  */
-import { AdminHttpError, type AdminServer } from '../admin/index.js';
+import { AdminHttpError, type AdminEndpoints } from '../admin/index.js';
 import { endpointOf } from '../backend/index.js';
 import { probeCopy } from '../copy/probe.js';
 import type { Migration } from './runtime.js';
@@ -14,7 +14,7 @@ import { probeTarget } from './probe-target.js';
 /** Probes one sidecar runs at once: a second one waits for none, it is refused. */
 let running = false;
 
-export function registerProbe(admin: AdminServer, find: (pool: string | undefined) => Migration): void {
+export function registerProbe(admin: AdminEndpoints, find: (pool: string | undefined) => Migration): void {
   admin.post('/migration/probe', async (req) => {
     const body = (req.body ?? {}) as { pool?: unknown; rate?: unknown; value_bytes?: unknown };
     const m = find(typeof body.pool === 'string' ? body.pool : undefined);
