@@ -20,7 +20,7 @@ import { WriteLog } from './write-log.js';
 import { Replay } from './replay.js';
 import { Recovery, type RebuildHistory, type SyncStatus } from './recovery.js';
 import { ForwardedLog, type FailedWrite, type FailedWriteLog, type FailedWriteSender, type LostWrites } from './forwarded-writes.js';
-import { readinessOf, type PoolRecovery, type Readiness, type ReadinessFollower } from './recovery-follower.js';
+import { readinessOf, type BackendRef, type PoolRecovery, type Readiness, type ReadinessFollower } from './recovery-follower.js';
 import type { Backend } from '../backend/index.js';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ import { join } from 'node:path';
 export { ReplicaGroups } from './replica-groups.js';
 export { WriteLog } from './write-log.js';
 export { FailedWriteSender, decodeFailedWrites, encodeFailedWrites, type FailedWrite, type LostWrites } from './forwarded-writes.js';
-export { ReadinessFollower, type Readiness } from './recovery-follower.js';
+export { ReadinessFollower, type BackendRef, type Readiness } from './recovery-follower.js';
 
 export interface GroupStatus {
   name: string;
@@ -221,6 +221,19 @@ export class Replication {
   /** Worker 0: another worker could not send these backends' missed writes: they need a rebuild. */
   markLost(lost: readonly LostWrites[]): void {
     for (const l of lost) this.markResync(l.pool, l.backend, 'failed writes lost on their way from another worker');
+  }
+
+  /**
+   * Worker 0: backends another worker saw come up. Each is recovered as on an up of this process's
+   * own (its log replayed, a restart rebuilt): this process's connection may have stayed up, idle,
+   * while the other worker's writes there failed and came to this log.
+   */
+  recoverUps(ups: readonly BackendRef[]): void {
+    for (const u of ups) {
+      const r = this.#pools.get(u.pool);
+      const b = r?.groups.backends.flat().find((x) => x.address === u.backend);
+      if (r !== undefined && b !== undefined && b.state === 'up') r.onUp(b);
+    }
   }
 
   /** Worker 0: per pool, the backends not readable here (down, or held by recovery), for the other workers. */

@@ -11,14 +11,23 @@
  *
  * So a backend that comes back is held in every worker from its up until worker 0 has seen it up
  * and replayed (or rebuilt) it: a follower never reads a backend worker 0 still replays, nor one
- * worker 0 has not seen come back (its writes there would still fail and be logged). While it
- * waits, a follower asks again every `retryMs` (worker 0 may be restarting).
+ * worker 0 has not seen come back (its writes there would still fail and be logged). The ask
+ * carries the backends that came up here: worker 0 recovers each as it would on an up of its own
+ * (its connection may have stayed up, idle, while this worker's writes there failed and went to
+ * its log), before it answers. While it waits, a follower asks again every `retryMs` (worker 0 may
+ * be restarting; it recovers every backend when it starts anyway).
  */
 import type { Backend } from '../backend/index.js';
 import type { SyncStatus } from './recovery.js';
 
 /** Worker 0's report: per pool, the addresses of the backends not readable there. */
 export type Readiness = Readonly<Record<string, readonly string[]>>;
+
+/** A backend of a pool, by address. */
+export interface BackendRef {
+  readonly pool: string;
+  readonly backend: string;
+}
 
 /** What a pool's recovery shows (metrics, GET /replication) and is told (recovery.ts, or a follower's, where no rebuild runs). */
 export interface PoolRecovery {
@@ -41,10 +50,12 @@ export class ReadinessFollower {
   #report: Readiness = {};
   readonly #pools = new Map<string, Followed>();
   #timer: NodeJS.Timeout | null = null;
+  /** Backends that came up here since the last ask. */
+  #ups: BackendRef[] = [];
 
   constructor(
-    /** Asks worker 0 for a report; the report that answers it carries `id`. */
-    readonly ask: (id: number) => void,
+    /** Asks worker 0 for a report, telling it which backends came up here; the report that answers it carries `id`. */
+    readonly ask: (id: number, ups: readonly BackendRef[]) => void,
     readonly retryMs = 1_000,
   ) {}
 
@@ -59,6 +70,7 @@ export class ReadinessFollower {
       onUp: (_group, backend) => {
         f.awaiting.add(backend);
         f.held.add(backend);
+        this.#ups.push({ pool: name, backend: backend.address });
         this.#askNow();
       },
       close: () => {
@@ -96,10 +108,12 @@ export class ReadinessFollower {
   }
 
   #askNow(): void {
-    this.ask(++this.#asked);
+    const ups = this.#ups;
+    this.#ups = [];
+    this.ask(++this.#asked, ups);
     this.#timer ??= setInterval(() => {
       if (this.#waiting() === 0) this.#stopRetry();
-      else this.ask(++this.#asked);
+      else this.ask(++this.#asked, []);
     }, this.retryMs).unref();
   }
 

@@ -12,7 +12,7 @@
  */
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, TextClient, type MemshiftHandle, type ServerHandle } from './harness.js';
+import { freePort, startMemcached, startMemshift, stats, TextClient, type MemshiftHandle, type MemshiftOptions, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
 import { memcachedTlsArgs, type TestCerts } from './tls-certs.js';
 
@@ -51,6 +51,8 @@ export interface MigrationScenario {
   startBy?: 'command' | 'time';
   /** A route migration: keys under `prefix` move from pool main (`from`) to pool tenant (`to`, no server of `from`). */
   route?: { prefix: string };
+  /** Each sidecar runs `workers: N` (issue 15). */
+  workers?: number;
 }
 
 export interface MigrationResult {
@@ -167,7 +169,7 @@ export async function startSidecars(pool: (i: number) => Record<string, unknown>
 }
 
 /** As startSidecars, with the rest of each sidecar's config (pools, routes, default_pool) from `config(i)`. */
-export async function startSidecarsWith(config: (i: number) => Record<string, unknown>, env?: Record<string, string>[]): Promise<{ sidecars: MemshiftHandle[]; admins: number[] }> {
+export async function startSidecarsWith(config: (i: number) => Record<string, unknown>, env?: Record<string, string>[], opts: MemshiftOptions = {}): Promise<{ sidecars: MemshiftHandle[]; admins: number[] }> {
   const sidecars: MemshiftHandle[] = [];
   const admins: number[] = [];
   for (let i = 0; i < 2; i++) {
@@ -175,7 +177,7 @@ export async function startSidecarsWith(config: (i: number) => Record<string, un
     const admin = await freePort();
     admins.push(admin);
     const yaml = stringify({ listen: [`127.0.0.1:${port}`], admin: { listen: `127.0.0.1:${admin}`, token: 'test-token' }, ...config(i) });
-    sidecars.push(await startMemshift(yaml, env?.[i] === undefined ? {} : { env: env[i] }));
+    sidecars.push(await startMemshift(yaml, { ...opts, ...(env?.[i] === undefined ? {} : { env: env[i] }) }));
   }
   return { sidecars, admins };
 }
@@ -216,16 +218,19 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
   const startBy = s.startBy ?? 'command';
   const startAt = startBy === 'time' ? { start: new Date(Date.now() + 4_000).toISOString() } : {};
   const run = { id: 'test-move', copy: s.copy ?? 'eager', rate: s.rate ?? 50_000, ...startAt, settle: s.settle ?? '2s', cleanup: true };
+  const workers = s.workers === undefined ? {} : { workers: s.workers };
   const { sidecars, admins } = await startSidecarsWith(
     () =>
       s.route === undefined
-        ? { pools: { main: { servers: s.to.map(spec), timeout: 2000, ...tls, migration: { ...run, from: s.from.map(spec), ...(s.tls === undefined ? {} : { from_tls: false }) } } } }
+        ? { ...workers, pools: { main: { servers: s.to.map(spec), timeout: 2000, ...tls, migration: { ...run, from: s.from.map(spec), ...(s.tls === undefined ? {} : { from_tls: false }) } } } }
         : {
+            ...workers,
             pools: { main: { servers: s.from.map(spec), timeout: 2000 }, tenant: { servers: s.to.map(spec), timeout: 2000, hash: 'md5' } },
             default_pool: 'main',
             routes: [{ prefix: s.route.prefix, pool: 'tenant', migration: { ...run, from_pool: 'main' } }],
           },
     s.env,
+    s.workers === undefined ? {} : { startTimeoutMs: 30_000 },
   );
   const ports = sidecars.map((p) => p.port);
   // Load the keys while the migration is planned (old ring); a route migration's keys, and others that stay.

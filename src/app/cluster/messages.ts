@@ -15,7 +15,7 @@
  */
 import type { Config } from '../../config/types.js';
 import { FrozenMap, deepFreeze } from '../../config/freeze.js';
-import type { LostWrites, Readiness } from '../../replication/index.js';
+import type { BackendRef, LostWrites, Readiness } from '../../replication/index.js';
 import type { AdminRequest, AdminResponse } from '../../admin/index.js';
 import type { ReloadOptions, ReloadResult } from '../reload.js';
 import { isLogFormat, isLogLevel, type LogFormat, type LogLevel } from '../../observability/logger.js';
@@ -87,6 +87,8 @@ export interface WritesMessage {
 export interface AskMessage {
   t: 'memshift:ask';
   id: number;
+  /** Backends that came up in the asking worker since its last ask: worker 0 recovers them first. */
+  ups: readonly BackendRef[];
   /** Set by the primary: the worker that asks. */
   from?: number;
 }
@@ -104,6 +106,10 @@ const CALL_OPS: ReadonlySet<string> = new Set<CallOp>(['admin', 'metrics', 'relo
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+
+function isBackendRefs(x: unknown): x is BackendRef[] {
+  return Array.isArray(x) && x.every((l) => isObject(l) && typeof l.pool === 'string' && typeof l.backend === 'string');
+}
 
 function isReadiness(x: unknown): x is Readiness {
   return isObject(x) && Object.values(x).every(isStrings);
@@ -127,9 +133,9 @@ export function isClusterMessage(m: unknown): m is ClusterMessage {
     case 'memshift:failed':
       return typeof m.message === 'string' && (m.code === undefined || typeof m.code === 'string');
     case 'memshift:writes':
-      return (m.batch === null || Buffer.isBuffer(m.batch)) && Array.isArray(m.lost) && m.lost.every((l) => isObject(l) && typeof l.pool === 'string' && typeof l.backend === 'string');
+      return (m.batch === null || Buffer.isBuffer(m.batch)) && isBackendRefs(m.lost);
     case 'memshift:ask':
-      return isInt(m.id) && (m.from === undefined || isInt(m.from));
+      return isInt(m.id) && isBackendRefs(m.ups) && (m.from === undefined || isInt(m.from));
     case 'memshift:readiness':
       return isReadiness(m.readiness) && (m.answer === undefined || (isObject(m.answer) && isInt(m.answer.to) && isInt(m.answer.id)));
     default:

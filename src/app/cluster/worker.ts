@@ -73,7 +73,7 @@ class Worker {
   ) {
     this.#owner = given.index === 0;
     this.#endpoints = new AdminRoutes(logger);
-    this.#readiness = this.#owner ? undefined : new ReadinessFollower((id) => send({ t: 'memshift:ask', id }));
+    this.#readiness = this.#owner ? undefined : new ReadinessFollower((id, ups) => send({ t: 'memshift:ask', id, ups }));
     this.#role = {
       index: given.index,
       workers: given.workers,
@@ -134,7 +134,10 @@ class Worker {
         return;
       }
       case 'memshift:ask':
-        if (this.#owner && m.from !== undefined) this.#report({ to: m.from, id: m.id });
+        if (!this.#owner || m.from === undefined) return;
+        // Recovery holds each backend it starts on at once: the answer says so.
+        this.#proxy?.replication.recoverUps(m.ups);
+        this.#report({ to: m.from, id: m.id });
         return;
       case 'memshift:readiness':
         this.#readiness?.report(m.readiness, m.answer?.id);

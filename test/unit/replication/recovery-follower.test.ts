@@ -11,9 +11,13 @@ const backend = (address: string, state = 'up'): Backend => ({ address, state })
 describe('ReadinessFollower', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('holds a backend from its up until a report answers the ask made after it', () => {
+  it('holds a backend from its up until a report answers the ask made after it, which names it', () => {
     const asks: number[] = [];
-    const f = new ReadinessFollower((id) => asks.push(id));
+    const ups: unknown[] = [];
+    const f = new ReadinessFollower((id, up) => {
+      asks.push(id);
+      ups.push(up);
+    });
     const [a, b] = [backend('a:1'), backend('b:1')];
     const held = new Set<Backend>();
     const pool = f.follow('main', [a, b], held);
@@ -21,6 +25,7 @@ describe('ReadinessFollower', () => {
     pool.onUp(0, a);
     expect([...held]).toEqual([a]);
     expect(asks).toEqual([1]);
+    expect(ups).toEqual([[{ pool: 'main', backend: 'a:1' }]]);
     // A report sent before worker 0 read the ask (a change it broadcast) does not release it.
     f.report({ main: [] });
     expect([...held]).toEqual([a]);
@@ -56,11 +61,16 @@ describe('ReadinessFollower', () => {
   it('asks again every retry interval while an up waits (worker 0 may be restarting)', () => {
     vi.useFakeTimers();
     const asks: number[] = [];
-    const f = new ReadinessFollower((id) => asks.push(id), 1_000);
+    const ups: unknown[] = [];
+    const f = new ReadinessFollower((id, up) => {
+      asks.push(id);
+      ups.push(up);
+    }, 1_000);
     const a = backend('a:1');
     f.follow('main', [a], new Set()).onUp(0, a);
     vi.advanceTimersByTime(2_500);
     expect(asks).toEqual([1, 2, 3]);
+    expect(ups.slice(1)).toEqual([[], []]);
     f.report({ main: [] }, 3);
     vi.advanceTimersByTime(5_000);
     expect(asks).toEqual([1, 2, 3]);

@@ -41,7 +41,7 @@ describe('cluster messages', () => {
     expect(Buffer.isBuffer(writes.batch)).toBe(true);
     expect(isClusterMessage(writes)).toBe(true);
     expect(isClusterMessage(sent({ t: 'memshift:readiness', readiness: { main: ['a:1'] }, answer: { to: 1, id: 4 } }))).toBe(true);
-    expect(isClusterMessage(sent({ t: 'memshift:ask', id: 3, from: 1 }))).toBe(true);
+    expect(isClusterMessage(sent({ t: 'memshift:ask', id: 3, from: 1, ups: [{ pool: 'main', backend: 'a:1' }] }))).toBe(true);
   });
 
   it('every kind passes the check whole, and fails it with a field missing or of the wrong type', () => {
@@ -56,7 +56,7 @@ describe('cluster messages', () => {
       { t: 'memshift:ready' },
       { t: 'memshift:failed', code: 'MS_ERR_LISTEN', message: 'cannot listen' },
       { t: 'memshift:writes', batch: null, lost: [] },
-      { t: 'memshift:ask', id: 0 },
+      { t: 'memshift:ask', id: 0, ups: [] },
       { t: 'memshift:readiness', readiness: {} },
     ];
     for (const m of good) expect(isClusterMessage(sent(m)), m.t).toBe(true);
