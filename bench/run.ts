@@ -2,6 +2,7 @@
  * `npm run bench [-- --rounds N --duration 10s --concurrency 50 --json]`
  * `npm run bench -- --scenario migration [...]`: the foreground cost of an online migration (migration.ts)
  * `npm run bench -- --tls [...]`: memshift with TLS to its servers against plain (tls.ts)
+ * `npm run bench -- --workers 1,2 [...]`: memshift with 1 and 2 worker processes (workers.ts)
  *
  * memcaslap (9:1 get:set, 100-byte values) against three targets, interleaved in one run:
  *   direct      one standalone memcached
@@ -28,11 +29,13 @@ import { LOAD_FLAGS, loadOptions, type LoadOptions } from './options.js';
 import { killRunning, memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import { runMigrationBench, takeScenario } from './migration.js';
 import { runTlsBench } from './tls.js';
+import { runWorkersBench } from './workers.js';
 import { formatTable, ratios, sampleFrom, summarize, TARGETS, type Sample, type TargetName } from './report.js';
 
 const USAGE = `Usage: npm run bench -- [--rounds N] [--duration 10s] [--concurrency 50] [--threads 1] [--json]
        npm run bench -- --scenario migration [...]   (the cost of an online migration; add --help)
        npm run bench -- --tls [...]                  (TLS to the servers against plain; add --help)
+       npm run bench -- --workers 1,2 [...]          (memshift with 1 and 2 worker processes; add --help)
 
   --rounds N          rounds of (direct, nutcracker, memshift), order rotating (default 3)
   --duration T        memcaslap -t per run: 10s, 1m or plain seconds (default 10s)
@@ -93,6 +96,10 @@ async function main(): Promise<number> {
   if (argv.includes('--tls')) {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
     return runTlsBench(argv, { log, stopping: () => stopping });
+  }
+  if (argv.some((a) => a === '--workers' || a.startsWith('--workers='))) {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+    return runWorkersBench(argv, { log, stopping: () => stopping });
   }
   const { scenario, rest } = takeScenario(argv);
   if (scenario === 'migration') {
