@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   MS_ERR_CONFIG_READ: 'The configuration file could not be read (missing, unreadable or not a file).',
   MS_ERR_USAGE: 'The command line is wrong: unknown command or flag, missing or malformed argument.',
   MS_ERR_LISTEN: 'A listener could not be opened (address in use, permission denied, bad socket path).',
+  MS_ERR_DISCOVERY: "A pool's DNS name gave no usable servers at start, after retrying; memshift does not serve an empty ring.",
   MS_ERR_BACKEND_TIMEOUT: "A backend did not answer within its pool's timeout; the connection is reset and its requests in flight fail.",
   MS_ERR_BACKEND_CLOSED: 'A backend connection closed or failed while requests were queued or in flight on it.',
   MS_ERR_BACKEND_DOWN: 'A backend is unreachable (connecting or waiting to reconnect); the request failed without being sent.',

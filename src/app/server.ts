@@ -17,6 +17,8 @@ import { ONE_PROCESS, type WorkerRole } from './worker-role.js';
 import { type Listeners, openListeners } from '../proxy/listeners.js';
 import { closeGeneration, startGeneration, switchGeneration, type Generation } from './generation.js';
 import { ReloadCounters, reloadGeneration, STOPPING, stoppingOutcome, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
+import { DiscoveryRuntime } from '../discovery/runtime.js';
+import { DISCOVERY_TRIGGER, discoveryHost } from './discovery-host.js';
 
 export interface ProxyServer {
   close(): Promise<void>;
@@ -76,14 +78,30 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   let closing: Promise<void> | null = null;
   // One reload at a time; each one reads the generation the previous one left.
   let reloading: Promise<unknown> = Promise.resolve();
+  // The discovered pools' servers and autopilot migrations (src/discovery): every generation runs
+  // `discovery.effective(fileConfig)`, the file's config with them filled in. (In a worker of
+  // several, each worker runs its own, as a sidecar of its own: they follow the same records.)
+  const discovery = new DiscoveryRuntime(logger);
+  let fileConfig = config;
   const reload = (next: ConfigSource, opts: ReloadOptions = {}): Promise<ReloadResult> => {
     // Once the shutdown started (checked again when its turn comes): its generation, migrations and
     // timers would be built after the shutdown closed the generation, and hold the process up.
     if (closing !== null) return Promise.resolve(stoppingOutcome(opts.dryRun === true));
     const run = reloading.then(async () => {
       if (closing !== null) return stoppingOutcome(opts.dryRun === true);
-      const result = await reloadGeneration(current(), next, opts, stats, logger, reloads, (c) => listeners.prepare(c.listen), (c) => listeners.probe(c.listen));
+      let file: Config | undefined;
+      // A file's config gets the discovered servers (the pools it adds are resolved first); the
+      // discovery's own reloads run the current file config with its new state.
+      const source = async (): Promise<Config> => {
+        if (opts.trigger === DISCOVERY_TRIGGER) return discovery.effective(fileConfig);
+        file = typeof next === 'function' ? await next() : next;
+        await discovery.prepare(file, false);
+        return discovery.effective(file);
+      };
+      const result = await reloadGeneration(current(), source, opts, stats, logger, reloads, (c) => listeners.prepare(c.listen), (c) => listeners.probe(c.listen));
       if (result.generation !== undefined) {
+        if (file !== undefined) fileConfig = file;
+        discovery.reconfigured(fileConfig);
         const prev = current();
         gen = result.generation;
         ctx.dispatcher = gen.dispatcher;
@@ -127,8 +145,18 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
     if (worker !== undefined) metrics = registerEndpoints(worker.endpoints, { gen: current, stats, logger, reload, source: undefined });
     // Ready (GET /readyz) once the generation serves, and no longer once draining starts.
     else if (config.admin) ({ server: admin, metrics } = await startAdmin(config, { gen: current, stats, logger, reloads, reload, source: deps.reloadFromSource, ready: () => ready }));
-    gen = await startGeneration(config, stats, logger, undefined, { role });
+    await discovery.prepare(config, true);
+    gen = await startGeneration(discovery.effective(config), stats, logger, undefined, { role });
+    // An autopilot migration on record wins over this sidecar's DNS answer: built again before serving.
+    if (await discovery.adopt(discoveryHost(() => gen!, reload))) {
+      const next = await startGeneration(discovery.effective(config), stats, logger, gen, { role });
+      switchGeneration(gen, next, RETIRE_GRACE_MS);
+      gen = next;
+    }
+    discovery.start(discoveryHost(current, reload), config);
   } catch (err) {
+    discovery.close();
+    if (gen !== undefined) await closeGeneration(gen);
     listeners.destroyAll();
     await Promise.all([listeners.close(), admin?.close()]);
     throw err;
@@ -188,6 +216,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       listeners.destroyAll();
       await closed;
       await reloading;
+      discovery.close();
       await closeGeneration(current());
       await admin?.close();
       worker?.endpoints.close();

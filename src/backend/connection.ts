@@ -215,6 +215,25 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#failAll(R.BACKEND_CLOSED);
   }
 
+  /**
+   * Connect again now (a discovered server has a new address: dial.ts pointName): the socket to the
+   * old address is dropped (requests in flight on it fail, as on any reset) unless it already goes
+   * to `address`; a TKO backend probes at once instead of waiting out its backoff.
+   */
+  redial(address: string): void {
+    if (this.#state === 'closed') return;
+    const socket = this.#socket;
+    if (socket !== null && socket.remoteAddress === address) return;
+    if (this.#state === 'tko') {
+      if (socket !== null) return; // a probe is under way
+      if (this.#retryTimer) clearTimeout(this.#retryTimer);
+      this.#retryTimer = null;
+      this.#connect();
+      return;
+    }
+    this.#reset(`the server moved to ${address}`, R.BACKEND_CLOSED, 'retry');
+  }
+
   // ReplySink
   nextReplyKind(): number {
     return this.#head < this.#pending.length ? this.#pending[this.#head]!.kind : -1;

@@ -2,5 +2,5 @@ export { BackendConnection, Op, type OpHandler, type BackendState, type Connecti
 export { Backend, BackendPool } from './pool.js';
 export { scheduleFlush, type Flushable } from './flush-scheduler.js';
 export { backendRequest, backendStats, line } from './request.js';
-export { dial, endpointId, endpointOf, readyEvent, type Endpoint } from './dial.js';
+export { dial, dialHost, endpointId, endpointOf, pointName, readyEvent, type Endpoint } from './dial.js';
 

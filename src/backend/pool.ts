@@ -43,6 +43,11 @@ export class Backend {
     return this.connections.find((c) => c.state !== 'up')?.reason ?? null;
   }
 
+  /** Its connections connect again (to `address`, where its DNS name now points; see dial.ts). */
+  redial(address: string): void {
+    for (const c of this.connections) c.redial(address);
+  }
+
   /** The version the backend reported (every connection to it reports the same). */
   get version(): string | null {
     return this.connections.find((c) => c.version !== null)?.version ?? null;

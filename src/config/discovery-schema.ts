@@ -96,7 +96,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /**
  * Where discovery stands in a pool: `discovery` instead of `servers` (or of a group's `servers`),
- * never with a `migration:` block (autopilot starts those) nor with modula, and `autopilot` only
+ * never with a `migration:` block (autopilot starts those) nor with modula, nor, without replica
+ * groups, with `failover_after` (the autopilot changes that ring), and `autopilot` only
  * where something is discovered. Runs after schema.ts's own checks of servers and replicas.
  */
 export function checkDiscovery(pool: Record<string, unknown>, ctx: z.RefinementCtx): void {
@@ -108,6 +109,9 @@ export function checkDiscovery(pool: Record<string, unknown>, ctx: z.RefinementC
   if (!discovered) return;
   if (pool.migration !== undefined) {
     addIssue(ctx, ['migration'], 'a pool with discovery migrates when its DNS records change (autopilot); a migration block needs a servers list');
+  }
+  if (pool.discovery !== undefined && pool.failover_after !== undefined) {
+    addIssue(ctx, ['failover_after'], 'a pool with discovery and no replica groups takes no failover_after: the autopilot takes its servers out of the ring when they leave DNS (failover_after is for replica groups)');
   }
   if (pool.distribution === 'modula') {
     addIssue(ctx, ['distribution'], 'modula places a key on slot hash % total weight, so a server added or removed by DNS would move nearly every key; use ketama with discovery');

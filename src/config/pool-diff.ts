@@ -7,6 +7,9 @@
  */
 import type { PoolConfig, ServerSpec } from './types.js';
 
+/** The pool (or one of its replica groups) takes its servers from DNS (src/discovery). */
+export const isDiscovered = (pool: PoolConfig): boolean => pool.groups.some((g) => g.discovery !== undefined);
+
 /** Two config values are equal (plain data: their JSON is). */
 export const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
@@ -18,9 +21,12 @@ export const groupRings = (p: PoolConfig): unknown => p.groups.map((g) => [g.nam
 
 const hashing = (p: PoolConfig): unknown => [p.hash, p.distribution, p.hashTag ?? null];
 
-/** What of a pool's TLS and login changed (its migration's `from` servers' included): 'tls', 'auth', 'tls and auth', or null. */
-export function securityChange(before: PoolConfig, after: PoolConfig): string | null {
-  const of = (p: PoolConfig, field: 'tls' | 'auth'): unknown => [p[field] ?? null, p.migration?.from.map((g) => g.servers.map((s) => s[field] ?? null)) ?? null];
+/**
+ * What of a pool's TLS and login changed (its migration's `from` servers' included, unless `ownOnly`:
+ * an autopilot's block takes the pool's): 'tls', 'auth', 'tls and auth', or null.
+ */
+export function securityChange(before: PoolConfig, after: PoolConfig, ownOnly = false): string | null {
+  const of = (p: PoolConfig, field: 'tls' | 'auth'): unknown => [p[field] ?? null, ownOnly ? null : (p.migration?.from.map((g) => g.servers.map((s) => s[field] ?? null)) ?? null)];
   const changed = (['tls', 'auth'] as const).filter((f) => !same(of(before, f), of(after, f)));
   return changed.length === 0 ? null : changed.join(' and ');
 }

@@ -22,6 +22,8 @@
  *                    and its servers, hashing, tls or auth when it has failover_after: its replica groups
  *                    and its failover watch are kept across a reload with the connections and rings they
  *                    were made with (a reload that changed them would close connections they still use)
+ *   discovered pools their servers and migration block are the autopilot's; their discovery blocks
+ *                    are checked by discovery-reload.ts
  *   refused          what the running state forbids: a migration block changed or removed while its
  *                    migration runs, a pool removed while its migration runs, a migration on a new pool,
  *                    a pool's servers, hashing, tls or auth changed while its migration runs (even with
@@ -32,7 +34,8 @@
  * them apply, and the changes it found.
  */
 import type { Config, ListenSpec, PoolConfig, RouteConfig } from './types.js';
-import { groupRings, hashChanged, ring, same, securityChange, serversChanged } from './pool-diff.js';
+import { groupRings, hashChanged, isDiscovered, ring, same, securityChange, serversChanged } from './pool-diff.js';
+import { checkDiscoveryReload } from './discovery-reload.js';
 import { listenKeys } from './listen.js';
 import { describeMove, routeMigrationOf, routeMoves } from './route-diff.js';
 import { checkRouteMigrationReload, routeTarget, servedRoutes, type RouteMigrationContext } from './route-migration-reload.js';
@@ -158,6 +161,15 @@ function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: Rel
     restart(`pool ${name}: ${forWatch.join(', ')} changed; its failover watch (failover_after) keeps the connections and ring it started with`);
     return;
   }
+  if (isDiscovered(before) || isDiscovered(after)) {
+    const d = checkDiscoveryReload(name, before, after);
+    for (const r of d.restart) restart(r);
+    changes.push(...d.changes);
+    if (d.restart.length > 0 || isDiscovered(after)) {
+      checkDiscoveredPool(name, securityChange(before, after, true), hashing, ctx, check, moves);
+      return;
+    }
+  }
   const running = ctx.running(name);
   const phase = ctx.phase?.(name) ?? null;
   const mBefore = before.migration;
@@ -196,6 +208,20 @@ function checkPool(name: string, before: PoolConfig, after: PoolConfig, ctx: Rel
     return;
   }
   if (servers) moves(`pool ${name}: servers, weights or node names changed`);
+}
+
+/**
+ * A discovered pool: its servers and migration block are the autopilot's (which starts a migration
+ * only when none of the pool runs), so a reload checks what the file sets of its connections and ring.
+ */
+function checkDiscoveredPool(name: string, security: string | null, hashing: boolean, ctx: ReloadContext, check: ReloadCheck, moves: (what: string) => void): void {
+  const running = ctx.running(name);
+  if (running !== null && (security !== null || hashing)) {
+    check.refused.push(`pool ${name}: migration "${running}" is running; its ${[...(security === null ? [] : [security]), ...(hashing ? ['hash, distribution or hash_tag'] : [])].join(', ')} cannot change until it is done (or aborted)`);
+    return;
+  }
+  if (security !== null) check.changes.push(`pool ${name}: ${security} changed: new connections to its servers (the old ones close once idle)`);
+  if (hashing) moves(`pool ${name}: hash, distribution or hash_tag changed`);
 }
 
 /** What a listener is besides its address: a TCP listener's TLS, a unix socket's mode. */

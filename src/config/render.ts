@@ -96,7 +96,8 @@ function renderPool(p: PoolConfig): Rendered {
     localGroup: p.localGroup,
     readFailover: p.readFailover,
     writeLog: p.writeLog === undefined ? undefined : { dir: p.writeLog.dir, max_bytes: p.writeLog.maxBytes },
-    migration: p.migration === undefined ? undefined : renderMigration(p.migration, p),
+    // The autopilot's migration of a discovered pool is no block of the file: GET /migration shows it.
+    migration: p.migration === undefined || p.migration.discovered !== undefined ? undefined : renderMigration(p.migration, p),
     failoverAfterMs: p.failoverAfterMs,
     failoverSettleMs: p.failoverSettleMs,
     resync: { rate: p.resync.rateKeysPerSec },
@@ -147,6 +148,7 @@ function renderMigration(m: MigrationConfig, pool: PoolConfig): Rendered {
     startAt: m.startAt === 'command' ? undefined : m.startAt === 'now' ? 'now' : new Date(m.startAt).toISOString(),
     settleMs: m.settleMs,
     cleanup: m.cleanup,
+    discovered: undefined, // not rendered (renderPool)
   } satisfies Record<keyof MigrationConfig, unknown>;
   return defined({
     id: fields.id,

@@ -141,6 +141,33 @@ export interface MigrationSettings {
 export interface MigrationConfig extends MigrationSettings {
   /** The previous servers of each group, in the pool's group order (one group for a plain pool). */
   readonly from: readonly GroupConfig[];
+  /**
+   * Set by the autopilot (src/discovery), never read from a file: the block moves a discovered pool
+   * between these rings. Its record keeps them, so every sidecar, and one that starts later, builds
+   * the same rings from the record whatever its own DNS answer says.
+   */
+  readonly discovered?: DiscoveredMove;
+}
+
+/** A discovered server as a ring and a migration record keep it (src/discovery's DiscoveredServer). */
+export interface DiscoveredRingServer {
+  /** The IP address it had when it was resolved. */
+  readonly host: string;
+  readonly port: number;
+  /** `host:port` (`[v6]:port`). */
+  readonly address: string;
+  /** The DNS name it was found under (SRV target or PTR name). */
+  readonly dnsName?: string;
+  /** Its node name on the ring (`names: hostname`). */
+  readonly name?: string;
+}
+
+/** The rings an autopilot migration moves a discovered pool between, and the servers drained out of it. */
+export interface DiscoveredMove {
+  readonly from: readonly DiscoveredRingServer[];
+  readonly to: readonly DiscoveredRingServer[];
+  /** Ring identities taken out by `memshift migrate drain` that DNS may still list: they stay out. */
+  readonly drained: readonly string[];
 }
 
 /** A route's `migration:` block: the route's keys move from `fromPool` to the route's pool. */

@@ -18,7 +18,7 @@
  * an address under two names, zero records.
  */
 import { Resolver } from 'node:dns/promises';
-import type { DiscoveryConfig, PoolConfig, ServerSpec } from '../config/types.js';
+import type { DiscoveredRingServer, DiscoveryConfig, PoolConfig, ServerSpec } from '../config/types.js';
 import { formatHostPort } from '../config/address.js';
 import { ketamaServerName } from '../routing/ketama.js';
 
@@ -28,17 +28,12 @@ export type DiscoveryTarget = Pick<DiscoveryConfig, 'dns' | 'port' | 'names'>;
 /** The port of A/AAAA records when the config gives none (memcached's). */
 export const DEFAULT_DISCOVERY_PORT = 11211;
 
-export interface DiscoveredServer {
-  /** The IP address to connect to. */
-  readonly host: string;
-  readonly port: number;
-  /** `host:port` (`[v6]:port`): the backend's identity for connections and metrics, as in a ServerSpec. */
-  readonly address: string;
-  /** The DNS name it was found under (SRV target or PTR name); absent for A/AAAA with `names: address`. */
-  readonly dnsName?: string;
-  /** Its node name on the ring (`names: hostname`); absent with `names: address`. */
-  readonly name?: string;
-}
+/**
+ * A server found in DNS: its IP address (`host`, `port`, `address`), the DNS name it was found under
+ * (SRV target or PTR name; absent for A/AAAA with `names: address`) and its ring name (`names:
+ * hostname`; absent with `names: address`).
+ */
+export type DiscoveredServer = DiscoveredRingServer;
 
 export interface Resolution {
   /** Sorted by ring identity, then address; never empty. */
@@ -203,18 +198,23 @@ export async function resolveServers(target: DiscoveryTarget, resolver: Resolver
 
 /**
  * The ServerSpec a pool runs for a discovered server: weight 1 (SRV weights are for picking one
- * server, not for sharing keys), its ring name, and the pool's TLS and auth. TLS checks the
- * certificate against the pool's `server_name`, else the server's DNS name (what a static entry
- * would have as its host), else its address.
+ * server, not for sharing keys), its ring name, and the pool's TLS and auth. A server with a ring
+ * name (`names: hostname`) is configured by its DNS name (`mc-0.mc.svc…:11211` is its address in
+ * /backends, metrics and logs): the discovery points that name at the address it resolved to
+ * (backend/dial.ts pointName), so a pod back with a new address is the same backend, reconnected.
+ * With `names: address` the address is the server. TLS checks the certificate against the pool's
+ * `server_name`, else the server's DNS name, else its address.
  */
 export function toServerSpec(s: DiscoveredServer, pool: Pick<PoolConfig, 'tls' | 'auth'>): ServerSpec {
   const tls = pool.tls === undefined ? undefined : pool.tls.serverName === undefined && s.dnsName !== undefined ? { ...pool.tls, serverName: s.dnsName } : pool.tls;
+  const host = s.name !== undefined && s.dnsName !== undefined ? s.dnsName : s.host;
+  const address = formatHostPort(host, s.port);
   return {
-    host: s.host,
+    host,
     port: s.port,
     weight: 1,
-    address: s.address,
-    raw: s.name === undefined ? `${s.address}:1` : `${s.address}:1 ${s.name}`,
+    address,
+    raw: s.name === undefined ? `${address}:1` : `${address}:1 ${s.name}`,
     ...(s.name === undefined ? {} : { name: s.name }),
     ...(tls === undefined ? {} : { tls }),
     ...(pool.auth === undefined ? {} : { auth: pool.auth }),

@@ -16,6 +16,7 @@
  */
 import { backendRequest, line, type Backend } from '../backend/index.js';
 import { RESERVED_PREFIX, ReplyKind, isPrefix, parseValues } from '../protocol/index.js';
+import type { DiscoveredMove } from '../config/types.js';
 import type { PhaseState } from './phases.js';
 import type { FailoverSpec, PrefixMove } from './space.js';
 import type { PhaseSwitch } from './history.js';
@@ -55,6 +56,8 @@ export interface MigrationRecord extends PhaseState {
   failover?: FailoverSpec;
   /** A route migration: the route's prefix and the pool its keys leave (`pool` is the one they go to). */
   route?: PrefixMove;
+  /** An autopilot migration: the discovered rings it moves between (src/discovery). */
+  discovered?: DiscoveredMove;
   /** Every phase switch, pause and resume, with its time (history.ts: withSwitch). Absent in records an earlier memshift wrote. */
   switches?: PhaseSwitch[];
   /** The leader's current job run, for every sidecar's progress bar; null between runs. */

@@ -11,7 +11,7 @@
  * delay the reads. A view not confirmed for a little under `settle` holds moved keys (phase-view.ts).
  */
 import { hostname } from 'node:os';
-import type { MigrationSettings, PoolConfig } from '../config/types.js';
+import type { DiscoveredMove, MigrationConfig, MigrationSettings, PoolConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { LeaderJobs } from './leader-jobs.js';
 import { leaderIntervalMs } from './estimate.js';
@@ -106,6 +106,11 @@ export class Migration {
   readonly #jobs: LeaderJobs;
 
   readonly #m: MigrationSettings;
+
+  /** The rings of an autopilot migration (its block's), kept in its record. */
+  get #discovered(): DiscoveredMove | undefined {
+    return 'discovered' in this.#m ? (this.#m as MigrationConfig).discovered : undefined;
+  }
 
   get id(): string {
     return this.#m.id;
@@ -266,7 +271,8 @@ export class Migration {
   #fresh(): MigrationRecord {
     const failover = this.space.failover === undefined ? {} : { failover: this.space.failover };
     const route = this.space.prefixMove === undefined ? {} : { route: this.space.prefixMove };
-    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now(), ...failover, ...route };
+    const discovered = this.#discovered === undefined ? {} : { discovered: this.#discovered };
+    return { ...initialState(this.#m.id, this.#m.copy, this.#m.cleanup, now()), pool: this.pool.name, counts: emptyCounts(), verify: null, leader: null, updatedAt: now(), ...failover, ...route, ...discovered };
   }
 
   async #publish(r: MigrationRecord): Promise<void> {
@@ -296,8 +302,10 @@ export class Migration {
 
   async #lead(): Promise<void> {
     if (!this.mayLead) return;
-    // A finished failover needs no leader: the pool's next failover takes the lease (failover.ts).
-    if (this.space.failover !== undefined && this.record !== null && isFinished(this.record)) return this.#lease.held ? this.#lease.release() : undefined;
+    // A finished failover or autopilot migration needs no leader: the pool's next one takes the lease
+    // (failover.ts; src/discovery), whichever sidecar sees the next change first.
+    const passes = this.space.failover !== undefined || this.#discovered !== undefined;
+    if (passes && this.record !== null && isFinished(this.record)) return this.#lease.held ? this.#lease.release() : undefined;
     if (!(await this.#lease.acquire())) {
       if (this.#job !== null) {
         if (!this.#job.abort.signal.aborted) this.logger.warn({ pool: this.pool.name, id: this.#m.id, phase: this.#job.phase }, 'migration lease held by another sidecar: the background job stops');
@@ -308,7 +316,10 @@ export class Migration {
     }
     let r = this.record;
     if (r === null) {
-      if (this.blockedBy !== null || !this.#due()) return;
+      if (this.blockedBy !== null) return;
+      // An autopilot migration is on record from the start, planned: every sidecar follows its rings
+      // (one that started later too), and the operator starts it from any of them.
+      if (!this.#due()) return this.#discovered === undefined ? undefined : this.#publish({ ...this.#fresh(), leader: this.#lease.holder });
       r = next(this.#fresh(), { type: 'start' }, now(), this.#m.settleMs);
       await this.#publish({ ...r, leader: this.#lease.holder });
       return;

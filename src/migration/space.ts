@@ -126,7 +126,10 @@ export function activeSpace(pool: PoolConfig, p: number, router: Router, backend
   const from = pool.migration!.from[0]!.servers;
   const oldRing = createRing({ ...pool, name: `${pool.name} (from)`, servers: from });
   const arcs = MovedArcs.between(oldRing, from, router.ring(p), pool.servers);
-  return liveOwnersSpace(arcs, backends.byMigration[p]![0]!, backends.byPool[p]!, stats);
+  const space = liveOwnersSpace(arcs, backends.byMigration[p]![0]!, backends.byPool[p]!, stats);
+  // An autopilot migration takes its lease on the ring it starts from, which sidecars that see
+  // different new sets share: one lease for whichever change comes first (src/discovery).
+  return pool.migration!.discovered === undefined ? space : { ...space, leaseServer: firstByAddress(backends.byMigration[p]![0]!) };
 }
 
 /**

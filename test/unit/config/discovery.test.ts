@@ -89,13 +89,17 @@ describe('discovery and autopilot', () => {
     expect(problems(`${LISTEN}    discovery: {dns: "bad name"}\n`)[0]).toMatch(/discovery\.dns: expected a DNS name such as/);
   });
 
-  it('refuses autopilot without discovery, and discovery with a migration block or modula', () => {
+  it('refuses autopilot without discovery, and discovery with a migration block, modula, or failover_after without replica groups', () => {
     expect(problems(`${LISTEN}    servers: ["10.0.0.1:11211"]\n    autopilot: {migrate: auto}\n`)).toEqual([
       'm.yml:5:16 pools.main.autopilot: autopilot acts on discovered servers: give the pool (or its replica groups) a discovery block',
     ]);
     expect(problems(`${LISTEN}    discovery: {dns: mc.test}\n    migration: {id: m1, from: ["10.0.0.1:11211"]}\n`)).toEqual([
       'm.yml:5:16 pools.main.migration: a pool with discovery migrates when its DNS records change (autopilot); a migration block needs a servers list',
     ]);
+    expect(problems(`${LISTEN}    discovery: {dns: mc.test}\n    failover_after: 30s\n`)).toEqual([
+      'm.yml:5:21 pools.main.failover_after: a pool with discovery and no replica groups takes no failover_after: the autopilot takes its servers out of the ring when they leave DNS (failover_after is for replica groups)',
+    ]);
+    expect(pool('    replicas: [{name: a, discovery: {dns: a.test}}, {name: b, discovery: {dns: b.test}}]\n    failover_after: 30s\n').failoverAfterMs).toBe(30_000);
     expect(problems(`${LISTEN}    discovery: {dns: mc.test}\n    distribution: modula\n`)).toEqual([
       'm.yml:5:19 pools.main.distribution: modula places a key on slot hash % total weight, so a server added or removed by DNS would move nearly every key; use ketama with discovery',
     ]);
