@@ -1,7 +1,8 @@
 /**
  * The admin HTTP listener's endpoints: /healthz (built in), /readyz,
  * /replication, /config (in the YAML's names, config/render.ts), /metrics, /backends (backends-endpoint.ts),
- * POST /reload (?force, ?dry_run), and the migration's (src/migration/admin.ts).
+ * POST /reload (?force, ?dry_run), the migration's (src/migration/admin.ts), and the discovery's:
+ * GET /discovery and POST /migration/drain.
  * Each request reads the current generation (a reload replaces it). The token: admin.token, else admin.token_file, else
  * MEMSHIFT_ADMIN_TOKEN; without one, mutating endpoints answer 403.
  */
@@ -26,6 +27,7 @@ import { proxyFamilies } from './metrics/proxy-metrics.js';
 import { tlsFamilies } from './metrics/tls-metrics.js';
 import { replicationFamilies } from './metrics/replication-metrics.js';
 import { migrationFamilies } from './metrics/migration-metrics.js';
+import { DrainError, type DiscoveryRuntime } from '../discovery/runtime.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
@@ -46,6 +48,8 @@ export interface EndpointDeps {
   reloads?: ReloadCounters;
   reload: (next: ConfigSource, opts: ReloadOptions) => Promise<ReloadResult>;
   source: ((opts?: { peek?: boolean }) => Config | Promise<Config>) | undefined;
+  /** The discovered pools (GET /discovery, POST /migration/drain, the memshift_discovery_* metrics). */
+  discovery?: DiscoveryRuntime;
 }
 
 export async function startAdmin(
@@ -65,7 +69,7 @@ export async function startAdmin(
 
 /** Every endpoint but /healthz and /readyz; returns what /metrics reads (a worker of several is asked for it). */
 export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Metrics {
-  const { gen, stats, reloads, reload, source } = deps;
+  const { gen, stats, reloads, reload, source, discovery } = deps;
   admin.get('/replication', () => ({ status: 200, body: gen().replication.status() }));
   registerBackends(admin, gen, stats);
   const history: HistorySources = () => {
@@ -79,6 +83,7 @@ export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Me
   registerMigration(admin, () => migrationsOf(gen()), loadHistory);
   // The history after a restart, for its metrics: read once the backends had time to connect.
   setTimeout(() => void loadHistory().catch(() => undefined), 2_000).unref();
+  if (discovery !== undefined) registerDiscovery(admin, discovery);
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats, () => gen().backends.all.reduce((n, b) => n + b.connections.reduce((m, c) => m + c.counters.tlsErrors, 0), 0)),
@@ -123,4 +128,25 @@ export function configSent(body: unknown, dryRun: boolean): (() => Config) | und
   if (typeof config !== 'string') throw new AdminHttpError(400, 'the body must be {"config": "<YAML text>", "source": "<its name>"}');
   const name = typeof source === 'string' && source !== '' ? source : '<sent config>';
   return () => parseConfig(config, name);
+}
+
+/**
+ * GET /discovery: each DNS watch (its stable and candidate sets, failures, flapping, counters) and
+ * each pool's autopilot (its migration, the set waiting, the drained servers, refusals); token off
+ * loopback, as /backends (it shows addresses). POST /migration/drain {"host": ..., "pool": ...}:
+ * a migration that takes the host out of a discovered pool's ring (404: no such pool or server;
+ * 409: a migration of the pool is not over).
+ */
+function registerDiscovery(admin: AdminEndpoints, discovery: DiscoveryRuntime): void {
+  admin.getGuarded('/discovery', () => ({ status: 200, body: discovery.snapshot() }));
+  admin.post('/migration/drain', async (req) => {
+    const { host, pool } = (req.body ?? {}) as { host?: unknown; pool?: unknown };
+    if (typeof host !== 'string' || host === '') throw new AdminHttpError(400, 'the body must be {"host": "<ring name, DNS name, address or IP>"} (and "pool" when several pools discover)');
+    try {
+      return { status: 200, body: await discovery.drain(host, typeof pool === 'string' ? pool : undefined) };
+    } catch (err) {
+      if (err instanceof DrainError) throw new AdminHttpError(err.reason === 'unknown' ? 404 : 409, err.message);
+      throw err;
+    }
+  });
 }

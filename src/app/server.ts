@@ -142,9 +142,9 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   let admin: AdminServer | undefined;
   let metrics: Metrics | undefined;
   try {
-    if (worker !== undefined) metrics = registerEndpoints(worker.endpoints, { gen: current, stats, logger, reload, source: undefined });
+    if (worker !== undefined) metrics = registerEndpoints(worker.endpoints, { gen: current, stats, logger, reload, source: undefined, discovery });
     // Ready (GET /readyz) once the generation serves, and no longer once draining starts.
-    else if (config.admin) ({ server: admin, metrics } = await startAdmin(config, { gen: current, stats, logger, reloads, reload, source: deps.reloadFromSource, ready: () => ready }));
+    else if (config.admin) ({ server: admin, metrics } = await startAdmin(config, { gen: current, stats, logger, reloads, reload, source: deps.reloadFromSource, ready: () => ready, discovery }));
     await discovery.prepare(config, true);
     gen = await startGeneration(discovery.effective(config), stats, logger, undefined, { role });
     // An autopilot migration on record wins over this sidecar's DNS answer: built again before serving.

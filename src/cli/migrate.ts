@@ -1,9 +1,10 @@
 /**
- * `memshift migrate <status|watch|history|start|pause|resume|abort>`: a client of a running
+ * `memshift migrate <status|watch|history|start|pause|resume|abort|drain>`: a client of a running
  * sidecar's admin API (src/migration/admin.ts, through admin-client.ts). `status` prints `GET
  * /migration` once; `watch` polls it every second and redraws one progress line until the
  * migration is done or rolled back; `history` prints `GET /migration/history`; the actions POST
- * `/migration/<action>` with the bearer token. The admin URL is `--admin`, else the config's
+ * `/migration/<action>` with the bearer token; `drain HOST` POSTs `/migration/drain` (a discovered
+ * pool's migration that takes HOST out of its ring). The admin URL is `--admin`, else the config's
  * `admin.listen`; the token is `--token`, else the config's admin.token / admin.token_file, else
  * $MEMSHIFT_ADMIN_TOKEN (the same sources the server reads). migrate-render.ts draws them.
  */
@@ -24,13 +25,14 @@ const EXIT_INTERRUPTED = 130;
 
 const ACTIONS = ['start', 'pause', 'resume', 'abort'] as const;
 type Action = (typeof ACTIONS)[number];
-const SUBCOMMANDS = ['status', 'watch', 'history', ...ACTIONS] as const;
+const SUBCOMMANDS = ['status', 'watch', 'history', ...ACTIONS, 'drain'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 const HELP = `Usage: memshift migrate status [-c FILE | --admin URL] [--pool POOL | --id ID] [--json]
        memshift migrate watch  [-c FILE | --admin URL] [--pool POOL | --id ID] [--json] [--interval SECONDS]
        memshift migrate history [-c FILE | --admin URL] [--pool POOL] [--id ID] [--json]
        memshift migrate start|pause|resume|abort [-c FILE | --admin URL] [--pool POOL | --id ID] [--token TOKEN] [--json]
+       memshift migrate drain HOST [-c FILE | --admin URL] [--pool POOL] [--token TOKEN] [--json]
 
 Talks to a running "memshift serve" through its admin API (GET /migration, GET /migration/history,
 POST /migration/<action>).
@@ -48,6 +50,9 @@ POST /migration/<action>).
   pause    hold the copy, verify and phase changes; routing stays as it is
   resume   continue a paused migration
   abort    roll back to the old servers (only before cutover)
+  drain    a pool whose servers come from DNS (discovery): start a migration that takes HOST (its
+           ring name, DNS name, address or IP) out of the ring, so that it can be scaled down
+           without losing its keys; it stays out while DNS still lists it (POST /migration/drain)
 
 The admin URL is --admin, else the config's admin.listen (-c FILE or $${CONFIG_ENV}). The token for
 the actions is --token, else the config's admin.token or admin.token_file, else $${ADMIN_TOKEN_ENV}.
@@ -215,6 +220,13 @@ async function history(target: Target, pool: string | undefined, id: string | un
   return EXIT.OK;
 }
 
+async function drain(host: string, target: Target, pool: string | undefined, json: boolean, io: CliIo): Promise<number> {
+  const out = (await call(target, 'POST', '/migration/drain', { host, ...(pool === undefined ? {} : { pool }) })) as { pool: string; id: string; server: string; moved_share: number };
+  if (json) io.out(`${JSON.stringify(out)}\n`);
+  else io.out(`${out.pool}: drain of ${out.server}: migration ${out.id} starts (it moves ${(out.moved_share * 100).toFixed(1)}% of the keys); "memshift migrate watch" follows it\n`);
+  return EXIT.OK;
+}
+
 async function act(action: Action, target: Target, pool: string | undefined, id: string | undefined, json: boolean, io: CliIo): Promise<number> {
   const body = pool === undefined && id === undefined ? undefined : { ...(pool === undefined ? {} : { pool }), ...(id === undefined ? {} : { id }) };
   const s = (await call(target, 'POST', `/migration/${action}`, body)) as MigrationStatus;
@@ -243,22 +255,25 @@ export async function runMigrate(args: string[], io: CliIo, deps: MigrateDeps = 
     io.out(HELP);
     return EXIT.OK;
   }
-  const [sub, ...extra] = positionals;
+  const [sub, ...rest] = positionals;
   if (sub === undefined) throw usageError('migrate', `name what to do: ${SUBCOMMANDS.join(', ')}`);
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw usageError('migrate', `unknown subcommand "${sub}"; expected one of ${SUBCOMMANDS.join(', ')}`);
+  const [host, ...extra] = sub === 'drain' ? rest : [undefined, ...rest];
+  if (sub === 'drain' && (host === undefined || host === '')) throw usageError('migrate', 'drain needs the server to take out: memshift migrate drain HOST');
   if (extra.length > 0) throw usageError('migrate', `unexpected argument "${extra[0]}"`);
   const subcommand = sub as Subcommand;
   const action = (ACTIONS as readonly string[]).includes(subcommand) ? (subcommand as Action) : undefined;
   if (values.pool === '') throw usageError('migrate', '--pool must not be empty');
   if (values.id === '') throw usageError('migrate', '--id must not be empty');
   const intervalMs = parseInterval('migrate', values.interval);
-  const target = adminTarget('migrate', values, io, action !== undefined);
+  const target = adminTarget('migrate', values, io, action !== undefined || subcommand === 'drain');
   const json = values.json === true;
 
   try {
     if (subcommand === 'status') return await status(target, values.pool, values.id, json, io);
     if (subcommand === 'watch') return await watch(target, values.pool, values.id, json, intervalMs, io, deps);
     if (subcommand === 'history') return await history(target, values.pool, values.id, json, io);
+    if (subcommand === 'drain') return await drain(host!, target, values.pool, json, io);
     return await act(action!, target, values.pool, values.id, json, io);
   } catch (err) {
     if (!(err instanceof AdminCallError)) throw err;

@@ -69,6 +69,17 @@ interface PoolEntry {
   busy: Promise<unknown>;
 }
 
+/** Why a drain was not started: `unknown` (no such pool or server) or `refused` (not now). */
+export class DrainError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'unknown' | 'refused',
+  ) {
+    super(message);
+    this.name = 'DrainError';
+  }
+}
+
 const FOLLOW_MS = 500;
 const RELOAD_RESOLVE_WAIT_MS = 5_000;
 const sorted = (list: readonly DiscoveredServer[]): DiscoveredServer[] => [...list].sort(compareServers);
@@ -260,6 +271,10 @@ export class DiscoveryRuntime {
       return;
     }
     e.pending = undefined;
+    // A drained server stays out while DNS lists it; once its record is gone it is forgotten (a pod
+    // of that name that comes back later is a new server).
+    const listed = new Set(names(pending));
+    e.drained = e.drained.filter((id) => listed.has(id));
     const downs = new Set(this.#host?.backends(e.pool.name).filter((b) => b.state !== 'up').map((b) => b.address) ?? []);
     const down = (id: string): boolean => inForce.some((s) => ringIdentity(s) === id && downs.has(toServerSpec(s, e.pool).address));
     const autopilot = e.pool.autopilot!;
@@ -336,18 +351,23 @@ export class DiscoveryRuntime {
   /** `memshift migrate drain HOST`: a migration that takes HOST out of the pool's ring (`pool`: needed when several pools discover). */
   async drain(host: string, pool?: string): Promise<{ pool: string; id: string; server: string; moved_share: number }> {
     const plain = [...this.#pools.values()].filter((e) => this.#plain(e) && (pool === undefined || e.pool.name === pool));
-    if (plain.length === 0) throw new Error(pool === undefined ? 'no pool discovers its servers without replica groups' : `pool ${pool} does not discover its servers (or has replica groups)`);
-    if (plain.length > 1) throw new Error(`name the pool: one of ${plain.map((e) => e.pool.name).join(', ')}`);
+    if (plain.length === 0) throw new DrainError(pool === undefined ? 'no pool takes its servers from DNS without replica groups: drain is for those' : `pool ${pool} does not take its servers from DNS without replica groups`, 'unknown');
+    if (plain.length > 1) throw new DrainError(`name the pool: one of ${plain.map((e) => e.pool.name).join(', ')}`, 'unknown');
     const e = plain[0]!;
-    let out: { pool: string; id: string; server: string; moved_share: number } | undefined;
+    let out: { pool: string; id: string; server: string; moved_share: number } | Error = new DrainError(`pool ${e.pool.name}: the drain could not be applied (see the log)`, 'refused');
     await this.#serial(e, async () => {
       const inForce = this.#inForce(e);
-      if (inForce === null) throw new Error(`pool ${e.pool.name}: migration ${e.move!.id} is not over; drain once it is`);
-      const { move, share, server } = drainMove(e.pool, inForce, e.drained, host);
-      if (!(await this.#start(e, inForce, move, `drain of ${server}: moves ${(share * 100).toFixed(1)}% of the keys`))) throw new Error(`pool ${e.pool.name}: the drain could not be applied`);
-      out = { pool: e.pool.name, id: move.id, server, moved_share: share };
+      if (inForce === null) return (out = new DrainError(`pool ${e.pool.name}: migration ${e.move!.id} is not over (planned or running); drain once it is done`, 'refused'));
+      let planned;
+      try {
+        planned = drainMove(e.pool, inForce, e.drained, host);
+      } catch (err) {
+        return (out = new DrainError((err as Error).message, 'unknown'));
+      }
+      const { move, share, server } = planned;
+      if (await this.#start(e, inForce, move, `drain of ${server}: moves ${(share * 100).toFixed(1)}% of the keys`)) out = { pool: e.pool.name, id: move.id, server, moved_share: share };
     });
-    if (out === undefined) throw new Error(`pool ${e.pool.name}: the drain failed (see the log)`);
+    if (out instanceof Error) throw out;
     return out;
   }
 

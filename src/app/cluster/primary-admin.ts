@@ -6,10 +6,10 @@
  *   GET  /metrics                           every worker's families folded (merge.ts), and the
  *                                           primary's own (reloads, workers, restarts, its process)
  *   GET  /backends                          every worker's sample, added up per backend (merge.ts)
- *   GET  /config, /replication, /migration, /migration/history
+ *   GET  /config, /replication, /migration, /migration/history, /discovery
  *                                           worker 0 (the config and the records are the same in
  *                                           every worker; worker 0 owns the logs and leads)
- *   POST /migration/{start,pause,resume,abort,probe}
+ *   POST /migration/{start,pause,resume,abort,probe,drain}
  *                                           worker 0; the record carries it to the others
  *   POST /reload                            every worker, all or none (primary.ts)
  *
@@ -47,9 +47,9 @@ export interface PrimaryAdminDeps {
   source: ((opts?: { peek?: boolean }) => Config | Promise<Config>) | undefined;
 }
 
-const FORWARDED_GETS = ['/config', '/replication', '/migration', '/migration/history'] as const;
-const GUARDED = new Set(['/config', '/migration/history', '/backends']);
-const FORWARDED_POSTS = ['/migration/start', '/migration/pause', '/migration/resume', '/migration/abort', '/migration/probe'] as const;
+const FORWARDED_GETS = ['/config', '/replication', '/migration', '/migration/history', '/discovery'] as const;
+const GUARDED = new Set(['/config', '/migration/history', '/backends', '/discovery']);
+const FORWARDED_POSTS = ['/migration/start', '/migration/pause', '/migration/resume', '/migration/abort', '/migration/probe', '/migration/drain'] as const;
 
 /** Every endpoint of a worker's the primary answers (a test checks that a worker registers no other). */
 export const WORKER_ENDPOINTS: readonly string[] = [...FORWARDED_GETS.map((p) => `GET ${p}`), 'GET /backends', 'GET /metrics', ...FORWARDED_POSTS.map((p) => `POST ${p}`), 'POST /reload'];

@@ -127,7 +127,9 @@ describe('memshift migrate (help and usage)', () => {
   });
 
   it.each([
-    [['migrate'], 'name what to do: status, watch, history, start, pause, resume, abort'],
+    [['migrate'], 'name what to do: status, watch, history, start, pause, resume, abort, drain'],
+    [['migrate', 'drain', '--admin', 'http://127.0.0.1:1'], 'drain needs the server to take out: memshift migrate drain HOST'],
+    [['migrate', 'drain', 'mc-3', 'mc-4', '--admin', 'http://127.0.0.1:1'], 'unexpected argument "mc-4"'],
     [['migrate', 'frob'], 'unknown subcommand "frob"'],
     [['migrate', 'status', 'extra', '--admin', 'http://127.0.0.1:1'], 'unexpected argument "extra"'],
     [['migrate', 'status', '--bogus'], "Unknown option '--bogus'"],
@@ -512,5 +514,24 @@ describe('memshift migrate history', () => {
   it('says so when nothing is on record', async () => {
     const r = await run(['migrate', 'history', '--admin', fake.url]);
     expect(r.stdout).toBe('no finished migration, sync or rebuild on record\n');
+  });
+});
+
+describe('memshift migrate drain HOST', () => {
+  it('POSTs the host (and the pool) with the bearer token and prints the migration it starts', async () => {
+    fake.postAnswer = () => ({ status: 200, body: { pool: 'main', id: 'auto-main-0badcafe', server: 'mc-3.mc.test', moved_share: 0.25 } });
+    const r = await run(['migrate', 'drain', 'mc-3.mc.test', '--pool', 'main', '--admin', fake.url, '--token', 's3cret']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(fake.posts).toEqual([{ path: '/migration/drain', authorization: 'Bearer s3cret', body: JSON.stringify({ host: 'mc-3.mc.test', pool: 'main' }) }]);
+    expect(r.stdout).toBe('main: drain of mc-3.mc.test: migration auto-main-0badcafe starts (it moves 25.0% of the keys); "memshift migrate watch" follows it\n');
+  });
+
+  it('404 (no such server) exits 64; 409 (a migration is not over) exits 69', async () => {
+    fake.postAnswer = () => ({ status: 404, body: { error: 'pool main has no server mc-9 in its ring (mc-0.mc.test)' } });
+    const r = await run(['migrate', 'drain', 'mc-9', '--admin', fake.url, '--token', 't']);
+    expect(r.status).toBe(64);
+    expect(r.stderr).toContain('HTTP 404: pool main has no server mc-9');
+    fake.postAnswer = () => ({ status: 409, body: { error: 'pool main: migration auto-main-1 is not over' } });
+    expect((await run(['migrate', 'drain', 'mc-0', '--admin', fake.url, '--token', 't'])).status).toBe(69);
   });
 });

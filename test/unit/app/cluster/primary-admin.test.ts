@@ -10,6 +10,7 @@ import { ProxyStats } from '../../../../src/proxy/stats.js';
 import { registerEndpoints } from '../../../../src/app/admin-endpoints.js';
 import { WORKER_ENDPOINTS } from '../../../../src/app/cluster/primary-admin.js';
 import { reloadOutcome } from '../../../../src/app/reload.js';
+import { DiscoveryRuntime } from '../../../../src/discovery/runtime.js';
 
 describe('the primary admin API', () => {
   it('serves every endpoint a worker has', async () => {
@@ -23,6 +24,8 @@ describe('the primary admin API', () => {
       logger,
       reload: () => Promise.resolve(reloadOutcome('unchanged', false)),
       source: undefined,
+      // Every process has one (app/server.ts): GET /discovery, POST /migration/drain.
+      discovery: new DiscoveryRuntime(logger),
     });
     const registered = routes.paths().flatMap((r) => r.methods.map((m) => `${m} ${r.path}`));
     expect(registered.sort()).toEqual([...WORKER_ENDPOINTS].sort());
