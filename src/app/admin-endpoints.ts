@@ -28,6 +28,7 @@ import { tlsFamilies } from './metrics/tls-metrics.js';
 import { replicationFamilies } from './metrics/replication-metrics.js';
 import { migrationFamilies } from './metrics/migration-metrics.js';
 import { DrainError, type DiscoveryRuntime } from '../discovery/runtime.js';
+import { discoveryFamilies } from './metrics/discovery-metrics.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
@@ -96,6 +97,7 @@ export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Me
       () => processHistory.latestPerPool(),
     ),
     ...(reloads === undefined ? [] : reloadFamilies(reloads)),
+    ...(discovery === undefined ? [] : discoveryFamilies(() => discovery.snapshot())),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
   // The running config in memshift.yml's own names, the token redacted; ?format=yaml as a YAML file.

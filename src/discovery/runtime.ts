@@ -51,6 +51,8 @@ interface GroupEntry {
   discovery: DiscoveryConfig;
   /** The servers in force before the pool's move (a replica group's: the servers it runs). */
   servers: readonly DiscoveredServer[];
+  /** When its start's look-up answered (Unix ms), until its watch's first. */
+  readonly resolvedAt: number;
   watch?: DiscoveryWatch;
 }
 
@@ -113,7 +115,7 @@ export class DiscoveryRuntime {
         for (const s of r.servers) this.#point(s, true);
         this.logger.info({ pool: pool.name, group: g.name, dns: g.discovery.dns, servers: r.servers.map((s) => `${ringIdentity(s)}=${s.address}`) }, `${where}: servers from DNS`);
         e ??= { pool, groups: new Map(), drained: [], counters: { migrations: 0, refusals: { share: 0, down: 0, empty: 0, groups: 0 } }, busy: Promise.resolve() };
-        e.groups.set(g.name, { name: g.name, discovery: g.discovery, servers: r.servers });
+        e.groups.set(g.name, { name: g.name, discovery: g.discovery, servers: r.servers, resolvedAt: Date.now() });
         this.#pools.set(pool.name, e);
       }
     }
@@ -169,9 +171,12 @@ export class DiscoveryRuntime {
         if (g === undefined || gc.discovery === undefined) continue;
         // interval and resolver apply by a new watch; dns, port and names need a restart (config/discovery-reload.ts).
         if (g.watch !== undefined && JSON.stringify(g.discovery) === JSON.stringify(gc.discovery) && g.watch.settings.minStableMs === this.#minStable(e)) continue;
-        g.watch?.stop();
+        const before = g.watch;
+        before?.stop();
         g.discovery = gc.discovery;
         g.watch = this.#watch(e, g);
+        // Its counters go on (a counter that restarts at 0 reads as a reset).
+        if (before !== undefined) Object.assign(g.watch.counters, before.counters);
       }
     }
   }
@@ -182,6 +187,7 @@ export class DiscoveryRuntime {
 
   #watch(e: PoolEntry, g: GroupEntry): DiscoveryWatch {
     const watch = new DiscoveryWatch({ pool: e.pool.name, group: g.name, discovery: g.discovery, minStableMs: this.#minStable(e), initial: sorted(this.#running(e, g)), log: this.logger });
+    watch.counters.lastSuccessMs = g.resolvedAt;
     watch.onChange((c) => this.#onChange(e, g, c));
     watch.start();
     return watch;

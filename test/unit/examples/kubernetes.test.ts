@@ -12,6 +12,7 @@
  * server's non-strict decoding, it accepts unknown fields, so the fields that matter are also
  * asserted by name below.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,7 @@ import { backendFamilies } from '../../../src/app/metrics/backend-metrics.js';
 import { replicationFamilies } from '../../../src/app/metrics/replication-metrics.js';
 import { migrationFamilies } from '../../../src/app/metrics/migration-metrics.js';
 import { reloadFamilies } from '../../../src/app/metrics/reload-metrics.js';
+import { discoveryFamilies } from '../../../src/app/metrics/discovery-metrics.js';
 import { ReloadCounters } from '../../../src/app/reload.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 
@@ -458,9 +460,18 @@ describe('examples/prometheus', () => {
       'MemshiftMigrationStalled',
       'MemshiftConfigReloadFailed',
       'MemshiftWriteLogNeedsResync',
+      'MemshiftDiscoveryFailing',
+      'MemshiftDiscoveryFlapping',
+      'MemshiftDiscoveryChangeRefused',
     ]) {
       expect(names).toContain(expected);
     }
+  });
+
+  // Prometheus's own check of the rules' syntax and PromQL, where promtool is installed (Debian: prometheus).
+  const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
+  it.skipIf(promtool === undefined)('alerts.yml passes promtool check rules', () => {
+    expect(execFileSync(promtool!, ['check', 'rules', join(ROOT, 'examples/prometheus/alerts.yml')], { encoding: 'utf8' })).toMatch(/SUCCESS: \d+ rules found/);
   });
 
   it('prometheus.yml loads alerts.yml and scrapes the sidecars on the admin port', () => {
@@ -548,6 +559,7 @@ describe('metric names in the examples', () => {
     ...replicationFamilies(notScraped),
     ...migrationFamilies(() => []),
     ...reloadFamilies(new ReloadCounters()),
+    ...discoveryFamilies(notScraped),
   );
   const families = new Map(metrics.registry.getMetricsAsArray().map((m) => [m.name, String(m.type)]));
   const readme = read('docs/operations.md');
