@@ -166,3 +166,24 @@ export async function keysOnTwo(pods: readonly ServerHandle[]): Promise<string[]
   }
   return [...where].filter(([, n]) => n > 1).map(([k]) => k);
 }
+
+/** One sample of each sidecar's /metrics: the value of `series` (the name with its labels, as printed), or null when absent. */
+export async function metricOf(fleet: DiscoveryFleet, series: string): Promise<(number | null)[]> {
+  return Promise.all(
+    fleet.admins.map(async (a) => {
+      const text = await (await fetch(`http://127.0.0.1:${a}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? null : Number(line.slice(series.length + 1));
+    }),
+  );
+}
+
+/** POSTs /migration/<action> (with the token) to sidecar `i`; returns the answer's status and body. */
+export async function post(fleet: DiscoveryFleet, i: number, action: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`http://127.0.0.1:${fleet.admins[i]!}/migration/${action}`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer test-token', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
