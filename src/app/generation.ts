@@ -21,6 +21,7 @@ import { BackendPool, type Backend } from '../backend/index.js';
 import { onTlsReloadError, secureContext } from '../tls/index.js';
 import { configWarnings, everyServer } from '../config/warnings.js';
 import { Router } from '../routing/index.js';
+import { ketamaServerName } from '../routing/ketama.js';
 import { Dispatcher } from '../proxy/dispatcher.js';
 import type { PoolRoute } from '../proxy/pool-route.js';
 import type { ProxyStats } from '../proxy/stats.js';
@@ -28,7 +29,7 @@ import { Replication } from '../replication/index.js';
 import { ReplicatedRoute } from '../replication/replica-groups.js';
 import { Migration } from '../migration/runtime.js';
 import { DeadOwnerRoute, MigrationRoute } from '../migration/route.js';
-import { activeSpace, failoverSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/space.js';
+import { activeSpace, failoverSpace, goneSpace, plainFailoverSpace, replicatedSpace, routeSpace, type FailoverSpec, type MigrationSpace } from '../migration/space.js';
 import { FailoverWatch } from '../migration/failover.js';
 import { rebuildHistory } from '../migration/history-store.js';
 import { ONE_PROCESS, type WorkerRole } from './worker-role.js';
@@ -125,13 +126,15 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
     if (pool.migration === undefined) return undefined;
     const before = previousMigration(prev, pool.name);
     if (before !== undefined && JSON.stringify(before.config) === JSON.stringify(pool.migration) && ringChanges(prev!.config.pools.get(pool.name), pool).length === 0) {
-      if (before.route instanceof MigrationRoute) routes[p] = before.route;
+      if (before.route instanceof MigrationRoute || before.route instanceof DeadOwnerRoute) routes[p] = before.route;
       return before;
     }
     // A pool with replica groups migrates each group on its own ring, inside its replication path.
     const groups = replication.groupsOf(pool.name);
     if (groups !== undefined) return track(new Migration(pool, replicatedSpace(pool, p, dispatcher.router, backends, groups), logger, 500, pool.migration, role.leads));
-    const space = activeSpace(pool, p, dispatcher.router, backends, stats);
+    // An autopilot migration that takes out servers gone from DNS while down: their keys start empty.
+    const gone = goneAddresses(pool);
+    const space = gone.length > 0 ? goneSpace(pool, p, dispatcher.router, backends, stats, gone) : activeSpace(pool, p, dispatcher.router, backends, stats);
     routes[p] = space.route;
     return track(new Migration(pool, space, logger, 500, pool.migration, role.leads));
   });
@@ -169,6 +172,12 @@ async function build(config: Config, pools: readonly PoolConfig[], backends: Bac
   // Join a running migration (or failover) in its phase before taking clients.
   await Promise.all([...made.migrations.map((m) => m.start()), ...made.failovers.map((f) => f.start())]);
   return g;
+}
+
+/** The addresses of the servers an autopilot migration takes out because they left DNS while down (src/discovery). */
+function goneAddresses(pool: PoolConfig): string[] {
+  const gone = new Set(pool.migration?.discovered?.gone ?? []);
+  return (pool.migration?.from[0]?.servers ?? []).filter((s) => gone.has(ketamaServerName(s))).map((s) => s.address);
 }
 
 /**

@@ -168,6 +168,11 @@ export interface DiscoveredMove {
   readonly to: readonly DiscoveredRingServer[];
   /** Ring identities taken out by `memshift migrate drain` that DNS may still list: they stay out. */
   readonly drained: readonly string[];
+  /**
+   * Ring identities that left DNS while down: no copy of their keys exists, so the move starts them
+   * empty on their new owners (as a failover of a pool without replica groups does).
+   */
+  readonly gone?: readonly string[];
 }
 
 /** A route's `migration:` block: the route's keys move from `fromPool` to the route's pool. */

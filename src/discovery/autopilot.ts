@@ -4,7 +4,8 @@
  * set decides, against `max_moved_share`, whether a migration starts.
  *
  *   new stable set ─► less the drained servers ─► the ring in force? ─► nothing
- *                                             ├► a server leaving while down ─► refused (no copy exists)
+ *                                             ├► servers that left while down ─► taken out first, their keys
+ *                                             │  start empty on their new owners (no copy exists)
  *                                             ├► moved share > max_moved_share ─► refused
  *                                             └► a migration: id autoMigrationId(pool, in force, target),
  *                                                start now (auto) or planned (approve)
@@ -21,8 +22,9 @@ import { ringIdentity, toServerSpec, type DiscoveredServer } from './resolve.js'
 export type PilotDecision =
   /** The target is the ring in force: nothing moves. */
   | { readonly type: 'same' }
-  | { readonly type: 'refused'; readonly reason: 'share' | 'down' | 'empty'; readonly message: string; readonly share: number | null }
-  | { readonly type: 'migrate'; readonly move: AutoMove; readonly share: number; readonly added: readonly string[]; readonly removed: readonly string[] };
+  | { readonly type: 'refused'; readonly reason: 'share' | 'empty'; readonly message: string; readonly share: number | null }
+  /** `more`: the move takes out servers gone while down, and the rest of the change waits for it. */
+  | { readonly type: 'migrate'; readonly move: AutoMove; readonly share: number; readonly added: readonly string[]; readonly removed: readonly string[]; readonly more: boolean };
 
 export interface PilotInput {
   /** The pool (its name, hashing, tls and auth). */
@@ -56,25 +58,24 @@ export function decide(input: PilotInput): PilotDecision {
   const [before, after] = [identities(inForce), identities(target)];
   const removed = [...before].filter((id) => !after.has(id));
   const added = [...after].filter((id) => !before.has(id));
+  const startAt = input.autopilot.migrate === 'auto' ? 'now' : 'command';
+  // A drained server stays out while DNS still lists it; once its record is gone it is forgotten.
+  const drainedNow = input.drained.filter((id) => identities(input.seen).has(id));
   const gone = removed.filter(input.down);
   if (gone.length > 0) {
-    const message = `pool ${pool.name}: ${gone.join(', ')} left DNS while down: no copy of its keys exists to migrate; the ring stays (its keys fail until it is back; with replica groups a failover moves them)`;
-    return { type: 'refused', reason: 'down', message, share: null };
+    // No copy of their keys exists: they move, and start empty on their new owners, first and on
+    // their own (whatever share: they fail already), as a failover of a plain pool does.
+    const to = inForce.filter((s) => !gone.includes(ringIdentity(s)));
+    const move: AutoMove = { id: autoMigrationId(pool.name, inForce, to), from: inForce, to, drained: drainedNow, gone, startAt };
+    return { type: 'migrate', move, share: movedShareOf(pool, inForce, to), added: [], removed: gone, more: ringText(to) !== ringText(target) };
   }
   const share = movedShareOf(pool, inForce, target);
   if (share > input.autopilot.maxMovedShare) {
     const message = `pool ${pool.name}: the change (${describe(added, removed)}) would move ${pct(share)} of the keys, above max_moved_share ${pct(input.autopilot.maxMovedShare)}; refused, the ring stays`;
     return { type: 'refused', reason: 'share', message, share };
   }
-  const move: AutoMove = {
-    id: autoMigrationId(pool.name, inForce, target),
-    from: inForce,
-    to: target,
-    // A drained server stays out while DNS still lists it; once its record is gone it is forgotten.
-    drained: input.drained.filter((id) => identities(input.seen).has(id)),
-    startAt: input.autopilot.migrate === 'auto' ? 'now' : 'command',
-  };
-  return { type: 'migrate', move, share, added, removed };
+  const move: AutoMove = { id: autoMigrationId(pool.name, inForce, target), from: inForce, to: target, drained: drainedNow, startAt };
+  return { type: 'migrate', move, share, added, removed, more: false };
 }
 
 export const describe = (added: readonly string[], removed: readonly string[]): string =>

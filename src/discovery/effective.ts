@@ -41,7 +41,7 @@ export function autoBlock(pool: PoolConfig, move: AutoMove): MigrationConfig {
     startAt: move.startAt,
     settleMs: d.settleMs,
     cleanup: d.cleanup,
-    discovered: { from: move.from, to: move.to, drained: move.drained },
+    discovered: { from: move.from, to: move.to, drained: move.drained, ...(move.gone === undefined ? {} : { gone: move.gone }) },
   };
 }
 

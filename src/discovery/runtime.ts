@@ -43,7 +43,7 @@ export interface DiscoveryHost {
 /** The autopilot's counts per pool, for metrics. */
 export interface AutopilotCounters {
   migrations: number;
-  refusals: { share: number; down: number; empty: number; groups: number };
+  refusals: { share: number; empty: number; groups: number };
 }
 
 interface GroupEntry {
@@ -114,7 +114,7 @@ export class DiscoveryRuntime {
         const r = await resolveAtStart(g.discovery, resolver, where, this.logger, atStart ? this.startWaitMs : RELOAD_RESOLVE_WAIT_MS);
         for (const s of r.servers) this.#point(s, true);
         this.logger.info({ pool: pool.name, group: g.name, dns: g.discovery.dns, servers: r.servers.map((s) => `${ringIdentity(s)}=${s.address}`) }, `${where}: servers from DNS`);
-        e ??= { pool, groups: new Map(), drained: [], counters: { migrations: 0, refusals: { share: 0, down: 0, empty: 0, groups: 0 } }, busy: Promise.resolve() };
+        e ??= { pool, groups: new Map(), drained: [], counters: { migrations: 0, refusals: { share: 0, empty: 0, groups: 0 } }, busy: Promise.resolve() };
         e.groups.set(g.name, { name: g.name, discovery: g.discovery, servers: r.servers, resolvedAt: Date.now() });
         this.#pools.set(pool.name, e);
       }
@@ -292,7 +292,10 @@ export class DiscoveryRuntime {
       return;
     }
     const { move, share, added, removed } = decision;
-    await this.#start(e, inForce, move, `${describe(added, removed)}: moves ${(share * 100).toFixed(1)}% of the keys`);
+    // Servers gone while down are taken out first, on their own: the rest of the change is decided once that is done.
+    if (decision.more) e.pending = pending;
+    const gone = move.gone === undefined ? '' : `; ${move.gone.join(', ')} left DNS while down: no copy of its keys exists, they start empty on their new owners`;
+    await this.#start(e, inForce, move, `${describe(added, removed)}: moves ${(share * 100).toFixed(1)}% of the keys${gone}`);
   }
 
   /** Runs `move` (the pool's ring before it: `inForce`); undone when the app cannot apply it. */
@@ -348,7 +351,7 @@ export class DiscoveryRuntime {
     for (const s of [...d.from, ...d.to]) this.#point(s, false);
     const g = [...e.groups.values()][0]!;
     g.servers = sorted(d.from);
-    e.move = { id: other.id, from: sorted(d.from), to: sorted(d.to), drained: d.drained, startAt: 'command' };
+    e.move = { id: other.id, from: sorted(d.from), to: sorted(d.to), drained: d.drained, ...(d.gone === undefined ? {} : { gone: d.gone }), startAt: 'command' };
     e.drained = d.drained;
     this.logger.info({ pool: e.pool.name, id: other.id, phase: other.phase, from: names(d.from), to: names(d.to) }, `pool ${e.pool.name}: follows autopilot migration ${other.id} on record (${other.phase})`);
     return true;

@@ -219,9 +219,11 @@ export class DeadOwnerRoute implements PoolRoute {
 
   constructor(
     readonly inner: MigrationRoute,
-    dead: string,
+    /** The address of the server that died (a failover's), or of each (an autopilot's: src/discovery). */
+    dead: string | readonly string[],
   ) {
-    const old = inner.oldBackends.map((b) => (b.address === dead ? new RetiredBackend(b.address) : b));
+    const gone = new Set(typeof dead === 'string' ? [dead] : dead);
+    const old = inner.oldBackends.map((b) => (gone.has(b.address) ? new RetiredBackend(b.address) : b));
     this.#refusing = new MigrationRoute(inner.arcs, old, inner.newBackends, inner.stats);
     this.#active = inner;
   }

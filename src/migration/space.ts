@@ -224,6 +224,25 @@ export function plainFailoverSpace(pool: PoolConfig, p: number, router: Router, 
 }
 
 /**
+ * An autopilot migration of a plain discovered pool whose old servers `gone` (addresses) left DNS
+ * while down (src/discovery): its `from` ring less those is its servers, and their keys start empty
+ * on their new owners, as a plain failover's (DeadOwnerRoute). The record is kept by the servers
+ * that stay, the lease on the first of them.
+ */
+export function goneSpace(pool: PoolConfig, p: number, router: Router, backends: BackendPool, stats: ProxyStats, gone: readonly string[]): MigrationSpace & { route: DeadOwnerRoute } {
+  const from = pool.migration!.from[0]!.servers;
+  const arcs = MovedArcs.between(createRing({ ...pool, name: `${pool.name} (from)`, servers: from }), from, router.ring(p), pool.servers);
+  const oldBackends = backends.byMigration[p]![0]!;
+  const newBackends = backends.byPool[p]!;
+  const none = (): never => {
+    throw new Error(`no copy of ${gone.join(', ')}'s keys exists`);
+  };
+  const part: MovePart = { arcs, copySources: () => [], sourceOf: none, losing: [], gone: true };
+  const route = new DeadOwnerRoute(new MigrationRoute(arcs, oldBackends, newBackends, stats), gone);
+  return { parts: [part], route, recordServers: newBackends, leaseServer: firstByAddress(newBackends) };
+}
+
+/**
  * A failover of one replica group: `spec.server` leaves its ring (the group's servers less those
  * earlier failovers took out). The copy reads the first other group whose servers in the ring are
  * all up. The other groups keep earlier failovers' servers out (a fixed remap each).

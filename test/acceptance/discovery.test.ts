@@ -2,11 +2,13 @@
  * Discovery and the autopilot with real parts (issue 16): a real dnsmasq serving mc.test from a
  * hosts file the tests rewrite (SIGHUP), memcached pods on 127.0.1.x, two memshift sidecars, and the
  * model-checked load through both (test/support/discovery-scenario.ts). Each scenario ends with 0
- * stale reads, 0 resurrected deletes, 0 lost writes, and the ring it should have on both sidecars:
+ * stale reads, 0 resurrected deletes, 0 lost writes (but for the keys of a pod gone while down), and
+ * the ring it should have on both sidecars:
  *
  *   approve   a new pod is planned (GET /migration, memshift migrate status), runs after migrate start
  *   drain     memshift migrate drain takes a pod out; removing its record later changes nothing
  *   failover  with replica groups, a pod killed and removed from DNS is failed over (failover_after)
+ *   gone      without replica groups, such a pod's arcs move and start empty (only its keys are lost)
  *   flapping  a record that comes and goes is held: no migration
  *   refused   a change above max_moved_share is refused: logged, counted, the ring stays
  *   DNS down  the DNS server stopped: the last set is kept
@@ -20,6 +22,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, sleep, stopAll } from '../support/harness.js';
 import { failoverId } from '../../src/migration/failover.js';
 import { migrationStatus } from '../support/migration-scenario.js';
+import { checkHistory } from '../support/model-load.js';
+import { createRing } from '../../src/routing/index.js';
 import {
   autoId,
   expectClean,
@@ -108,6 +112,30 @@ describe('autopilot acceptance', () => {
     const rings = [names([0, 2], 'a'), names([3, 4, 5], 'b')];
     expect(await ringsOf(fleet)).toEqual([rings, rings]);
     for (const s of fleet.sidecars) expect(s.logs()).toContain(`${podName(1, 'a')} left DNS: failover_after moves its keys`);
+  }, LONG);
+
+  it('gone: without replica groups, a pod killed and removed from DNS has its arcs moved, starting empty, with nothing stale', async () => {
+    const fleet = await startDiscoveryFleet({ pods: 4, dns: [0, 1, 2, 3], autopilot: { migrate: 'auto' } });
+    await preload(fleet.ports[0]!, 5_000);
+    const id = autoId(fleet, [0, 1, 2, 3], [0, 1, 2]);
+    const report = await underLoad(
+      fleet,
+      async () => {
+        fleet.pods[3]!.kill('SIGKILL');
+        await fleet.pods[3]!.waitExit();
+        await fleet.setPods([0, 1, 2]);
+        await untilMigrated(fleet, id);
+      },
+      'a pod removed suddenly, no replica groups',
+    );
+    expect({ stale: report.staleReads, resurrected: report.resurrectedDeletes, unexplained: report.unexplainedReads }).toEqual({ stale: 0, resurrected: 0, unexplained: 0 });
+    // No copy of the dead pod's keys exists: only keys it held may have lost their value.
+    const ring = createRing({ hash: 'fnv1a_64', distribution: 'ketama', servers: [0, 1, 2, 3].map((i) => ({ host: podName(i), port: fleet.port, weight: 1, name: podName(i), address: `${podName(i)}:${fleet.port}`, raw: podName(i) })) });
+    const lost = new Set(checkHistory(report.history, { initial: report.initial, maxSamples: 1_000_000 }).details.filter((v) => v.kind === 'lost-write').map((v) => v.key));
+    for (const k of lost) expect(ring.ownerOf(Buffer.from(k)), `${k} was not on the dead pod`).toBe(3);
+    expect(await migrationsOf(fleet)).toEqual([id, id]);
+    expect(await ringsOf(fleet)).toEqual([[names([0, 1, 2])], [names([0, 1, 2])]]);
+    for (const s of fleet.sidecars) if (s.logs().includes(`migration ${id} starts`)) expect(s.logs()).toContain('left DNS while down: no copy of its keys exists, they start empty on their new owners');
   }, LONG);
 
   it('flapping: a record that comes and goes is held, and nothing migrates', async () => {

@@ -28,8 +28,8 @@ export function discoveryFamilies(snapshot: () => Snapshot, now: () => number = 
     family('memshift_discovery_last_success_age_seconds', 'Seconds since the last good DNS answer.', 'gauge', perWatch((w) => (w.counters.lastSuccessMs === 0 ? 0 : Math.max(0, now() - w.counters.lastSuccessMs) / 1000)), 'max'),
     family('memshift_discovery_servers', 'Servers in the stable set DNS gives.', 'gauge', perWatch((w) => w.stable?.length ?? 0), 'max'),
     family('memshift_discovery_pending_seconds', 'How long a DNS answer that differs from the stable set has been seen unchanged (it becomes stable at min_stable); 0 when none waits.', 'gauge', perWatch((w) => (w.pendingForMs ?? 0) / 1000), 'max'),
-    family('memshift_discovery_refusals_total', "Changes of the servers the autopilot did not migrate, by reason: share (above max_moved_share), down (a server left DNS while down), empty (every server drained), groups (a server added to a replica group, taken at a restart).", 'counter', () =>
-      snapshot().pools.flatMap((p) => (['share', 'down', 'empty', 'groups'] as const).map((reason) => ({ labels: { pool: p.pool, reason }, value: p.counters.refusals[reason] }))),
+    family('memshift_discovery_refusals_total', "Changes of the servers the autopilot did not migrate, by reason: share (above max_moved_share), empty (every server drained), groups (a server added to a replica group, taken at a restart).", 'counter', () =>
+      snapshot().pools.flatMap((p) => (['share', 'empty', 'groups'] as const).map((reason) => ({ labels: { pool: p.pool, reason }, value: p.counters.refusals[reason] }))),
       'max',
     ),
     family('memshift_discovery_migrations_total', 'Autopilot migrations (and drains) this sidecar started (another sidecar may start the same one; every sidecar follows it).', 'counter', () =>

@@ -46,11 +46,20 @@ describe('decide: what a new stable set of a plain pool starts', () => {
     expect(d.message).toMatch(/^pool main: the change \(adds mc-2\.mc\.test, mc-3\.mc\.test\) would move \d+\.\d% of the keys, above max_moved_share 30\.0%; refused, the ring stays$/);
   });
 
-  it('refuses to copy from a server that left DNS while down (no copy of its keys exists)', () => {
-    const d = decide({ pool, autopilot: auto, inForce: pods(0, 1, 2), seen: pods(0, 1), drained: [], down: (id) => id === 'mc-2.mc.test' });
-    expect(d.type === 'refused' && d.reason).toBe('down');
-    // Up, it is drained by a migration like any other.
-    expect(decide({ pool, autopilot: auto, inForce: pods(0, 1, 2), seen: pods(0, 1), drained: [], down: none }).type).toBe('migrate');
+  it('takes a server that left DNS while down out first, on its own, its keys starting empty (no copy exists)', () => {
+    const down = (id: string): boolean => id === 'mc-2.mc.test';
+    const d = decide({ pool, autopilot: { ...auto, maxMovedShare: 0.05 }, inForce: pods(0, 1, 2), seen: pods(0, 1, 3), drained: [], down });
+    expect(d.type).toBe('migrate');
+    if (d.type !== 'migrate') return;
+    // Whatever max_moved_share says (its keys fail already), and before the pod added.
+    expect(d.move).toEqual({ id: autoMigrationId('main', pods(0, 1, 2), pods(0, 1)), from: pods(0, 1, 2), to: pods(0, 1), drained: [], gone: ['mc-2.mc.test'], startAt: 'now' });
+    expect([d.removed, d.added, d.more]).toEqual([['mc-2.mc.test'], [], true]);
+    // Its removal alone is the whole change: nothing more waits.
+    const only = decide({ pool, autopilot: auto, inForce: pods(0, 1, 2), seen: pods(0, 1), drained: [], down });
+    expect(only.type === 'migrate' && [only.move.gone, only.more]).toEqual([['mc-2.mc.test'], false]);
+    // Up, it is drained by a copy like any other.
+    const up = decide({ pool, autopilot: auto, inForce: pods(0, 1, 2), seen: pods(0, 1), drained: [], down: none });
+    expect(up.type === 'migrate' && [up.move.gone, up.more]).toEqual([undefined, false]);
   });
 
   it('keeps drained servers out while DNS lists them, and forgets them once it does not', () => {

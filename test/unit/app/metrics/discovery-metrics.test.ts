@@ -22,7 +22,7 @@ const snapshot: Snapshot = {
       counters: { resolves: 40, failures: 5, emptyAnswers: 1, changes: 3, flaps: 1, lastSuccessMs: 990_000 },
     },
   ],
-  pools: [{ pool: 'main', move: 'auto-main-0badcafe', pending: null, drained: [], counters: { migrations: 2, refusals: { share: 1, down: 0, empty: 0, groups: 0 } }, share: 0.25 }],
+  pools: [{ pool: 'main', move: 'auto-main-0badcafe', pending: null, drained: [], counters: { migrations: 2, refusals: { share: 1, empty: 0, groups: 0 } }, share: 0.25 }],
 };
 
 describe('discoveryFamilies', () => {
