@@ -66,7 +66,8 @@ export function decide(input: PilotInput): PilotDecision {
     // No copy of their keys exists: they move, and start empty on their new owners, first and on
     // their own (whatever share: they fail already), as a failover of a plain pool does.
     const to = inForce.filter((s) => !gone.includes(ringIdentity(s)));
-    const move: AutoMove = { id: autoMigrationId(pool.name, inForce, to), from: inForce, to, drained: drainedNow, gone, startAt };
+    // Its own id: a copy from the same server (drained while it was up, then aborted) is another migration.
+    const move: AutoMove = { id: autoMigrationId(pool.name, inForce, to, `gone:${gone.join(',')}`), from: inForce, to, drained: drainedNow, gone, startAt };
     return { type: 'migrate', move, share: movedShareOf(pool, inForce, to), added: [], removed: gone, more: ringText(to) !== ringText(target) };
   }
   const share = movedShareOf(pool, inForce, target);

@@ -17,8 +17,12 @@ import { toServerSpec, type DiscoveredServer } from './resolve.js';
 /** An autopilot migration of a plain discovered pool: its id, rings, and whether it starts by itself. */
 export interface AutoMove extends DiscoveredMove {
   readonly id: string;
-  /** `now` (`migrate: auto`), or `command`: planned until `memshift migrate start`. */
-  readonly startAt: 'now' | 'command';
+  /**
+   * `now` (`migrate: auto`, a drain), or `command`: planned until `memshift migrate start`. The
+   * runtime makes `now` a time a little ahead (AUTO_START_DELAY_MS): the migration is on record,
+   * planned, before it starts, and every sidecar follows it from its first phase.
+   */
+  readonly startAt: 'now' | 'command' | number;
 }
 
 /** What the discovery holds for one pool: each discovered group's servers (by group name), and its autopilot migration. */

@@ -1,7 +1,9 @@
 /**
- * Servers from DNS (issue 16): resolve a pool's `discovery:` name (resolve.ts), watch it over time
- * and decide when a new set is stable (watch-state.ts, pure; watch.ts, the timer around it), and name
- * the migration a change starts (migration-id.ts).
+ * Servers from DNS (issue 16): resolve a pool's `discovery:` name (resolve.ts; at start, start.ts),
+ * watch it over time and decide when a new set is stable (watch-state.ts, pure; watch.ts, the timer
+ * around it), name the migration a change starts (migration-id.ts), fill the discovered servers and
+ * the autopilot's migration into the config a sidecar runs (effective.ts), decide what a change does
+ * (autopilot.ts), and run it all in a sidecar (runtime.ts, which app/server.ts builds).
  */
 export {
   compareServers,

@@ -36,8 +36,9 @@ export function ringText(ring: PoolRing): string {
   return groups.map((g) => g.map((s) => `${ketamaServerName(s)}*${s.weight ?? 1}`).sort().join(',')).join(';');
 }
 
-export function autoMigrationId(pool: string, from: PoolRing, to: PoolRing): string {
-  const digest = createHash('sha256').update(`memshift-auto-v1\n${ringText(from)}|${ringText(to)}`).digest('hex').slice(0, HASH_HEX);
+/** `tag` tells apart moves between the same rings made another way (servers gone while down: their keys start empty). */
+export function autoMigrationId(pool: string, from: PoolRing, to: PoolRing, tag?: string): string {
+  const digest = createHash('sha256').update(`memshift-auto-v1\n${ringText(from)}|${ringText(to)}${tag === undefined ? '' : `|${tag}`}`).digest('hex').slice(0, HASH_HEX);
   const room = MAX_ID - PREFIX.length - 1 - HASH_HEX;
   return `${PREFIX}${pool.slice(0, room)}-${digest}`;
 }

@@ -83,6 +83,11 @@ export class DrainError extends Error {
 }
 
 const FOLLOW_MS = 500;
+/**
+ * How long after it is on record, planned, an autopilot migration that starts by itself starts:
+ * long enough for every sidecar's record read (FOLLOW_MS) to see it and build it first.
+ */
+export const AUTO_START_DELAY_MS = 2_000;
 const RELOAD_RESOLVE_WAIT_MS = 5_000;
 const sorted = (list: readonly DiscoveredServer[]): DiscoveredServer[] => [...list].sort(compareServers);
 const names = (list: readonly DiscoveredServer[]): string[] => list.map(ringIdentity);
@@ -299,13 +304,14 @@ export class DiscoveryRuntime {
   }
 
   /** Runs `move` (the pool's ring before it: `inForce`); undone when the app cannot apply it. */
-  async #start(e: PoolEntry, inForce: readonly DiscoveredServer[], move: AutoMove, what: string): Promise<boolean> {
+  async #start(e: PoolEntry, inForce: readonly DiscoveredServer[], planned: AutoMove, what: string): Promise<boolean> {
     const g = [...e.groups.values()][0]!;
+    const move: AutoMove = planned.startAt === 'now' ? { ...planned, startAt: Date.now() + AUTO_START_DELAY_MS } : planned;
     const before = { servers: g.servers, move: e.move, drained: e.drained };
     g.servers = inForce;
     e.move = move;
     e.drained = move.drained;
-    const how = move.startAt === 'now' ? 'starts' : 'is planned: it waits for memshift migrate start';
+    const how = move.startAt === 'command' ? 'is planned: it waits for memshift migrate start' : 'starts';
     this.logger.info({ pool: e.pool.name, id: move.id, from: names(move.from), to: names(move.to) }, `pool ${e.pool.name}: the servers changed (${what}); migration ${move.id} ${how}`);
     if (await this.#apply(e, `migration ${move.id}`)) {
       e.counters.migrations++;
@@ -351,7 +357,10 @@ export class DiscoveryRuntime {
     for (const s of [...d.from, ...d.to]) this.#point(s, false);
     const g = [...e.groups.values()][0]!;
     g.servers = sorted(d.from);
-    e.move = { id: other.id, from: sorted(d.from), to: sorted(d.to), drained: d.drained, ...(d.gone === undefined ? {} : { gone: d.gone }), startAt: 'command' };
+    // A planned one is started by the sidecar that planned it (or, with migrate: auto here, by
+    // whichever holds its lease, should that one be gone); a started one follows its record.
+    const startAt = e.pool.autopilot?.migrate === 'auto' ? 'now' : 'command';
+    e.move = { id: other.id, from: sorted(d.from), to: sorted(d.to), drained: d.drained, ...(d.gone === undefined ? {} : { gone: d.gone }), startAt };
     e.drained = d.drained;
     this.logger.info({ pool: e.pool.name, id: other.id, phase: other.phase, from: names(d.from), to: names(d.to) }, `pool ${e.pool.name}: follows autopilot migration ${other.id} on record (${other.phase})`);
     return true;

@@ -117,7 +117,7 @@ describe('autopilot acceptance', () => {
   it('gone: without replica groups, a pod killed and removed from DNS has its arcs moved, starting empty, with nothing stale', async () => {
     const fleet = await startDiscoveryFleet({ pods: 4, dns: [0, 1, 2, 3], autopilot: { migrate: 'auto' } });
     await preload(fleet.ports[0]!, 5_000);
-    const id = autoId(fleet, [0, 1, 2, 3], [0, 1, 2]);
+    const id = autoId(fleet, [0, 1, 2, 3], [0, 1, 2], `gone:${podName(3)}`);
     const report = await underLoad(
       fleet,
       async () => {

@@ -87,9 +87,9 @@ export async function startDiscoveryFleet(opts: FleetOptions): Promise<Discovery
 }
 
 /** The id every sidecar computes for a move of pool main between these pods. */
-export const autoId = (fleet: DiscoveryFleet, from: readonly number[], to: readonly number[]): string => {
+export const autoId = (fleet: DiscoveryFleet, from: readonly number[], to: readonly number[], tag?: string): string => {
   const ring = (ids: readonly number[]) => ids.map((i) => ({ host: podIp(i), port: fleet.port, name: podName(i) }));
-  return autoMigrationId('main', ring(from), ring(to));
+  return autoMigrationId('main', ring(from), ring(to), tag);
 };
 
 /** Sets `keys` keys k:<i> through `port`. */

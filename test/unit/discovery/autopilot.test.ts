@@ -52,7 +52,8 @@ describe('decide: what a new stable set of a plain pool starts', () => {
     expect(d.type).toBe('migrate');
     if (d.type !== 'migrate') return;
     // Whatever max_moved_share says (its keys fail already), and before the pod added.
-    expect(d.move).toEqual({ id: autoMigrationId('main', pods(0, 1, 2), pods(0, 1)), from: pods(0, 1, 2), to: pods(0, 1), drained: [], gone: ['mc-2.mc.test'], startAt: 'now' });
+    expect(d.move).toEqual({ id: autoMigrationId('main', pods(0, 1, 2), pods(0, 1), 'gone:mc-2.mc.test'), from: pods(0, 1, 2), to: pods(0, 1), drained: [], gone: ['mc-2.mc.test'], startAt: 'now' });
+    expect(d.move.id).not.toBe(autoMigrationId('main', pods(0, 1, 2), pods(0, 1)));
     expect([d.removed, d.added, d.more]).toEqual([['mc-2.mc.test'], [], true]);
     // Its removal alone is the whole change: nothing more waits.
     const only = decide({ pool, autopilot: auto, inForce: pods(0, 1, 2), seen: pods(0, 1), drained: [], down });

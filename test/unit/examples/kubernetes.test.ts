@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { PodMonitor, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Certificate, Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
@@ -54,6 +54,7 @@ const MODELS: Record<string, (data: Obj) => Validatable> = {
   'v1/Secret': (d) => new Secret(d as ConstructorParameters<typeof Secret>[0]),
   'v1/Service': (d) => new Service(d as ConstructorParameters<typeof Service>[0]),
   'apps/v1/Deployment': (d) => new Deployment(d as ConstructorParameters<typeof Deployment>[0]),
+  'apps/v1/StatefulSet': (d) => new StatefulSet(d as ConstructorParameters<typeof StatefulSet>[0]),
   'monitoring.coreos.com/v1/PodMonitor': (d) => new PodMonitor(d as ConstructorParameters<typeof PodMonitor>[0]),
   'monitoring.coreos.com/v1/ServiceMonitor': (d) => new ServiceMonitor(d as ConstructorParameters<typeof ServiceMonitor>[0]),
   'cert-manager.io/v1/Certificate': (d) => new Certificate(d as ConstructorParameters<typeof Certificate>[0]),
@@ -124,6 +125,9 @@ describe('examples/kubernetes', () => {
       'deployment.yaml: ConfigMap',
       'deployment.yaml: Secret',
       'deployment.yaml: Deployment',
+      'discovery.yaml: ConfigMap',
+      'memcached.yaml: Service',
+      'memcached.yaml: StatefulSet',
       'podmonitor-tls.yaml: PodMonitor',
       'podmonitor.yaml: PodMonitor',
       'servicemonitor.yaml: Service',
@@ -139,6 +143,21 @@ describe('examples/kubernetes', () => {
       expect(() => model!(m.data).validate()).not.toThrow();
     },
   );
+
+  it('discovery.yaml: the pool takes its servers from the SRV records of memcached.yaml\'s headless Service', () => {
+    const discovered = one('ConfigMap', (d) => new ConfigMap(d as ConstructorParameters<typeof ConfigMap>[0]), 'discovery.yaml');
+    expect(discovered.metadata?.name).toBe(configMap.metadata?.name);
+    const pool = parseConfig(discovered.data?.['memshift.yml'] ?? '', 'discovery.yaml').pools.get('main')!;
+    const dns = pool.groups[0]?.discovery?.dns ?? '';
+    const svc = one('Service', (d) => new Service(d as ConstructorParameters<typeof Service>[0]), 'memcached.yaml');
+    const set = one('StatefulSet', (d) => new StatefulSet(d as ConstructorParameters<typeof StatefulSet>[0]), 'memcached.yaml');
+    expect(svc.spec?.clusterIP).toBe('None');
+    expect(set.spec?.serviceName).toBe(svc.metadata?.name);
+    expect(matches(svc.spec?.selector, set.spec?.template.metadata?.labels)).toBe(true);
+    const port = svc.spec?.ports?.[0];
+    expect(dns).toBe(`_${String(port?.name)}._${String(port?.protocol).toLowerCase()}.${String(svc.metadata?.name)}.default.svc.cluster.local`);
+    expect(pool.autopilot).toMatchObject({ migrate: 'approve' });
+  });
 
   it('runs memshift as a native sidecar: an init container with restartPolicy Always', () => {
     expect(memshift, 'initContainers[name=memshift]').toBeDefined();
