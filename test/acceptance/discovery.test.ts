@@ -26,6 +26,7 @@ import { checkHistory } from '../support/model-load.js';
 import { createRing } from '../../src/routing/index.js';
 import {
   autoId,
+  beforeGrowth,
   expectClean,
   metricOf,
   migrationsOf,
@@ -46,9 +47,7 @@ const LONG = 300_000;
 
 describe('autopilot acceptance', () => {
   it('approve: a new pod is planned, shown by GET /migration and migrate status, and runs after migrate start', async () => {
-    const fleet = await startDiscoveryFleet({ pods: 4, dns: [0, 1, 2], autopilot: { migrate: 'approve' } });
-    await preload(fleet.ports[0]!, 5_000);
-    const id = autoId(fleet, [0, 1, 2], [0, 1, 2, 3]);
+    const { fleet, id } = await beforeGrowth({ migrate: 'approve' });
     const report = await underLoad(
       fleet,
       async () => {

@@ -12,7 +12,7 @@ import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, startDnsmasq, startMemcached, startMemshift, TextClient, type DnsmasqHandle, type HostsLine, type MemshiftHandle, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
-import { migrationStatus, untilAll } from './migration-scenario.js';
+import { everyKeyOnce, migrationStatus, untilAll } from './migration-scenario.js';
 import { autoMigrationId } from '../../src/discovery/migration-id.js';
 
 export const podName = (i: number, group?: string): string => (group === undefined ? `mc-${i}.mc.test` : `mc-${i}.${group}.mc.test`);
@@ -92,6 +92,13 @@ export const autoId = (fleet: DiscoveryFleet, from: readonly number[], to: reado
   return autoMigrationId('main', ring(from), ring(to), tag);
 };
 
+/** Four pods, the first three in DNS, and 5,000 keys set: a growth 3 -> 4 to come, and the id of its migration. */
+export async function beforeGrowth(autopilot: Record<string, unknown>): Promise<{ fleet: DiscoveryFleet; id: string }> {
+  const fleet = await startDiscoveryFleet({ pods: 4, dns: [0, 1, 2], autopilot });
+  await preload(fleet.ports[0]!, 5_000);
+  return { fleet, id: autoId(fleet, [0, 1, 2], [0, 1, 2, 3]) };
+}
+
 /** Sets `keys` keys k:<i> through `port`. */
 export async function preload(port: number, keys: number): Promise<void> {
   const c = await TextClient.connect(port);
@@ -149,22 +156,9 @@ export async function migrationsOf(fleet: DiscoveryFleet): Promise<(string | nul
   return Promise.all(fleet.admins.map(async (a) => ((await migrationStatus(a)).id as string | undefined) ?? null));
 }
 
-/** Where each key k:/m:/c: is, over every pod: keys held by two pods (none once a migration cleaned up). */
+/** Keys held by two pods (none once a migration cleaned up), over the pods still running. */
 export async function keysOnTwo(pods: readonly ServerHandle[]): Promise<string[]> {
-  const where = new Map<string, number>();
-  for (const b of pods) {
-    if (!b.running) continue;
-    const c = await TextClient.connect(b.port, b.host);
-    await c.write('lru_crawler metadump all\r\n');
-    const dump = (await c.read((buf) => (buf.subarray(-5).toString() === 'END\r\n' ? true : 0), 30_000)).toString();
-    c.close();
-    for (const l of dump.split('\n')) {
-      const m = /^key=(\S+) /.exec(l);
-      const key = m === null ? '' : decodeURIComponent(m[1]!);
-      if (m && !key.startsWith('__memshift__')) where.set(key, (where.get(key) ?? 0) + 1);
-    }
-  }
-  return [...where].filter(([, n]) => n > 1).map(([k]) => k);
+  return (await everyKeyOnce(pods.filter((b) => b.running))).onTwo;
 }
 
 /** One sample of each sidecar's /metrics: the value of `series` (the name with its labels, as printed), or null when absent. */

@@ -65,10 +65,11 @@ export async function migrationStatus(admin: number): Promise<Record<string, unk
   return (await (await fetch(`http://127.0.0.1:${admin}/migration`)).json()) as Record<string, unknown>;
 }
 
-async function everyKeyOnce(backends: ServerHandle[]): Promise<{ keys: number; names: string[]; onTwo: string[] }> {
+/** Every key (not memshift's own) over `backends`, by metadump: how many, their names, and those held by two. */
+export async function everyKeyOnce(backends: readonly ServerHandle[]): Promise<{ keys: number; names: string[]; onTwo: string[] }> {
   const where = new Map<string, number>();
   for (const b of backends) {
-    const c = await TextClient.connect(b.port);
+    const c = await TextClient.connect(b.port, b.host);
     await c.write('lru_crawler metadump all\r\n');
     const dump = (await c.read((buf) => (buf.subarray(-5).toString() === 'END\r\n' ? true : 0), 30_000)).toString();
     c.close();
