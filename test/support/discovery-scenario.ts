@@ -151,6 +151,16 @@ export async function ringsOf(fleet: DiscoveryFleet): Promise<string[][][]> {
   );
 }
 
+/** Each sidecar's backends that are up (their addresses). */
+export async function backendsUp(fleet: DiscoveryFleet): Promise<string[][]> {
+  return Promise.all(
+    fleet.admins.map(async (a) => {
+      const body = (await (await fetch(`http://127.0.0.1:${a}/backends`)).json()) as { pools: { groups: { backends: { address: string; state: string }[] }[] }[] };
+      return body.pools.flatMap((p) => p.groups.flatMap((g) => g.backends.filter((b) => b.state === 'up').map((b) => b.address)));
+    }),
+  );
+}
+
 /** The migration each sidecar shows (its id and phase; null when none). */
 export async function migrationsOf(fleet: DiscoveryFleet): Promise<(string | null)[]> {
   return Promise.all(fleet.admins.map(async (a) => ((await migrationStatus(a)).id as string | undefined) ?? null));
