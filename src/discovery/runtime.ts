@@ -152,12 +152,14 @@ export class DiscoveryRuntime {
     this.#host = host;
     this.reconfigured(config);
     const loop = async (): Promise<void> => {
-      if (this.#closed) return;
       for (const e of this.#pools.values()) if (this.#plain(e)) await this.#serial(e, async () => (await this.#follow(e, false)) && this.#apply(e, 'follows the migration on record'));
       for (const e of this.#pools.values()) if (this.#plain(e)) await this.#serial(e, () => this.#decide(e));
-      if (!this.#closed) this.#timer = setTimeout(() => void loop().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'discovery loop failed')), FOLLOW_MS).unref();
     };
-    this.#timer = setTimeout(() => void loop(), FOLLOW_MS).unref();
+    const next = (): void => {
+      if (this.#closed) return;
+      this.#timer = setTimeout(() => void loop().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'discovery loop failed')).finally(next), FOLLOW_MS).unref();
+    };
+    next();
   }
 
   /** The file config that serves now: pools it no longer has (or no longer discovers) stop; watches follow their blocks. */
