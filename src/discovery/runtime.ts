@@ -18,6 +18,7 @@
 import type { Backend } from '../backend/index.js';
 import { pointName } from '../backend/index.js';
 import type { Config, DiscoveryConfig, PoolConfig } from '../config/types.js';
+import { same } from '../config/pool-diff.js';
 import type { Logger } from '../observability/logger.js';
 import { isFinished } from '../migration/phases.js';
 import { RecordStore, type MigrationRecord } from '../migration/record.js';
@@ -177,7 +178,7 @@ export class DiscoveryRuntime {
         const g = e.groups.get(gc.name);
         if (g === undefined || gc.discovery === undefined) continue;
         // interval and resolver apply by a new watch; dns, port and names need a restart (config/discovery-reload.ts).
-        if (g.watch !== undefined && JSON.stringify(g.discovery) === JSON.stringify(gc.discovery) && g.watch.settings.minStableMs === this.#minStable(e)) continue;
+        if (g.watch !== undefined && same(g.discovery, gc.discovery) && g.watch.settings.minStableMs === this.#minStable(e)) continue;
         const before = g.watch;
         before?.stop();
         g.discovery = gc.discovery;
