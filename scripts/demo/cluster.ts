@@ -1,11 +1,9 @@
 /**
- * The demo's servers and data: is memcached installed, three memcached plus memshift with a
+ * The demo's servers and data: are the programs installed, three memcached plus memshift with a
  * planned 2 -> 3 migration, the seeded keys, and which server holds each key.
  */
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { loadConfigFile } from '../../src/config/load.js';
+import type { PoolConfig, ServerSpec } from '../../src/config/types.js';
 import { createRing } from '../../src/routing/index.js';
 import {
   freePort,
@@ -16,7 +14,9 @@ import {
   TextClient,
   type MemcachedHandle,
   type MemshiftHandle,
+  type MemshiftPoolSpec,
 } from '../../test/support/harness.js';
+import { ensureSystemDeps } from '../../test/support/system-deps.js';
 
 export const NAMES = ['A', 'B', 'C'] as const;
 export const SEED_KEYS = 30_000;
@@ -34,64 +34,75 @@ export const counterName = (i: number): string => `demo:counter:${String(i).padS
 /** A value names its key and its version, so a read shows exactly which write it came from. */
 export const valueOf = (i: number, version: number): string => `${keyName(i)}#v${version}`;
 
-// ---------------------------------------------------------------- memcached installed?
+// ---------------------------------------------------------------- the programs installed?
 
-function findMemcached(): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin', '/usr/sbin'];
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, 'memcached'), constants.X_OK);
-      return join(dir, 'memcached');
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
-
-export function checkMemcached(): void {
-  if (findMemcached() !== undefined) return;
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot) {
-    throw new Error('memcached is not installed. Install the Debian package "memcached" (sudo apt-get install -y memcached) and run npm run demo again.');
-  }
-  say('memcached is not installed; installing the Debian package "memcached" with apt-get ...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update'], ['install', '-y', 'memcached']]) {
-    const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env, timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${r.error?.message ?? `status ${r.status}`}); install the Debian package "memcached" by hand`);
-  }
-  if (findMemcached() === undefined) throw new Error('apt-get installed memcached but no memcached binary was found on PATH');
+/**
+ * Checks that `programs` (`memcached`, `dnsmasq`) are installed, as the tests' setup does
+ * (test/support/system-deps.ts): as root the missing Debian packages are installed with apt-get;
+ * otherwise it throws naming them.
+ */
+export function checkPrograms(programs: readonly string[]): void {
+  ensureSystemDeps({ only: programs, who: "the demo's servers" });
 }
 
 // ---------------------------------------------------------------- the cluster
+
+/** The pool's ring before the migration (`from`) and after it (`to`, its servers in the order of the backends). */
+export interface Rings {
+  readonly pool: PoolConfig;
+  readonly from: readonly ServerSpec[];
+  readonly to: readonly ServerSpec[];
+}
 
 export interface Cluster {
   readonly backends: MemcachedHandle[];
   readonly memshift: MemshiftHandle;
   /** http://127.0.0.1:<port> of memshift's admin listener. */
   readonly admin: string;
-  /** When `memshift migrate start` was run (ms since the epoch); 0 before. */
+  /** Where each seeded key belongs before and after the migration. */
+  readonly rings: Rings;
+  /** When the migration was started (`memshift migrate start`, or the DNS change; ms since the epoch); 0 before. */
   startAt: number;
+}
+
+/** The cluster's memshift on a free admin port with `pool` as pool main; its config shown. `more` lines go between the servers and the config. */
+export async function startMemshiftFor(backends: MemcachedHandle[], pool: MemshiftPoolSpec, more: readonly string[] = []): Promise<{ memshift: MemshiftHandle; admin: string }> {
+  const adminPort = await freePort();
+  const config = memshiftConfig({
+    admin: { listen: `127.0.0.1:${adminPort}`, token: ADMIN_TOKEN },
+    pools: { main: pool },
+  });
+  const memshift = await startMemshift(config);
+  say('Started:');
+  backends.forEach((s, i) => say(`  memcached ${NAMES[i]}  ${s.address}  (pid ${s.pid}, -m 64)`));
+  more.forEach((line) => say(line));
+  say(`  memshift     ${memshift.address}  (pid ${memshift.pid}), admin API http://127.0.0.1:${adminPort}`);
+  say(`\nmemshift config (${memshift.configFile}; listen port 0 = any free port, memshift took ${memshift.port}):`);
+  say(config.trimEnd().replace(/^/gm, '  | '));
+  return { memshift, admin: `http://127.0.0.1:${adminPort}` };
 }
 
 export async function startCluster(): Promise<Cluster> {
   const backends = await Promise.all(NAMES.map(() => startMemcached({ memoryMb: 64 })));
   const [a, b] = backends as [MemcachedHandle, MemcachedHandle, MemcachedHandle];
-  const adminPort = await freePort();
   // No `start:`: the migration stays planned until `memshift migrate start`.
   const migration = { id: MIGRATION_ID, from: [a, b].map((s) => `${s.address}:1`), copy: 'eager', rate: RATE, settle: '2s', cleanup: true };
-  const config = memshiftConfig({
-    admin: { listen: `127.0.0.1:${adminPort}`, token: ADMIN_TOKEN },
-    pools: { main: { servers: backends, migration } },
-  });
-  const memshift = await startMemshift(config);
-  say('Started:');
-  backends.forEach((s, i) => say(`  memcached ${NAMES[i]}  ${s.address}  (pid ${s.pid}, -m 64)`));
-  say(`  memshift     ${memshift.address}  (pid ${memshift.pid}), admin API http://127.0.0.1:${adminPort}`);
-  say(`\nmemshift config (${memshift.configFile}; listen port 0 = any free port, memshift took ${memshift.port}):`);
-  say(config.trimEnd().replace(/^/gm, '  | '));
-  return { backends, memshift, admin: `http://127.0.0.1:${adminPort}`, startAt: 0 };
+  const { memshift, admin } = await startMemshiftFor(backends, { servers: backends, migration });
+  const pool = [...loadConfigFile(memshift.configFile).pools.values()][0]!;
+  return { backends, memshift, admin, rings: { pool, from: pool.migration!.from[0]!.servers, to: pool.servers }, startAt: 0 };
+}
+
+/** The phases a migration walks through on its own, for the explanations; `settle` in seconds. */
+export function phaseLines(settle: number): string {
+  const [a, b, cc] = NAMES;
+  return `  dual_write  writes run on the old owner, then the new one is synced from it
+  copy        every key whose owner changes (about 1/3, all of them to ${cc}) is copied from ${a}/${b}, <= ${num(RATE)} keys/s
+  dual_read   reads try the new owner first; a miss reads the old one and backfills
+  verify      passes over the moved keys until one finds no difference
+  cutover     ${cc} becomes authoritative for its keys; read-modify-writes (incr here) wait about
+              \`settle\` (${settle} s) while the authority changes, so the clients slow down
+  cleanup     the moved keys are deleted from ${a} and ${b}
+  done        the new ring (${a}, ${b}, ${cc}) serves everything`;
 }
 
 export function explainPlan(): void {
@@ -100,14 +111,7 @@ export function explainPlan(): void {
 The pool's servers are [${a}, ${b}, ${cc}] (the target); migration.from says it had [${a}, ${b}] before. The block
 has no \`start:\`, so the migration stays planned, and the old ring (${a}, ${b}) serves every key, until an
 operator runs \`memshift migrate start\`. Then memshift walks it through its phases on its own:
-  dual_write  writes run on the old owner, then the new one is synced from it
-  copy        every key whose owner changes (about 1/3, all of them to ${cc}) is copied from ${a}/${b}, <= ${num(RATE)} keys/s
-  dual_read   reads try the new owner first; a miss reads the old one and backfills
-  verify      passes over the moved keys until one finds no difference
-  cutover     ${cc} becomes authoritative for its keys; read-modify-writes (incr here) wait about
-              \`settle\` (2 s) while the authority changes, so the clients slow down
-  cleanup     the moved keys are deleted from ${a} and ${b}
-  done        the new ring (${a}, ${b}, ${cc}) serves everything
+${phaseLines(2)}
 The demo seeds ${num(SEED_KEYS)} keys and ${COUNTERS} counters, keeps 4 clients busy through memshift and checks
 every answer, and runs what an operator runs: \`memshift plan\` (what moves, and how long each phase
 takes, from rates a probe measures in the sidecar under the clients' load), \`memshift migrate start\`
@@ -143,15 +147,14 @@ export async function placement(c: Cluster): Promise<Set<string>[]> {
   return Promise.all(c.backends.map((s) => keysOnServer(s.port, keys, s.host)));
 }
 
-/** The server index each key belongs to on the old ring (migration.from) and on the new one (servers), computed as memshift does. */
+/** The server index each key belongs to on the old ring (rings.from) and on the new one (rings.to), computed as memshift does. */
 export function ringOwners(c: Cluster): { before: (key: string) => number; after: (key: string) => number } {
-  const pool = [...loadConfigFile(c.memshift.configFile).pools.values()][0]!;
-  const from = pool.migration!.from[0]!.servers;
+  const { pool, from, to } = c.rings;
   const oldRing = createRing({ ...pool, servers: from });
-  const newRing = createRing(pool);
-  const index = (address: string): number => c.backends.findIndex((s) => s.address === address);
+  const newRing = createRing({ ...pool, servers: to });
+  const index = (spec: ServerSpec): number => to.findIndex((s) => s.address === spec.address);
   return {
-    before: (key) => index(from[oldRing.ownerOf(Buffer.from(key))]!.address),
-    after: (key) => index(pool.servers[newRing.ownerOf(Buffer.from(key))]!.address),
+    before: (key) => index(from[oldRing.ownerOf(Buffer.from(key))]!),
+    after: (key) => index(to[newRing.ownerOf(Buffer.from(key))]!),
   };
 }

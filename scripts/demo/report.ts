@@ -12,18 +12,21 @@ import { allSeededKeys, NAMES, num, ringOwners, say, type Cluster } from './clus
 import { KINDS, WRONG, type Load } from './load.js';
 
 /** The demo gives up when the migration is not done this long after its start. */
-const MIGRATION_TIMEOUT_S = 120;
+export const MIGRATION_TIMEOUT_S = 120;
 
-async function migrationStatus(c: Cluster): Promise<MigrationStatus> {
+export async function migrationStatus(c: Cluster): Promise<MigrationStatus> {
   const res = await fetch(`${c.admin}/migration`, { signal: AbortSignal.timeout(5_000) });
   const body = (await res.json()) as MigrationBody;
   if (body.phase === null) throw new Error(`GET ${c.admin}/migration: memshift reports no migration`);
   return body;
 }
 
+/** An argument as a shell would need it typed. */
+const shellWord = (arg: string): string => (/^[\w./:,=@-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+
 /** Runs `memshift ARGS` as an operator would, its output shown indented; throws unless it exits 0. */
-async function operator(args: readonly string[], timeoutMs?: number): Promise<string> {
-  say(`\n$ memshift ${args.join(' ')}`);
+export async function operator(args: readonly string[], timeoutMs?: number): Promise<string> {
+  say(`\n$ memshift ${args.map(shellWord).join(' ')}`);
   const r = await runMemshiftCli(args, (line) => say(`  ${line}`), timeoutMs);
   if (r.status !== 0) throw new Error(`memshift ${args[0]} ${args[1] ?? ''} exited with status ${r.status}`);
   return r.stdout;
@@ -113,8 +116,9 @@ const METRIC_LINES = [
   /^memshift_backend_error_replies_total/,
 ];
 
-export async function printMetrics(c: Cluster): Promise<void> {
+/** A few lines of GET /metrics: the migration's, and those `more` matches. */
+export async function printMetrics(c: Cluster, more: readonly RegExp[] = []): Promise<void> {
   const text = await (await fetch(`${c.admin}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
   say(`\nPrometheus metrics: ${c.admin}/metrics (a few lines of ${num(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length)}):`);
-  for (const line of text.split('\n')) if (METRIC_LINES.some((re) => re.test(line))) say(`  ${line}`);
+  for (const line of text.split('\n')) if ([...METRIC_LINES, ...more].some((re) => re.test(line))) say(`  ${line}`);
 }

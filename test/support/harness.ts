@@ -257,8 +257,8 @@ export async function startMemshift(configYaml: string, opts: MemshiftOptions = 
 }
 
 export interface MemshiftPoolSpec {
-  /** `host:port[:weight] [name]` strings as written, or handles (rendered `host:port:1`). */
-  servers: ReadonlyArray<string | ServerHandle>;
+  /** `host:port[:weight] [name]` strings as written, or handles (rendered `host:port:1`); absent for a pool with `discovery` or `replicas`. */
+  servers?: ReadonlyArray<string | ServerHandle>;
   /** Default fnv1a_64. */
   hash?: string;
   /** Default ketama. */
@@ -286,7 +286,12 @@ export function memshiftConfig(spec: MemshiftConfigSpec): string {
   const rendered = Object.fromEntries(
     Object.entries(pools).map(([name, { servers, hash, distribution, ...fields }]) => [
       name,
-      { servers: servers.map((s) => (typeof s === 'string' ? s : serverSpec(s))), hash: hash ?? 'fnv1a_64', distribution: distribution ?? 'ketama', ...fields },
+      {
+        ...(servers === undefined ? {} : { servers: servers.map((s) => (typeof s === 'string' ? s : serverSpec(s))) }),
+        hash: hash ?? 'fnv1a_64',
+        distribution: distribution ?? 'ketama',
+        ...fields,
+      },
     ]),
   );
   return stringifyYaml({

@@ -7,6 +7,7 @@
  * `dnsmasq` adds and starts on port 53). `ensureSystemDeps()` checks them (a few stat calls and one
  * python, perl and php start each, no apt when all is present). When one is missing and we run as root it runs `apt-get update` once and
  * installs the missing Debian packages; otherwise it throws naming the package to install.
+ * `npm run demo` checks its own few the same way (`ensureSystemDeps({ only: ['memcached'] })`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -108,11 +109,27 @@ export function requireDep(needle: string): void {
   throw new Error(`${missing.map((d) => d.what).join(', ')} missing; install it as root: apt-get install -y ${pkgs.join(' ')}`);
 }
 
-/** The Debian packages whose programs are missing, without duplicates. */
-export function missingPackages(): string[] {
+/** The Debian packages whose programs (of `deps`, default all) are missing, without duplicates. */
+export function missingPackages(deps: readonly Dep[] = DEPS): string[] {
   const pkgs = new Set<string>();
-  for (const dep of DEPS) if (!dep.present()) pkgs.add(dep.pkg);
+  for (const dep of deps) if (!dep.present()) pkgs.add(dep.pkg);
   return [...pkgs];
+}
+
+export interface EnsureOptions {
+  /** Only these dependencies, each named by its `what` (`memcached`, `dnsmasq`, ...); default every one. */
+  readonly only?: readonly string[];
+  /** Who needs them, for the message when they are missing and we are not root; default `memshift tests`. */
+  readonly who?: string;
+}
+
+function depsOf(only: readonly string[] | undefined): readonly Dep[] {
+  if (only === undefined) return DEPS;
+  return only.map((what) => {
+    const dep = DEPS.find((d) => d.what === what);
+    if (dep === undefined) throw new Error(`ensureSystemDeps: no system dependency ${JSON.stringify(what)} in test/support/system-deps.ts`);
+    return dep;
+  });
 }
 
 let aptUpdated = false;
@@ -126,17 +143,19 @@ function apt(args: string[]): void {
 }
 
 /**
- * Makes sure every system program the tests use is installed. Quick and silent when all is there.
- * As root, installs what is missing with apt-get; otherwise throws with the packages to install.
+ * Makes sure every system program the tests use (or those `opts.only` names) is installed. Quick and
+ * silent when all is there. As root, installs what is missing with apt-get; otherwise throws with
+ * the packages to install.
  */
-export function ensureSystemDeps(): void {
-  let missing = missingPackages();
+export function ensureSystemDeps(opts: EnsureOptions = {}): void {
+  const deps = depsOf(opts.only);
+  let missing = missingPackages(deps);
   if (missing.length === 0) return;
   const hint = `apt-get install -y ${missing.join(' ')}`;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot) {
     throw new Error(
-      `memshift tests need Debian packages that are missing: ${missing.join(', ')}.\n` +
+      `${opts.who ?? 'memshift tests'} need Debian packages that are missing: ${missing.join(', ')}.\n` +
         `Install them as root: sudo ${hint}`,
     );
   }
@@ -162,10 +181,10 @@ export function ensureSystemDeps(): void {
       }
     }
   }
-  missing = missingPackages();
+  missing = missingPackages(deps);
   if (missing.length > 0) {
     const why = missing.map((pkg) => {
-      const needs = DEPS.filter((d) => d.pkg === pkg && !d.present()).map((d) => d.what).join(', ');
+      const needs = deps.filter((d) => d.pkg === pkg && !d.present()).map((d) => d.what).join(', ');
       return `  ${pkg} (for ${needs}): ${failures.get(pkg) ?? 'apt-get install ran, but it is still not usable'}`;
     });
     throw new Error(`[system-deps] could not install these Debian packages:\n${why.join('\n')}`);
