@@ -8,17 +8,23 @@
  * Replies leave strictly in request order, whichever backend answers first.
  * Backpressure: once the reply bytes held for this client (reply-memory.ts: replies queued, and
  * requests in flight at their worst case) reach `maxQueuedBytesPerClient`, or its requests in flight
- * reach `maxInflightPerClient`, or the process holds `maxReplyMemory` for all clients, the socket
- * stops being read (and the parser holds what it already read) until replies are written out.
+ * reach `maxInflightPerClient`, or the process holds `maxReplyMemory` for all clients, the client is
+ * paused: the parser holds what it has read, and nothing more is dispatched until replies are
+ * written out. Its socket is still read until the parser holds HELD_INPUT_MAX bytes, and only then
+ * stopped: a client that waits for its replies before it sends more (most do) is paused and resumed
+ * without a syscall, and one that keeps sending is held to that many bytes.
  */
 import type net from 'node:net';
 import { RequestParser, Writer, type ParserSink, type Request } from '../protocol/index.js';
-import { scheduleFlush, type Flushable } from '../backend/index.js';
+import { onSocketData, scheduleFlush, type Flushable } from '../backend/index.js';
 import { LocalSlot, type Slot, type SlotOwner } from './reply-slots.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { LimitsConfig } from '../config/types.js';
 import type { ProxyStats } from './stats.js';
 import { DeferredSlot, MEMORY_FULL_GRACE, type MemoryWaiter, type ReplyMemory, replyBytes, worstReplyBytes } from './reply-memory.js';
+
+/** Input a paused client may send before its socket stops being read (about one socket read). */
+export const HELD_INPUT_MAX = 64 * 1024;
 
 export interface ClientContext {
   dispatcher: Dispatcher;
@@ -38,6 +44,9 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
   #queue: Slot[] = [];
   #head = 0;
   #dirty = false;
+  /** Paused: requests are held (not parsed) until replies go out. */
+  #holding = false;
+  /** The socket is not read (a paused client that kept sending). */
   #paused = false;
   #firstChunk = true;
   #ending = false;
@@ -55,7 +64,7 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
     this.#ctx = ctx;
     this.#parser = new RequestParser(this, ctx.limits);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    onSocketData(socket, (chunk) => this.#onData(chunk));
     socket.on('drain', () => this.#maybeResume());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
@@ -125,7 +134,7 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
 
   wantsMore(): boolean {
     if (this.#overLimits()) {
-      this.#checkPressure();
+      this.#hold();
       return false;
     }
     return true;
@@ -186,7 +195,7 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
       scheduleFlush(this);
     }
     if (this.#draining && this.idle) this.#endSoon();
-    if (this.#paused) this.#maybeResume();
+    if (this.#holding) this.#maybeResume();
   }
 
   flush(): void {
@@ -249,9 +258,17 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
   }
 
   #checkPressure(): void {
-    if (!this.#paused && this.#overLimits()) {
-      this.#paused = true;
+    if (this.#holding || this.#overLimits()) this.#hold();
+  }
+
+  /** Pause the client: count it once, and stop reading its socket once the parser holds enough. */
+  #hold(): void {
+    if (!this.#holding) {
+      this.#holding = true;
       this.#ctx.stats.clientPauses++;
+    }
+    if (!this.#paused && this.#parser.buffered >= HELD_INPUT_MAX) {
+      this.#paused = true;
       this.#socket.pause();
     }
   }
@@ -271,7 +288,7 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
 
   #maybeResume(): void {
     const held = this.#account();
-    if (!this.#paused || this.#draining || this.#ending) return;
+    if (!this.#holding || this.#draining || this.#ending) return;
     const l = this.#ctx.limits;
     const below = this.#queue.length - this.#head < l.maxInflightPerClient / 2 && held < l.maxQueuedBytesPerClient / 2;
     if (!below) return;
@@ -279,11 +296,14 @@ export class ClientConnection implements ParserSink, SlotOwner, Flushable, Memor
       this.#ctx.memory.wait(this);
       return;
     }
-    this.#paused = false;
-    this.#socket.resume();
+    this.#holding = false;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
     // Parse what was held back, outside whatever callback brought us here.
     queueMicrotask(() => {
-      if (!this.#paused && !this.#closed) this.#parser.resume();
+      if (!this.#holding && !this.#closed) this.#parser.resume();
     });
   }
 }

@@ -15,7 +15,8 @@ const big = 'b'.repeat(MB);
 
 beforeAll(async () => {
   backend = await startMemcached({ memoryMb: 256 });
-  proxy = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: [backend] } } }));
+  // An 8 MiB client budget (the default is 32 MiB): the bounds below are computed from it.
+  proxy = await startMemshift(memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: [backend] } }, limits: { max_queued_bytes_per_client: '8m' } }));
   const c = await TextClient.connect(proxy.port);
   expect(await c.request(`set bigk 0 0 ${MB}\r\n${big}`, 10_000)).toBe('STORED\r\n');
   c.close();
@@ -140,7 +141,7 @@ it('does not buffer far more than the client budget for a client that does not r
 it('holds at most its budget per client for 20 clients pipelining 100,000 gets of 1 MB each and reading nothing', async () => {
   // The adversarial probe of issue 13: RSS rose from 0.7 GB to 1.9 GB in 8 s and kept rising.
   const CLIENTS = 20;
-  const BUDGET_MB = 8; // max_queued_bytes_per_client's default
+  const BUDGET_MB = 8; // max_queued_bytes_per_client, as set for this file's proxy
   const before = rssMb(proxy.pid);
   const sockets = await Promise.all(
     Array.from({ length: CLIENTS }, () => new Promise<net.Socket>((resolve, reject) => {

@@ -24,9 +24,11 @@ describe('worstReplyBytes', () => {
     expect(worstReplyBytes(req(Cmd.Stats, 0), limits)).toBe(1024);
   });
 
-  it('8 gets fill the default 8 MiB client budget', () => {
-    expect(8 * worstReplyBytes(req(Cmd.Get, 1), limits)).toBeGreaterThanOrEqual(limits.maxQueuedBytesPerClient);
-    expect(7 * worstReplyBytes(req(Cmd.Get, 1), limits)).toBeLessThan(limits.maxQueuedBytesPerClient);
+  it('32 gets, or 3 multi-gets of 10 keys, fill the default 32 MiB client budget', () => {
+    expect(32 * worstReplyBytes(req(Cmd.Get, 1), limits)).toBeGreaterThanOrEqual(limits.maxQueuedBytesPerClient);
+    expect(31 * worstReplyBytes(req(Cmd.Get, 1), limits)).toBeLessThan(limits.maxQueuedBytesPerClient);
+    expect(4 * worstReplyBytes(req(Cmd.Get, 10), limits)).toBeGreaterThanOrEqual(limits.maxQueuedBytesPerClient);
+    expect(3 * worstReplyBytes(req(Cmd.Get, 10), limits)).toBeLessThan(limits.maxQueuedBytesPerClient);
   });
 
   it('replyBytes sums a reply in parts', () => {
