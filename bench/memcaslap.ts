@@ -1,5 +1,5 @@
 /**
- * Runs one memcaslap load (`-s HOST:PORT -T threads -c conns -t Ns -X 100 -S Ns`) and parses it.
+ * Runs one memcaslap load (`-s HOST:PORT -T threads -c conns -t Ns -X 100 -S Ns [-d keys] [-P rate]`) and parses it.
  * `-S` equal to the duration makes memaslap record latencies and print its histogram once at
  * the end. The child is started under `setpriv --pdeathsig KILL` when available (it dies with
  * us), and `killRunning()` ends it on Ctrl-C.
@@ -16,6 +16,10 @@ export interface LoadSpec {
   readonly concurrency: number;
   readonly threads: number;
   readonly valueSize: number;
+  /** Keys per get (memcaslap -d): above 1, multi-gets. */
+  readonly division?: number;
+  /** The offered rate in requests per second over all connections (memcaslap -P); absent: as fast as it can. */
+  readonly tps?: number;
   /** Kills the run: its promise then rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
 }
@@ -62,6 +66,8 @@ function withParentDeath(command: string, args: string[]): [string, string[]] {
 export function runMemcaslap(spec: LoadSpec): Promise<LoadRun> {
   const t = `${spec.durationS}s`;
   const args = ['-s', `${spec.host}:${spec.port}`, '-T', String(spec.threads), '-c', String(spec.concurrency), '-t', t, '-X', String(spec.valueSize), '-S', t];
+  if (spec.division !== undefined && spec.division > 1) args.push('-d', String(spec.division));
+  if (spec.tps !== undefined) args.push('-P', String(spec.tps));
   const [command, argv] = withParentDeath(memcaslapBinary(), args);
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,6 +15,8 @@ export interface PipelineSpec {
 }
 
 const KEYS = Array.from({ length: 1000 }, (_, i) => `bench:pipe:${i}`);
+/** The n-th key of the preloaded set (wrapping). */
+export const keyOf = (n: number): string => KEYS[n % KEYS.length]!;
 const VALUE = 'v'.repeat(100);
 const END = Buffer.from('END\r\n');
 
@@ -50,7 +52,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<number> {
           return;
         }
         let batch = '';
-        for (let i = 0; i < spec.depth; i++) batch += `get ${KEYS[next++ % KEYS.length]}\r\n`;
+        for (let i = 0; i < spec.depth; i++) batch += `get ${keyOf(next++)}\r\n`;
         waiting = spec.depth;
         s.write(batch);
       };
