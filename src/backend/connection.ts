@@ -18,6 +18,7 @@ import { dial, endpointId, readyEvent, type Endpoint } from './dial.js';
 import type { BackendTlsConfig } from '../config/types.js';
 import { ReplyParser, ReplyKind, Writer, R, isPrefix, type ReplySink } from '../protocol/index.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import { onSocketData } from './socket-data.js';
 import { addTicking, removeTicking, now, type Ticking } from './clock.js';
 import { LatencyHistogram } from '../observability/histogram.js';
 
@@ -306,7 +307,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
       if (!probing) this.#markUp('connected');
       else this.flushNow();
     });
-    socket.on('data', (chunk: Buffer) => {
+    onSocketData(socket, (chunk) => {
       if (this.#socket !== socket) return;
       this.counters.bytesIn += chunk.length;
       this.#lastReadAt = now();

@@ -7,7 +7,8 @@
  * Node's `onread` option (net.connect's, documented) has libuv read into one buffer the caller
  * owns and hands it to a callback, skipping the allocation and the stream. Accepted sockets get no
  * options, so `onSocketData` gives them the same by setting the two fields `onread` sets and
- * calling `useUserBuffer` on the handle, before the first read (in the 'connection' callback).
+ * calling `useUserBuffer` on the handle, before the first read (in the 'connection' callback); the
+ * backend connections get it the same way, right after net.connect (their handle exists by then).
  *
  * The chunk passed on is a copy of the bytes read, in the allocator's pool for small ones, so the
  * parser may keep slices of it: the shared buffer is reused by the next read of any socket.
