@@ -11,6 +11,13 @@
  * worst reply, an error. The remaining groups complete in the background. A group
  * whose write failed (error reply, timeout, TKO) is reported as a missed write,
  * for the failed-write log and its replay.
+ *
+ * A group whose owner of the key is recovering (back empty, rebuilt or replaying its log) or still
+ * filling (a failover's new owner) gets the write but does not count: its NOT_FOUND or NOT_STORED
+ * says nothing about the key ("not copied yet"). Its success does, though: with `write: one`, when
+ * every counted group failed (a server died while the other group's owner of the key replays its
+ * log, say), an uncounted group that applied the write (STORED, DELETED, TOUCHED, HD) answers
+ * instead of the error; the failed groups' part is in their failed-write log like any other.
  */
 import { isPrefix, type Request } from '../protocol/index.js';
 import type { Backend, Op } from '../backend/index.js';
@@ -53,6 +60,12 @@ export class FanoutWriteSlot extends Slot {
   /** The worst success among the `waitFor` groups: with `write: one`, the answer when there is one. */
   #waitedSuccess: Buffer | null = null;
   #worstAll: Buffer | null = null;
+  /** With `write: one`: an uncounted group's success (the write applied there), the answer when every counted group failed. */
+  #uncountedSuccess: Buffer | null = null;
+  /** With `write: one`: uncounted groups yet to reply, or 0 (other policies never fall back on them). */
+  #uncountedPending = 0;
+  /** Every counted group failed: the answer is an uncounted group's success once one comes, else `#worstAll`. */
+  #countedFailed = false;
   /** The reply, once the policy decided it; sent when no shadow part is pending. */
   #answer: Buffer | null = null;
   #shadowsPending: number;
@@ -88,6 +101,7 @@ export class FanoutWriteSlot extends Slot {
     super(owner);
     this.#allGroups = groups;
     for (let g = 0; g < groups; g++) if ((uncounted & (1 << g)) !== 0) groups--;
+    if (policy === 'one') this.#uncountedPending = this.#allGroups - groups;
     this.#groups = groups;
     this.#need = acksNeeded(policy, groups);
     this.#waitForAll = policy === 'all';
@@ -103,6 +117,7 @@ export class FanoutWriteSlot extends Slot {
     if (op.part >= this.#allGroups) return this.#shadowDone(op.part, rank === 3);
     if (rank === 3) this.missed(op.part, this.req, this.targets?.[op.part]);
     if (this.#counts(op.part)) this.#record(reply, rank, op.part);
+    else this.#uncountedReplied(reply, rank);
   }
 
   override onOpError(op: Op, error: Buffer): void {
@@ -110,6 +125,23 @@ export class FanoutWriteSlot extends Slot {
     if (op.part >= this.#allGroups) return this.#shadowDone(op.part, true);
     this.missed(op.part, this.req, this.targets?.[op.part]);
     if (this.#counts(op.part)) this.#record(error, 3, op.part);
+    else this.#uncountedReplied(error, 3);
+  }
+
+  /** An uncounted group replied: with `write: one`, its success is kept for when every counted group failed. */
+  #uncountedReplied(reply: Buffer, rank: number): void {
+    if (this.#uncountedPending === 0) return;
+    this.#uncountedPending--;
+    if (rank === 1) this.#uncountedSuccess ??= reply;
+    if (this.#countedFailed) this.#fallBack();
+  }
+
+  /** Every counted group failed (`write: one`): an uncounted group's success answers, or the error once none can. */
+  #fallBack(): void {
+    if (this.#answer !== null) return;
+    if (this.#uncountedSuccess !== null) this.#answer = this.#uncountedSuccess;
+    else if (this.#uncountedPending === 0) this.#answer = this.#worstAll;
+    this.#send();
   }
 
   #shadowDone(part: number, failed: boolean): void {
@@ -141,7 +173,12 @@ export class FanoutWriteSlot extends Slot {
     } else if (this.#succeeded >= this.#need) {
       this.#answer = this.#worstSuccess;
     } else if (this.#groups - failed < this.#need) {
-      this.#answer = this.#worstAll; // the policy can no longer be met
+      // The policy can no longer be met: the worst reply, an error (`write: one`: unless an uncounted group applied it).
+      if (this.#uncountedPending > 0 || this.#uncountedSuccess !== null) {
+        this.#countedFailed = true;
+        return this.#fallBack();
+      }
+      this.#answer = this.#worstAll;
     }
     this.#send();
   }

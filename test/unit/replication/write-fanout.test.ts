@@ -127,4 +127,70 @@ describe('FanoutWriteSlot', () => {
     f.reply(0, 'TOUCHED\r\n');
     expect(f.sent()).toBe('TOUCHED\r\n');
   });
+
+  describe('write: one, every counted group failed, an uncounted (recovering) group applied it', () => {
+    // Group 1's owner of the key is recovering (uncounted); group 0's died (the reported bug: its refusal was the answer).
+    it('answers the uncounted group\'s success, whichever replies first', () => {
+      const f = fanout(2, 'one', undefined, 0b10, 0);
+      f.error(0);
+      expect(f.sent()).toBeNull(); // the recovering group has yet to reply
+      f.reply(1, 'STORED\r\n');
+      expect(f.sent()).toBe('STORED\r\n');
+      expect(f.missed).toEqual([0]); // the dead group's part goes to its failed-write log
+      const g = fanout(2, 'one', undefined, 0b10, 0);
+      g.reply(1, 'DELETED\r\n');
+      expect(g.sent()).toBeNull(); // a counted group may still answer
+      g.error(0);
+      expect(g.sent()).toBe('DELETED\r\n');
+      expect(g.done).toHaveLength(1);
+    });
+
+    it('answers the counted group\'s error when the uncounted one only says NOT_FOUND (it may lack the key) or failed too', () => {
+      const f = fanout(2, 'one', undefined, 0b10, 0);
+      f.error(0);
+      f.reply(1, 'NOT_FOUND\r\n');
+      expect(f.sent()).toBe('SERVER_ERROR backend unavailable\r\n');
+      const g = fanout(2, 'one', undefined, 0b10, 0);
+      g.reply(1, 'NOT_FOUND\r\n');
+      g.error(0);
+      expect(g.sent()).toBe('SERVER_ERROR backend unavailable\r\n');
+      const h = fanout(2, 'one', undefined, 0b10, 0);
+      h.error(1);
+      expect(h.sent()).toBeNull();
+      h.error(0);
+      expect(h.sent()).toBe('SERVER_ERROR backend unavailable\r\n');
+      expect(h.missed).toEqual([1, 0]);
+    });
+
+    it('a counted group\'s success still wins, and its NOT_FOUND is no failure (no fallback)', () => {
+      const f = fanout(3, 'one', undefined, 0b100, 0);
+      f.reply(2, 'STORED\r\n');
+      f.error(0);
+      expect(f.sent()).toBeNull();
+      f.reply(1, 'NOT_FOUND\r\n');
+      expect(f.sent()).toBe('NOT_FOUND\r\n');
+    });
+
+    it('waits for every counted group first, the one reads go to first included', () => {
+      const f = fanout(3, 'one', undefined, 0b100, 0b001);
+      f.reply(2, 'STORED\r\n');
+      f.error(1);
+      expect(f.sent()).toBeNull();
+      f.error(0);
+      expect(f.sent()).toBe('STORED\r\n');
+    });
+
+    it('keeps write: all and majority as they were: an uncounted group\'s success answers nothing', () => {
+      const f = fanout(2, 'all', undefined, 0b10);
+      f.reply(1, 'STORED\r\n');
+      f.error(0);
+      expect(f.sent()).toBe('SERVER_ERROR backend unavailable\r\n');
+      const g = fanout(3, 'majority', undefined, 0b100);
+      g.reply(2, 'STORED\r\n');
+      g.reply(0, 'STORED\r\n');
+      expect(g.sent()).toBeNull();
+      g.error(1);
+      expect(g.sent()).toBe('SERVER_ERROR backend unavailable\r\n');
+    });
+  });
 });
