@@ -5,7 +5,8 @@
  * `read_failover: errors_and_misses`. A multi-key get is split by owner in the
  * group it is trying; only the keys whose part failed (or missed) move on, split
  * again by the next group's ring, and the blocks are merged back in the client's
- * key order with one END.
+ * key order with one END. While some server is down or recovering, each key of a
+ * multi-key get goes in its own order (`orderOf`), not its first key's.
  */
 import { Cmd, R, isGetAndTouch, isPrefix, isRetrieval, noreplyHidesErrors, placeValueBlocks, type Request } from '../protocol/index.js';
 import type { Backend, Op } from '../backend/index.js';
@@ -18,6 +19,12 @@ export interface GroupReader {
   readonly order: readonly number[];
   /** The key's owner in `group`; null: the group has nothing for it (a multi-get counts a miss). */
   ownerIn(group: number, key: Buffer): Backend | null;
+  /**
+   * A multi-key get tries each key in the order this gives (its own), instead of `order` (its
+   * first key's): a key whose owner in that order's first group is down or recovering is read from
+   * a group that can serve it first.
+   */
+  orderOf?(key: Buffer): readonly number[];
   /** Called for each key a multi-get found, with the position in `order` it was found at. */
   onHit?(keyIndex: number, attempt: number): void;
   /** Sends `req` (all keys, or the given key indexes) to `backend` as op `part` of `slot`; the refusal reply, or null when sent. */
@@ -95,6 +102,8 @@ interface Part {
 export class FailoverMultiGetSlot extends Slot {
   readonly #blocks: (Buffer | undefined)[];
   #parts: Part[] = [];
+  /** Per key, its own order (`orderOf`), once asked. */
+  #orders: (readonly number[] | undefined)[] | null = null;
   #pending = 0;
   #failedKeys = 0;
   #started = false;
@@ -120,18 +129,23 @@ export class FailoverMultiGetSlot extends Slot {
     return this;
   }
 
-  /** Send `keys` to the group at position `attempt` of the order, split by owner there. */
+  /** Key `k`'s group order (the reader's, or the key's own: `orderOf`). */
+  #order(k: number): readonly number[] {
+    if (this.reader.orderOf === undefined) return this.reader.order;
+    this.#orders ??= new Array<readonly number[] | undefined>(this.req.keys.length);
+    return (this.#orders[k] ??= this.reader.orderOf(this.req.keys[k]!));
+  }
+
+  /** Send `keys` to their group at position `attempt` of their order, split by owner there. */
   /** `failed`: these keys come from an error (else from a miss, which is no error when no group has them). */
   #dispatch(keys: number[], attempt: number, failed = false): void {
-    const order = this.reader.order;
-    if (attempt >= order.length) {
+    if (attempt >= this.reader.order.length) {
       if (failed) this.#failedKeys += keys.length;
       return;
     }
-    const group = order[attempt]!;
     const byOwner = new Map<Backend, number[]>();
     for (const k of keys) {
-      const b = this.reader.ownerIn(group, this.req.keys[k]!);
+      const b = this.reader.ownerIn(this.#order(k)[attempt]!, this.req.keys[k]!);
       if (b === null) continue; // nothing there: stays a miss
       const list = byOwner.get(b);
       if (list) list.push(k);

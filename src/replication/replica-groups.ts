@@ -170,6 +170,14 @@ export class ReplicaGroups {
     return this.#remap(group)?.filling(key) !== true;
   }
 
+  /** Every server of every group is up, none is recovering and no migration or failover is on. */
+  #allReadable(): boolean {
+    if (this.held.size > 0) return false;
+    for (let g = 0; this.#anyRemap && g < this.#groups; g++) if (this.#remap(g) !== undefined) return false;
+    for (const servers of this.backends) for (const b of servers) if (b.state !== 'up') return false;
+    return true;
+  }
+
   /** Owners of `key` in the groups other than `group`, in read order, that can serve a read. */
   sourcesFor(group: number, key: Buffer): Backend[] {
     return this.readOrder(key, true)
@@ -192,9 +200,12 @@ export class ReplicaGroups {
     }
     const failoverOnMisses = this.pool.readFailover === 'errors_and_misses' || fallbackOnMiss;
     if (isRead(cmd)) {
-      const reader = this.#reader(this.readOrder(key, wantsCas(req)));
-      if (req.keys.length > 1) return new FailoverMultiGetSlot(owner, req, this.stats, reader, failoverOnMisses).start();
-      return new FailoverReadSlot(owner, req, this.stats, reader, failoverOnMisses).start();
+      const inGroupOrder = wantsCas(req);
+      const order = this.readOrder(key, inGroupOrder);
+      if (req.keys.length <= 1) return new FailoverReadSlot(owner, req, this.stats, this.#reader(order), failoverOnMisses).start();
+      // While some server is down or recovering, each key is read in its own order (healthy owners first).
+      const orderOf = this.#allReadable() ? undefined : (k: Buffer): number[] => this.readOrder(k, inGroupOrder);
+      return new FailoverMultiGetSlot(owner, req, this.stats, this.#reader(order, orderOf), failoverOnMisses).start();
     }
     if (fansOut(req)) return this.#fanOut(req, owner, key);
     return this.#onPrimary(req, owner, key);
@@ -249,11 +260,12 @@ export class ReplicaGroups {
     return 0;
   }
 
-  #reader(order: number[]): GroupReader {
+  #reader(order: number[], orderOf?: (key: Buffer) => number[]): GroupReader {
     return {
       order,
       ownerIn: (group, key) => this.ownerIn(group, key),
       send: sendRequest,
+      ...(orderOf === undefined ? {} : { orderOf }),
     };
   }
 

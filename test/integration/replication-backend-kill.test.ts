@@ -61,8 +61,23 @@ async function client(port: number, id: number, running: () => boolean, load: Lo
       if (want !== undefined) load.checked++;
     }
     load.ops++;
+    if (i % 50 === 49) await multiGet(c, keys.slice(0, 8), last, load);
   }
   c.close();
+}
+
+/** A get of several keys (spread over every server), each value checked as a one-key get's. */
+async function multiGet(c: TextClient, keys: string[], last: ReadonlyMap<string, string | null | undefined>, load: Load): Promise<void> {
+  const r = await c.request(`get ${keys.join(' ')}`, 5_000);
+  if (!r.endsWith('END\r\n') || /ERROR/.test(r)) return void load.errors.push(`get ${keys.join(' ')}: ${JSON.stringify(r)}`);
+  const got = new Map([...r.matchAll(/^VALUE (\S+) 0 \d+\r\n(.*)\r\n/gm)].map((m) => [m[1]!, m[2]!]));
+  for (const key of keys) {
+    const want = last.get(key);
+    if (want === undefined) continue;
+    load.checked++;
+    const value = got.get(key) ?? null;
+    if (value !== want) (value === null ? load.lost : load.stale).push(`get ${key} (of ${keys.length}): ${JSON.stringify(value)}, last written ${JSON.stringify(want)}`);
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
