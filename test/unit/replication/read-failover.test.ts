@@ -7,64 +7,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { Backend, type BackendConnection, type BackendState, type Op } from '../../../src/backend/index.js';
+import type { Backend, Op } from '../../../src/backend/index.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { RequestParser, Writer, type ParserSink, type Request } from '../../../src/protocol/index.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 import type { Slot } from '../../../src/proxy/reply-slots.js';
 import { FailoverMultiGetSlot, type GroupReader } from '../../../src/replication/read-failover.js';
 import { ReplicaGroups } from '../../../src/replication/replica-groups.js';
 import { Router } from '../../../src/routing/index.js';
-import { LIMITS } from '../protocol/parse-helpers.js';
-
-function request(text: string): Request {
-  let req: Request | undefined;
-  const sink: ParserSink = { onRequest: (r) => (req = r), onReply: () => undefined, onClose: () => undefined, onQuit: () => undefined, wantsMore: () => true };
-  new RequestParser(sink, LIMITS).feed(Buffer.from(text));
-  return req!;
-}
-
-/** A server whose health the test sets; what is sent to it is kept (op and the request's key indexes). */
-class Server extends Backend {
-  health: BackendState = 'up';
-  readonly sent: { op: Op; keys: string[] }[] = [];
-
-  constructor(address: string, keysOf: (text: string) => string[]) {
-    const writer = new Writer();
-    let op: Op | null = null;
-    const conn = {
-      state: 'up',
-      writer,
-      refuse: (): Buffer | null => null,
-      push: (o: Op): void => {
-        op = o;
-      },
-    };
-    super(address, [conn as unknown as BackendConnection]);
-    // The request bytes land in the writer right after push: read them back on the next pick.
-    const pick = (): BackendConnection => {
-      if (op !== null) this.sent.push({ op, keys: keysOf(Buffer.concat(writer.take()).toString()) });
-      op = null;
-      return conn as unknown as BackendConnection;
-    };
-    this.pick = pick;
-  }
-
-  override get state(): BackendState {
-    return this.health;
-  }
-
-  /** The last request sent, once written. */
-  flush(): void {
-    this.pick();
-  }
-}
-
-const keysOfGet = (text: string): string[] => text.trim().split(' ').slice(1);
+import { memoryBackend, request, type MemoryConnection } from '../proxy/memory-backend.js';
 
 describe('FailoverMultiGetSlot with per-key orders', () => {
   it('sends each key to the first group of its own order, and a failed part on in that order', () => {
-    const a = [new Server('127.0.0.1:1', keysOfGet), new Server('127.0.0.1:2', keysOfGet)];
+    const a = [memoryBackend('127.0.0.1:1').backend, memoryBackend('127.0.0.1:2').backend];
     const req = request('get k0 k1 k2\r\n');
     const orders: Record<string, number[]> = { k0: [0, 1], k1: [1, 0], k2: [0, 1] };
     const sends: [number, number[]][] = [];
@@ -74,7 +28,7 @@ describe('FailoverMultiGetSlot with per-key orders', () => {
       ownerIn: (group) => a[group]!,
       orderOf: (key) => orders[key.toString()]!,
       send: (backend, _req, keys, slot, part) => {
-        sends.push([a.indexOf(backend as Server), [...keys!]]);
+        sends.push([a.indexOf(backend), [...keys!]]);
         ops.push({ handler: slot, kind: 0, part } as unknown as Op);
         return null;
       },
@@ -106,54 +60,53 @@ describe('ReplicaGroups: a multi-key get while a server recovers', () => {
     );
     const router = new Router(config);
     const pool = router.pools[0]!;
-    const backends = pool.groups.map((g) => g.servers.map((s) => new Server(s.address, keysOfGet)));
+    const made = pool.groups.map((g) => g.servers.map((s) => memoryBackend(s.address)));
+    const backends = made.map((g) => g.map((m) => m.backend));
+    const conns = new Map<Backend, MemoryConnection>(made.flat().map((m) => [m.backend, m.conn]));
     const groups = new ReplicaGroups(0, pool, router, backends, new ProxyStats(), () => undefined);
-    return { groups, backends };
+    return { groups, backends, conns };
   }
 
-  /** Keys whose group-a owner is `a` (and one whose group-a owner is the other server, first). */
+  /** Keys whose group-a owner is `a`, after one whose group-a owner is `other`. */
   function keysFor(groups: ReplicaGroups, a: Backend, other: Backend): string[] {
     const all = Array.from({ length: 400 }, (_, i) => `key:${i}`);
     const first = all.find((k) => groups.ownerIn(0, Buffer.from(k)) === other)!;
     return [first, ...all.filter((k) => groups.ownerIn(0, Buffer.from(k)) === a).slice(0, 5)];
   }
 
-  /** Which server each key of `get <keys>` was sent to first. */
-  function firstSends(groups: ReplicaGroups, backends: Server[][], keys: string[]): Map<string, string> {
+  /** Which server each key of `get <keys>` was sent to. */
+  function sentTo(groups: ReplicaGroups, conns: Map<Backend, MemoryConnection>, keys: string[]): Map<string, string> {
     groups.dispatch(request(`get ${keys.join(' ')}\r\n`), { slotDone: () => undefined });
     const to = new Map<string, string>();
-    for (const b of backends.flat()) {
-      b.flush();
-      for (const s of b.sent) for (const k of s.keys) if (!to.has(k)) to.set(k, b.address);
-    }
+    for (const [b, conn] of conns) for (const k of conn.sent().trim().split(' ').slice(1)) to.set(k, b.address);
     return to;
   }
 
   it('reads the keys of a recovering server of the first group from the other group, the rest as before', () => {
-    const { groups, backends } = setup();
+    const { groups, backends, conns } = setup();
     const [a1, a2] = backends[0]!;
     const keys = keysFor(groups, a2!, a1!);
     groups.held = new Set([a2!]); // replaying its failed-write log
-    const to = firstSends(groups, backends, keys);
+    const to = sentTo(groups, conns, keys);
     expect(to.get(keys[0]!)).toBe(a1!.address); // the first key: its group-a owner is healthy
     for (const k of keys.slice(1)) expect(to.get(k)).toBe(groups.ownerIn(1, Buffer.from(k)).address);
   });
 
   it('does the same for a server of the first group that is down', () => {
-    const { groups, backends } = setup();
+    const { groups, backends, conns } = setup();
     const [a1, a2] = backends[0]!;
     const keys = keysFor(groups, a2!, a1!);
-    a2!.health = 'tko';
-    const to = firstSends(groups, backends, keys);
+    conns.get(a2!)!.state = 'tko';
+    const to = sentTo(groups, conns, keys);
     expect(to.get(keys[0]!)).toBe(a1!.address);
     for (const k of keys.slice(1)) expect(to.get(k)).toBe(groups.ownerIn(1, Buffer.from(k)).address);
   });
 
   it('reads every key in the first key\'s order while every server is healthy', () => {
-    const { groups, backends } = setup();
+    const { groups, backends, conns } = setup();
     const [a1, a2] = backends[0]!;
     const keys = keysFor(groups, a2!, a1!);
-    const to = firstSends(groups, backends, keys);
+    const to = sentTo(groups, conns, keys);
     for (const k of keys) expect(to.get(k)).toBe(groups.ownerIn(0, Buffer.from(k)).address);
   });
 });
