@@ -7,7 +7,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerSpec } from '../../../src/config/server-spec.js';
 import type { ServerSpec } from '../../../src/config/types.js';
-import { type PlanReport, type RebalanceReport, planMigration } from '../../../src/migration/plan.js';
+import { type PlanReport, planMigration } from '../../../src/migration/plan.js';
+import type { RebalanceReport } from '../../../src/migration/rebalance.js';
 import type { MigrationEstimate } from '../../../src/migration/estimate.js';
 import { run, tempConfigs } from './helpers.js';
 

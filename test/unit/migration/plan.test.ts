@@ -5,18 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseServerSpec } from '../../../src/config/server-spec.js';
 import type { ServerSpec } from '../../../src/config/types.js';
-import {
-  type RingSettings,
-  type ServerLoad,
-  loadFromStats,
-  loadRatio,
-  loadShares,
-  movedArcs,
-  planMigration,
-  proposeRebalance,
-  statNumber,
-  withWeight,
-} from '../../../src/migration/plan.js';
+import { type RingSettings, movedArcs, planMigration, statNumber } from '../../../src/migration/plan.js';
+import { type ServerLoad, loadFromStats, loadRatio, loadShares, proposeRebalance, withWeight } from '../../../src/migration/rebalance.js';
 
 const pool: RingSettings = { name: 'main', hash: 'fnv1a_64', distribution: 'ketama' };
 
