@@ -28,7 +28,8 @@ import { tlsFamilies } from './metrics/tls-metrics.js';
 import { replicationFamilies } from './metrics/replication-metrics.js';
 import { migrationFamilies } from './metrics/migration-metrics.js';
 import { DrainError, type DiscoveryRuntime } from '../discovery/runtime.js';
-import { discoveryFamilies } from './metrics/discovery-metrics.js';
+import { discoveryFamilies, loadFamilies } from './metrics/discovery-metrics.js';
+import type { LoadWatch } from '../discovery/load-watch.js';
 
 export const ADMIN_TOKEN_ENV = 'MEMSHIFT_ADMIN_TOKEN';
 
@@ -51,6 +52,8 @@ export interface EndpointDeps {
   source: ((opts?: { peek?: boolean }) => Config | Promise<Config>) | undefined;
   /** The discovered pools (GET /discovery, POST /migration/drain, the memshift_discovery_* metrics). */
   discovery?: DiscoveryRuntime;
+  /** Their load, with autopilot.rebalance: suggest (GET /discovery's rebalance, its metrics); worker 0's only. */
+  loadWatch?: LoadWatch;
 }
 
 export async function startAdmin(
@@ -70,7 +73,7 @@ export async function startAdmin(
 
 /** Every endpoint but /healthz and /readyz; returns what /metrics reads (a worker of several is asked for it). */
 export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Metrics {
-  const { gen, stats, reloads, reload, source, discovery } = deps;
+  const { gen, stats, reloads, reload, source, discovery, loadWatch } = deps;
   admin.get('/replication', () => ({ status: 200, body: gen().replication.status() }));
   registerBackends(admin, gen, stats);
   const history: HistorySources = () => {
@@ -84,7 +87,7 @@ export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Me
   registerMigration(admin, () => migrationsOf(gen()), loadHistory);
   // The history after a restart, for its metrics: read once the backends had time to connect.
   setTimeout(() => void loadHistory().catch(() => undefined), 2_000).unref();
-  if (discovery !== undefined) registerDiscovery(admin, discovery);
+  if (discovery !== undefined) registerDiscovery(admin, discovery, loadWatch);
   const metrics = new Metrics();
   metrics.add(
     ...proxyFamilies(stats, () => gen().backends.all.reduce((n, b) => n + b.connections.reduce((m, c) => m + c.counters.tlsErrors, 0), 0)),
@@ -98,6 +101,7 @@ export function registerEndpoints(admin: AdminEndpoints, deps: EndpointDeps): Me
     ),
     ...(reloads === undefined ? [] : reloadFamilies(reloads)),
     ...(discovery === undefined ? [] : discoveryFamilies(() => discovery.snapshot())),
+    ...loadFamilies(() => loadWatch?.snapshot() ?? []),
   );
   admin.get('/metrics', async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }));
   // The running config in memshift.yml's own names, the token redacted; ?format=yaml as a YAML file.
@@ -133,14 +137,15 @@ export function configSent(body: unknown, dryRun: boolean): (() => Config) | und
 }
 
 /**
- * GET /discovery: each DNS watch (its stable and candidate sets, failures, flapping, counters) and
- * each pool's autopilot (its migration, the set waiting, the drained servers, refusals); token off
- * loopback, as /backends (it shows addresses). POST /migration/drain {"host": ..., "pool": ...}:
+ * GET /discovery: each DNS watch (its stable and candidate sets, failures, flapping, counters),
+ * each pool's autopilot (its migration, the set waiting, the drained servers, refusals) and, with
+ * `rebalance: suggest`, each group's load (src/discovery/load-watch.ts: per server, the imbalance and
+ * the weights proposed); token off loopback, as /backends (it shows addresses). POST /migration/drain {"host": ..., "pool": ...}:
  * a migration that takes the host out of a discovered pool's ring (404: no such pool or server;
  * 409: a migration of the pool is not over).
  */
-function registerDiscovery(admin: AdminEndpoints, discovery: DiscoveryRuntime): void {
-  admin.getGuarded('/discovery', () => ({ status: 200, body: discovery.snapshot() }));
+function registerDiscovery(admin: AdminEndpoints, discovery: DiscoveryRuntime, loadWatch: LoadWatch | undefined): void {
+  admin.getGuarded('/discovery', () => ({ status: 200, body: { ...discovery.snapshot(), rebalance: loadWatch?.snapshot() ?? [] } }));
   admin.post('/migration/drain', async (req) => {
     const { host, pool } = (req.body ?? {}) as { host?: unknown; pool?: unknown };
     if (typeof host !== 'string' || host === '') throw new AdminHttpError(400, 'the body must be {"host": "<ring name, DNS name, address or IP>"} (and "pool" when several pools discover)');

@@ -18,7 +18,8 @@ import { type Listeners, openListeners } from '../proxy/listeners.js';
 import { closeGeneration, startGeneration, switchGeneration, type Generation } from './generation.js';
 import { ReloadCounters, reloadGeneration, STOPPING, stoppingOutcome, type ConfigSource, type ReloadOptions, type ReloadResult } from './reload.js';
 import { DiscoveryRuntime } from '../discovery/runtime.js';
-import { DISCOVERY_TRIGGER, discoveryHost } from './discovery-host.js';
+import { LoadWatch } from '../discovery/load-watch.js';
+import { DISCOVERY_TRIGGER, discoveryHost, loadHost } from './discovery-host.js';
 
 export interface ProxyServer {
   close(): Promise<void>;
@@ -82,6 +83,9 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   // `discovery.effective(fileConfig)`, the file's config with them filled in. (In a worker of
   // several, each worker runs its own, as a sidecar of its own: they follow the same records.)
   const discovery = new DiscoveryRuntime(logger);
+  // autopilot.rebalance: suggest: one process measures the servers' load, worker 0 (whose answer
+  // GET /discovery and the metrics it exports are, alone, with workers: N).
+  const loadWatch = role.index === 0 ? new LoadWatch(logger) : undefined;
   let fileConfig = config;
   const reload = (next: ConfigSource, opts: ReloadOptions = {}): Promise<ReloadResult> => {
     // Once the shutdown started (checked again when its turn comes): its generation, migrations and
@@ -142,9 +146,9 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
   let admin: AdminServer | undefined;
   let metrics: Metrics | undefined;
   try {
-    if (worker !== undefined) metrics = registerEndpoints(worker.endpoints, { gen: current, stats, logger, reload, source: undefined, discovery });
+    if (worker !== undefined) metrics = registerEndpoints(worker.endpoints, { gen: current, stats, logger, reload, source: undefined, discovery, loadWatch });
     // Ready (GET /readyz) once the generation serves, and no longer once draining starts.
-    else if (config.admin) ({ server: admin, metrics } = await startAdmin(config, { gen: current, stats, logger, reloads, reload, source: deps.reloadFromSource, ready: () => ready, discovery }));
+    else if (config.admin) ({ server: admin, metrics } = await startAdmin(config, { gen: current, stats, logger, reloads, reload, source: deps.reloadFromSource, ready: () => ready, discovery, loadWatch }));
     await discovery.prepare(config, true);
     gen = await startGeneration(discovery.effective(config), stats, logger, undefined, { role });
     // An autopilot migration on record wins over this sidecar's DNS answer: built again before serving.
@@ -154,8 +158,10 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       gen = next;
     }
     discovery.start(discoveryHost(current, reload), config);
+    loadWatch?.start(loadHost(current));
   } catch (err) {
     discovery.close();
+    loadWatch?.close();
     if (gen !== undefined) await closeGeneration(gen);
     listeners.destroyAll();
     await Promise.all([listeners.close(), admin?.close()]);
@@ -217,6 +223,7 @@ export async function startProxy(config: Config, deps: ProxyDeps): Promise<Proxy
       await closed;
       await reloading;
       discovery.close();
+      loadWatch?.close();
       await closeGeneration(current());
       await admin?.close();
       worker?.endpoints.close();

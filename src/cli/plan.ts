@@ -15,9 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseServerSpec } from '../config/server-spec.js';
 import type { PoolConfig, ServerSpec } from '../config/types.js';
-import { endpointOf } from '../backend/index.js';
-import { MetaClient } from '../copy/meta-client.js';
 import { type PlanReport, type ServerStats, movedArcs, planMigration } from '../migration/plan.js';
+import { StatsReader } from '../migration/server-stats.js';
 import { type RebalanceProposal, type RebalanceReport, type ServerLoad, PLACEHOLDER_SERVER, loadFromStats, proposeRebalance } from '../migration/rebalance.js';
 import { type CliIo, type Command, CONFIG_HELP, CONFIG_OPTION, EXIT, HELP_OPTION } from './common.js';
 import { formatEstimate, planEstimate } from './plan-estimate.js';
@@ -112,27 +111,18 @@ function movesOf(pool: PoolConfig, from: ServerSpec[] | undefined, to: ServerSpe
  * `stats` of each server by address, asked all at once; null (and a warning) for one that fails. A
  * server in `quiet` (a new one, which may not run yet) is taken as empty without a warning.
  */
-async function readStats(servers: readonly ServerSpec[], io: CliIo, clients: Map<string, MetaClient>, quiet: ReadonlySet<string> = new Set()): Promise<Map<string, ServerStats>> {
+async function readStats(servers: readonly ServerSpec[], io: CliIo, reader: StatsReader, quiet: ReadonlySet<string> = new Set()): Promise<Map<string, ServerStats>> {
+  const answers = await reader.read(servers);
   const out = new Map<string, ServerStats>();
   const warnings = new Map<string, string>();
-  await Promise.all(
-    servers.map(async (s) => {
-      let client = clients.get(s.address);
-      if (client === undefined) {
-        client = new MetaClient(endpointOf(s), { timeoutMs: STATS_TIMEOUT_MS, connectTimeoutMs: STATS_TIMEOUT_MS });
-        clients.set(s.address, client);
-      }
-      try {
-        out.set(s.address, await client.stats());
-      } catch (err) {
-        out.set(s.address, null);
-        if (quiet.has(s.address)) return;
-        const message = err instanceof Error ? err.message : String(err);
-        const reason = message.startsWith(`${s.address}: `) ? message.slice(s.address.length + 2) : message;
-        warnings.set(s.address, `memshift plan: warning: no stats from ${s.address} (${reason}); its estimates are "-"\n`);
-      }
-    }),
-  );
+  for (const [address, a] of answers) {
+    if ('stats' in a) {
+      out.set(address, a.stats);
+      continue;
+    }
+    out.set(address, null);
+    if (!quiet.has(address)) warnings.set(address, `memshift plan: warning: no stats from ${address} (${a.error}); its estimates are "-"\n`);
+  }
   // In server order, whatever order the failures came in.
   for (const s of servers) if (warnings.has(s.address)) io.err(warnings.get(s.address)!);
   return out;
@@ -166,9 +156,9 @@ export async function runPlan(args: string[], io: CliIo): Promise<number> {
   const poolName = values.pool ?? config.defaultPool;
   const pool = config.pools.get(poolName);
   if (pool === undefined) throw usageError('plan', `unknown pool "${poolName}"; pools are ${[...config.pools.keys()].map((p) => `"${p}"`).join(', ')}`);
-  const clients = new Map<string, MetaClient>();
+  const reader = new StatsReader(STATS_TIMEOUT_MS);
   try {
-    if (rebalance) return await runRebalance(pool, values.add, values.json === true, io, clients);
+    if (rebalance) return await runRebalance(pool, values.add, values.json === true, io, reader);
     const rate = values.rate === undefined ? (pool.migration?.rateKeysPerSec ?? DEFAULT_RATE) : Number(values.rate);
     if (!(rate > 0) || !Number.isFinite(rate)) throw usageError('plan', `--rate must be a positive number of keys per second, got "${values.rate}"`);
     const from = values.from === undefined ? undefined : parseServerList('--from', values.from);
@@ -181,12 +171,11 @@ export async function runPlan(args: string[], io: CliIo): Promise<number> {
       const shares = arcs.shares();
       const losing = move.from.filter((s) => shares.some((m) => m.from === s.address));
       const gaining = move.to.filter((s) => shares.some((m) => m.to === s.address) && !losing.includes(s));
-      const stats = await readStats([...losing, ...gaining], io, clients, new Set(gaining.map((s) => s.address)));
+      const stats = await readStats([...losing, ...gaining], io, reader, new Set(gaining.map((s) => s.address)));
       for (const [a, st] of stats) allStats.set(a, st);
       reports.push(planMigration({ oldServers: move.from, newServers: move.to, pool, group: move.group, stats, rateKeysPerSec: rate }));
     }
-    for (const c of clients.values()) c.close();
-    clients.clear();
+    reader.close();
     const own = from === undefined && to === undefined && pool.migration !== undefined;
     const sidecar = own && (values.admin !== undefined || config.admin !== undefined) ? adminTarget('plan', values, io, true) : null;
     const estimate = await planEstimate({ pool, moves, reports, stats: allStats, rateKeysPerSec: rate, probe: values['no-probe'] !== true, sidecar });
@@ -194,7 +183,7 @@ export async function runPlan(args: string[], io: CliIo): Promise<number> {
     else io.out(`${reports.map((r) => formatPlan(r, pool.groups.length > 1)).join('\n')}${reports.some((r) => r.moves.length > 0) ? formatEstimate(estimate) : ''}`);
     return EXIT.OK;
   } finally {
-    for (const c of clients.values()) c.close();
+    reader.close();
   }
 }
 
@@ -208,7 +197,7 @@ function ringsOrUsage<T>(build: () => T): T {
   }
 }
 
-async function runRebalance(pool: PoolConfig, addText: string | undefined, json: boolean, io: CliIo, clients: Map<string, MetaClient>): Promise<number> {
+async function runRebalance(pool: PoolConfig, addText: string | undefined, json: boolean, io: CliIo, reader: StatsReader): Promise<number> {
   let add: ServerSpec | undefined;
   if (addText !== undefined) {
     const parsed = parseServerSpec(addText);
@@ -219,21 +208,21 @@ async function runRebalance(pool: PoolConfig, addText: string | undefined, json:
     }
   }
   const servers = pool.groups.flatMap((g) => g.servers);
-  const loads = await sampleLoads(servers, io, clients);
+  const loads = await sampleLoads(servers, io, reader);
   const reports = pool.groups.map((g) => proposeRebalance({ servers: g.servers, pool, group: g.name, loads, ...(add === undefined ? {} : { add }) }));
   io.out(json ? reports.map((r) => `${JSON.stringify(r)}\n`).join('') : reports.map((r) => formatRebalance(r, pool.groups.length > 1)).join('\n'));
   return EXIT.OK;
 }
 
 /** Two `stats` samples SAMPLE_MS apart (the second only from servers that answered the first). */
-async function sampleLoads(servers: readonly ServerSpec[], io: CliIo, clients: Map<string, MetaClient>): Promise<Map<string, ServerLoad | null>> {
-  const first = await readStats(servers, io, clients);
+async function sampleLoads(servers: readonly ServerSpec[], io: CliIo, reader: StatsReader): Promise<Map<string, ServerLoad | null>> {
+  const first = await readStats(servers, io, reader);
   const startedAt = performance.now();
   const answered = servers.filter((s) => first.get(s.address) !== null);
   let second = new Map<string, ServerStats>();
   if (answered.length > 0) {
     await sleep(SAMPLE_MS);
-    second = await readStats(answered, io, clients);
+    second = await readStats(answered, io, reader);
   }
   const seconds = (performance.now() - startedAt) / 1000;
   return new Map(servers.map((s) => [s.address, loadFromStats(first.get(s.address) ?? null, second.get(s.address) ?? null, seconds)]));

@@ -67,6 +67,15 @@ export function loadRatio(loads: readonly number[]): number {
 }
 
 /**
+ * How far a load vector is from even: how much more than its fair share (the mean, 1/n of the
+ * group's load) the busiest server carries, as a fraction: max/mean − 1. 0 is even; 0.5 is a server
+ * with 1.5× its fair share; n − 1 is all the load on one server of n.
+ */
+export function imbalance(loads: readonly number[]): number {
+  return Math.max(0, loadRatio(loads) - 1);
+}
+
+/**
  * The load each new server would carry: every arc keeps its load density (its old owner's load
  * over that owner's share), so a new owner's load is the sum over the arcs it gets.
  */
@@ -141,9 +150,21 @@ const REFINE_ROUNDS = 4;
 
 export function proposeRebalance(input: RebalanceInput): RebalanceReport {
   const { servers, pool } = input;
-  const arcsNow = movedArcs(pool, servers, servers);
-  const shares = arcsNow.newShares();
-  const measured = servers.map((s) => input.loads.get(s.address) ?? null);
+  const { rows, loads } = loadRows(servers, pool, input.loads);
+  return {
+    pool: pool.name,
+    group: input.group ?? pool.name,
+    servers: rows,
+    loadRatio: loads === null ? null : loadRatio(loads),
+    reweight: loads === null ? null : finish(reweightSteps(pool, servers, loads)),
+    add: addServer(pool, servers, loads, input.add ?? specOf(PLACEHOLDER_SERVER)),
+  };
+}
+
+/** Each server's row (its share of the hash space, its measured load), and the load shares (loadShares). */
+export function loadRows(servers: readonly ServerSpec[], pool: RingSettings, measuredLoads: ReadonlyMap<string, ServerLoad | null>): { rows: ServerLoadRow[]; loads: number[] | null } {
+  const shares = movedArcs(pool, servers, servers).newShares();
+  const measured = servers.map((s) => measuredLoads.get(s.address) ?? null);
   const loads = loadShares(measured);
   const rows: ServerLoadRow[] = servers.map((s, i) => {
     const m = measured[i] ?? null;
@@ -159,23 +180,29 @@ export function proposeRebalance(input: RebalanceInput): RebalanceReport {
       load: loads?.[i] ?? null,
     };
   });
-  return {
-    pool: pool.name,
-    group: input.group ?? pool.name,
-    servers: rows,
-    loadRatio: loads === null ? null : loadRatio(loads),
-    reweight: loads === null ? null : reweight(pool, servers, loads),
-    add: addServer(pool, servers, loads, input.add ?? specOf(PLACEHOLDER_SERVER)),
-  };
+  return { rows, loads };
+}
+
+/** Runs steps to their end at once. */
+function finish<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
 }
 
 /**
- * weight' ∝ weight × mean / load, rounded (min 1). Moved arcs keep their old owner's load density,
- * so one step overshoots or falls short; each scale refines a few times with the predicted loads
- * (weight ×= mean / predicted load). Of all the weight vectors tried, the one with the smallest
- * total weight whose estimated max/mean is within RATIO_EPSILON of the lowest wins.
+ * The reweight proposal for `loads` (loadShares): weight' ∝ weight × mean / load, rounded (min 1).
+ * Moved arcs keep their old owner's load density, so one step overshoots or falls short; each scale
+ * refines a few times with the predicted loads (weight ×= mean / predicted load). Of all the weight
+ * vectors tried, the one with the smallest total weight whose estimated max/mean is within
+ * RATIO_EPSILON of the lowest wins.
+ *
+ * A generator: it yields after each ring it builds and compares (a few ms each for tens of servers,
+ * up to some 70 of them), so a caller on the event loop that serves clients
+ * (src/discovery/load-watch.ts) lets their requests run in between; proposeRebalance runs it at once.
  */
-function reweight(pool: RingSettings, servers: readonly ServerSpec[], loads: readonly number[]): RebalanceProposal {
+export function* reweightSteps(pool: RingSettings, servers: readonly ServerSpec[], loads: readonly number[]): Generator<void, RebalanceProposal> {
   const mean = 1 / servers.length;
   const step = (weights: readonly number[], now: readonly number[]): number[] =>
     weights.map((w, i) => (w * mean) / Math.max(now[i] ?? 0, mean * MIN_LOAD_OF_MEAN));
@@ -197,6 +224,7 @@ function reweight(pool: RingSettings, servers: readonly ServerSpec[], loads: rea
         proposal.changes.push(...servers.flatMap((s, i) => (s.weight === weights[i] ? [] : [{ address: s.address, from: s.weight, to: weights[i]! }])));
         seen = { proposal, total: weights.reduce((t, w) => t + w, 0) };
         tried.set(key, seen);
+        yield;
       }
       raw = step(raw, seen.proposal.loads ?? []);
     }

@@ -4,9 +4,13 @@
  * scrape time. Each watch is labelled by pool, group (a plain pool's one group has the pool's name)
  * and the DNS name it resolves. With `workers: N` every worker watches the names and decides alike,
  * so the admin process folds each family to its largest value (`max`), not a sum over the workers.
+ *
+ * The load families (`autopilot.rebalance: suggest`, src/discovery/load-watch.ts) come from worker 0
+ * alone, which measures the load; the other workers export none, so the fold is worker 0's value.
  */
 import type { Metric } from 'prom-client';
 import type { DiscoveryRuntime } from '../../discovery/runtime.js';
+import type { LoadReport } from '../../discovery/load-watch.js';
 import type { DiscoveryCounters, DiscoverySnapshot } from '../../discovery/watch.js';
 import { family, type Sample } from '../../observability/metrics.js';
 
@@ -34,6 +38,31 @@ export function discoveryFamilies(snapshot: () => Snapshot, now: () => number = 
     ),
     family('memshift_discovery_migrations_total', 'Autopilot migrations (and drains) this sidecar started (another sidecar may start the same one; every sidecar follows it).', 'counter', () =>
       snapshot().pools.map((p) => ({ labels: { pool: p.pool }, value: p.counters.migrations })),
+      'max',
+    ),
+  ];
+}
+
+/**
+ * Each discovered group's load, as of its last round: each server's part of it, and the weight the
+ * reweight proposes; the group's imbalance (max/mean − 1 of the loads). A figure that is unknown (the
+ * first round, a server without stats, a migration not over) has no sample.
+ */
+export function loadFamilies(reports: () => readonly LoadReport[]): Metric[] {
+  const perServer = (value: (s: LoadReport['servers'][number]) => number | null) => (): Sample[] =>
+    reports().flatMap((r) => r.servers.flatMap((s) => {
+      const v = value(s);
+      return v === null ? [] : [{ labels: { pool: r.pool, group: r.group, server: s.address }, value: v }];
+    }));
+  return [
+    family('memshift_discovery_load_share', "A server's part of its group's load (the mean of its share of the bytes and of the gets + sets per second), from 0 to 1; an even group has 1/n each.", 'gauge', perServer((s) => s.load), 'max'),
+    family('memshift_discovery_suggested_weight', 'The weight memshift plan --rebalance would propose for the server, to even the load out (its weight now when it keeps it).', 'gauge', perServer((s) => s.suggestedWeight), 'max'),
+    family('memshift_discovery_imbalance', "How far a group's load is from even: max/mean - 1 of its servers' loads (0: even; 0.5: a server carries 1.5x its fair share).", 'gauge', () =>
+      reports().flatMap((r) => (r.imbalance === null ? [] : [{ labels: { pool: r.pool, group: r.group }, value: r.imbalance }])),
+      'max',
+    ),
+    family('memshift_discovery_load_sampled_timestamp_seconds', "When a group's load was last measured (Unix seconds).", 'gauge', () =>
+      reports().flatMap((r) => (r.sampledAt === null ? [] : [{ labels: { pool: r.pool, group: r.group }, value: r.sampledAt / 1000 }])),
       'max',
     ),
   ];
