@@ -65,7 +65,7 @@ export interface LoadReport {
 
 /** How long a server may take to connect and answer `stats`. */
 export const STATS_TIMEOUT_MS = 2_000;
-/** How often the watch looks for a pool whose round is due. */
+/** The longest the watch waits before it looks for a pool whose round is due. */
 const TICK_MS = 1_000;
 /** A proposal is searched again when a server's load share moved more than this part of the fair share (1/n). */
 const RESEARCH_OF_FAIR_SHARE = 0.1;
@@ -112,9 +112,15 @@ export class LoadWatch {
       void this.tick()
         .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'discovery: load watch round failed'))
         .finally(() => {
-          if (!this.#closed) this.#timer = setTimeout(run, TICK_MS).unref();
+          if (!this.#closed) this.#timer = setTimeout(run, this.#untilDue()).unref();
         });
     run();
+  }
+
+  /** Until the next round is due, at most TICK_MS (a pool a reload adds is seen within it). */
+  #untilDue(): number {
+    const due = Math.min(...[...this.#pools.values()].map((p) => p.nextAt - this.#clock()));
+    return Math.max(10, Math.min(TICK_MS, due));
   }
 
   /** Reads `host` from now on (start: and runs the rounds; a test runs them with tick). */
