@@ -6,7 +6,8 @@
  *     one `stats` to each server, on connections of its own (migration/server-stats.ts; never the
  *     clients' data path) ─► its load: items and bytes now, gets and sets per second since the
  *     round before (migration/rebalance.ts loadFromStats) ─► per replica group: each server's share
- *     of the load, the imbalance (max/mean − 1), and the reweight proposal
+ *     of the load, the imbalance (max/mean − 1), the reweight proposal, and what one more server
+ *     would leave (a discovered pool's servers all have weight 1: scaling out is how it acts)
  *
  * Bounded: a round waits for the one before it (a server has STATS_TIMEOUT_MS to answer), and the
  * proposal is searched a ring at a time, yielding to the event loop in between (reweightSteps). It
@@ -21,7 +22,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { PoolConfig, ServerSpec } from '../config/types.js';
 import { DISCOVERY_DEFAULTS } from '../config/discovery-schema.js';
 import type { Logger } from '../observability/logger.js';
-import { imbalance, loadFromStats, loadRows, reweightSteps, type RebalanceProposal, type ServerLoad, type ServerLoadRow } from '../migration/rebalance.js';
+import { addServer, imbalance, loadFromStats, loadRows, reweightSteps, type RebalanceProposal, type ServerLoad, type ServerLoadRow } from '../migration/rebalance.js';
 import { StatsReader, type StatsAnswer } from '../migration/server-stats.js';
 
 /** What the watch reads of the sidecar. */
@@ -59,6 +60,8 @@ export interface LoadReport {
   readonly imbalance: number | null;
   /** New weights that even the load out, with the share of the keys they move and the imbalance they leave. */
   readonly reweight: LoadProposal | null;
+  /** One more server (NEW:11211 on the ring: a new pod's own name moves other arcs, about as many). */
+  readonly add: LoadProposal | null;
   /** Why there are no figures: measuring (the first round), a server without stats, a migration. */
   readonly note: string | null;
 }
@@ -80,7 +83,7 @@ interface PoolState {
   nextAt: number;
   readonly last: Map<string, Sample>;
   /** Each group's proposal, and the servers and loads it was searched for. */
-  readonly searched: Map<string, { key: string; loads: readonly number[]; reweight: RebalanceProposal }>;
+  readonly searched: Map<string, { key: string; loads: readonly number[]; reweight: RebalanceProposal; add: RebalanceProposal }>;
   reports: LoadReport[];
   /** Servers whose stats fail now (logged when they start and when they stop). */
   readonly failing: Set<string>;
@@ -184,7 +187,7 @@ export class LoadWatch {
     this.#logFailures(pool.name, state, errors);
     const reports: LoadReport[] = [];
     for (const g of pool.groups) {
-      const { rows, loads: shares, reweight } = await this.#group(pool, g.name, g.servers, loads, state);
+      const { rows, loads: shares, reweight, add } = await this.#group(pool, g.name, g.servers, loads, state);
       const missing = g.servers.filter((s) => loads.get(s.address) === null);
       const failed = missing.filter((s) => errors.has(s.address)).map((s) => s.address);
       const note = failed.length > 0 ? `no stats from ${failed.join(', ')}` : missing.length > 0 ? 'measuring: the rates need a second round' : shares === null ? 'idle: the servers hold no items and serve no gets or sets' : null;
@@ -196,7 +199,8 @@ export class LoadWatch {
         seconds: shares === null ? null : seconds,
         servers: rows.map((row, i) => ({ ...row, suggestedWeight: reweight === null ? null : (reweight.changes.find((c) => c.address === row.address)?.to ?? g.servers[i]!.weight), error: errors.get(row.address) ?? null })),
         imbalance: shares === null ? null : imbalance(shares),
-        reweight: reweight === null ? null : { kind: reweight.kind, servers: reweight.servers, changes: reweight.changes, movedShare: reweight.movedShare, loadRatio: reweight.loadRatio, imbalance: reweight.loadRatio === null ? null : Math.max(0, reweight.loadRatio - 1) },
+        reweight: shown(reweight),
+        add: shown(add),
         note,
       });
     }
@@ -204,23 +208,24 @@ export class LoadWatch {
   }
 
   /** The group's rows and reweight proposal, searched again only when its servers or their load moved enough (see above). */
-  async #group(pool: PoolConfig, group: string, servers: readonly ServerSpec[], measured: ReadonlyMap<string, ServerLoad | null>, state: PoolState): Promise<{ rows: ServerLoadRow[]; loads: number[] | null; reweight: RebalanceProposal | null }> {
+  async #group(pool: PoolConfig, group: string, servers: readonly ServerSpec[], measured: ReadonlyMap<string, ServerLoad | null>, state: PoolState): Promise<{ rows: ServerLoadRow[]; loads: number[] | null; reweight: RebalanceProposal | null; add: RebalanceProposal | null }> {
     const { rows, loads } = loadRows(servers, pool, measured);
-    if (loads === null) return { rows, loads, reweight: null };
+    if (loads === null) return { rows, loads, reweight: null, add: null };
     const key = serversKey(servers);
     const before = state.searched.get(group);
     if (before !== undefined && before.key === key && loads.every((l, i) => Math.abs(l - (before.loads[i] ?? 0)) <= RESEARCH_OF_FAIR_SHARE / servers.length)) {
-      return { rows, loads, reweight: before.reweight };
+      return { rows, loads, reweight: before.reweight, add: before.add };
     }
     const steps = reweightSteps(pool, servers, loads);
-    for (;;) {
-      const r = steps.next();
-      if (r.done === true) {
-        state.searched.set(group, { key, loads, reweight: r.value });
-        return { rows, loads, reweight: r.value };
-      }
+    let r = steps.next();
+    while (r.done !== true) {
       await yieldToEventLoop();
+      r = steps.next();
     }
+    await yieldToEventLoop();
+    const searched = { key, loads, reweight: r.value, add: addServer(pool, servers, loads) };
+    state.searched.set(group, searched);
+    return { rows, loads, reweight: searched.reweight, add: searched.add };
   }
 
   #logFailures(pool: string, state: PoolState, errors: ReadonlyMap<string, string>): void {
@@ -257,5 +262,11 @@ function intervalOf(pool: PoolConfig): number {
 /** A group's report without figures (`note` says why). */
 function emptyReport(pool: PoolConfig, group: string, servers: readonly ServerSpec[], sampledAt: number, note: string): LoadReport {
   const rows = loadRows(servers, pool, new Map()).rows.map((row) => ({ ...row, suggestedWeight: null, error: null }));
-  return { pool: pool.name, group, intervalMs: intervalOf(pool), sampledAt, seconds: null, servers: rows, imbalance: null, reweight: null, note };
+  return { pool: pool.name, group, intervalMs: intervalOf(pool), sampledAt, seconds: null, servers: rows, imbalance: null, reweight: null, add: null, note };
+}
+
+/** A proposal without its arcs and predicted loads, with the imbalance it leaves. */
+function shown(p: RebalanceProposal | null): LoadProposal | null {
+  if (p === null) return null;
+  return { kind: p.kind, servers: p.servers, changes: p.changes, movedShare: p.movedShare, loadRatio: p.loadRatio, imbalance: p.loadRatio === null ? null : Math.max(0, p.loadRatio - 1) };
 }

@@ -157,7 +157,7 @@ export function proposeRebalance(input: RebalanceInput): RebalanceReport {
     servers: rows,
     loadRatio: loads === null ? null : loadRatio(loads),
     reweight: loads === null ? null : finish(reweightSteps(pool, servers, loads)),
-    add: addServer(pool, servers, loads, input.add ?? specOf(PLACEHOLDER_SERVER)),
+    add: addServer(pool, servers, loads, input.add),
   };
 }
 
@@ -236,7 +236,8 @@ export function* reweightSteps(pool: RingSettings, servers: readonly ServerSpec[
   return good[0]!.proposal;
 }
 
-function addServer(pool: RingSettings, servers: readonly ServerSpec[], loads: readonly number[] | null, add: ServerSpec): RebalanceProposal {
+/** The "add" proposal: one more server, `add` (default NEW:11211, with the average weight unless its string gives one). */
+export function addServer(pool: RingSettings, servers: readonly ServerSpec[], loads: readonly number[] | null, add: ServerSpec = specOf(PLACEHOLDER_SERVER)): RebalanceProposal {
   if (servers.some((s) => s.address.toLowerCase() === add.address.toLowerCase())) {
     throw new RangeError(`${add.address} is already in the pool`);
   }

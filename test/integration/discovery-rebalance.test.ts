@@ -30,6 +30,7 @@ interface LoadReport {
   servers: LoadServer[];
   imbalance: number | null;
   reweight: { changes: { address: string; from: number; to: number }[]; movedShare: number; imbalance: number | null } | null;
+  add: { changes: { address: string; from: null; to: number }[]; movedShare: number; imbalance: number | null } | null;
   note: string | null;
 }
 
@@ -89,6 +90,9 @@ describe('autopilot.rebalance: suggest', () => {
       for (const o of others) expect(hotPod!.suggestedWeight!).toBeLessThan(o.suggestedWeight!);
       expect(r.reweight!.imbalance!).toBeLessThan(r.imbalance!);
       expect(r.reweight!.movedShare).toBeGreaterThan(0);
+      // One more pod (the way a discovered pool acts: its servers all weigh 1) takes some of the ring.
+      expect(r.add!.changes).toEqual([{ address: 'NEW:11211', from: null, to: 1 }]);
+      expect(r.add!.movedShare).toBeGreaterThan(0.1);
 
       // /metrics: the same figures (a round later at most), one sample each, folded from the workers.
       await waitUntil(

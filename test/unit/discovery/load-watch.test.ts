@@ -96,6 +96,11 @@ describe('LoadWatch', () => {
     expect(w[0]).toBeLessThan(Math.min(w[1]!, w[2]!));
     expect(r!.reweight!.imbalance!).toBeLessThan(r!.imbalance!);
     expect(r!.reweight!.movedShare).toBeGreaterThan(0);
+    // And one more server, as a discovered pool grows: a quarter of the keys or so move to it.
+    expect(r!.add).toMatchObject({ kind: 'add', changes: [{ address: 'NEW:11211', from: null, to: 1 }] });
+    expect(r!.add!.movedShare).toBeGreaterThan(0.15);
+    expect(r!.add!.movedShare).toBeLessThan(0.35);
+    expect(r!.add!.imbalance).toEqual(expect.any(Number));
     expect(stats.kept).toEqual(new Set([A, B, C]));
   });
 
@@ -129,6 +134,7 @@ describe('LoadWatch', () => {
     const near = watch.snapshot()[0]!;
     expect(near.imbalance).not.toBe(searched.imbalance);
     expect(near.reweight).toEqual(searched.reweight);
+    expect(near.add).toEqual(searched.add);
     traffic(1_000, 1_000_000);
     await round(10);
     const even = watch.snapshot()[0]!;
@@ -165,7 +171,7 @@ describe('LoadWatch', () => {
     migration = 'auto-main-1234';
     await round(5);
     const paused = watch.snapshot()[0]!;
-    expect(paused).toMatchObject({ imbalance: null, reweight: null, note: 'migration auto-main-1234 is not over: the load is measured again after it' });
+    expect(paused).toMatchObject({ imbalance: null, reweight: null, add: null, note: 'migration auto-main-1234 is not over: the load is measured again after it' });
     expect(paused.servers.reduce((t, s) => t + s.share, 0)).toBeCloseTo(1, 9);
     const reads = stats.reads;
     migration = null;
