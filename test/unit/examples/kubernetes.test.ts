@@ -35,7 +35,7 @@ import { backendFamilies } from '../../../src/app/metrics/backend-metrics.js';
 import { replicationFamilies } from '../../../src/app/metrics/replication-metrics.js';
 import { migrationFamilies } from '../../../src/app/metrics/migration-metrics.js';
 import { reloadFamilies } from '../../../src/app/metrics/reload-metrics.js';
-import { discoveryFamilies } from '../../../src/app/metrics/discovery-metrics.js';
+import { discoveryFamilies, loadFamilies } from '../../../src/app/metrics/discovery-metrics.js';
 import { ReloadCounters } from '../../../src/app/reload.js';
 import { ProxyStats } from '../../../src/proxy/stats.js';
 
@@ -482,6 +482,7 @@ describe('examples/prometheus', () => {
       'MemshiftDiscoveryFailing',
       'MemshiftDiscoveryFlapping',
       'MemshiftDiscoveryChangeRefused',
+      'MemshiftDiscoveryLoadImbalanced',
     ]) {
       expect(names).toContain(expected);
     }
@@ -579,6 +580,7 @@ describe('metric names in the examples', () => {
     ...migrationFamilies(() => []),
     ...reloadFamilies(new ReloadCounters()),
     ...discoveryFamilies(notScraped),
+    ...loadFamilies(notScraped),
   );
   const families = new Map(metrics.registry.getMetricsAsArray().map((m) => [m.name, String(m.type)]));
   const readme = read('docs/operations.md');
