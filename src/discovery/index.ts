@@ -3,7 +3,8 @@
  * watch it over time and decide when a new set is stable (watch-state.ts, pure; watch.ts, the timer
  * around it), name the migration a change starts (migration-id.ts), fill the discovered servers and
  * the autopilot's migration into the config a sidecar runs (effective.ts), decide what a change does
- * (autopilot.ts), and run it all in a sidecar (runtime.ts, which app/server.ts builds).
+ * (autopilot.ts), and run it all in a sidecar (runtime.ts, which app/server.ts builds). With
+ * `autopilot.rebalance: suggest`, measure how the load is spread over the servers (load-watch.ts).
  */
 export {
   compareServers,
