@@ -10,9 +10,10 @@
  * Besides each load's rate it reads each target process's CPU time from /proc (µs per op).
  */
 import { cpus, hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { memshiftConfig, startMemcached, startMemshift, startNutcracker, stats, type MemcachedHandle, type ServerHandle } from '../test/support/harness.js';
+import { memshiftConfig, startMemcached, startMemshift, startNutcracker, stats, REPO_ROOT, type MemcachedHandle, type ServerHandle } from '../test/support/harness.js';
 import { ensureBuilt } from './build.js';
 import { memcaslapBinary, runMemcaslap } from './memcaslap.js';
 import { LOAD_FLAGS, loadOptions, positive, type LoadOptions } from './options.js';
@@ -35,11 +36,14 @@ export const SUITE_USAGE = `Usage: npm run bench -- [--rounds N] [--duration 10s
   --rate N            gets per second offered in the fixed-rate load (default 10000)
   --loads LIST        only these loads (default all)
   --json              print the results as JSON instead of the table
+  --out FILE          also write them as JSON to FILE (default bench/results/data-path.json; '' for none)
 
        npm run bench -- --scenario migration [...]   (the cost of an online migration; add --help)
        npm run bench -- --tls [...]                  (TLS to the servers against plain; add --help)
        npm run bench -- --workers 1,2 [...]          (memshift with 1 and 2 worker processes; add --help)
 `;
+
+const DEFAULT_OUT = join(REPO_ROOT, 'bench', 'results', 'data-path.json');
 
 export interface SuiteEnv {
   readonly log: (line: string) => void;
@@ -48,16 +52,18 @@ export interface SuiteEnv {
 
 interface SuiteOptions extends LoadOptions {
   readonly rate: number;
+  /** Where the JSON goes besides stdout's table ('' for nowhere). */
+  readonly out: string;
   readonly loads: readonly LoadId[];
 }
 
 function suiteOptions(argv: string[]): SuiteOptions | null {
-  const { values } = parseArgs({ args: argv, options: { ...LOAD_FLAGS, rate: { type: 'string', default: '10000' }, loads: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { ...LOAD_FLAGS, rate: { type: 'string', default: '10000' }, loads: { type: 'string' }, out: { type: 'string', default: DEFAULT_OUT } } });
   if (values.help) return null;
   const known = new Set<string>(LOADS.map((l) => l.id));
   const loads = values.loads === undefined ? LOADS.map((l) => l.id) : values.loads.split(',').map((l) => l.trim());
   for (const l of loads) if (!known.has(l)) throw new Error(`--loads: unknown load ${JSON.stringify(l)}; the loads are ${[...known].join(', ')}`);
-  return { ...loadOptions(values), rate: positive('rate', values.rate), loads: loads as LoadId[] };
+  return { ...loadOptions(values), rate: positive('rate', values.rate), loads: loads as LoadId[], out: values.out };
 }
 
 /** What this machine is, for the report: the numbers mean little without it. */
@@ -156,8 +162,14 @@ export async function runSuite(argv: string[], env: SuiteEnv): Promise<number> {
   const rows = suiteRows(samples, o.loads, o, median);
   const about = machine();
   const health = await memshiftHealth(memshift).catch((err: Error) => ({ error: err.message }));
+  const json = `${JSON.stringify({ machine: about, options: o, rows, samples, failures, memshift: health }, null, 2)}\n`;
+  if (o.out !== '') {
+    mkdirSync(dirname(o.out), { recursive: true });
+    writeFileSync(o.out, json);
+    env.log(`results written to ${o.out}`);
+  }
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ machine: about, options: o, rows, samples, failures, memshift: health }, null, 2)}\n`);
+    process.stdout.write(json);
   } else {
     process.stdout.write(`\n${formatSuite(rows, about, o)}\n`);
     process.stdout.write(`\nmemshift after the runs: ${Object.entries(health).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);

@@ -19,7 +19,7 @@ const ROWS = [
 ];
 
 it('bench prints every row of the table: the three targets, the ratio, the target and the verdict', () => {
-  const r = spawnSync('npm', ['run', 'bench', '--', '--rounds', '1', '--duration', '2s', '--rate', '2000'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync('npm', ['run', 'bench', '--', '--rounds', '1', '--duration', '2s', '--rate', '2000', '--out', ''], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
   expect(r.status, r.stderr).toBe(0);
   for (const row of ROWS) expect(r.stdout).toMatch(row);
   // Each row: direct, nutcracker, memshift as numbers, a ratio, a target and yes/no.
