@@ -1,10 +1,12 @@
 /**
  * Latency at a fixed offered rate: `connections` sockets share `rate` gets per second, each get sent
- * at its scheduled time whether or not the ones before it were answered (an open loop, so a stall
- * shows in the latency of every get scheduled during it: no coordinated omission). A get's latency
- * runs from its scheduled time to its END. memcaslap's `-P` does not throttle in the Debian build,
- * and its latency histogram has log2 buckets; this gives exact percentiles.
- * The keys are bench/pipeline.ts's, preloaded with 100-byte values, so every get is a hit.
+ * at its scheduled time (to the millisecond tick) whether or not the ones before it were answered:
+ * an open loop, so a target that stalls has every get sent meanwhile wait, and each one's latency
+ * shows it (no coordinated omission). A get's latency runs from its write to its END; the time it
+ * waited for the client's next tick is the client's, not the target's, and is not counted.
+ * memcaslap's `-P` does not throttle in the Debian build, and its latency histogram has log2
+ * buckets; this gives exact percentiles. The keys are bench/pipeline.ts's, preloaded with 100-byte
+ * values, so every get is a hit.
  */
 import net from 'node:net';
 import { keyOf } from './pipeline.js';
@@ -57,8 +59,8 @@ export async function runFixedRate(spec: FixedRateSpec): Promise<FixedRateResult
         const b = prev.length === 0 ? d : Buffer.concat([prev, d]);
         const t = performance.now();
         for (let at = b.indexOf(END); at !== -1; at = b.indexOf(END, at + END.length)) {
-          const scheduled = queues[c]!.shift();
-          if (scheduled !== undefined && answered < total) latencies[answered++] = (t - scheduled) * 1000;
+          const sentAt = queues[c]!.shift();
+          if (sentAt !== undefined && answered < total) latencies[answered++] = (t - sentAt) * 1000;
         }
         carry[c] = b.subarray(Math.max(0, b.length - (END.length - 1)));
         if (sent === total && answered + unsent >= total) resolve();
@@ -72,13 +74,12 @@ export async function runFixedRate(spec: FixedRateSpec): Promise<FixedRateResult
     // Every get whose time has come, round-robin over the connections.
     while (n < total && start + n * intervalMs <= now) {
       const c = n % sockets.length;
-      const scheduled = start + n * intervalMs;
       n++;
       if (queues[c]!.length >= MAX_OUTSTANDING) {
         unsent++;
         continue;
       }
-      queues[c]!.push(scheduled);
+      queues[c]!.push(now);
       sockets[c]!.write(`get ${keyOf(n)}\r\n`);
     }
     sent = n;
