@@ -62,6 +62,8 @@ export interface ConnectionOptions {
   maxReplyBytes: number;
   maxQueuedBytes: number;
   onStateChange?: (conn: BackendConnection, from: BackendState, to: BackendState, reason: string) => void;
+  /** Opens the socket (dial.ts's dial); unit tests pass one that gives in-memory streams. */
+  dial?: (endpoint: Endpoint) => net.Socket;
 }
 
 const ALLOWED_CLIENT_ERROR = 'CLIENT_ERROR cannot increment or decrement non-numeric value';
@@ -103,7 +105,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
    * A reload's new timeouts and bounds (the address stays): they apply from the next request,
    * connect or probe on; requests in flight keep the deadline they were sent with.
    */
-  retune(o: Omit<ConnectionOptions, 'host' | 'port' | 'onStateChange'>): void {
+  retune(o: Omit<ConnectionOptions, 'host' | 'port' | 'onStateChange' | 'dial'>): void {
     this.#o = { ...this.#o, ...o };
     this.#parser.maxReplyBytes = o.maxReplyBytes;
   }
@@ -289,7 +291,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     if (this.#state === 'closed' || this.#socket !== null) return;
     const probing = this.#state === 'tko';
     if (!probing) this.#setState('connecting', 'connecting');
-    const socket = dial(this.#endpoint());
+    const socket = (this.#o.dial ?? dial)(this.#endpoint());
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => {
       if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');
