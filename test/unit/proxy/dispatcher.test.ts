@@ -4,14 +4,11 @@
  * (memory-backend.ts); replicated and migrating pools are stand-in routes that say they were used.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/index.js';
-import type { Backend, BackendPool } from '../../../src/backend/index.js';
+import type { Backend } from '../../../src/backend/index.js';
 import type { Request } from '../../../src/protocol/index.js';
-import { Dispatcher } from '../../../src/proxy/dispatcher.js';
 import type { PoolRoute } from '../../../src/proxy/pool-route.js';
 import { LocalSlot, type Slot, type SlotOwner } from '../../../src/proxy/reply-slots.js';
-import { ProxyStats } from '../../../src/proxy/stats.js';
-import { MemoryClient, memoryBackend, request, shown, type MemoryConnection } from './memory-backend.js';
+import { MemoryClient, memoryBackend, memoryDispatcher, request, shown } from './memory-backend.js';
 
 const CONFIG = `
 listen: ["127.0.0.1:11211"]
@@ -46,17 +43,7 @@ class StandIn implements PoolRoute {
 }
 
 function setup() {
-  const config = parseConfig(CONFIG);
-  const conns = new Map<string, MemoryConnection>();
-  const byPool: Backend[][] = [...config.pools.values()].map((pool) =>
-    pool.servers.map((s) => {
-      const { backend, conn } = memoryBackend(s.address);
-      conns.set(s.address, conn);
-      return backend;
-    }),
-  );
-  const backends = { all: byPool.flat(), byPool } as unknown as BackendPool;
-  const d = new Dispatcher(config, backends, new ProxyStats());
+  const { config, conns, dispatcher: d } = memoryDispatcher(CONFIG);
   const spare = memoryBackend('10.9.9.9:11211');
   conns.set('spare', spare.conn);
   /** What each server was sent, by address, leaving out those sent nothing. */

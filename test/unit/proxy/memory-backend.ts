@@ -3,7 +3,10 @@
  * a real Writer (read back with `sent()`), its ops queue in order, and the test answers them with
  * the bytes memcached would send. No sockets, no timers.
  */
-import { Backend, type BackendConnection, type BackendState, type Op } from '../../../src/backend/index.js';
+import { Backend, type BackendConnection, type BackendPool, type BackendState, type Op } from '../../../src/backend/index.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { Dispatcher } from '../../../src/proxy/dispatcher.js';
+import { ProxyStats } from '../../../src/proxy/stats.js';
 import { RequestParser, Writer, type ParserSink, type Request } from '../../../src/protocol/index.js';
 import type { Slot, SlotOwner } from '../../../src/proxy/reply-slots.js';
 import { LIMITS } from '../protocol/parse-helpers.js';
@@ -53,6 +56,21 @@ export class MemoryConnection {
 export function memoryBackend(address: string): { backend: Backend; conn: MemoryConnection } {
   const conn = new MemoryConnection(address);
   return { backend: new Backend(address, [conn as unknown as BackendConnection]), conn };
+}
+
+/** A Dispatcher for the config `yaml` whose every server is a MemoryConnection (`conns`, by address). */
+export function memoryDispatcher(yaml: string, stats = new ProxyStats()) {
+  const config = parseConfig(yaml);
+  const conns = new Map<string, MemoryConnection>();
+  const byPool: Backend[][] = [...config.pools.values()].map((pool) =>
+    pool.servers.map((s) => {
+      const { backend, conn } = memoryBackend(s.address);
+      conns.set(s.address, conn);
+      return backend;
+    }),
+  );
+  const backends = { all: byPool.flat(), byPool } as unknown as BackendPool;
+  return { config, conns, stats, dispatcher: new Dispatcher(config, backends, stats) };
 }
 
 /** The one request `text` parses to. */
