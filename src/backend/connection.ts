@@ -293,6 +293,7 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     if (!probing) this.#setState('connecting', 'connecting');
     const socket = (this.#o.dial ?? dial)(this.#endpoint());
     this.#socket = socket;
+    this.#parser.reset();
     this.#connectTimer = setTimeout(() => {
       if (this.#socket === socket && this.#state !== 'up') this.#onSocketFailure(socket, 'connect timeout');
     }, this.#o.connectTimeoutMs);
@@ -392,7 +393,10 @@ export class BackendConnection implements ReplySink, Flushable, Ticking {
     this.#socket = null;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     socket?.destroy();
-    this.#parser.reset();
+    // Whatever else the socket's current read holds goes with it: the parser may be mid-feed (a reply
+    // out of step), and must not go on to misread the rest as replies to nothing. It starts clean on
+    // the next socket (#connect).
+    this.#parser.stop();
     this.#authOp = null;
     this.#failAll(error);
     this.counters.reconnects++;

@@ -84,6 +84,7 @@ export class ReplyParser {
     let pos = 0;
     let replyStart = 0;
     while (pos < len) {
+      if (this.#stopped) return; // the sink stopped it while taking a reply
       if (this.#kind < 0) {
         this.#kind = this.#sink.nextReplyKind();
         if (this.#kind < 0) return this.#fail('data from the backend with no request in flight');

@@ -210,6 +210,26 @@ describe('BackendConnection: out of step', () => {
     });
   }
 
+  it('the bytes after an unexpected reply in the same read are dropped with the socket: one failure, not two', async () => {
+    const { conn, socket, states, send } = await up({ failureLimit: 2 });
+    const a = send('get a\r\n', ReplyKind.Retrieval);
+    socket().receive('ERROR\r\nEND\r\nVALUE x 0 1\r\n');
+    await until(() => a.result !== undefined);
+    expect(a.result).toBe(OUT_OF_STEP);
+    expect(conn.counters.outOfStep).toBe(1);
+    expect(conn.counters.reconnects).toBe(1);
+    expect(states).toEqual(['up (connected)', 'connecting (unexpected reply "ERROR\\r\\n")']);
+    // The next connection parses from a clean start.
+    await until(() => conn.state === 'connecting' && socket() !== undefined);
+    await turns();
+    socket().emit('connect');
+    const b = send('get b\r\n', ReplyKind.Retrieval);
+    socket().receive('VERSION 1.6.30\r\nEND\r\n');
+    await until(() => b.result !== undefined);
+    expect(b.result).toBe('END\r\n');
+    expect(conn.state).toBe('up');
+  });
+
   it('bytes that cannot be a reply (nothing in flight, a bad VALUE line) put it out of step too', async () => {
     const idle = await up();
     idle.socket().receive('END\r\n');
