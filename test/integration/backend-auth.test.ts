@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
+import { freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, untilReply, type MemcachedHandle } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 import { MetaClient } from '../../src/copy/index.js';
 
@@ -24,18 +24,6 @@ const password = (name: string, text: string): string => {
 async function proxy(servers: MemcachedHandle[], passwordFile: string) {
   const yaml = memshiftConfig({ listenPort: await freePort(), pools: { main: { servers, auth: { username: 'app', password_file: passwordFile }, timeout: '1s' } }, backend: { probe_min: '100ms' } });
   return startMemshift(yaml);
-}
-
-async function untilReply(port: number, req: string, want: string, ms = 10_000): Promise<void> {
-  const c = await TextClient.connect(port);
-  const deadline = Date.now() + ms;
-  let last = '';
-  try {
-    while (Date.now() < deadline && (last = await c.request(req)) !== want) await new Promise((r) => setTimeout(r, 100));
-  } finally {
-    c.close();
-  }
-  expect(last).toBe(want);
 }
 
 describe('ASCII authentication to memcached servers', () => {

@@ -5,7 +5,7 @@
  * A hung (SIGSTOPped) backend fails its keys with SERVER_ERROR at the timeout.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, keysOnServer, spreadKeys, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, hold, keysOnServer, pollUntil, spreadKeys, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil, type ServerHandle } from '../support/harness.js';
 
 let backends: ServerHandle[];
 let proxy: ServerHandle;
@@ -55,7 +55,7 @@ it('fails only the dead backend keys, then recovers after a restart', async () =
     }
   })();
 
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil('the load to be running', () => loadOps >= 5, 5_000, 10);
   dead.kill('SIGKILL');
   await dead.waitExit();
 
@@ -73,7 +73,7 @@ it('fails only the dead backend keys, then recovers after a restart', async () =
   const returned = [...reply.matchAll(/^VALUE (\S+) /gm)].map((m) => m[1]);
   expect(returned).toEqual([liveKeys[0], liveKeys[1], liveKeys[liveKeys.length - 1]]);
 
-  await new Promise((r) => setTimeout(r, 300));
+  await hold(300, 'the load keeps running on the live servers after the multi-get');
   stop = true;
   await loop;
   load.close();
@@ -82,11 +82,7 @@ it('fails only the dead backend keys, then recovers after a restart', async () =
 
   // The backend comes back on the same port: its keys work again, memshift untouched.
   await dead.restart();
-  let recovered = '';
-  for (let i = 0; i < 100 && recovered !== 'STORED\r\n'; i++) {
-    recovered = await ask(c, `set ${deadKeys[0]} 0 0 1\r\n9`);
-    if (recovered !== 'STORED\r\n') await new Promise((r) => setTimeout(r, 100));
-  }
+  const recovered = await pollUntil('a set of a key on the restarted server to be stored', () => ask(c, `set ${deadKeys[0]} 0 0 1\r\n9`), (r) => r === 'STORED\r\n', 10_000, 100);
   expect(recovered).toBe('STORED\r\n');
   expect(await ask(c, `get ${deadKeys[0]}`)).toBe(`VALUE ${deadKeys[0]} 0 1\r\n9\r\nEND\r\n`);
   c.close();
@@ -110,11 +106,7 @@ it('fails a hung backend keys with SERVER_ERROR at the request timeout, others u
   } finally {
     hung.resume();
   }
-  let ok = '';
-  for (let i = 0; i < 50 && !ok.startsWith('VALUE'); i++) {
-    ok = await ask(c, `get ${keysOf.get(hung)![1]}`);
-    if (!ok.startsWith('VALUE')) await new Promise((r) => setTimeout(r, 100));
-  }
+  const ok = await pollUntil('a get of a key on the resumed server to hit', () => ask(c, `get ${keysOf.get(hung)![1]}`), (r) => r.startsWith('VALUE'), 5_000, 100);
   expect(ok).toMatch(/^VALUE /);
   c.close();
 });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, REPO_ROOT, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, hold, REPO_ROOT, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { makeTempDir, ManagedProcess } from '../support/process.js';
 import { makeCerts, type TestCerts } from '../support/tls-certs.js';
 import { startMemshiftStillStarting } from '../support/slow-start.js';
@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 /** A listener of the test's own on a free port (or a unix path): whoever comes next finds it taken. */
-async function hold(where: { port: number } | { path: string }): Promise<void> {
+async function occupy(where: { port: number } | { path: string }): Promise<void> {
   const server = createServer((s) => s.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -83,7 +83,7 @@ describe('a listener that cannot bind at start', () => {
       'the admin port is taken',
       async () => {
         const [client, admin] = [await freePort(), await freePort()];
-        await hold({ port: admin });
+        await occupy({ port: admin });
         const config = { listen: [`127.0.0.1:${client}`], admin: { listen: `127.0.0.1:${admin}` }, pools: pool() };
         return { config, error: new RegExp(`cannot listen on admin 127\\.0\\.0\\.1:${admin}: listen EADDRINUSE`), free: [client] };
       },
@@ -92,7 +92,7 @@ describe('a listener that cannot bind at start', () => {
       'a client port is taken (the first one bound, the second taken)',
       async () => {
         const [first, taken, admin] = [await freePort(), await freePort(), await freePort()];
-        await hold({ port: taken });
+        await occupy({ port: taken });
         const config = { listen: [`127.0.0.1:${first}`, `127.0.0.1:${taken}`], admin: { listen: `127.0.0.1:${admin}` }, pools: pool() };
         return { config, error: new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: listen EADDRINUSE`), free: [first, admin] };
       },
@@ -101,7 +101,7 @@ describe('a listener that cannot bind at start', () => {
       'a TLS client port is taken',
       async () => {
         const [plain, taken] = [await freePort(), await freePort()];
-        await hold({ port: taken });
+        await occupy({ port: taken });
         const tls = { cert_file: certs.serverCert, key_file: certs.serverKey };
         const config = { listen: [`127.0.0.1:${plain}`, { address: `127.0.0.1:${taken}`, tls }], pools: pool() };
         return { config, error: new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: listen EADDRINUSE`), free: [plain] };
@@ -111,7 +111,7 @@ describe('a listener that cannot bind at start', () => {
       'a live process listens on the unix socket path',
       async () => {
         const path = join(makeTempDir('sock'), 'live.sock');
-        await hold({ path });
+        await occupy({ path });
         const client = await freePort();
         const config = { listen: [`127.0.0.1:${client}`, `unix:${path}`], pools: pool() };
         // The other process keeps its socket: the path was not taken from it.
@@ -168,7 +168,7 @@ describe('a listener that cannot bind at start', () => {
 describe('a listener that cannot bind on a reload', () => {
   it('is refused and the running listeners stay; a free one is added; a removed one keeps its clients', async () => {
     const [first, taken, added, admin] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    await hold({ port: taken });
+    await occupy({ port: taken });
     const config = (listen: number[]): string => stringify({ listen: listen.map((p) => `127.0.0.1:${p}`), admin: { listen: `127.0.0.1:${admin}`, token: 't' }, pools: pool() });
     const proxy = await startMemshift(config([first]));
     const reload = async (): Promise<{ status: number; body: { result: string; changes: string[]; errors: string[] } }> => {
@@ -224,7 +224,7 @@ describe('while it starts', () => {
       const answer = client.request('get early', 30_000);
       let answered = false;
       void answer.then(() => (answered = true));
-      await new Promise((r) => setTimeout(r, 300));
+      await hold(300, 'time for an answer that must not come before the generation');
       expect(answered).toBe(false);
       expect(proxy.logs()).not.toContain('memshift started');
       release();

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, keysOnServer, REPO_ROOT, sleep, spreadKeys, startDnsmasq, stopAll, TextClient, waitUntil } from '../support/harness.js';
+import { freePort, keysOnServer, hold, REPO_ROOT, spreadKeys, startDnsmasq, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { makeTempDir, ManagedProcess } from '../support/process.js';
 import { backendsUp, beforeGrowth, expectClean, keysOnTwo, migrationsOf, podIp, podLines, podName, ringsOf, startDiscoveryFleet, underLoad, untilMigrated } from '../support/discovery-scenario.js';
 
@@ -64,7 +64,7 @@ describe('a pod back with a new address', () => {
     expect((await keysOnServer(fleet.pods[3]!.port, moved, fleet.pods[3]!.host)).size).toBe(moved.length);
     for (const k of keys.filter((x) => !onPod2.has(x)).slice(0, 50)) expect(await c.request(`get ${k}`)).toBe(`VALUE ${k} 0 1\r\nx\r\nEND\r\n`);
     c.close();
-    await sleep(3_000);
+    await hold(3_000, 'time for a migration that must not start');
     expect(await migrationsOf(fleet)).toEqual([null, null]);
     expect(await ringsOf(fleet)).toEqual([[[0, 1, 2].map((i) => podName(i))], [[0, 1, 2].map((i) => podName(i))]]);
     for (const s of fleet.sidecars) expect(s.logs()).toContain('discovery: servers have new addresses');

@@ -21,20 +21,19 @@ import {
   stats,
   stopAll,
   TextClient,
+  waitUntil,
 } from '../support/harness.js';
 
 afterAll(stopAll);
 
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
 
-async function gone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (alive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+/** Whether `pid` exits within `ms`. */
+const gone = (pid: number, ms: number): Promise<boolean> =>
+  waitUntil(`pid ${pid} to exit`, () => !alive(pid), ms, 20).then(
+    () => true,
+    () => false,
+  );
 
 describe('harness', () => {
   it('sets and gets through nutcracker in front of two memcached', async () => {

@@ -3,7 +3,7 @@
  * with settle 2s; `npm run acceptance` runs them at 100,000). A model checks every read.
  */
 import { afterAll, expect, it } from 'vitest';
-import { stopAll } from '../support/harness.js';
+import { hold, stopAll } from '../support/harness.js';
 import { FENCED_LOG, STALE_VIEW_LOG, killLeaderIn, runMigrationScenario, stopFollowerIn, stopLeaderIn, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
@@ -54,7 +54,7 @@ it('a new server stopped for 3 s during the copy: the copy is done again, the ch
     during: async (_sidecars, admins, backends) => {
       await waitForPhase(admins[0]!, ['copy'], 30_000);
       backends[2]!.pause();
-      await new Promise((r) => setTimeout(r, 3_000));
+      await hold(3_000, 'the new server stays stopped for 3 s of the copy');
       backends[2]!.resume();
     },
   });

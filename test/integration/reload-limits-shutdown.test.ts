@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, waitUntil } from '../support/harness.js';
+import { metricValue, scrape } from '../support/workers.js';
 
 afterAll(stopAll);
 
@@ -134,8 +135,10 @@ it('after SIGTERM, an admin POST in the drain window answers 503 "memshift is st
   hung.pause();
   try {
     // A request parked on the paused backend keeps the drain open.
+    const queuedOnHung = async (): Promise<number> => metricValue(await scrape(admin), 'memshift_backend_requests_total', `{backend="${hung.address}"}`);
+    const before = await queuedOnHung();
     await c.write(`get ${spreadKeys('term:', 200).join(' ')}\r\n`);
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the get to be queued on the paused server', async () => (await queuedOnHung()) > before);
     // What the reload would apply: a migration block (its generation would start timers of its own).
     writeFileSync(p.configFile, config({ servers: [...servers, '127.0.0.1:1:1'], migration: { id: 'late', from: servers, start: 'now' } }));
     p.kill('SIGTERM');

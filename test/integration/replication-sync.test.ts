@@ -9,7 +9,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { REPO_ROOT, stopAll, TextClient } from '../support/harness.js';
+import { keysOnServer, pollUntil, REPO_ROOT, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { groupItems, startReplicatedPool } from '../support/replication-scenario.js';
 import { requireDep } from '../support/system-deps.js';
 import { makeCerts } from '../support/tls-certs.js';
@@ -36,7 +36,12 @@ it('rebuilds an emptied group from the healthy one while clients write, and refu
   emptied.kill('SIGKILL');
   await emptied.waitExit();
   await emptied.restart(); // back, empty
-  await new Promise((r) => setTimeout(r, 600));
+  // memshift writes to it again (a few keys stored once more, with their values, until one lands there).
+  const probes = Array.from({ length: 50 }, (_, i) => i);
+  await waitUntil('memshift to write to the restarted server again', async () => {
+    for (const i of probes) await c.request(`set s:${i} ${i % 7} 0 ${String(i).length}\r\n${i}`);
+    return (await keysOnServer(emptied.port, probes.map((i) => `s:${i}`), emptied.host)).size > 0;
+  }, 10_000, 50);
 
   // Writes keep flowing through memshift during the sync (its fan-out is the dual-write).
   let stop = false;
@@ -52,10 +57,14 @@ it('rebuilds an emptied group from the healthy one while clients write, and refu
   expect(r.out).toMatch(/^done: scanned \d+ copied \d+/m);
   expect(r.out).toMatch(/T_copy [\d.]+ s \+ T_sync [\d.]+ s \+ T_verify [\d.]+ s = T_total [\d.]+ s/);
 
-  await new Promise((res) => setTimeout(res, 500));
-  const a = await groupItems(zoneA);
-  const b = await groupItems(zoneB);
-  const differ = [...a].filter(([k, x]) => b.get(k)?.value !== x.value || b.get(k)?.flags !== x.flags).map(([k]) => k);
+  // The copies of the last writes to zone-b may still be on their way: compare once the groups agree,
+  // or after 10 s (then the checks below show what differs).
+  const compare = async () => {
+    const [a, b] = [await groupItems(zoneA), await groupItems(zoneB)];
+    return { a, b, differ: [...a].filter(([k, x]) => b.get(k)?.value !== x.value || b.get(k)?.flags !== x.flags).map(([k]) => k) };
+  };
+  const agree = (x: Awaited<ReturnType<typeof compare>>): boolean => x.differ.length === 0 && x.b.size === x.a.size;
+  const { a, b, differ } = await pollUntil('zone-b to hold every item of zone-a', compare, agree, 10_000, 250).catch(compare);
   expect(a.size).toBeGreaterThanOrEqual(5000);
   expect(differ.slice(0, 5)).toEqual([]);
   expect(b.size).toBe(a.size);

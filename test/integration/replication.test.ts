@@ -5,7 +5,7 @@
  * append, add) keep the groups from drifting apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keysOnServer, spreadKeys, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { keysOnServer, spreadKeys, stopAll, TextClient, waitUntil, type ServerHandle } from '../support/harness.js';
 import { startReplicatedPool, type ReplicatedPool } from '../support/replication-scenario.js';
 
 afterAll(stopAll);
@@ -70,7 +70,7 @@ describe('write: all, read: primary', () => {
     const cas = /^VALUE casme 7 3 (\d+)\r\n/.exec(g)![1];
     expect(await c.request(`cas casme 7 0 3 ${cas}\r\nnew`)).toBe('STORED\r\n');
     expect(await c.request(`cas casme 7 0 3 ${cas}\r\nbad`)).toBe('EXISTS\r\n');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitUntil('casme copied to both groups', async () => (await groupValue(s.zoneA, 'casme')) === 'new' && (await groupValue(s.zoneB, 'casme')) === 'new', 5_000, 10);
     expect(await groupValue(s.zoneA, 'casme')).toBe('new');
     expect(await groupValue(s.zoneB, 'casme')).toBe('new');
     c.close();
@@ -80,7 +80,7 @@ describe('write: all, read: primary', () => {
     const c = await TextClient.connect(s.proxy.port);
     expect(await c.request('add addme 0 0 1\r\nx')).toBe('STORED\r\n');
     expect(await c.request('add addme 0 0 1\r\ny')).toBe('NOT_STORED\r\n');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitUntil('addme copied to both groups', async () => (await groupValue(s.zoneA, 'addme')) === 'x' && (await groupValue(s.zoneB, 'addme')) === 'x', 5_000, 10);
     expect(await groupValue(s.zoneA, 'addme')).toBe('x');
     expect(await groupValue(s.zoneB, 'addme')).toBe('x');
     expect(await c.request('append addme 0 0 1\r\nz')).toBe('STORED\r\n');

@@ -9,7 +9,7 @@
  */
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, memshiftConfig, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, type MemcachedHandle } from '../support/harness.js';
+import { freePort, hold, memshiftConfig, pollUntil, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, untilReply, type MemcachedHandle } from '../support/harness.js';
 import { CLIENT_EXT, makeCerts, memcachedTlsArgs, signedCert, type TestCerts } from '../support/tls-certs.js';
 import { requireDep } from '../support/system-deps.js';
 import { runMigrationScenario } from '../support/migration-scenario.js';
@@ -33,23 +33,6 @@ beforeAll(() => {
 async function proxy(servers: MemcachedHandle[], tls: Record<string, unknown>) {
   const yaml = memshiftConfig({ listenPort: await freePort(), pools: { main: { servers, tls, timeout: '1s' } }, backend: { probe_min: '100ms' } });
   return startMemshift(yaml);
-}
-
-/** Waits until a request through `port` gets `want` (the backends connect in the background). */
-async function untilReply(port: number, req: string, want: string | RegExp, ms = 10_000): Promise<string> {
-  const c = await TextClient.connect(port);
-  const deadline = Date.now() + ms;
-  let last = '';
-  try {
-    while (Date.now() < deadline) {
-      last = await c.request(req);
-      if (typeof want === 'string' ? last === want : want.test(last)) return last;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    c.close();
-  }
-  throw new Error(`${JSON.stringify(req)} answered ${JSON.stringify(last)}, not ${String(want)}`);
 }
 
 describe('TLS to memcached servers', () => {
@@ -149,8 +132,7 @@ describe('TLS to memcached servers', () => {
       const body = (await (await fetch(`http://127.0.0.1:${admin}/replication`)).json()) as { pools: { groups: { name: string; backends: { state: string; reason: string | null }[] }[] }[] };
       return body.pools[0]!.groups.find((g) => g.name === 'b')!.backends[0]!;
     };
-    let b = await view();
-    for (const deadline = Date.now() + 10_000; b.state !== 'tko' && Date.now() < deadline; b = await view()) await new Promise((r) => setTimeout(r, 100));
+    const b = await pollUntil("group b's server to be marked tko", view, (v) => v.state === 'tko', 10_000, 100);
     expect(b.state).toBe('tko');
     expect(b.reason).toMatch(/certificate/i);
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
@@ -225,7 +207,7 @@ describe('TLS to memcached servers', () => {
       renameSync(`${live.key}.new`, live.key);
       copyFileSync(next, `${live.cert}.new`);
       renameSync(`${live.cert}.new`, live.cert);
-      await new Promise((r) => setTimeout(r, 1_500));
+      await hold(1_500, 'the load runs on the established connection across the rotation');
       stop = true;
       await load;
       c.close();

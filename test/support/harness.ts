@@ -23,9 +23,9 @@ import { requireBinary } from './system-deps.js';
 export { startDnsmasq, type DnsmasqHandle, type DnsmasqOptions, type HostsLine, type SrvRecord } from './dnsmasq.js';
 export { flushAll, keysOnServer, stats } from './inspect.js';
 export { spreadKeys } from './keys.js';
-export { liveProcesses, sleep, stopAll, waitUntil, type ExitInfo } from './process.js';
+export { hold, liveProcesses, pollUntil, sleep, stopAll, waitUntil, type ExitInfo } from './process.js';
 export { freePort, waitForEndpoint, type Endpoint, type ServerHandle } from './servers.js';
-export { replyLength, TextClient, type ReadUntil } from './text-client.js';
+export { replyLength, TextClient, untilReply, type ReadUntil } from './text-client.js';
 
 /** The repository root (package.json, dist/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -101,14 +101,37 @@ function threadStates(pid: number): string[] | null {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` every `everyMs` until it holds; throws `timed out waiting for <what>` after `ms`. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, ms: number, everyMs = 50): Promise<void> {
+/**
+ * Tests wait on conditions, not clocks: `pollUntil` and `waitUntil` for something that will happen
+ * (a phase, a log line, a reply, a process exit), with a deadline and a message naming it; `hold`
+ * only where the time itself is the scenario.
+ */
+
+/**
+ * Calls `get` every `everyMs` until `ok` holds for its value and returns that value; throws
+ * `timed out waiting for <what>: <the last value>` after `ms`.
+ */
+export async function pollUntil<T>(what: string, get: () => T | Promise<T>, ok: (value: T) => boolean, ms: number, everyMs = 50): Promise<T> {
   const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  for (;;) {
+    const value = await get();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} after ${ms} ms: ${String(JSON.stringify(value)).slice(0, 500)}`);
     await sleep(everyMs);
   }
 }
+
+/** Polls `check` every `everyMs` until it holds; throws `timed out waiting for <what>` after `ms`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms: number, everyMs = 50): Promise<void> {
+  await pollUntil(what, check, (held) => held, ms, everyMs);
+}
+
+/**
+ * Lets `ms` pass on purpose, where the duration is the scenario: a load that runs for a while, a
+ * backend kept stopped, a client that does not read, time that must pass without something
+ * happening. `why` says which, for the reader; never use it to wait for something to happen.
+ */
+export const hold = (ms: number, _why: string): Promise<void> => sleep(ms);
 
 /** A child process with its log file, its exit as a promise, and a place in the registry. */
 export class ManagedProcess {

@@ -5,6 +5,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, TLSSocket } from 'node:tls';
+import { pollUntil } from './process.js';
 
 /** A byte count, or a predicate over the buffered bytes: `true` takes all of them, a number > 0 takes that many, `false`/0 waits. */
 export type ReadUntil = number | ((buffered: Buffer) => number | boolean);
@@ -242,5 +243,19 @@ export class TextClient {
   /** Resets the connection (RST) at once. */
   reset(): void {
     this.#socket.resetAndDestroy();
+  }
+}
+
+/**
+ * Sends `req` through `port` (one connection) every 100 ms until the reply is `want`, or matches it,
+ * and returns that reply; throws with the last reply after `ms` (e.g. while backends still connect).
+ */
+export async function untilReply(port: number, req: string, want: string | RegExp, ms = 10_000): Promise<string> {
+  const c = await TextClient.connect(port);
+  try {
+    const matches = (reply: string): boolean => (typeof want === 'string' ? reply === want : want.test(reply));
+    return await pollUntil(`${JSON.stringify(req)} to be answered ${String(want)}`, () => c.request(req), matches, ms, 100);
+  } finally {
+    c.close();
   }
 }
