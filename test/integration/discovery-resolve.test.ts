@@ -7,7 +7,7 @@
 import { Resolver } from 'node:dns/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDnsmasq, stopAll, type DnsmasqHandle, type HostsLine } from '../support/harness.js';
-import { sleep, waitUntil } from '../support/process.js';
+import { hold, waitUntil } from '../support/process.js';
 import { createResolver, DiscoveryError, DiscoveryWatch, resolveServers, ringIdentity, type DiscoveryChange } from '../../src/discovery/index.js';
 import type { DiscoveryConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
@@ -239,7 +239,7 @@ describe('DiscoveryWatch', () => {
       // A record that names no target: an answer with zero records, a failure too, never an empty ring.
       await dns.setSrv([{ service }]);
       await until('the empty answer', () => w.counters.emptyAnswers >= 2);
-      await sleep(MIN_STABLE);
+      await hold(MIN_STABLE, 'min_stable passes: the last good servers must stay');
       expect(stableNames(w)).toEqual(['mc-0.mc.test', 'mc-1.mc.test']);
       expect(w.snapshot().lastError).toBe(`${service}: the answer holds no records`);
       expect(logged('the answer holds no records')).toBe(1);
@@ -266,7 +266,7 @@ describe('DiscoveryWatch', () => {
       expect(w.snapshot().flapping).toBe(true);
       expect(w.counters.flaps).toBe(1);
       await dns.setHosts(pods(0, 1, 2));
-      await sleep(MIN_STABLE + 1_000);
+      await hold(MIN_STABLE + 1_000, 'steady for longer than min_stable, yet held while flapping');
       expect(stableNames(w)).toEqual(['mc-0.mc.test', 'mc-1.mc.test']); // held, though steady for min_stable
       expect(w.counters.changes).toBe(0);
       // Once the returns leave the flap window (6 s), the set that stayed becomes stable.

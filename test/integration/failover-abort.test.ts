@@ -6,7 +6,7 @@
  * and no read was stale, resurrected or lost.
  */
 import { afterAll, expect, it } from 'vitest';
-import { startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { hold, startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
 import { printPhases, startSidecars, untilAll, waitForPhase } from '../support/migration-scenario.js';
 import { groupItems } from '../support/replication-scenario.js';
@@ -49,7 +49,7 @@ it('an aborted failover: the dead server, back empty, is rebuilt from the other 
 
   let stop = false;
   const model = runModelLoad({ ports, keys: 1_000, clients: 4, stop: () => stop, timeoutMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 1_000));
+  await hold(1_000, 'the load runs before the kill');
   a2!.kill('SIGKILL');
   await a2!.waitExit();
   await waitForPhase(admins[0]!, ['copy', 'dual_read'], 60_000);

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { REPO_ROOT, keysOnServer, spreadKeys, startMemcached, stopAll, TextClient } from '../support/harness.js';
+import { hold, REPO_ROOT, keysOnServer, spreadKeys, startMemcached, stopAll, TextClient } from '../support/harness.js';
 import { checkHistory, finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
 import { startSidecars, untilAll } from '../support/migration-scenario.js';
 
@@ -46,11 +46,11 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
 
   let stop = false;
   const model = runModelLoad({ ports, keys: 1_000, clients: 4, stop: () => stop, timeoutMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 500));
+  await hold(500, 'the load runs before the kill');
   dead.kill('SIGKILL');
   await dead.waitExit();
   const all = await untilAll(admins, (x) => x.phase === 'done', 60_000);
-  await new Promise((r) => setTimeout(r, 1_000));
+  await hold(1_000, 'a little load on the smaller ring, after every sidecar is done');
   stop = true;
   const report = await finalCheck(ports, await model);
   console.log(`plain failover of ${dead.address}: ${formatReport(report)}; counts ${JSON.stringify(all[0]?.counts)}`);
@@ -88,12 +88,12 @@ it('a plain pool moves a dead server\'s arcs to the others, starting them empty,
   expect(kept.length).toBe(200);
   let stop2 = false;
   const model2 = runModelLoad({ ports, keys: 1_000, prefix: 'm2:', counterPrefix: 'c2:', clients: 4, stop: () => stop2, timeoutMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 500));
+  await hold(500, 'the load runs before the second kill');
   second.kill('SIGKILL');
   await second.waitExit();
   const id = `failover-main-${second.address.replace(/:/g, '_')}-2`;
   const after = await untilAll(admins, (x) => x.id === id && x.phase === 'done', 60_000);
-  await new Promise((r) => setTimeout(r, 1_000));
+  await hold(1_000, 'a little load on the ring of one server, after every sidecar is done');
   stop2 = true;
   const report2 = await finalCheck(ports, await model2);
   console.log(`second plain failover, of ${second.address}: ${formatReport(report2)}; counts ${JSON.stringify(after[0]?.counts)}`);

@@ -11,7 +11,7 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, hold, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 
 afterAll(stopAll);
 
@@ -86,7 +86,7 @@ it('GET /migration/history: the token off loopback, one read per server for a bu
     expect(n).toBeLessThanOrEqual(2);
   }
   // A second later, a call reads again.
-  await new Promise((r) => setTimeout(r, 1_100));
+  await hold(1_100, 'a second passes: the history read is no longer fresh');
   const again = await gets();
   await history();
   expect((await gets()).map((n, i) => n - again[i]!)).toEqual([1, 1]);

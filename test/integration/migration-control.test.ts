@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, REPO_ROOT, spreadKeys, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
+import { freePort, hold, pollUntil, REPO_ROOT, sleep, spreadKeys, startMemcached, startMemshift, stopAll, TextClient } from '../support/harness.js';
 import { migrationStatus } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
@@ -17,14 +17,8 @@ afterAll(stopAll);
 const post = (admin: number, action: string, token?: string): Promise<Response> =>
   fetch(`http://127.0.0.1:${admin}/migration/${action}`, { method: 'POST', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 
-async function waitPhase(admin: number, phase: string, ms = 60_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const s = await migrationStatus(admin);
-    if (s.phase === phase || Date.now() > deadline) return s;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitPhase = (admin: number, phase: string, ms = 60_000): Promise<Record<string, unknown>> =>
+  pollUntil(`phase ${phase}`, () => migrationStatus(admin), (s) => s.phase === phase, ms, 100);
 
 it('guards reserved keys and flush_all, takes control requests with a token, and refuses an abort after cutover', async () => {
   const servers = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
@@ -49,7 +43,7 @@ it('guards reserved keys and flush_all, takes control requests with a token, and
   for (let i = 0; i < 2000; i++) await c.write(`set k:${i} 0 0 1 noreply\r\nx\r\n`);
 
   // No `start:` in the block: it stays planned (for several of the leader's polls) and says why.
-  for (const until = Date.now() + 3_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+  for (const until = Date.now() + 3_000; Date.now() < until; await sleep(200)) {
     const s = await migrationStatus(a.admin);
     expect({ phase: s.phase, waiting: s.waiting }).toEqual({ phase: 'planned', waiting: 'waiting for migrate start' });
   }
@@ -72,7 +66,7 @@ it('guards reserved keys and flush_all, takes control requests with a token, and
   expect(paused.status).toBe(200);
   expect(((await paused.json()) as { paused: boolean }).paused).toBe(true);
   const phase = (await migrationStatus(a.admin)).phase;
-  await new Promise((r) => setTimeout(r, 2_500)); // longer than settle: nothing moves while paused
+  await hold(2_500, 'longer than settle: nothing moves while paused');
   expect((await migrationStatus(a.admin)).phase).toBe(phase);
   expect((await post(a.admin, 'resume', 'secret')).status).toBe(200);
 

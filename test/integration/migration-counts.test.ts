@@ -7,7 +7,7 @@
  * copy shows its progress bar, and the stopped leader logs which migration it left in which phase.
  */
 import { afterAll, expect, it } from 'vitest';
-import { stopAll, type ServerHandle, waitUntil } from '../support/harness.js';
+import { sleep, stopAll, type ServerHandle, waitUntil } from '../support/harness.js';
 import { leaderOf, migrationStatus, runMigrationScenario } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
@@ -48,7 +48,7 @@ function watchCounts(sidecars: readonly ServerHandle[], admins: readonly number[
           }
         }),
       );
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100); // the sampling interval
     }
   })();
   return {

@@ -5,7 +5,7 @@
  * front of three memcached that require TLS and a client certificate, must too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { hold, memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { requireDep } from '../support/system-deps.js';
 import { makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
 import { DIFF_CASES, type DiffCase } from './differential-cases.js';
@@ -35,7 +35,7 @@ async function play(port: number, c: DiffCase, key: string): Promise<Outcome> {
     for (const w of c.writes) {
       const bytes = typeof w === 'string' ? Buffer.from(w.replaceAll('{k}', key), 'latin1') : Buffer.from(w.toString('latin1').replaceAll('{k}', key), 'latin1');
       await client.write(bytes);
-      await new Promise((r) => setTimeout(r, 20));
+      await hold(20, 'each write reaches the server in a read of its own');
     }
     const reply = await client.readFor(300);
     return { reply: reply.toString('latin1'), closed: client.isClosed() };

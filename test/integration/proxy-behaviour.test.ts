@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, memshiftConfig, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, memshiftConfig, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil, type ServerHandle } from '../support/harness.js';
 
 let backends: ServerHandle[];
 let proxy: ServerHandle;
@@ -137,10 +137,14 @@ describe('graceful shutdown', () => {
     const keys = spreadKeys('term:', 200);
     hung.pause();
     try {
+      const others = backends.filter((b) => b !== hung);
+      const getsOnOthers = async (): Promise<number> => (await Promise.all(others.map(async (b) => Number((await stats(b.port)).get('cmd_get'))))).reduce((a, b) => a + b, 0);
+      const before = await getsOnOthers();
       await c.write(`get ${keys.join(' ')}\r\n`);
-      await new Promise((r) => setTimeout(r, 100));
+      await waitUntil('the get to reach the servers that run', async () => (await getsOnOthers()) > before, 5_000, 10);
       const exit = p.stop();
-      await new Promise((r) => setTimeout(r, 100));
+      const refused = (): Promise<boolean> => TextClient.connect(p.port, '127.0.0.1', 1_000).then((x) => (x.close(), false), () => true);
+      await waitUntil('memshift to close its listener', refused, 5_000, 10);
       await expect(TextClient.connect(p.port, '127.0.0.1', 1_000)).rejects.toThrow();
       hung.resume();
       const reply = await c.read((b) => (b.toString().endsWith('END\r\n') ? true : 0), 5_000);

@@ -13,13 +13,11 @@ import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil } from '../support/harness.js';
+import { freePort, hold, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
 import { migrationStatus } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function metric(admin: number, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
@@ -56,7 +54,7 @@ it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, 
     }
   });
   const backendConnections = async (): Promise<string[]> => Promise.all(backends.map(async (b) => (await stats(b.port)).get('total_connections')!));
-  await sleep(500);
+  await hold(500, 'the load runs before the SIGHUP');
   const connectionsBefore = await backendConnections();
 
   // 1. SIGHUP: flush_all off, other limits and timeouts; applied in place, and nothing dropped.
@@ -92,7 +90,7 @@ it('reloads on SIGHUP and on a file change, refuses bad and key-moving configs, 
   errors = [];
   let stopModel = false;
   const load = runModelLoad({ ports: [port], keys: 500, clients: 4, stop: () => stopModel, timeoutMs: 10_000 });
-  await sleep(500);
+  await hold(500, 'the model load runs before the migration block is written');
   writeFileSync(
     file,
     base(

@@ -11,7 +11,7 @@
  * older value (a write only it took may read as a miss later: no healthy copy confirms it).
  */
 import { afterAll, expect, it } from 'vitest';
-import { spreadKeys, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { hold, spreadKeys, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { startReplicatedPool, type ReplicatedPool } from '../support/replication-scenario.js';
 
 afterAll(stopAll);
@@ -80,8 +80,6 @@ async function multiGet(c: TextClient, keys: string[], last: ReadonlyMap<string,
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 interface Kill {
   pool: Record<string, unknown>;
   victim: (s: ReplicatedPool) => ServerHandle;
@@ -101,16 +99,16 @@ async function killUnderLoad({ pool, victim: victimOf, before, doubleFault = fal
   const load: Load = { ops: 0, checked: 0, errors: [], stale: [], lost: [] };
   let stop = false;
   const clients = Array.from({ length: 6 }, (_, id) => client(s.port, id, () => !stop, load));
-  await sleep(300);
+  await hold(300, 'the load runs before the fault');
   await before?.(s);
   const opsBefore = load.ops;
   victim.kill('SIGKILL');
   await victim.waitExit();
   // Down for longer than a probe cycle, then back empty: rebuilt, out of the read order meanwhile.
-  await sleep(1_500);
+  await hold(1_500, 'the server stays down for longer than a probe cycle');
   const down = load.ops - opsBefore;
   await victim.restart();
-  await sleep(2_000);
+  await hold(2_000, 'the load runs while the restarted server is rebuilt');
   stop = true;
   await Promise.all(clients);
   console.log(`kill under load: ${load.ops} requests (${down} while the backend was down), ${load.checked} gets checked, ${load.errors.length} errors, ${load.stale.length} stale, ${load.lost.length} lost`);
@@ -141,9 +139,9 @@ it('a backend killed while a server of the other group replays its failed-write 
     // answers again: it replays its log, recovering (not counted, not read first) for 2 s and more.
     before: async (s) => {
       s.zoneA[0]!.pause();
-      await sleep(700);
+      await hold(700, "zone-a's server stands still past the 300 ms timeout");
       s.zoneA[0]!.resume();
-      await sleep(300);
+      await hold(300, 'its replay is under way when the other server dies');
     },
     doubleFault: true,
   });

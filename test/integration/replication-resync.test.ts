@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify, parse } from 'yaml';
-import { freePort, startMemshift, stopAll, TextClient } from '../support/harness.js';
+import { freePort, hold, pollUntil, startMemshift, stopAll, TextClient } from '../support/harness.js';
 import { diffGroups, groupItems, startReplicatedPool } from '../support/replication-scenario.js';
 
 afterAll(stopAll);
@@ -78,24 +78,18 @@ it('rebuilds a backend that restarted empty, once across sidecars, while clients
     w.close();
   };
   const clients = [client(1, port), client(2, port), client(3, port2), client(4, port2)];
-  await new Promise((r) => setTimeout(r, 300));
+  await hold(300, 'the clients write before the kill');
 
   const victim = zoneB[0]!;
   victim.kill('SIGKILL');
   await victim.waitExit();
-  await new Promise((r) => setTimeout(r, 300));
+  await hold(300, 'the server stays down while the clients write');
   await victim.restart(); // back, empty
 
   // Both sidecars see the restart; wait until neither holds the backend any more.
-  const deadline = Date.now() + 60_000;
-  let s1: BackendStatus;
-  let s2: BackendStatus;
-  for (;;) {
-    [s1, s2] = await Promise.all([backendStatus(admin1, victim.address), backendStatus(admin2, victim.address)]);
-    const settled = (s: BackendStatus): boolean => s.state === 'up' && !s.recovering && s.sync !== null && s.sync.state !== 'running' && s.sync.state !== 'following';
-    if ((settled(s1) && settled(s2)) || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const settled = (s: BackendStatus): boolean => s.state === 'up' && !s.recovering && s.sync !== null && s.sync.state !== 'running' && s.sync.state !== 'following';
+  const both = (): Promise<BackendStatus[]> => Promise.all([backendStatus(admin1, victim.address), backendStatus(admin2, victim.address)]);
+  const [s1, s2] = (await pollUntil('both sidecars to hold the restarted server no more', both, (all) => all.every(settled), 60_000, 200)) as [BackendStatus, BackendStatus];
   stop = true;
   await Promise.all(clients);
 
@@ -129,7 +123,7 @@ it('rebuilds a backend that restarted empty, once across sidecars, while clients
   expect(series('memshift_migration_last_duration_seconds', 'phase="total"')).toBeCloseTo(durations.totalMs! / 1000, 3);
 
   // Writes that failed on the victim during the rebuild are replayed (a second pass after 2 s).
-  await new Promise((r) => setTimeout(r, 3_000));
+  await hold(3_000, 'both replay passes run (the second 2 s after the first): a deleted key must not come back');
   const a = await groupItems(zoneA);
   const b = await groupItems(zoneB);
   expect(diffGroups(a, b).slice(0, 5)).toEqual([]);
@@ -157,19 +151,10 @@ it('rebuilds a backend whose failed-write log overflowed, once it answers again'
   for (let i = 0; i < 600; i++) expect(await c.request(`set ${key(i)} 1 0 ${String(i).length}\r\n${i}`, 5_000)).toBe('STORED\r\n');
   c.close();
   // The writes the stopped backend holds fail at their timeout and are logged then.
-  let flagged = await backendStatus(admin, victim.address);
-  for (let i = 0; i < 50 && !flagged.needsResync; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    flagged = await backendStatus(admin, victim.address);
-  }
+  const flagged = await pollUntil('the stopped server to need a resync', () => backendStatus(admin, victim.address), (x) => x.needsResync, 10_000, 100);
   expect(flagged, JSON.stringify(flagged)).toMatchObject({ needsResync: true });
   victim.resume();
-  const deadline = Date.now() + 30_000;
-  let s = flagged;
-  while ((s.sync?.state !== 'done' || s.recovering) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    s = await backendStatus(admin, victim.address);
-  }
+  const s = await pollUntil('the resync to be done', () => backendStatus(admin, victim.address), (x) => x.sync?.state === 'done' && !x.recovering, 30_000, 200);
   expect(s.sync).toMatchObject({ state: 'done', role: 'leader', reason: expect.stringMatching(/overflowed/) });
   expect(s).toMatchObject({ needsResync: false, recovering: false });
   const a = await groupItems(zoneA);

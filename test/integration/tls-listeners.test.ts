@@ -12,7 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, freePort, memshiftConfig, startMemcached, startMemshift, stopAll, TextClient, type MemshiftHandle } from '../support/harness.js';
+import { REPO_ROOT, freePort, memshiftConfig, pollUntil, startMemcached, startMemshift, stopAll, TextClient, type MemshiftHandle } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 import { requireDep } from '../support/system-deps.js';
 import { SERVER_EXT, makeCerts, signedCert, type TestCerts } from '../support/tls-certs.js';
@@ -48,17 +48,6 @@ function httpsGet(path: string, opts: https.RequestOptions = {}): Promise<{ stat
   });
 }
 
-async function until<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await f();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: still ${JSON.stringify(last)} after ${ms} ms`);
-}
-
 beforeAll(async () => {
   requireDep('openssl');
   certs = makeCerts();
@@ -88,7 +77,7 @@ describe('a TLS client listener', () => {
     // A plain client: the handshake fails, the connection is closed, no memcached reply comes back.
     const plain = await TextClient.connect(tlsPort);
     await plain.write('version\r\n');
-    await until('plain client closed', async () => plain.isClosed(), (closed) => closed);
+    await pollUntil('plain client closed', () => plain.isClosed(), (closed) => closed, 10_000, 100);
     expect(plain.buffered().toString('latin1')).not.toContain('VERSION');
     const stats = await TextClient.connect(p.port);
     const text = await stats.request('stats');
@@ -120,7 +109,7 @@ describe('a TLS client listener', () => {
     // The key first, then the certificate: a rotation caught half done is retried, not kept.
     swapIn(nextKey, live.key);
     swapIn(next, live.cert);
-    const fresh = await until(
+    const fresh = await pollUntil(
       'a new connection with the new certificate',
       async () => {
         const c = await TextClient.connectTls(tlsPort, { ca: readFileSync(certs.ca) });
@@ -130,6 +119,8 @@ describe('a TLS client listener', () => {
         return s;
       },
       (s) => s === serial(next),
+      10_000,
+      100,
     );
     expect(fresh).toBe(serial(next));
     // A certificate file that is not one: refused, logged, and the new certificate stays.
@@ -137,7 +128,7 @@ describe('a TLS client listener', () => {
     const before = refusals();
     writeFileSync(`${live.cert}.new`, 'not a certificate\n');
     renameSync(`${live.cert}.new`, live.cert);
-    await until('the refusal in the log (each of the two listeners on these files)', async () => refusals(), (n) => n >= before + 2);
+    await pollUntil('the refusal in the log (each of the two listeners on these files)', refusals, (n) => n >= before + 2, 10_000, 100);
     const after = await TextClient.connectTls(tlsPort, { ca: readFileSync(certs.ca) });
     expect(after.peerCertificate()?.serialNumber).toBe(serial(next));
     expect(await after.request('version')).toMatch(/^VERSION /);

@@ -5,7 +5,7 @@
  * memshift_migration_leader over a sidecar's workers), and it is always a worker 0.
  */
 import { afterAll, expect, it } from 'vitest';
-import { stopAll } from '../support/harness.js';
+import { sleep, stopAll } from '../support/harness.js';
 import { migrationStatus, runMigrationScenario } from '../support/migration-scenario.js';
 import { metricValue, scrape, workerPids } from '../support/workers.js';
 
@@ -29,7 +29,7 @@ it('grows 2 -> 3 servers with workers: 2: the checks hold, and one worker 0 copi
         const status = await Promise.all(admins.map((a) => migrationStatus(a)));
         for (const s of status) if (typeof s.leader === 'string') holders.add(s.leader);
         if (status.every((s) => s.phase === 'done')) break;
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200); // the sampling interval
       }
     },
   });
