@@ -19,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, sleep, stopAll } from '../support/harness.js';
+import { hold, REPO_ROOT, stopAll } from '../support/harness.js';
 import { failoverId } from '../../src/migration/failover.js';
 import { migrationStatus } from '../support/migration-scenario.js';
 import { checkHistory } from '../support/model-load.js';
@@ -58,7 +58,7 @@ describe('autopilot acceptance', () => {
         expect(text).toContain(id);
         expect(text).toContain('waiting for migrate start');
         // Planned, it waits: still the old ring a while later.
-        await sleep(3_000);
+        await hold(3_000, 'planned, it waits: still the old ring a while later');
         expect((await migrationStatus(fleet.admins[0]!)).phase).toBe('planned');
         expect((await post(fleet, 1, 'start')).status).toBe(200);
         await untilMigrated(fleet, id);
@@ -80,10 +80,10 @@ describe('autopilot acceptance', () => {
         expect(cli).toContain(`drain of ${podName(3)}: migration ${id} starts`);
         await untilMigrated(fleet, id);
         // Still listed by DNS, it stays out; then the StatefulSet scales down: record gone, pod gone.
-        await sleep(3_000);
+        await hold(3_000, 'still listed by DNS, the drained pod stays out');
         await fleet.setPods([0, 1, 2]);
         await fleet.pods[3]!.stop();
-        await sleep(5_000);
+        await hold(5_000, 'the load runs on after the scale-down');
         expect(await migrationsOf(fleet)).toEqual([id, id]);
       },
       'drain, then the record removed',
@@ -102,7 +102,7 @@ describe('autopilot acceptance', () => {
         fleet.pods[1]!.kill('SIGKILL');
         await fleet.setPods([0, 2, 3, 4, 5]);
         await untilMigrated(fleet, id);
-        await sleep(4_000);
+        await hold(4_000, 'the load runs on after the failover');
         expect(await migrationsOf(fleet)).toEqual([id, id]);
       },
       'replica groups: a pod removed suddenly',
@@ -145,9 +145,9 @@ describe('autopilot acceptance', () => {
       async () => {
         for (let i = 0; i < 8; i++) {
           await fleet.setPods(i % 2 === 0 ? [0, 1, 2, 3] : [0, 1, 2]);
-          await sleep(1_500);
+          await hold(1_500, 'each answer holds for 1.5 s');
         }
-        await sleep(5_000);
+        await hold(5_000, 'the load runs on after the flapping');
       },
       'a flapping record',
     );
@@ -166,7 +166,7 @@ describe('autopilot acceptance', () => {
       fleet,
       async () => {
         await fleet.setPods([0, 1, 2, 3, 4, 5]);
-        await sleep(6_000);
+        await hold(6_000, 'the load runs on: a change above max_moved_share must not start');
       },
       'a change above max_moved_share',
     );
@@ -184,11 +184,11 @@ describe('autopilot acceptance', () => {
       fleet,
       async () => {
         await fleet.dns.stop();
-        await sleep(6_000);
+        await hold(6_000, 'the DNS server stays down: the last good servers are kept');
         expect(await ringsOf(fleet)).toEqual([[names([0, 1, 2])], [names([0, 1, 2])]]);
         for (const n of await metricOf(fleet, 'memshift_discovery_failing{pool="main",group="main",dns="mc.test"}')) expect(n).toBeGreaterThanOrEqual(2);
         await fleet.dns.restart();
-        await sleep(3_000);
+        await hold(3_000, 'the load runs on once DNS answers again');
       },
       'the DNS server stopped',
     );
@@ -208,10 +208,10 @@ describe('autopilot acceptance', () => {
       async () => {
         // Sidecar 0's DNS server has the new pod; sidecar 1's does not, for 10 s.
         await fleet.dns.setHosts(podLines([0, 1, 2, 3]));
-        await sleep(10_000);
+        await hold(10_000, "sidecar 1's DNS server lags for 10 s");
         await fleet.dns2!.setHosts(podLines([0, 1, 2, 3]));
         await untilMigrated(fleet, id);
-        await sleep(4_000);
+        await hold(4_000, 'the load runs on after the migration');
       },
       'answers that differ for 10 s',
     );

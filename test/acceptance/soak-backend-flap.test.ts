@@ -5,7 +5,7 @@
  * (each connection checks its own sequence), and memshift ends healthy.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, hold, keysOnServer, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 
 let backends: ServerHandle[];
 let proxy: ServerHandle;
@@ -54,14 +54,14 @@ it('survives a flapping and a hung backend under load for 60 s', async () => {
   const workers = Array.from({ length: 8 }, (_, i) => worker(i));
   const chaos = (async () => {
     for (let round = 0; round < 6; round++) {
-      await new Promise((r) => setTimeout(r, 4_000));
+      await hold(4_000, 'steady load before the round');
       flapping.kill('SIGKILL');
       await flapping.waitExit();
       hung.pause();
-      await new Promise((r) => setTimeout(r, 2_000));
+      await hold(2_000, 'one server dead and one hung for 2 s');
       hung.resume();
       await flapping.restart();
-      await new Promise((r) => setTimeout(r, 4_000));
+      await hold(4_000, 'the load runs on with both back');
     }
     stop = true;
   })();

@@ -102,7 +102,7 @@ async function main() {
   out('get_touched', got(await call('get', k('touch'))));
   out('touch_missing', tf(await call('touch', k('notouch'), 100)));
   out('touch_expire', tf(await call('touch', k('touch'), 1)));
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  await new Promise((resolve) => setTimeout(resolve, 2500)); // on purpose: the 1 s TTL passes (memcached's clock ticks once a second)
   out('get_expired', got(await call('get', k('touch'))));
 
   out('add_existing', tf(await call('add', k('b'), 'other', 0)));

@@ -14,7 +14,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { MetaClient, copyKey, syncKey, syncServers, verifyKey, type Endpoint, type SyncReport } from '../../src/copy/index.js';
-import { startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { hold, startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { mulberry32 } from '../support/prng.js';
 
 afterAll(stopAll);
@@ -96,7 +96,7 @@ async function writeItems(port: number, items: Item[]): Promise<void> {
   // memcached's LRU maintainer moves freshly written items between LRU segments for a moment, and a
   // metadump that runs meanwhile can skip one (it is no snapshot: seen in CI as 19,998 of 20,000).
   // The tests below count exactly what a dump of settled data yields, so let the data settle first.
-  await new Promise((r) => setTimeout(r, 1_500));
+  await hold(1_500, "memcached's LRU maintainer settles the items just written (not observable from outside)");
 }
 
 /** What the server holds for each key (null: absent), read with pipelined `mg <b64> b v f t`. */
@@ -391,7 +391,7 @@ describe('copy engine against real memcached', () => {
       verify: true,
       settleMs: 50,
       beforeVerify: () => {
-        writes = new Promise((r) => setTimeout(r, 400)).then(() => writeItems(s.port, changed)); // a lost target leg, mid-pass
+        writes = hold(400, 'mid-pass').then(() => writeItems(s.port, changed)); // a lost target leg, mid-pass
       },
     });
     await writes;
@@ -412,7 +412,7 @@ describe('copy engine against real memcached', () => {
     const target = new MetaClient(ep(t));
     try {
       const verdict = verifyKey(source, target, key, { settleMs: 400 });
-      await new Promise((r) => setTimeout(r, 150));
+      await hold(150, "the source leg comes late, within the verify's 400 ms settle");
       await writeItems(s.port, [{ key, value: Buffer.from('new'), flags: 0, exptime: 0 }]); // ... and its source leg, late
       expect(await verdict).toBe('repaired');
       const [onT] = await readItems(t.port, [key]);

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, memshiftConfig, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { freePort, hold, memshiftConfig, pollUntil, sleep, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 
 let backend: ServerHandle;
 let proxy: ServerHandle;
@@ -67,7 +67,7 @@ it('survives connections that reset while being refused at max_connections', asy
       s.on('error', () => resolve());
     })),
   );
-  await new Promise((r) => setTimeout(r, 300));
+  await hold(300, 'time for the resets to take memshift down, which they must not');
   expect(await held[0]!.request('version')).toMatch(/^VERSION /);
   held.forEach((c) => c.close());
   expect(await p.stop()).toBe(0);
@@ -130,7 +130,7 @@ it('does not buffer far more than the client budget for a client that does not r
   const before = rssMb(proxy.pid);
   // 1,000 gets of 1 MB = 1 GB asked for; the client reads nothing for 2 s.
   const pending = drain(proxy.port, 'get bigk\r\n'.repeat(1000), (block.length + 5) * 1000, 2_000);
-  await new Promise((r) => setTimeout(r, 1_500));
+  await hold(1_500, 'RSS is read while the client does not read');
   const during = rssMb(proxy.pid);
   const r = await pending;
   expect(r.n).toBe((block.length + 5) * 1000);
@@ -155,22 +155,20 @@ it('holds at most its budget per client for 20 clients pipelining 100,000 gets o
   );
   let peak = before;
   for (let t = 0; t < 32; t++) {
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250); // RSS sampled every 250 ms for 8 s
     peak = Math.max(peak, rssMb(proxy.pid));
   }
   const held = await stats(proxy.port);
   for (const s of sockets) s.destroy();
   // What is given back once the clients are gone (reported: glibc keeps some of the freed heap).
-  const heldAfter = await (async () => {
-    for (let i = 0; i < 40 && Number((await stats(proxy.port)).get('memshift_reply_memory')) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    return Number((await stats(proxy.port)).get('memshift_reply_memory'));
-  })();
+  const replyMemory = async (): Promise<number> => Number((await stats(proxy.port)).get('memshift_reply_memory'));
+  const heldAfter = await pollUntil('the reply memory to be given back', replyMemory, (n) => n === 0, 4_000, 100).catch(replyMemory);
   // Freed reply buffers go back once V8 collects them (its memory reducer runs some seconds after the
   // burst): reported, not asserted (when GC runs is V8's choice).
   const left = Date.now();
   let after = rssMb(proxy.pid);
   while (after > before + 64 && Date.now() - left < 20_000) {
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     after = rssMb(proxy.pid);
   }
   const returnedIn = ((Date.now() - left) / 1000).toFixed(1);
@@ -208,7 +206,7 @@ it('holds at most max_reply_memory for all clients together: past it, a new requ
   let s = await held();
   for (let full = 0, deadline = Date.now() + 15_000; full < 5 && Date.now() < deadline; s = await held()) {
     full = Number(s.get('memshift_reply_memory')) >= 4 * 1048576 ? full + 1 : 0;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   // The bound, plus at most the one get each client had admitted while below it.
   expect(Number(s.get('memshift_reply_memory'))).toBeGreaterThanOrEqual(4 * 1048576);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { REPO_ROOT, startMemcached, startMemshift, stopAll, TextClient, type MemshiftHandle } from '../support/harness.js';
+import { pollUntil, REPO_ROOT, startMemcached, startMemshift, stopAll, TextClient, type MemshiftHandle } from '../support/harness.js';
 import { startSidecars, untilAll } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
@@ -37,14 +37,6 @@ interface Result {
 const history = async (admin: number): Promise<Result[]> => ((await (await fetch(`http://127.0.0.1:${admin}/migration/history`)).json()) as { history: Result[] }).history;
 
 const cli = async (...args: string[]): Promise<string> => (await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8' })).stdout;
-
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  for (const deadline = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 100))) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 500)}`);
-  }
-}
 
 /** A sidecar's config (as startSidecars writes it) with pool main as `pool`. */
 const configOf = (port: number, admin: number, pool: Record<string, unknown>): string =>
@@ -72,7 +64,7 @@ it('keeps a finished and an aborted migration after the block is removed, on eve
   await untilAll(admins, (s) => s.phase === 'done', 60_000);
 
   // Every sidecar has the same result: the servers, every phase switch in order, the counts and times.
-  const [first, second] = await until('both histories', () => Promise.all(admins.map(history)), (hs) => hs.every((h) => h.length === 1));
+  const [first, second] = await pollUntil('both histories', () => Promise.all(admins.map(history)), (hs) => hs.every((h) => h.length === 1), 60_000, 100);
   expect(second).toEqual(first);
   const r = first![0]!;
   expect(r).toMatchObject({ kind: 'planned', pool: 'main', id: 'grow', outcome: 'done', from: spec.slice(0, 2).map((s) => s.slice(0, -2)), to: spec.map((s) => s.slice(0, -2)) });
@@ -97,10 +89,12 @@ it('keeps a finished and an aborted migration after the block is removed, on eve
   expect(await sidecars[1]!.stop()).toBe(0);
   sidecars[1] = await startMemshift(configOf(port1, admins[1]!, { servers: spec }));
   expect(await history(admins[1]!)).toEqual(first);
-  const total = await until(
+  const total = await pollUntil(
     'the metric',
     async () => /^memshift_migration_last_duration_seconds\{pool="main",phase="total"\} (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${admins[1]}/metrics`)).text())?.[1],
     (v) => v !== undefined,
+    60_000,
+    100,
   );
   expect(Number(total)).toBeCloseTo(r.t_total_s, 3);
 
@@ -108,7 +102,7 @@ it('keeps a finished and an aborted migration after the block is removed, on eve
   await reconfigure(sidecars, admins, { servers: spec.slice(0, 2), migration: { id: 'shrink', from: spec, settle: '500ms' } });
   const abort = await fetch(`http://127.0.0.1:${admins[0]}/migration/abort`, { method: 'POST', headers: { authorization: 'Bearer test-token' } });
   expect(abort.status, await abort.text()).toBe(200);
-  const both = await until('the aborted one in both', () => Promise.all(admins.map(history)), (hs) => hs.every((h) => h.length === 2));
+  const both = await pollUntil('the aborted one in both', () => Promise.all(admins.map(history)), (hs) => hs.every((h) => h.length === 2), 60_000, 100);
   expect(both[1]).toEqual(both[0]);
   expect(both[0]!.map((x) => [x.id, x.kind, x.outcome])).toEqual([
     ['shrink', 'planned', 'aborted'],

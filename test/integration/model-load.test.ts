@@ -5,7 +5,7 @@
  * shows the checker does find lost writes through real sockets.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, TextClient } from '../support/harness.js';
+import { hold, memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, TextClient } from '../support/harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from '../support/model-load.js';
 
 afterAll(stopAll);
@@ -53,7 +53,7 @@ describe('model load', () => {
     let flushed = false;
     const started = Date.now();
     const flush = (async (): Promise<void> => {
-      await new Promise((r) => setTimeout(r, 700));
+      await hold(700, 'the flush comes 700 ms into the load');
       expect(await admin.request('flush_all')).toBe('OK\r\n');
       flushed = true;
     })();

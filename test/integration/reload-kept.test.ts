@@ -13,14 +13,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, waitUntil } from '../support/harness.js';
+import { freePort, hold, sleep, spreadKeys, startMemcached, startMemshift, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 import { migrationStatus, waitForPhase } from '../support/migration-scenario.js';
 
 afterAll(stopAll);
 
 const TOKEN = 'test-token';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function reload(admin: number, query = ''): Promise<{ status: number; body: { result: string; changes: string[]; errors: string[]; needs_restart: string[]; needs_force: string[] } }> {
   const res = await fetch(`http://127.0.0.1:${admin}/reload${query}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
@@ -60,7 +59,7 @@ it('an auth change needs a restart on a pool with replica groups (which keep ser
   expect(refused.body.result).toBe('refused');
   expect(refused.body.needs_restart).toEqual(['pool rep: auth changed; its replica groups keep the connections and rings they started with: needs a restart']);
   // Nothing changed: every key is still served, and writes land.
-  await sleep(300);
+  await hold(300, 'time for a change that the refused reload must not make');
   for (const k of keys) expect(await c.request(`get ${k}`)).toBe(`VALUE ${k} 0 1\r\nv\r\nEND\r\n`);
   expect(await c.request('set r:after 0 0 1\r\nw')).toBe('STORED\r\n');
 
@@ -73,7 +72,7 @@ it('an auth change needs a restart on a pool with replica groups (which keep ser
   const deadline = Date.now() + 1_500;
   while (Date.now() < deadline) {
     expect(await c.request('get p:1')).toBe('VALUE p:1 0 1\r\nx\r\nEND\r\n');
-    await sleep(100);
+    await sleep(100); // served all along: a get every 100 ms for 1.5 s
   }
   expect(await c.request('set p:2 0 0 1\r\ny')).toBe('STORED\r\n');
   c.close();
@@ -112,7 +111,7 @@ it('a running route migration goes on as it is across a timeout change of its po
   const seen = new Set<string | null>();
   for (const end = Date.now() + 1_500; Date.now() < end; ) {
     seen.add(await holder());
-    await sleep(5);
+    await sleep(5); // the lease holder, every 5 ms for 1.5 s
   }
   expect([...seen]).toEqual([before]);
   expect(proxy.logs()).not.toMatch(/leaving migration move-t/);

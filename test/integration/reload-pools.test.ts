@@ -20,12 +20,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { REPO_ROOT, freePort, keysOnServer, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil } from '../support/harness.js';
+import { REPO_ROOT, freePort, hold, keysOnServer, spreadKeys, startMemcached, startMemshift, stats, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { makeTempDir } from '../support/process.js';
 
 afterAll(stopAll);
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const until = (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> => waitUntil(what, check, ms, 100);
 
@@ -120,7 +118,7 @@ it('adds, routes to, reorders and removes pools on reload, with dry runs that ch
     expect(dryCli.stdout).toContain(`would apply  pool extra added: ${m2!.address}:1`);
     const dry = await post('?dry_run=true');
     expect(dry).toEqual({ status: 200, body: { result: 'would_apply', dry_run: true, changes: [`pool extra added: ${m2!.address}:1`], errors: [], needs_force: [], needs_restart: [] } });
-    await sleep(300);
+    await hold(300, 'time for a change that a dry run must not make');
     expect(await poolNames()).toEqual(['main', 'spare']);
     expect(await connections(m2!)).toBe(idle);
     expect(await reloads()).toEqual(reloadsBefore);

@@ -10,7 +10,7 @@
  */
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startDnsmasq, startMemcached, startMemshift, TextClient, type DnsmasqHandle, type HostsLine, type MemshiftHandle, type ServerHandle } from './harness.js';
+import { freePort, hold, startDnsmasq, startMemcached, startMemshift, TextClient, type DnsmasqHandle, type HostsLine, type MemshiftHandle, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
 import { everyKeyOnce, migrationStatus, untilAll } from './migration-scenario.js';
 import { autoMigrationId } from '../../src/discovery/migration-id.js';
@@ -114,10 +114,10 @@ export async function preload(port: number, keys: number): Promise<void> {
 export async function underLoad(fleet: DiscoveryFleet, during: () => Promise<void>, label: string): Promise<ModelReport> {
   let stop = false;
   const load = runModelLoad({ ports: fleet.ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 1_000));
+  await hold(1_000, 'the load runs before the change');
   try {
     await during();
-    await new Promise((r) => setTimeout(r, 1_000));
+    await hold(1_000, 'and a while after it');
   } finally {
     stop = true;
   }

@@ -13,7 +13,7 @@
  * that is not its owner any more.
  */
 import { expect } from 'vitest';
-import { startMemcached, stats, TextClient, type ServerHandle } from './harness.js';
+import { hold, sleep, startMemcached, stats, TextClient, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type Op } from './model-load.js';
 import { abortWhen, migrationStatus, printPhases, startPlanned, startSidecars } from './migration-scenario.js';
 import { diffGroups, groupItems } from './replication-scenario.js';
@@ -102,7 +102,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
 
   let stop = false;
   const model = runModelLoad({ ports, keys: 2_000, clients: 6, stop: () => stop, timeoutMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 1_000));
+  await hold(1_000, 'the load runs before the first kill');
   // The servers killed, in order, and the failover each one starts (its group, and its id: the
   // pool's second and third failovers carry their number).
   const kills = s.kind !== 'failover' ? [] : s.chain === true ? [groupA[1]!, groupA[0]!, groupB[1]!] : [groupA[1]!];
@@ -117,7 +117,7 @@ export async function runReplicatedScenario(s: ReplicatedScenario): Promise<void
     while (Date.now() < deadline) {
       all = await Promise.all(admins.map((a) => migrationStatus(a)));
       if (all.every((x) => finished(x, id))) return;
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   };
   for (const dead of kills) {

@@ -12,7 +12,7 @@
  */
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, stats, TextClient, type MemshiftHandle, type MemshiftOptions, type ServerHandle } from './harness.js';
+import { freePort, hold, sleep, startMemcached, startMemshift, stats, TextClient, type MemshiftHandle, type MemshiftOptions, type ServerHandle } from './harness.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
 import { memcachedTlsArgs, type TestCerts } from './tls-certs.js';
 
@@ -89,7 +89,7 @@ export async function untilAll(admins: readonly number[], done: (s: Record<strin
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
     all = await Promise.all(admins.map((a) => migrationStatus(a)));
     if (all.every(done)) break;
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
   return all;
 }
@@ -98,7 +98,7 @@ export async function untilAll(admins: readonly number[], done: (s: Record<strin
 export async function waitForPhase(admin: number, phases: readonly string[], timeoutMs = 120_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
     if (phases.includes(String((await migrationStatus(admin)).phase))) return;
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }
 
@@ -133,7 +133,7 @@ function stopSidecarIn(which: 'leader' | 'follower', phase: string, ms: number):
       const leader = await leaderOf(admins);
       stopped = sidecars[which === 'leader' ? leader : leader === 0 ? 1 : 0]!;
       stopped.pause();
-      await new Promise((r) => setTimeout(r, ms));
+      await hold(ms, `the ${which} stays stopped`);
       stopped.resume();
     },
     stopped: () => {
@@ -276,7 +276,7 @@ export async function runMigrationScenario(s: MigrationScenario): Promise<Migrat
     const finished = (x: Record<string, unknown>): boolean =>
       s.abortAt === undefined ? x.phase === 'done' : x.phase === 'aborted' && x.rolled_back === true && x.t_cleanup_s !== null;
     if (all.every(finished) || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
   await during;
   stop = true;

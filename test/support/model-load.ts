@@ -22,6 +22,7 @@
  * its comment for the exact rule. Clients pipeline nothing: one request at a time per connection.
  */
 import { performance } from 'node:perf_hooks';
+import { sleep } from './process.js';
 import { TextClient } from './text-client.js';
 import { mulberry32 } from './prng.js';
 
@@ -558,7 +559,6 @@ export interface ModelReport {
 }
 
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Shared by the clients of one run: the history and the counters. */
 class Recorder {

@@ -13,7 +13,7 @@
  * incr, say); every error is printed with its time relative to the kill.
  */
 import { expect } from 'vitest';
-import { startMemcached, type ServerHandle } from './harness.js';
+import { hold, startMemcached, type ServerHandle } from './harness.js';
 import { makeTempDir } from './process.js';
 import { LIBFAKETIME, requireDep } from './system-deps.js';
 import { finalCheck, formatReport, runModelLoad, type ModelReport } from './model-load.js';
@@ -96,14 +96,13 @@ export async function runPassiveFailover(s: PassiveFailover = {}): Promise<Passi
   const ports = sidecars.map((p) => p.port);
   let stop = false;
   const { model } = await issueLoad(ports, s.keys ?? 20_000, () => stop);
-  await new Promise((r) => setTimeout(r, s.loadBeforeKillMs ?? 5_000));
+  await hold(s.loadBeforeKillMs ?? 5_000, 'the load runs before the kill');
   a2!.kill('SIGKILL');
   await a2!.waitExit();
   const killedAt = performance.now();
 
   const all = await untilAll(admins, (x) => x.phase === 'done', 240_000);
-  // A little load on the smaller ring, after every sidecar is done.
-  await new Promise((r) => setTimeout(r, 2_000));
+  await hold(2_000, 'a little load on the smaller ring, after every sidecar is done');
   stop = true;
   const report = await finalCheck(ports, await model);
   const errors = report.errors.events.map((e) => `${((e.at - killedAt) / 1000).toFixed(2)} s after the kill: ${e.kind}: ${e.sample}`);

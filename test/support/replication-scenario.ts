@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, startMemcached, startMemshift, TextClient, type ServerHandle } from './harness.js';
+import { freePort, hold, startMemcached, startMemshift, TextClient, type ServerHandle } from './harness.js';
 import { memcachedTlsArgs, type TestCerts } from './tls-certs.js';
 
 interface Item {
@@ -138,10 +138,10 @@ export async function replayScenario(stopMs: number): Promise<{ compared: number
     c.close();
   };
   const clients = Array.from({ length: 4 }, (_, i) => client(i));
-  await new Promise((r) => setTimeout(r, 500));
+  await hold(500, 'the clients write before the stop');
   const victim = zoneB[1]!;
   victim.pause();
-  await new Promise((r) => setTimeout(r, stopMs));
+  await hold(stopMs, 'the backend stays stopped while the clients write');
   // The load ends while the backend is still stopped: only the replay can bring it up to date.
   stop = true;
   await Promise.all(clients);
@@ -154,7 +154,7 @@ export async function replayScenario(stopMs: number): Promise<{ compared: number
   }
   victim.resume();
   // Replay: a first pass once the backend answers its probe, a second after the grace period.
-  await new Promise((r) => setTimeout(r, 4_000));
+  await hold(4_000, 'both replay passes run: a deleted key must not come back');
   const a = await groupItems(zoneA);
   const b = await groupItems(zoneB);
   const differ = diffGroups(a, b);

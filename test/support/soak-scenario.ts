@@ -18,14 +18,13 @@
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, startMemcached, startMemshift, type MemshiftHandle, type ServerHandle } from './harness.js';
-import { makeTempDir } from './process.js';
+import { hold, makeTempDir } from './process.js';
 import { finalCheck, formatReport, type ModelReport } from './model-load.js';
 import { untilAll } from './migration-scenario.js';
 import { issueLoad } from './passive-failover.js';
 
 const spec = (b: ServerHandle): string => `${b.address}:1`;
 const group = (name: string, servers: ServerHandle[]): { name: string; servers: string[] } => ({ name, servers: servers.map(spec) });
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface SoakResult {
   report: ModelReport;
@@ -80,7 +79,7 @@ export async function runSoak(minutes: number): Promise<SoakResult> {
     step(`roll out: ${what}`);
     for (const i of [0, 1]) {
       down.add(ports[i]!);
-      await sleep(200); // requests already sent to it finish
+      await hold(200, 'requests already sent to it finish');
       await sidecars[i]!.stop();
       sidecars[i] = await startMemshift(config(i, groups, migration));
       down.delete(ports[i]!);
@@ -96,27 +95,27 @@ export async function runSoak(minutes: number): Promise<SoakResult> {
   const full = [group('ga', [a1!, a2!, a3!]), group('gb', [b1!, b2!, b3!])];
 
   try {
-    await sleep(20_000);
+    await hold(20_000, 'steady load first');
     // 1. A planned grow.
     await rollOut('grow ga and gb 2 -> 3', full, { id: 'soak-grow', from: initial, start: start() });
     await waitDone('soak-grow');
     await rollOut('the grow block removed', full);
-    await sleep(20_000);
+    await hold(20_000, 'steady load after the grow');
 
     // 2. A backend stopped for 10 s.
     step(`SIGSTOP ${a1!.address} (A1) for 10 s`);
     a1!.pause();
-    await sleep(10_000);
+    await hold(10_000, 'A1 stays stopped for 10 s');
     a1!.resume();
     step(`SIGCONT ${a1!.address} (A1)`);
-    await sleep(30_000);
+    await hold(30_000, 'steady load after A1 is back');
 
     // 3. A backend killed: passive failover.
     step(`SIGKILL ${a2!.address} (A2)`);
     a2!.kill('SIGKILL');
     await a2!.waitExit();
     await waitDone(/^failover-ga-/);
-    await sleep(20_000);
+    await hold(20_000, 'steady load after the failover');
 
     // 4. The dead server back, empty: out of the config, then migrated back in.
     const withoutA2 = [group('ga', [a1!, a3!]), group('gb', [b1!, b2!, b3!])];
@@ -126,7 +125,7 @@ export async function runSoak(minutes: number): Promise<SoakResult> {
     await rollOut('A2 migrated back into ga', full, { id: 'soak-back-in', from: withoutA2, start: start() });
     await waitDone('soak-back-in');
     await rollOut('the back-in block removed', full);
-    await sleep(20_000);
+    await hold(20_000, 'steady load after the back-in');
 
     // 5. A shrink.
     const small = [group('ga', [a1!, a2!]), group('gb', [b1!, b2!])];
@@ -136,7 +135,7 @@ export async function runSoak(minutes: number): Promise<SoakResult> {
 
     const rest = minutes * 60_000 - (performance.now() - t0);
     step(`load goes on for ${Math.max(0, Math.round(rest / 1000))} s more`);
-    if (rest > 0) await sleep(rest);
+    if (rest > 0) await hold(rest, 'the load runs for the rest of the soak');
   } finally {
     stop = true;
   }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { hold } from '../../support/process.js';
 import { AdminServer } from '../../../src/admin/index.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_MAX_CONNECTIONS } from '../../../src/admin/server.js';
 import { isMemshiftError } from '../../../src/errors.js';
@@ -97,7 +98,7 @@ describe('admin server: start and close', () => {
     let closed = false;
     const closing = admin.close().then(() => (closed = true));
     expect(admin.close()).toBe(admin.close());
-    await new Promise((r) => setTimeout(r, 50));
+    await hold(50, 'time for a close that must wait for the request');
     expect(closed).toBe(false);
     release();
     const res = await pending;

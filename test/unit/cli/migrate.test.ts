@@ -6,6 +6,7 @@ import type { CliIo } from '../../../src/cli/common.js';
 import { runMigrate, type MigrateDeps } from '../../../src/cli/migrate.js';
 import type { MigrationStatus } from '../../../src/migration/status.js';
 import { migrationStatus } from '../../support/migration-status.js';
+import { waitUntil } from '../../support/process.js';
 import { run, tempConfigs, type Run } from './helpers.js';
 
 const status = migrationStatus;
@@ -357,8 +358,8 @@ describe('memshift migrate watch', () => {
     fake.gets = [body(copying(1))];
     const signals = new EventEmitter();
     const done = runWith(['watch', '--admin', fake.url, '--interval', '30'], { isTTY: true, signals: signals as unknown as MigrateDeps['signals'] });
-    while (fake.getCount === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitUntil('the first GET', () => fake.getCount > 0, 5_000, 5);
+    await waitUntil('the SIGINT handler', () => signals.listenerCount('SIGINT') > 0, 5_000, 5);
     expect(signals.listenerCount('SIGINT')).toBe(1);
     signals.emit('SIGINT', 'SIGINT');
     const r = await done;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../support/process.js';
 import type { CliIo } from '../../../src/cli/common.js';
 import { runTop, type TopDeps } from '../../../src/cli/top.js';
 import type { TopView } from '../../../src/cli/top-view.js';
@@ -127,13 +128,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function until(cond: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 5_000): Promise<void> => waitUntil(what, cond, ms, 5);
 
 describe('memshift top (help and usage)', () => {
   it('is listed, and prints its usage on --help', async () => {
@@ -214,7 +209,7 @@ describe('memshift top on a terminal', () => {
     fake.samples = twoSamples();
     const live = liveDeps();
     const s = start(['--admin', fake.url, '--interval', '20ms'], live.deps);
-    await until(() => fake.gets >= 3);
+    await until('3 GETs', () => fake.gets >= 3);
     const frames = (): number => s.out().split('\x1b[H').length - 1;
     const before = frames();
     live.resize();
@@ -244,7 +239,7 @@ describe('memshift top on a terminal', () => {
     fake.samples = twoSamples();
     const live = liveDeps();
     const s = start(['--admin', fake.url, '--interval', '20ms'], live.deps);
-    await until(() => fake.gets >= 2);
+    await until('2 GETs', () => fake.gets >= 2);
     live.signals.emit(signal);
     expect(await s.done).toBe(0);
     expect(s.out().endsWith('\x1b[?25h\x1b[?1049l')).toBe(true);
@@ -254,12 +249,12 @@ describe('memshift top on a terminal', () => {
     fake.samples = [...twoSamples(), { failWith: 503 }];
     const live = liveDeps({ columns: () => 200 });
     const s = start(['--admin', fake.url, '--interval', '20ms'], live.deps);
-    await until(() => s.out().includes('! GET'));
+    await until('the failed GET shown', () => s.out().includes('! GET'));
     expect(s.out()).toMatch(/! GET http:\/\/127\.0\.0\.1:\d+\/backends: HTTP 503: token needed; trying again every 0\.02s/);
     fake.samples = twoSamples();
     fake.gets = 1;
     const shown = s.out().length;
-    await until(() => s.out().length > shown && !s.out().slice(shown).includes('! GET'));
+    await until('a good GET shown after it', () => s.out().length > shown && !s.out().slice(shown).includes('! GET'));
     live.key('\x03');
     expect(await s.done).toBe(0);
   });
@@ -276,7 +271,7 @@ describe('memshift top on a terminal', () => {
     fake.samples = twoSamples();
     const live = liveDeps();
     const s = start(['--admin', fake.url, '--json', '--interval', '10ms'], live.deps);
-    await until(() => s.out().split('\n').length > 3);
+    await until('more than 3 lines out', () => s.out().split('\n').length > 3);
     live.signals.emit('SIGINT');
     expect(await s.done).toBe(0);
     const lines = s.out().trimEnd().split('\n');

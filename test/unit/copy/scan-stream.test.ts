@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hold, waitUntil } from '../../support/process.js';
 import { scanServer, type DumpEntry, type Scan } from '../../../src/copy/index.js';
 
 const servers: net.Server[] = [];
@@ -120,7 +121,7 @@ describe('scanServer', () => {
     expect((await it.next()).value?.key.toString()).toBe('a');
     setTimeout(() => ac.abort(), 20);
     await expect(it.next()).rejects.toMatchObject({ code: 'COPY_ABORTED' });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitUntil('the dump connection to close', () => srv.sockets[0]?.destroyed === true || srv.sockets[0]?.readableEnded === true, 5_000, 5);
     expect(srv.sockets[0]?.destroyed || srv.sockets[0]?.readableEnded).toBe(true);
   });
 
@@ -136,7 +137,7 @@ describe('scanServer', () => {
     const scan = scanServer({ host: '127.0.0.1', port: srv.port }, { highWaterBytes: 64 * 1024 });
     const it = scan[Symbol.asyncIterator]();
     for (let i = 0; i < 10; i++) await it.next();
-    await new Promise((r) => setTimeout(r, 300));
+    await hold(300, 'time for the scan to read ahead, which it must not');
     expect(server?.writableLength ?? 0).toBeGreaterThan(1_000_000); // still queued on the server side
     let n = 10;
     while (!(await it.next()).done) n++;

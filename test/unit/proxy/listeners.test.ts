@@ -5,6 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hold } from '../../support/process.js';
 import type { ListenSpec } from '../../../src/config/types.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { BACKSTOP_SLACK, openListeners, type Listeners } from '../../../src/proxy/listeners.js';
@@ -103,7 +104,7 @@ describe('listeners: the backstop', () => {
           await new Promise((r) => c.once('connect', r));
         }
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await hold(200, 'time for a close that must not happen');
       expect(closed).toBe(0);
     } finally {
       for (const c of clients) c.destroy();

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
+import { hold } from '../../support/process.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { nodeWriteLogFs, WriteLog, type WriteLogEntry, type WriteLogFs, type WriteLogLogger, type WriteLogOptions } from '../../../src/replication/write-log.js';
 import { logFileName } from '../../../src/replication/write-log/format.js';
@@ -326,7 +327,7 @@ describe('WriteLog with concurrent appends', () => {
     const t0 = performance.now();
     for (let group = 0; group < 100; group++) {
       for (let i = 0; i < 100; i++) log.append(B, i % 3 === 0 ? 'delete' : 'set', k(`g${group}:${i}`));
-      await new Promise((r) => setTimeout(r, 1));
+      await hold(1, 'the appends come in 100 turns');
     }
     await log.close();
     const ms = performance.now() - t0;
