@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, hold, REPO_ROOT, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
-import { makeTempDir, ManagedProcess } from '../support/process.js';
+import { freePort, hold, spawnMemshift, startMemcached, startMemshift, stats, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { makeTempDir } from '../support/process.js';
 import { makeCerts, type TestCerts } from '../support/tls-certs.js';
 import { startMemshiftStillStarting } from '../support/slow-start.js';
 
@@ -59,11 +59,8 @@ const pool = (): Record<string, unknown> => ({ main: { servers: [`${backend.addr
 
 /** Runs `memshift serve` on `config` and waits, up to the deadline, for it to exit. */
 async function serveExpectingExit(config: Record<string, unknown>): Promise<{ code: number | null; ms: number; logs: string }> {
-  const dir = makeTempDir('bind');
-  const file = join(dir, 'memshift.yml');
-  writeFileSync(file, stringify(config));
   const started = performance.now();
-  const proc = ManagedProcess.start({ name: 'memshift (bind failure)', command: process.execPath, args: [join(REPO_ROOT, 'dist/cli.js'), 'serve', '-c', file], logFile: join(dir, 'memshift.log'), cwd: REPO_ROOT });
+  const proc = spawnMemshift(stringify(config), 'memshift (bind failure)');
   const exit = await proc.waitExit(EXIT_WITHIN_MS - (performance.now() - started));
   const ms = performance.now() - started;
   if (exit === undefined) {

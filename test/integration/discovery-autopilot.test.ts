@@ -9,12 +9,9 @@
  * longer scenarios (approve, drain, failover, flapping, refusal, DNS down, answers that differ) are in
  * test/acceptance/discovery.test.ts.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, keysOnServer, hold, REPO_ROOT, spreadKeys, startDnsmasq, stopAll, TextClient, waitUntil } from '../support/harness.js';
-import { makeTempDir, ManagedProcess } from '../support/process.js';
+import { freePort, keysOnServer, hold, spawnMemshift, spreadKeys, startDnsmasq, stopAll, TextClient, waitUntil } from '../support/harness.js';
 import { backendsUp, beforeGrowth, expectClean, keysOnTwo, migrationsOf, podIp, podLines, podName, ringsOf, startDiscoveryFleet, underLoad, untilMigrated } from '../support/discovery-scenario.js';
 
 afterAll(stopAll);
@@ -74,18 +71,8 @@ describe('a pod back with a new address', () => {
 describe('discovery at start', () => {
   it('exits 69 (MS_ERR_DISCOVERY) naming the DNS name when it gives no server, rather than serve an empty pool', async () => {
     const dns = await startDnsmasq({ hosts: [] });
-    const dir = makeTempDir('memshift-nodns');
-    const file = join(dir, 'memshift.yml');
     const pool = { discovery: { dns: 'mc.test', port: 11211, interval: '1s', resolver: dns.address } };
-    writeFileSync(file, stringify({ listen: [`127.0.0.1:${await freePort()}`], pools: { main: pool } }));
-    const proc = ManagedProcess.start({
-      name: 'memshift (no servers in DNS)',
-      command: process.execPath,
-      args: [join(REPO_ROOT, 'dist/cli.js'), 'serve', '-c', file],
-      logFile: join(dir, 'memshift.log'),
-      cwd: REPO_ROOT,
-      env: { ...process.env, MEMSHIFT_DISCOVERY_START_WAIT_MS: '2500' },
-    });
+    const proc = spawnMemshift(stringify({ listen: [`127.0.0.1:${await freePort()}`], pools: { main: pool } }), 'memshift (no servers in DNS)', { env: { MEMSHIFT_DISCOVERY_START_WAIT_MS: '2500' } });
     const exit = await proc.waitExit(15_000);
     expect(exit?.code, proc.logTail()).toBe(69);
     // Asked again meanwhile (logged once per reason), then the error names the pool, the name and why.

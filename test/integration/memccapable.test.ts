@@ -4,9 +4,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, type ServerHandle } from '../support/harness.js';
+import { startMemcached, startMemshiftPool, stopAll, type ServerHandle } from '../support/harness.js';
 import { requireDep } from '../support/system-deps.js';
-import { makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
+import { clientTls, makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
 
 let proxy: ServerHandle;
 let tlsProxy: ServerHandle;
@@ -17,9 +17,7 @@ beforeAll(async () => {
   direct = await startMemcached();
   ({ proxy } = await startMemshiftPool(3));
   const certs = makeCerts();
-  const servers = await Promise.all([0, 1, 2].map(() => startMemcached({ args: memcachedTlsArgs(certs, 3) })));
-  const tls = { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey };
-  tlsProxy = await startMemshift(memshiftConfig({ pools: { main: { servers, tls } } }));
+  ({ proxy: tlsProxy } = await startMemshiftPool(3, { memcached: { args: memcachedTlsArgs(certs, 3) }, pool: { tls: clientTls(certs) } }));
 });
 afterAll(stopAll);
 

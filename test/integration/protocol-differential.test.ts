@@ -5,9 +5,9 @@
  * front of three memcached that require TLS and a client certificate, must too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hold, memshiftConfig, startMemcached, startMemshift, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { hold, startMemcached, startMemshiftPool, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { requireDep } from '../support/system-deps.js';
-import { makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
+import { clientTls, makeCerts, memcachedTlsArgs } from '../support/tls-certs.js';
 import { DIFF_CASES, type DiffCase } from './differential-cases.js';
 
 let reference: ServerHandle;
@@ -19,8 +19,7 @@ beforeAll(async () => {
   reference = await startMemcached();
   ({ proxy } = await startMemshiftPool(3));
   const certs = makeCerts();
-  const servers = await Promise.all([0, 1, 2].map(() => startMemcached({ args: memcachedTlsArgs(certs, 3) })));
-  tlsProxy = await startMemshift(memshiftConfig({ pools: { main: { servers, tls: { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey } } } }));
+  ({ proxy: tlsProxy } = await startMemshiftPool(3, { memcached: { args: memcachedTlsArgs(certs, 3) }, pool: { tls: clientTls(certs) } }));
 });
 afterAll(stopAll);
 

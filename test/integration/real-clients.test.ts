@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, freePort, keysOnServer, memshiftConfig, startMemcached, startMemshift, stopAll, type MemshiftHandle, type ServerHandle } from '../support/harness.js';
 import { requireDep } from '../support/system-deps.js';
-import { makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
+import { clientTls, makeCerts, memcachedTlsArgs, type TestCerts } from '../support/tls-certs.js';
 
 afterAll(stopAll);
 
@@ -216,7 +216,7 @@ beforeAll(async () => {
   tlsBackends = tls.map((t) => t.b);
   tlsInspect = tls.map((t) => t.inspect);
   tlsListenPort = await freePort();
-  const pool = { servers: tlsBackends, timeout: 2000, tls: { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey } };
+  const pool = { servers: tlsBackends, timeout: 2000, tls: clientTls(certs) };
   const listenerTls = { cert_file: certs.serverCert, key_file: certs.serverKey, client_ca_file: certs.ca };
   tlsProxy = await startMemshift(memshiftConfig({ pools: { main: pool }, listen: ['127.0.0.1:0', { address: `127.0.0.1:${tlsListenPort}`, tls: listenerTls }] }));
 });

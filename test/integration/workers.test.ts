@@ -11,12 +11,11 @@
  * The migration under the model-checked load with workers: 2 is in workers-migration.test.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { freePort, REPO_ROOT, startMemcached, startMemshift, stopAll, TextClient, waitUntil, type MemshiftHandle, type ServerHandle } from '../support/harness.js';
-import { makeTempDir, ManagedProcess } from '../support/process.js';
+import { freePort, spawnMemshift, startMemcached, startMemshift, stopAll, TextClient, waitUntil, type MemshiftHandle, type ServerHandle } from '../support/harness.js';
+import { makeTempDir } from '../support/process.js';
 import { diffGroups, groupItems, startReplicatedPool } from '../support/replication-scenario.js';
 import { metricValue, scrape, workerPids } from '../support/workers.js';
 
@@ -119,11 +118,9 @@ describe('workers: 2', () => {
     const backend = await startMemcached();
     // memcached's own port: taken.
     const taken = backend.port;
-    const dir = makeTempDir('workers-bind');
-    const file = join(dir, 'memshift.yml');
-    writeFileSync(file, stringify({ listen: [`127.0.0.1:${taken}`], workers: 2, admin: { listen: `127.0.0.1:${await freePort()}` }, pools: { main: { servers: [`${backend.address}:1`] } } }));
+    const config = stringify({ listen: [`127.0.0.1:${taken}`], workers: 2, admin: { listen: `127.0.0.1:${await freePort()}` }, pools: { main: { servers: [`${backend.address}:1`] } } });
     const started = performance.now();
-    const proc = ManagedProcess.start({ name: 'memshift workers (bind failure)', command: process.execPath, args: [join(REPO_ROOT, 'dist/cli.js'), 'serve', '-c', file], logFile: join(dir, 'memshift.log'), cwd: REPO_ROOT });
+    const proc = spawnMemshift(config, 'memshift workers (bind failure)');
     const exit = await proc.waitExit(5_000);
     expect(exit?.code, proc.logTail()).toBe(69);
     expect(performance.now() - started).toBeLessThan(5_000);

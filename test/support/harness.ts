@@ -220,6 +220,33 @@ async function loggedStarted(proc: ManagedProcess, timeoutMs: number): Promise<v
   }
 }
 
+/** Writes `configYaml` to `dir`/memshift.yaml and starts `node dist/cli.js serve -c FILE` there; waits for nothing. */
+function serveIn(dir: string, configYaml: string, name: string, opts: MemshiftOptions): ManagedProcess {
+  const entry = resolve(REPO_ROOT, opts.entry ?? 'dist/cli.js');
+  if (!existsSync(entry)) {
+    throw new Error(`${entry} is missing: run \`npm run build\` first (scripts/run-integration.mjs does)`);
+  }
+  ensureTempDir(dir);
+  const configFile = join(dir, 'memshift.yaml');
+  writeFileSync(configFile, configYaml);
+  return ManagedProcess.start({
+    name,
+    command: process.execPath,
+    args: [entry, 'serve', ...(opts.configArgs ?? ['-c', configFile]), ...(opts.args ?? [])],
+    logFile: join(dir, 'memshift.log'),
+    env: { ...process.env, ...opts.env },
+    cwd: REPO_ROOT,
+  });
+}
+
+/**
+ * `memshift serve` on `configYaml` (a temp file), without waiting for anything: for a start that is
+ * to fail (a listener that cannot bind, a pool with no servers). `name` is for messages.
+ */
+export function spawnMemshift(configYaml: string, name: string, opts: Pick<MemshiftOptions, 'env' | 'args'> = {}): ManagedProcess {
+  return serveIn(makeTempDir('memshift'), configYaml, name, opts);
+}
+
 /**
  * Writes `configYaml` to a temp file and runs `node dist/cli.js serve -c FILE`, waiting until every
  * listener accepts a connection. A listener on port 0 is found in serve's `memshift started` log
@@ -227,26 +254,14 @@ async function loggedStarted(proc: ManagedProcess, timeoutMs: number): Promise<v
  * SIGTERM and resolves with the exit code.
  */
 export async function startMemshift(configYaml: string, opts: MemshiftOptions = {}): Promise<MemshiftHandle> {
-  const entry = resolve(REPO_ROOT, opts.entry ?? 'dist/cli.js');
-  if (!existsSync(entry)) {
-    throw new Error(`${entry} is missing: run \`npm run build\` first (scripts/run-integration.mjs does)`);
-  }
   const configured = listenEndpoints(configYaml);
   const portZero = configured.some((e) => 'port' in e && e.port === 0);
   const timeoutMs = opts.startTimeoutMs ?? 15_000;
   const dir = makeTempDir('memshift');
   const configFile = join(dir, 'memshift.yaml');
+  const name = `memshift ${configured.map((e) => ('path' in e ? e.path : `${e.host}:${e.port}`)).join(' ')}`;
   const server = await Server.start(async () => {
-    ensureTempDir(dir);
-    writeFileSync(configFile, configYaml);
-    const proc = ManagedProcess.start({
-      name: `memshift ${configured.map((e) => ('path' in e ? e.path : `${e.host}:${e.port}`)).join(' ')}`,
-      command: process.execPath,
-      args: [entry, 'serve', ...(opts.configArgs ?? ['-c', configFile]), ...(opts.args ?? [])],
-      logFile: join(dir, 'memshift.log'),
-      env: { ...process.env, ...opts.env },
-      cwd: REPO_ROOT,
-    });
+    const proc = serveIn(dir, configYaml, name, opts);
     const endpoints = portZero ? await startedAddresses(proc, timeoutMs) : configured;
     for (const endpoint of endpoints) await waitForEndpoint(endpoint, proc, timeoutMs);
     if (!portZero && opts.untilStarted !== false) await loggedStarted(proc, timeoutMs);
@@ -302,12 +317,15 @@ export function memshiftConfig(spec: MemshiftConfigSpec): string {
   });
 }
 
-/** `n` fresh memcached backends and one memshift in front of them as pool `main` (extra pool or top-level fields as in the config file). */
+/**
+ * `n` fresh memcached backends (started with `memcached`'s options) and one memshift in front of them
+ * as pool `main` (extra pool or top-level fields as in the config file).
+ */
 export async function startMemshiftPool(
   n = 3,
-  fields: { pool?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+  fields: { pool?: Record<string, unknown>; config?: Record<string, unknown>; memcached?: MemcachedOptions } = {},
 ): Promise<{ backends: ServerHandle[]; proxy: MemshiftHandle }> {
-  const backends = await Promise.all(Array.from({ length: n }, () => startMemcached()));
+  const backends = await Promise.all(Array.from({ length: n }, () => startMemcached(fields.memcached)));
   const yaml = memshiftConfig({ listenPort: await freePort(), pools: { main: { servers: backends, ...fields.pool } }, ...fields.config });
   return { backends, proxy: await startMemshift(yaml) };
 }

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, hold, startMemcached, startMemshift, TextClient, type ServerHandle } from './harness.js';
-import { memcachedTlsArgs, type TestCerts } from './tls-certs.js';
+import { clientTls, memcachedTlsArgs, type TestCerts } from './tls-certs.js';
 
 interface Item {
   value: string;
@@ -86,7 +86,7 @@ export async function startReplicatedPool(pool: Record<string, unknown>, top: Re
   const b = await Promise.all([member(certs), member(certs)]);
   const zoneA = a.map((m) => m.server);
   const zoneB = b.map((m) => m.server);
-  const tls = certs === undefined ? {} : { tls: { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey } };
+  const tls = certs === undefined ? {} : { tls: clientTls(certs) };
   const port = await freePort();
   const yaml = stringify({
     listen: [`127.0.0.1:${port}`],

@@ -55,3 +55,8 @@ export function makeCerts(days = 60): TestCerts {
 export function memcachedTlsArgs(c: TestCerts, verifyMode: 0 | 1 | 3 = 0): string[] {
   return ['-Z', '-o', `ssl_chain_cert=${c.serverCert},ssl_key=${c.serverKey},ssl_ca_cert=${c.ca},ssl_verify_mode=${verifyMode}`];
 }
+
+/** A pool's `tls` that verifies the servers against the CA and logs in with the client certificate. */
+export function clientTls(c: TestCerts): { ca_file: string; cert_file: string; key_file: string } {
+  return { ca_file: c.ca, cert_file: c.clientCert, key_file: c.clientKey };
+}
