@@ -126,11 +126,7 @@ it('marks a backend TKO after failure_limit timeouts in a row, fails it fast, an
   } finally {
     hung.resume();
   }
-  let r = '';
-  for (let i = 0; i < 60 && !r.startsWith('VALUE'); i++) {
-    r = await ask(c, `get ${keys[4]}`);
-    if (!r.startsWith('VALUE')) await new Promise((res) => setTimeout(res, 100));
-  }
+  const r = await pollUntil('a get of a key on the resumed server to hit', () => ask(c, `get ${keys[4]}`), (x) => x.startsWith('VALUE'), 6_000, 100);
   expect(r).toMatch(/^VALUE /);
   expect((await stats(proxy.port, '127.0.0.1', 'backends')).get(`main:${hung.address}:state`)).toBe('up');
   c.close();

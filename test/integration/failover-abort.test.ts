@@ -6,7 +6,7 @@
  * and no read was stale, resurrected or lost.
  */
 import { afterAll, expect, it } from 'vitest';
-import { hold, startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
+import { hold, pollUntil, startMemcached, stopAll, TextClient, type ServerHandle } from '../support/harness.js';
 import { finalCheck, formatReport, runModelLoad } from '../support/model-load.js';
 import { printPhases, startSidecars, untilAll, waitForPhase } from '../support/migration-scenario.js';
 import { groupItems } from '../support/replication-scenario.js';
@@ -60,15 +60,12 @@ it('an aborted failover: the dead server, back empty, is rebuilt from the other 
 
   await a2!.restart();
   // Each sidecar sees it come back (probes back off to 30 s at most), one rebuilds it, both wait for that.
-  let views: (BackendView | undefined)[] = [];
-  for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
-    views = await Promise.all(admins.map((a) => backendView(a, a2!.address)));
-    if (views.every((v) => v?.recovering === false && v.sync?.state === 'done')) break;
-    await new Promise((res) => setTimeout(res, 250));
-  }
+  const viewsOfA2 = (): Promise<(BackendView | undefined)[]> => Promise.all(admins.map((a) => backendView(a, a2!.address)));
+  const rebuilt = (views: (BackendView | undefined)[]): boolean => views.every((v) => v?.recovering === false && v.sync?.state === 'done');
+  const views = await pollUntil('A2 rebuilt, in both sidecars', viewsOfA2, rebuilt, 90_000, 250).catch(viewsOfA2);
   console.log(`A2 after its return: ${JSON.stringify(views)}`);
   expect(views.map((v) => [v?.recovering, v?.sync?.state])).toEqual([[false, 'done'], [false, 'done']]);
-  await new Promise((res) => setTimeout(res, 1_000));
+  await hold(1_000, 'the load runs on with A2 rebuilt');
   stop = true;
   const report = await finalCheck(ports, await model);
   console.log(`aborted failover, A2 rebuilt: ${formatReport(report)}`);

@@ -75,7 +75,7 @@ it('GET /migration/history: the token off loopback, one read per server for a bu
   // 3. A burst: 40 calls at once and right after, each server's item read once (twice at most,
   // should the burst straddle the end of a read), not 40 times.
   // A second past the last read, and past the one memshift makes 2 s after its start (for the metrics).
-  await new Promise((r) => setTimeout(r, Math.max(1_100, startedAt + 3_300 - Date.now())));
+  await hold(Math.max(1_100, startedAt + 3_300 - Date.now()), 'past the last read and the one for the metrics: the next call reads');
   const gets = async (): Promise<number[]> => Promise.all([busy, quiet].map(async (s) => Number((await stats(s.port)).get('cmd_get'))));
   const before = await gets();
   await Promise.all(Array.from({ length: 20 }, (_, i) => history(i % 2 === 0 ? '' : '?pool=busy')));
