@@ -43,6 +43,9 @@ export const SUITE_USAGE = `Usage: npm run bench -- [--rounds N] [--duration 10s
        npm run bench -- --workers 1,2 [...]          (memshift with 1 and 2 worker processes; add --help)
 `;
 
+/** Seconds of unmeasured load on each target before the first round. */
+const WARM_UP_S = 3;
+
 const DEFAULT_OUT = join(REPO_ROOT, 'bench', 'results', 'data-path.json');
 
 export interface SuiteEnv {
@@ -136,6 +139,9 @@ export async function runSuite(argv: string[], env: SuiteEnv): Promise<number> {
   // The get loads' keys, on the pool (through nutcracker: the same ring) and on direct.
   for (const t of [nutcracker, direct!]) await preload(t.host, t.port);
 
+  // Warm every target up first (memshift's JIT, every proxy's connections), unmeasured: a cold first
+  // run would count memshift's compilation against it.
+  for (const t of Object.values(targets)) await runPipeline({ host: t.host, port: t.port, durationS: WARM_UP_S, connections: o.concurrency, depth: 4 });
   const samples: Measured[] = [];
   const failures: { round: number; load: LoadId; target: TargetName; error: string }[] = [];
   for (let round = 1; round <= o.rounds && !env.stopping(); round++) {
