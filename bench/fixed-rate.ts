@@ -63,11 +63,11 @@ export async function runFixedRate(spec: FixedRateSpec): Promise<FixedRateResult
           if (sentAt !== undefined && answered < total) latencies[answered++] = (t - sentAt) * 1000;
         }
         carry[c] = b.subarray(Math.max(0, b.length - (END.length - 1)));
-        if (sent === total && answered + unsent >= total) resolve();
+        if (n >= total && answered + unsent >= total) resolve();
       });
     });
   });
-  let sent = 0;
+  /** Gets whose time has come (sent, or counted unsent). */
   let n = 0;
   const timer = setInterval(() => {
     const now = performance.now();
@@ -82,7 +82,6 @@ export async function runFixedRate(spec: FixedRateSpec): Promise<FixedRateResult
       queues[c]!.push(now);
       sockets[c]!.write(`get ${keyOf(n)}\r\n`);
     }
-    sent = n;
     if (n >= total) clearInterval(timer);
   }, 1);
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, spec.durationS * 1000 + 10_000).unref());
